@@ -1,0 +1,1 @@
+"""HTTP adapter of tierline (FastAPI); built in the serving issue."""

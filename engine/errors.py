@@ -1,0 +1,55 @@
+"""Domain errors of tierline. They know nothing of HTTP or exit codes.
+
+The tree::
+
+    TierlineError                 anything tierline refuses, with a message for a person
+    ├── SpecError                 the spec file is unreadable, malformed or inconsistent
+    ├── DataError                 a data file is missing, unreadable or does not fit the spec
+    ├── PlaybookError             the playbook file is malformed or does not fit the tiers
+    ├── ArtifactError             a model version is incomplete, tampered or unloadable
+    ├── NotFound                  a named thing (model version, customer, ...) does not exist
+    └── Conflict                  the action clashes with the current state (a lock is held, ...)
+
+The CLI maps every TierlineError to a one-line message and exit code 2; the API maps them
+to 4xx statuses in one table.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArtifactError",
+    "Conflict",
+    "DataError",
+    "NotFound",
+    "PlaybookError",
+    "SpecError",
+    "TierlineError",
+]
+
+
+class TierlineError(Exception):
+    """Base of every error tierline raises on purpose."""
+
+
+class SpecError(TierlineError):
+    """The spec file is unreadable, malformed or inconsistent with itself or the data."""
+
+
+class DataError(TierlineError):
+    """A data file is missing, unreadable or does not fit the spec."""
+
+
+class PlaybookError(TierlineError):
+    """The playbook file is malformed or does not cover the spec's tiers."""
+
+
+class ArtifactError(TierlineError):
+    """A model version folder is incomplete, tampered with or cannot be loaded."""
+
+
+class NotFound(TierlineError):
+    """A named thing (a model version, a customer, a ticket) does not exist."""
+
+
+class Conflict(TierlineError):
+    """The action clashes with the current state, e.g. another retrain holds the lock."""

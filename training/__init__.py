@@ -1,0 +1,1 @@
+"""Batch side of tierline: loading data, building features from logs, training, evaluation."""
