@@ -71,7 +71,11 @@ class Rule:
     name: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tier": self.tier, "name": self.name, "when": {"column": self.column, self.op: self.value}}
+        return {
+            "tier": self.tier,
+            "name": self.name,
+            "when": {"column": self.column, self.op: self.value},
+        }
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,9 @@ class Spec:
         """Numeric model inputs, including the per-customer features of a transaction log."""
         if self.transactions is None:
             return self.numeric
-        return TRANSACTION_FEATURES + tuple(c for c in self.numeric if c not in TRANSACTION_FEATURES)
+        return TRANSACTION_FEATURES + tuple(
+            c for c in self.numeric if c not in TRANSACTION_FEATURES
+        )
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
@@ -304,7 +310,9 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     t = _check_keys(data["target"], "target", "[target]", source)
     kind = t.get("kind")
     if kind not in TARGET_KINDS:
-        raise SpecError(f"{source}: [target] kind must be one of {', '.join(TARGET_KINDS)}, got {kind!r}")
+        raise SpecError(
+            f"{source}: [target] kind must be one of {', '.join(TARGET_KINDS)}, got {kind!r}"
+        )
     target_col = _str(t["column"], "[target] column", source) if "column" in t else None
     positive = t.get("positive")
 
@@ -317,7 +325,9 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
             f"or 'binary' with [transactions], not 'class'"
         )
     if kind == "binary" and tx is None and positive is None:
-        raise SpecError(f"{source}: [target] positive is required for kind = 'binary' (the value that counts as yes)")
+        raise SpecError(
+            f"{source}: [target] positive is required for kind = 'binary' (the value that counts as yes)"
+        )
 
     tiers_t = _check_keys(data["tiers"], "tiers", "[tiers]", source)
     names = _str_list(tiers_t, "names", "[tiers]", source)
@@ -325,7 +335,9 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         raise SpecError(f"{source}: [tiers] names must list at least two tiers, got {list(names)}")
     default = _str(tiers_t.get("default", ""), "[tiers] default", source)
     if default not in names:
-        raise SpecError(f"{source}: [tiers] default '{default}' is not one of [tiers] names {list(names)}")
+        raise SpecError(
+            f"{source}: [tiers] default '{default}' is not one of [tiers] names {list(names)}"
+        )
     min_conf = _number(tiers_t.get("min_confidence", 0.0), "[tiers] min_confidence", source)
     if not 0.0 <= min_conf <= 1.0:
         raise SpecError(f"{source}: [tiers] min_confidence must be between 0 and 1, got {min_conf}")
@@ -361,7 +373,9 @@ def _parse_cuts(
     if not isinstance(raw, list):
         raise SpecError(f"{source}: [tiers] cuts must be a list of tables")
     if raw and kind == "class":
-        raise SpecError(f"{source}: [tiers] cuts apply to binary and value targets; a class target predicts tiers directly")
+        raise SpecError(
+            f"{source}: [tiers] cuts apply to binary and value targets; a class target predicts tiers directly"
+        )
     if kind != "class" and not raw:
         raise SpecError(
             f"{source}: a {kind} target needs [tiers] cuts, e.g. "
@@ -373,27 +387,37 @@ def _parse_cuts(
         c = _check_keys(item, "cut", where, source)
         tier = _str(c.get("tier", ""), f"{where}.tier", source)
         if tier not in names:
-            raise SpecError(f"{source}: {where}.tier '{tier}' is not one of [tiers] names {list(names)}")
+            raise SpecError(
+                f"{source}: {where}.tier '{tier}' is not one of [tiers] names {list(names)}"
+            )
         if tier == default:
-            raise SpecError(f"{source}: {where}.tier '{tier}' is the default tier, which gets everyone below the cuts")
+            raise SpecError(
+                f"{source}: {where}.tier '{tier}' is the default tier, which gets everyone below the cuts"
+            )
         if ("top_fraction" in c) == ("min_score" in c):
             raise SpecError(f"{source}: {where} needs exactly one of top_fraction or min_score")
         if "top_fraction" in c:
             frac = _number(c["top_fraction"], f"{where}.top_fraction", source)
             if not 0.0 < frac < 1.0:
-                raise SpecError(f"{source}: {where}.top_fraction must be between 0 and 1 (exclusive), got {frac}")
+                raise SpecError(
+                    f"{source}: {where}.top_fraction must be between 0 and 1 (exclusive), got {frac}"
+                )
             cuts.append(Cut(tier=tier, top_fraction=frac))
         else:
             score = _number(c["min_score"], f"{where}.min_score", source)
             if kind == "binary" and not 0.0 <= score <= 1.0:
-                raise SpecError(f"{source}: {where}.min_score must be a probability between 0 and 1, got {score}")
+                raise SpecError(
+                    f"{source}: {where}.min_score must be a probability between 0 and 1, got {score}"
+                )
             cuts.append(Cut(tier=tier, min_score=score))
     seen = [c.tier for c in cuts]
     if len(set(seen)) != len(seen):
         raise SpecError(f"{source}: [tiers] cuts name a tier twice")
     fracs = [c.top_fraction for c in cuts if c.top_fraction is not None]
     if sum(fracs) >= 1.0:
-        raise SpecError(f"{source}: [tiers] cuts top_fraction values add up to {sum(fracs):g}; they must leave room for the default tier")
+        raise SpecError(
+            f"{source}: [tiers] cuts top_fraction values add up to {sum(fracs):g}; they must leave room for the default tier"
+        )
     return tuple(cuts)
 
 
@@ -406,7 +430,9 @@ def _parse_rules(raw: Any, names: tuple[str, ...], source: str) -> tuple[Rule, .
         r = _check_keys(item, "rule", where, source)
         tier = _str(r.get("tier", ""), f"{where} tier", source)
         if tier not in names:
-            raise SpecError(f"{source}: {where} tier '{tier}' is not one of [tiers] names {list(names)}")
+            raise SpecError(
+                f"{source}: {where} tier '{tier}' is not one of [tiers] names {list(names)}"
+            )
         when = _check_keys(r.get("when"), "when", f"{where} when", source)
         column = _str(when.get("column", ""), f"{where} when.column", source)
         ops = [k for k in RULE_OPS if k in when]
@@ -422,7 +448,15 @@ def _parse_rules(raw: Any, names: tuple[str, ...], source: str) -> tuple[Rule, .
             raise SpecError(f"{source}: {where} when.present must be true or false")
         default_name = f"{column} {op} {value!r}" if op != "equals" else f"{column} = {value!r}"
         name = r.get("name", default_name)
-        rules.append(Rule(tier=tier, column=column, op=op, value=value, name=_str(name, f"{where} name", source)))
+        rules.append(
+            Rule(
+                tier=tier,
+                column=column,
+                op=op,
+                value=value,
+                name=_str(name, f"{where} name", source),
+            )
+        )
     return tuple(rules)
 
 
@@ -440,12 +474,18 @@ def _parse_transactions(raw: Any, source: str) -> TransactionsSpec | None:
         try:
             as_of = dt.date.fromisoformat(as_of)
         except ValueError as exc:
-            raise SpecError(f"{source}: [transactions] as_of must be a date like 2026-06-30, got {as_of!r}") from exc
+            raise SpecError(
+                f"{source}: [transactions] as_of must be a date like 2026-06-30, got {as_of!r}"
+            ) from exc
     elif not isinstance(as_of, dt.date):
-        raise SpecError(f"{source}: [transactions] as_of must be a date like 2026-06-30, got {as_of!r}")
+        raise SpecError(
+            f"{source}: [transactions] as_of must be a date like 2026-06-30, got {as_of!r}"
+        )
     horizon = t["horizon_days"]
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise SpecError(f"{source}: [transactions] horizon_days must be a whole number of days >= 1, got {horizon!r}")
+        raise SpecError(
+            f"{source}: [transactions] horizon_days must be a whole number of days >= 1, got {horizon!r}"
+        )
     return TransactionsSpec(
         customer=_str(t["customer"], "[transactions] customer", source),
         time=_str(t["time"], "[transactions] time", source),
@@ -461,7 +501,9 @@ def _check_roles(spec: Spec, source: str) -> None:
 
     def claim(col: str, role: str) -> None:
         if col in roles and roles[col] != role:
-            raise SpecError(f"{source}: column '{col}' is declared both {roles[col]} and {role}; give it one role")
+            raise SpecError(
+                f"{source}: column '{col}' is declared both {roles[col]} and {role}; give it one role"
+            )
         roles[col] = role
 
     claim(spec.id, "[data] id")
@@ -473,7 +515,11 @@ def _check_roles(spec: Spec, source: str) -> None:
         claim(col, "[features] protected")
     for col in spec.drop:
         claim(col, "[features] drop")
-    for name, cols in (("categorical", spec.categorical), ("numeric", spec.numeric), ("boolean", spec.boolean)):
+    for name, cols in (
+        ("categorical", spec.categorical),
+        ("numeric", spec.numeric),
+        ("boolean", spec.boolean),
+    ):
         for col in cols:
             if col in spec.protected:
                 raise SpecError(
@@ -485,7 +531,9 @@ def _check_roles(spec: Spec, source: str) -> None:
         tx = spec.transactions
         for col in (tx.customer, tx.time, tx.amount):
             if col in roles and not (col == spec.id and col == tx.customer):
-                raise SpecError(f"{source}: column '{col}' is a [transactions] column and also {roles[col]}")
+                raise SpecError(
+                    f"{source}: column '{col}' is a [transactions] column and also {roles[col]}"
+                )
         if tx.customer != spec.id:
             raise SpecError(
                 f"{source}: [transactions] customer '{tx.customer}' must equal [data] id '{spec.id}' "
@@ -493,7 +541,9 @@ def _check_roles(spec: Spec, source: str) -> None:
             )
         clash = sorted(set(TRANSACTION_FEATURES) & set(spec.categorical + spec.boolean))
         if clash:
-            raise SpecError(f"{source}: '{clash[0]}' is a feature built from the transaction log; do not redeclare it")
+            raise SpecError(
+                f"{source}: '{clash[0]}' is a feature built from the transaction log; do not redeclare it"
+            )
     for rule in spec.rules:
         if rule.column in spec.protected:
             raise SpecError(
@@ -501,6 +551,10 @@ def _check_roles(spec: Spec, source: str) -> None:
                 f"protected columns must never drive a tier"
             )
         if rule.column in (spec.target_column, *spec.drop):
-            raise SpecError(f"{source}: rule for tier '{rule.tier}' uses column '{rule.column}', which is {roles[rule.column]}")
+            raise SpecError(
+                f"{source}: rule for tier '{rule.tier}' uses column '{rule.column}', which is {roles[rule.column]}"
+            )
     if not spec.feature_columns:
-        raise SpecError(f"{source}: [features] declares no model inputs; list categorical, numeric or boolean columns")
+        raise SpecError(
+            f"{source}: [features] declares no model inputs; list categorical, numeric or boolean columns"
+        )

@@ -1,0 +1,243 @@
+"""The feature builder: raw customer signals -> the float64 row the model reads.
+
+One fitted ``FeatureBuilder`` serves both paths:
+
+* ``transform(frame)`` for batches (vectorised, pandas at the boundary), and
+* ``transform_record(signals)`` for one customer (dict look-ups, no pandas),
+
+and the two give the same row to the last bit, because both read every value through
+``engine.values`` and the batch path applies those functions once per distinct value.
+
+Encoding, on purpose:
+
+* categorical: the category's index in a vocabulary learnt at fit time (the most frequent
+  categories, seen at least ``min_frequency`` times, at most ``max_categories``). Rare
+  and unseen categories share one "other" code (the vocabulary's length), so the model
+  learns what to do with them during training; a missing value stays NaN, which
+  LightGBM treats as missing.
+* numeric: float64, NaN when missing.
+* boolean: 1.0 / 0.0, NaN when missing.
+
+The fitted state is plain JSON (``to_json`` / ``from_json``): no pickle is ever loaded on
+the serving path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from engine.errors import DataError
+from engine.values import category_text, map_column, parse_bool, parse_number
+
+__all__ = ["FeatureBuilder"]
+
+_STATE_VERSION = 1
+
+
+class FeatureBuilder(TransformerMixin, BaseEstimator):
+    """Turn declared categorical, numeric and boolean columns into a float64 matrix.
+
+    Parameters
+    ----------
+    categorical, numeric, boolean:
+        Column names of each kind; the output columns follow this order.
+    max_categories:
+        The largest vocabulary kept per categorical column.
+    min_frequency:
+        Categories seen fewer times than this at fit time are encoded as "other".
+    """
+
+    def __init__(
+        self,
+        *,
+        categorical: Sequence[str] = (),
+        numeric: Sequence[str] = (),
+        boolean: Sequence[str] = (),
+        max_categories: int = 250,
+        min_frequency: int = 5,
+    ) -> None:
+        self.categorical = categorical
+        self.numeric = numeric
+        self.boolean = boolean
+        self.max_categories = max_categories
+        self.min_frequency = min_frequency
+
+    # -- fitting -------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureBuilder:
+        """Learn each categorical column's vocabulary from ``X``."""
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("FeatureBuilder.fit needs a pandas DataFrame with the declared columns")
+        if self.max_categories < 1 or self.min_frequency < 1:
+            raise ValueError("max_categories and min_frequency must be at least 1")
+        columns = [*self.categorical, *self.numeric, *self.boolean]
+        if len(set(columns)) != len(columns):
+            raise ValueError("a column is declared under two kinds")
+        missing = [c for c in columns if c not in X.columns]
+        if missing:
+            raise DataError(
+                f"Column '{missing[0]}' is missing from the data given to the feature builder"
+            )
+        self.categories_ = {col: self._vocabulary(X[col]) for col in self.categorical}
+        self._compile()
+        return self
+
+    def _vocabulary(self, values: pd.Series) -> list[str]:
+        counts = pd.Series(
+            map_column(values, category_text, missing=None, dtype=object)
+        ).value_counts()
+        kept = counts[counts >= self.min_frequency]
+        # Most frequent first; ties broken by the text so the vocabulary is deterministic.
+        ordered = sorted(kept.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [str(k) for k, _ in ordered[: self.max_categories]]
+
+    def _compile(self) -> None:
+        """Derive the look-up tables both paths use from the learnt state."""
+        self.feature_names_out_ = [*self.categorical, *self.numeric, *self.boolean]
+        self.n_features_out_ = len(self.feature_names_out_)
+        self._index = {
+            col: {v: float(i) for i, v in enumerate(vocab)}
+            for col, vocab in self.categories_.items()
+        }
+        # The record path walks this plan: (output position, column, kind, vocabulary index).
+        plan: list[tuple[int, str, str, dict[str, float] | None]] = []
+        for pos, col in enumerate(self.feature_names_out_):
+            if col in self._index:
+                plan.append((pos, col, "categorical", self._index[col]))
+            elif col in self.numeric:
+                plan.append((pos, col, "numeric", None))
+            else:
+                plan.append((pos, col, "boolean", None))
+        self._plan = plan
+
+    # -- transforming ----------------------------------------------------------------
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Encode a frame; returns a C-contiguous float64 matrix (rows x features)."""
+        check_is_fitted(self, "categories_")
+        out = np.empty((len(X), self.n_features_out_), dtype=np.float64)
+        for pos, col, kind, index in self._plan:
+            if col not in X.columns:
+                out[:, pos] = np.nan  # an absent column is missing for everyone
+                continue
+            values = X[col]
+            if kind == "categorical":
+                assert index is not None
+                other = float(len(index))
+                out[:, pos] = map_column(
+                    values,
+                    lambda v, ix=index, o=other: _encode_category(v, ix, o),
+                    missing=np.nan,
+                    dtype=np.float64,
+                )
+            elif kind == "numeric":
+                out[:, pos] = self._batch_values(values, col, parse_number, "a number")
+            else:
+                out[:, pos] = self._batch_values(values, col, parse_bool, "a boolean")
+        return out
+
+    @staticmethod
+    def _batch_values(values: pd.Series, col: str, parse: Any, what: str) -> np.ndarray:
+        dtype = values.dtype
+        if (
+            pd.api.types.is_float_dtype(dtype)
+            or pd.api.types.is_integer_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+        ):
+            # Already numbers: float() of each would give the same doubles, only slower.
+            if what == "a boolean":
+                arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                bad = ~np.isnan(arr) & (arr != 0.0) & (arr != 1.0)
+                if bad.any():
+                    raise DataError(
+                        f"Column '{col}' should hold booleans but holds {arr[bad][0]!r}"
+                    )
+                return arr
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        try:
+            return map_column(values, parse, missing=np.nan, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"Column '{col}' should hold {what}: {exc}") from exc
+
+    def transform_record(self, signals: Mapping[str, Any]) -> np.ndarray:
+        """Encode one customer's signals (a plain dict); absent keys count as missing."""
+        check_is_fitted(self, "categories_")
+        row = np.empty(self.n_features_out_, dtype=np.float64)
+        get = signals.get
+        for pos, col, kind, index in self._plan:
+            value = get(col)
+            try:
+                if kind == "categorical":
+                    assert index is not None
+                    row[pos] = _encode_category(value, index, float(len(index)))
+                elif kind == "numeric":
+                    row[pos] = parse_number(value)
+                else:
+                    row[pos] = parse_bool(value)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"Signal '{col}' should hold {_WHAT[kind]}: {exc}") from exc
+        return row
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "categories_")
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    def category_of(self, column: str, code: float) -> str:
+        """The text behind an encoded category (for reasons): a vocabulary entry or 'other'."""
+        if math.isnan(code):
+            return "missing"
+        vocab = self.categories_[column]
+        return vocab[int(code)] if int(code) < len(vocab) else "other"
+
+    # -- state ------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        check_is_fitted(self, "categories_")
+        return {
+            "version": _STATE_VERSION,
+            "categorical": list(self.categorical),
+            "numeric": list(self.numeric),
+            "boolean": list(self.boolean),
+            "max_categories": self.max_categories,
+            "min_frequency": self.min_frequency,
+            "categories": self.categories_,
+        }
+
+    @classmethod
+    def from_json(cls, state: Mapping[str, Any]) -> FeatureBuilder:
+        if state.get("version") != _STATE_VERSION:
+            raise ValueError(f"unsupported feature builder state version {state.get('version')!r}")
+        builder = cls(
+            categorical=tuple(state["categorical"]),
+            numeric=tuple(state["numeric"]),
+            boolean=tuple(state["boolean"]),
+            max_categories=int(state["max_categories"]),
+            min_frequency=int(state["min_frequency"]),
+        )
+        builder.categories_ = {
+            str(k): [str(v) for v in vs] for k, vs in state["categories"].items()
+        }
+        if set(builder.categories_) != set(builder.categorical):
+            raise ValueError(
+                "feature builder state lists vocabularies for other columns than its categorical ones"
+            )
+        builder._compile()
+        return builder
+
+
+_WHAT = {
+    "categorical": "a category",
+    "numeric": "a number",
+    "boolean": "a boolean (yes/no, true/false, 1/0)",
+}
+
+
+def _encode_category(value: Any, index: Mapping[str, float], other: float) -> float:
+    text = category_text(value)
+    if text is None:
+        return math.nan
+    return index.get(text, other)
