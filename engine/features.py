@@ -167,21 +167,27 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     def transform_record(self, signals: Mapping[str, Any]) -> np.ndarray:
         """Encode one customer's signals (a plain dict); absent keys count as missing."""
         check_is_fitted(self, "categories_")
-        row = np.empty(self.n_features_out_, dtype=np.float64)
+        values: list[float] = []
+        append = values.append
         get = signals.get
-        for pos, col, kind, index in self._plan:
+        for _pos, col, kind, index in self._plan:
             value = get(col)
+            kind_of_value = type(value)
+            # Plain numbers are the common case; float() gives what parse_number would.
+            if kind == "numeric" and (kind_of_value is float or kind_of_value is int):
+                append(float(value))
+                continue
             try:
                 if kind == "categorical":
                     assert index is not None
-                    row[pos] = _encode_category(value, index, float(len(index)))
+                    append(_encode_category(value, index, float(len(index))))
                 elif kind == "numeric":
-                    row[pos] = parse_number(value)
+                    append(parse_number(value))
                 else:
-                    row[pos] = parse_bool(value)
+                    append(parse_bool(value))
             except (ValueError, TypeError) as exc:
                 raise DataError(f"Signal '{col}' should hold {_WHAT[kind]}: {exc}") from exc
-        return row
+        return np.array(values, dtype=np.float64)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "categories_")

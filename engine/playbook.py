@@ -98,9 +98,10 @@ class _Personal:
     rule: Rule
     fields: tuple[str, ...]
 
-    @property
-    def test(self) -> Any:
-        return rule_predicate(self.rule)
+    test: Any = None  # the rule's predicate, compiled once in __post_init__
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", rule_predicate(self.rule))
 
 
 _SHAPES = ("star", "circle", "square", "triangle", "diamond", "hexagon")

@@ -1,0 +1,512 @@
+"""The `tierline` command: generate demo data, train, score, evaluate, retrain, manage models.
+
+Every refusal of bad input is one line on stderr and exit code 2; an unexpected failure
+is one line too (set TIERLINE_DEBUG=1 for the traceback) and exit code 1. A retrain that
+finds another retrain running exits 3, so cron can tell "busy" from "broken".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import Conflict, TierlineError
+from engine.registry import Registry
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tierline",
+    help="Segment customers into service tiers and tell staff what to do.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(
+    help="List, inspect, promote and roll back model versions.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+class PromoteMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _default_models() -> Path:
+    return Path(os.environ.get("TIERLINE_MODELS", "models"))
+
+
+ModelsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--models",
+        help="Model registry folder (default: $TIERLINE_MODELS or models/).",
+        show_default=False,
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+class Steps:
+    """Progress on stderr: a spinner naming the current step, then its time when done."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self._status: Any = None
+        self._step: str | None = None
+        self._t0 = 0.0
+
+    def __call__(self, message: str) -> None:
+        if self.quiet:
+            return
+        self._finish()
+        self._step, self._t0 = message, time.perf_counter()
+        if self._status is None:
+            self._status = err.status(message)
+            self._status.start()
+        else:
+            self._status.update(message)
+
+    def _finish(self) -> None:
+        if self._step is not None:
+            err.print(f"[dim]✓ {self._step} ({time.perf_counter() - self._t0:.1f}s)[/dim]")
+            self._step = None
+
+    def close(self) -> None:
+        self._finish()
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+@contextlib.contextmanager
+def _steps(quiet: bool) -> Iterator[Steps]:
+    steps = Steps(quiet=quiet)
+    try:
+        yield steps
+    finally:
+        steps.close()
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+
+
+# -- generate ---------------------------------------------------------------------------
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option("--customers", "-n", min=1, help="How many customers.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Customer table to write (.csv, .csv.gz, .parquet).")
+    ],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
+    transactions: Annotated[
+        Path | None,
+        typer.Option("--transactions", help="Also write a matching transaction log here."),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write seeded demo customers that examples/demo.toml describes.
+
+    Example: tierline generate --customers 50000 --out data/customers.csv --transactions data/tx.parquet
+    """
+    from training import data as data_io
+    from training.demo_data import generate_customers, generate_transactions
+
+    for path in (out_path, transactions):
+        if path is not None:
+            data_io.check_output_path(path)
+    with _steps(quiet) as say:
+        say(f"generating {customers:,} customers")
+        frame = generate_customers(customers, seed=seed)
+        say(f"writing {out_path}")
+        data_io.write_table(frame, out_path)
+        if transactions is not None:
+            say("generating the transaction log")
+            log = generate_transactions(frame, seed=seed)
+            say(f"writing {len(log):,} transactions to {transactions}")
+            data_io.write_table(log, transactions)
+    if not quiet:
+        err.print(f"wrote {len(frame):,} customers to {out_path}")
+
+
+# -- train ------------------------------------------------------------------------------
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Labelled customers or a transaction log.")],
+    spec: Annotated[
+        Path, typer.Option("--spec", help="The spec file (TOML) that says what the columns mean.")
+    ],
+    models: ModelsOpt = None,
+    playbook: Annotated[
+        Path | None, typer.Option(help="Playbook TOML (default: the shipped one).")
+    ] = None,
+    promote: Annotated[
+        PromoteMode, typer.Option(help="auto: only if not worse than the champion.")
+    ] = PromoteMode.auto,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="How much worse than the champion auto still promotes.")
+    ] = 0.01,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a tier model, measure it against baselines, write a version, gate and promote.
+
+    Example: tierline train --data customers.csv --spec examples/demo.toml
+    """
+    from engine.spec import load_spec
+    from training.train import train as run_train
+
+    models = models or _default_models()
+    parsed = load_spec(spec)
+    with _steps(quiet or as_json) as say:
+        result = run_train(
+            data_path=data,
+            spec=parsed,
+            models=models,
+            playbook_path=playbook,
+            promote=promote.value,
+            tolerance=tolerance,
+            progress=say,
+        )
+    if as_json:
+        _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
+        return
+    out.print(result.report)
+    state = (
+        "promoted to champion" if result.promoted else f"not promoted ({result.gate.get('why')})"
+    )
+    out.print(f"\nmodel {result.version} written to {models}: {state}")
+
+
+# -- score ------------------------------------------------------------------------------
+@app.command()
+def score(
+    data: Annotated[
+        Path, typer.Option("--data", help="Customers (or a transaction log) to score.")
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Scored output (.csv, .csv.gz, .parquet).")
+    ],
+    models: ModelsOpt = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version (default: the champion).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Feature cut-off date for a transaction log (YYYY-MM-DD)."),
+    ] = None,
+    reasons: Annotated[
+        bool, typer.Option("--reasons", help="Add the top three reasons per customer (slower).")
+    ] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score every customer with a tier, confidence, cues and (optionally) reasons.
+
+    Example: tierline score --data customers.csv --out scored.csv
+    """
+    from training import data as data_io
+    from training.batch import load_for_scoring
+
+    models = models or _default_models()
+    data_io.check_output_path(out_path)
+    cutoff = _parse_date(as_of, "--as-of") if as_of else None
+    t0 = time.perf_counter()
+    with _steps(quiet or as_json) as say:
+        say("loading the model")
+        model = Registry(models).load(version)
+        say(f"reading {data.name}")
+        frame = load_for_scoring(data, model.spec, as_of=cutoff)
+        say(f"scoring {len(frame):,} customers")
+        scored = model.score_frame(frame, explain=reasons)
+        say(f"writing {out_path}")
+        data_io.write_table(scored, out_path)
+    summary = {
+        "rows": len(scored),
+        "out": str(out_path),
+        "model_version": model.version,
+        "tier_mix": {t: int(n) for t, n in scored["tier"].value_counts().items()},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    if as_json:
+        _emit_json(summary)
+    elif not quiet:
+        mix = ", ".join(f"{t} {n:,}" for t, n in summary["tier_mix"].items())
+        err.print(f"scored {len(scored):,} customers with {model.version} -> {out_path} ({mix})")
+
+
+def _parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date like 2026-06-30", param_hint=option
+        ) from None
+
+
+# -- evaluate ---------------------------------------------------------------------------
+@app.command()
+def evaluate(
+    data: Annotated[
+        Path, typer.Option("--data", help="Labelled customers (or a transaction log).")
+    ],
+    models: ModelsOpt = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version (default: the champion).")
+    ] = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Measure a model version on labelled data.
+
+    Example: tierline evaluate --data next_month.csv --version v0003
+    """
+    from training.batch import evaluate_model
+    from training.evaluate import format_report
+
+    models = models or _default_models()
+    with _steps(quiet or as_json) as say:
+        say("loading the model")
+        model = Registry(models).load(version)
+        say(f"scoring {data.name}")
+        metrics = evaluate_model(model, data)
+    if as_json:
+        _emit_json({"model_version": model.version, "metrics": metrics})
+        return
+    out.print(f"model {model.version} on {data.name} ({metrics['rows']:,} customers)")
+    out.print(format_report(kind=model.spec.target_kind, metrics=metrics, baselines={}))
+
+
+# -- retrain ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def _lock(models: Path) -> Iterator[None]:
+    models.mkdir(parents=True, exist_ok=True)
+    with (models / ".retrain.lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict(
+                f"Another retrain is running on {models}; try again when it finishes"
+            ) from None
+        yield
+
+
+@app.command()
+def retrain(
+    data: Annotated[Path, typer.Option("--data", help="Labelled customers or a transaction log.")],
+    spec: Annotated[Path, typer.Option("--spec", help="The spec file.")],
+    models: ModelsOpt = None,
+    playbook: Annotated[
+        Path | None, typer.Option(help="Playbook TOML (default: the shipped one).")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="How much worse than the champion still promotes.")
+    ] = 0.01,
+) -> None:
+    """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
+
+    Exit 0 when a version was written (promoted or not), 2 on bad input, 3 when another
+    retrain holds the lock. Example (crontab): 0 3 * * * tierline retrain --data crm.csv --spec spec.toml
+    """
+    from engine.spec import load_spec
+    from training.train import train as run_train
+
+    models = models or _default_models()
+    try:
+        with _lock(models):
+            result = run_train(
+                data_path=data,
+                spec=load_spec(spec),
+                models=models,
+                playbook_path=playbook,
+                promote="auto",
+                tolerance=tolerance,
+            )
+    except TierlineError as exc:
+        _emit_json({"ok": False, "error": str(exc)})
+        raise typer.Exit(3 if isinstance(exc, Conflict) else 2) from None
+    _emit_json({"ok": True, **result.summary()})
+
+
+# -- models -----------------------------------------------------------------------------
+@models_app.command("list")
+def models_list(models: ModelsOpt = None, as_json: JsonOpt = False) -> None:
+    """List model versions, oldest first; the champion is marked."""
+    from training.evaluate import PRIMARY
+
+    registry = Registry(models or _default_models())
+    infos = [registry.info(v) for v in registry.versions()]
+    if as_json:
+        _emit_json(
+            [
+                {
+                    "version": i.version,
+                    "created": i.created,
+                    "kind": i.target_kind,
+                    "champion": i.champion,
+                    "metrics": {k: v for k, v in i.metrics.items() if isinstance(v, int | float)},
+                }
+                for i in infos
+            ]
+        )
+        return
+    if not infos:
+        err.print(f"no model versions in {registry.root}")
+        return
+    table = Table("version", "created", "target", "metric", "champion")
+    for i in infos:
+        metric = PRIMARY.get(i.target_kind, "")
+        value = i.metrics.get(metric)
+        table.add_row(
+            i.version,
+            i.created,
+            i.target_kind,
+            f"{metric} {value:.3f}" if value is not None else "",
+            "★" if i.champion else "",
+        )
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    version: Annotated[str | None, typer.Argument(help="Version (default: the champion).")] = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Print a version's metadata (spec, data fingerprint, metrics, baselines) as JSON."""
+    registry = Registry(models or _default_models())
+    name = version or registry.champion()
+    if name is None:
+        raise TierlineError(f"No champion in {registry.root}; name a version")
+    registry.verify(name)
+    out.print_json(json.dumps(registry.metadata(name), default=str))
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="The version to make champion.")],
+    models: ModelsOpt = None,
+) -> None:
+    """Make a version the champion (it is verified first)."""
+    registry = Registry(models or _default_models())
+    previous = registry.promote(version)
+    out.print(f"champion: {version} (was {previous or 'none'})")
+
+
+@models_app.command("rollback")
+def models_rollback(models: ModelsOpt = None) -> None:
+    """Return the champion to the version it replaced."""
+    registry = Registry(models or _default_models())
+    current = registry.champion()
+    now = registry.rollback()
+    out.print(f"champion: {now} (was {current})")
+
+
+# -- demo ------------------------------------------------------------------------------
+@app.command()
+def demo(
+    customers: Annotated[
+        int, typer.Option("--customers", "-n", min=1000, help="Demo customers to generate.")
+    ] = 50_000,
+    workdir: Annotated[Path, typer.Option(help="Where the demo data and models go.")] = Path(
+        "var/demo"
+    ),
+    quiet: QuietOpt = False,
+) -> None:
+    """Generate demo customers, train, promote, score them and print a sample."""
+    from engine.spec import load_spec
+    from training import data as data_io
+    from training.demo_data import generate_customers
+    from training.train import train as run_train
+
+    spec_path = EXAMPLES / "demo.toml"
+    data_path = workdir / "customers.csv"
+    models = workdir / "models"
+    scored_path = workdir / "scored.csv"
+    with _steps(quiet) as say:
+        say(f"generating {customers:,} demo customers")
+        data_io.write_table(generate_customers(customers, seed=7), data_path)
+        result = run_train(
+            data_path=data_path,
+            spec=load_spec(spec_path),
+            models=models,
+            promote="always",
+            progress=say,
+        )
+        say("scoring every customer")
+        model = Registry(models).load()
+        scored = model.score_frame(data_io.load_customers(data_path, model.spec, with_target=False))
+        data_io.write_table(scored, scored_path)
+    out.print(result.report)
+    out.print(
+        f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
+    )
+    sample = scored.head(10)
+    table = Table(
+        "customer",
+        "tier",
+        "confidence",
+        "rule",
+        "cues",
+        "holdout",
+        title="a sample of the scored customers",
+    )
+    for row in sample.itertuples(index=False):
+        d = row._asdict()
+        table.add_row(
+            str(d[model.spec.id]),
+            d["tier"],
+            f"{d['confidence']:.2f}",
+            d["rule"] or "",
+            d["cues"],
+            "yes" if d["holdout"] else "",
+        )
+    out.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning refusals into one-line messages and exit codes."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except TierlineError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(3 if isinstance(exc, Conflict) else 2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors are ClickException
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("TIERLINE_DEBUG"):
+            raise
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc} (set TIERLINE_DEBUG=1 for the traceback)",
+            markup=False,
+        )
+        sys.exit(1)

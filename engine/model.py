@@ -1,0 +1,243 @@
+"""The model bundle: one trained version's booster, feature builder, policy and playbook.
+
+``TierModel.score_record`` is the single-customer path (signals dict -> row -> LightGBM's
+fast single-row C API -> policy -> cues); ``TierModel.score_frame`` is the batch path
+(vectorised over a DataFrame). Both use the same feature, policy and playbook code, so a
+customer scored alone and in a batch gets the same answer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from lightgbm.basic import _LIB, _safe_call
+
+from engine.features import FeatureBuilder
+from engine.playbook import Cue, Playbook
+from engine.reasons import Reason, describe, join_texts, top_contributions
+from engine.spec import Spec
+from engine.tiers import TierPolicy
+from engine.values import category_text
+
+__all__ = ["Scored", "TierModel"]
+
+# LightGBM C API constants (c_api.h).
+_PREDICT_NORMAL = 0
+_DTYPE_FLOAT64 = 1
+
+
+class _SingleRowPredictor:
+    """LightGBM's ``PredictForMatSingleRowFast``: the C API's cheapest one-row prediction.
+
+    ``Booster.predict`` re-validates its input and parameters on every call, which costs
+    more than the trees themselves for one row; the fast path prepares that once.
+    The output buffer is per thread because the API writes into caller memory.
+    """
+
+    def __init__(self, booster: lgb.Booster, n_features: int, n_outputs: int) -> None:
+        self._booster = booster  # keeps the handle alive as long as the fast config
+        self._n_outputs = n_outputs
+        self._handle = ctypes.c_void_p()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster._handle,
+                ctypes.c_int(_PREDICT_NORMAL),
+                ctypes.c_int(0),
+                ctypes.c_int(-1),
+                ctypes.c_int(_DTYPE_FLOAT64),
+                ctypes.c_int32(n_features),
+                ctypes.c_char_p(b"num_threads=1"),
+                ctypes.byref(self._handle),
+            )
+        )
+        self._local = threading.local()
+        self._call = _LIB.LGBM_BoosterPredictForMatSingleRowFast
+
+    def predict(self, row: np.ndarray) -> np.ndarray:
+        local = self._local
+        out = getattr(local, "out", None)
+        if out is None:
+            out = local.out = np.empty(self._n_outputs, dtype=np.float64)
+            local.out_ptr = out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+            local.out_len = ctypes.c_int64()
+        if self._call(
+            self._handle,
+            row.ctypes.data_as(ctypes.c_void_p),
+            ctypes.byref(local.out_len),
+            local.out_ptr,
+        ):
+            _safe_call(-1)  # raises LightGBMError with the library's message
+        return out.copy()
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None and handle.value:
+            _LIB.LGBM_FastConfigFree(handle)
+
+
+@dataclass
+class Scored:
+    """One customer's scoring: the policy's decision, the cues and (optionally) reasons."""
+
+    tier: str
+    confidence: float
+    score: float
+    rule: str | None
+    holdout: bool
+    cues: list[Cue]
+    model_version: str
+    probabilities: dict[str, float] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+
+
+class TierModel:
+    """A loaded, verified model version. Load it with ``engine.registry.Registry.load``."""
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        spec: Spec,
+        features: FeatureBuilder,
+        policy: TierPolicy,
+        playbook: Playbook,
+        booster: lgb.Booster,
+        metadata: Mapping[str, Any],
+    ) -> None:
+        self.version = version
+        self.spec = spec
+        self.features = features
+        self.policy = policy
+        self.playbook = playbook
+        self.booster = booster
+        self.metadata = dict(metadata)
+        self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
+        self._single = _SingleRowPredictor(booster, features.n_features_out_, self.n_outputs)
+
+    # -- raw model output ----------------------------------------------------------
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Model output for a prepared matrix: n x tiers (class) or n (binary, value)."""
+        return np.asarray(self.booster.predict(X))
+
+    def _explain_target(self, tier: str) -> str:
+        return tier if self.spec.target_kind == "class" else "the score"
+
+    # -- one customer ------------------------------------------------------------------
+    def score_record(
+        self, signals: Mapping[str, Any], *, customer_id: str | None = None, explain: bool = False
+    ) -> Scored:
+        """Score one customer from a plain dict of signals (no pandas on this path)."""
+        row = self.features.transform_record(signals)
+        out = self._single.predict(row)
+        decision = self.policy.decide(scores=out if self.n_outputs > 1 else out[0], signals=signals)
+        holdout = self.playbook.is_holdout(customer_id)
+        cues = self.playbook.cues_for(
+            tier=decision.tier,
+            signals=signals,
+            holdout=holdout,
+            default_tier=self.spec.default_tier,
+        )
+        scored = Scored(
+            tier=decision.tier,
+            confidence=decision.confidence,
+            score=decision.score,
+            rule=decision.rule,
+            holdout=holdout,
+            cues=cues,
+            model_version=self.version,
+        )
+        if self.n_outputs > 1:
+            scored.probabilities = {t: float(p) for t, p in zip(self.spec.tiers, out, strict=True)}
+        if explain:
+            scored.reasons = self._reasons(
+                row[None, :], [signals.get], np.array([decision.tier], dtype=object)
+            )[0]
+        return scored
+
+    # -- many customers ----------------------------------------------------------------
+    def score_frame(self, frame: pd.DataFrame, *, explain: bool = False) -> pd.DataFrame:
+        """The scored output for a batch: one row per input row, same order (see README)."""
+        X = self.features.transform(frame)
+        out = self.predict_matrix(X)
+        decided = self.policy.decide_many(scores=out, frame=frame)
+        ids = (
+            frame[self.spec.id].astype(str).tolist()
+            if self.spec.id in frame.columns
+            else [None] * len(frame)
+        )
+        holdout = np.fromiter(
+            (self.playbook.is_holdout(i) for i in ids), dtype=bool, count=len(ids)
+        )
+        cues = self.playbook.cue_codes_many(
+            tiers=decided["tier"], holdout=holdout, frame=frame, default_tier=self.spec.default_tier
+        )
+        result: dict[str, Any] = {self.spec.id: ids}
+        result["tier"] = decided["tier"]
+        result["confidence"] = decided["confidence"]
+        result["score"] = decided["score"]
+        if self.n_outputs > 1:
+            for j, tier in enumerate(self.spec.tiers):
+                result[f"p_{tier}"] = out[:, j]
+        result["rule"] = decided["rule"]
+        result["cues"] = cues
+        result["model_version"] = self.version
+        result["holdout"] = holdout
+        if explain:
+            reasons = self._reasons_frame(X, frame, decided["tier"])
+            result["reasons"] = [join_texts(r) for r in reasons]
+        return pd.DataFrame(result, index=frame.index).reset_index(drop=True)
+
+    # -- reasons ---------------------------------------------------------------------------
+    def _contrib_top(self, X: np.ndarray, tiers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        contrib = np.asarray(self.booster.predict(X, pred_contrib=True))
+        class_index = None
+        if self.n_outputs > 1:
+            lookup = {t: i for i, t in enumerate(self.spec.tiers)}
+            class_index = np.fromiter((lookup[t] for t in tiers), dtype=np.int64, count=len(tiers))
+        return top_contributions(contrib=contrib, n_features=X.shape[1], class_index=class_index)
+
+    def _reasons(self, X: np.ndarray, getters: list[Any], tiers: np.ndarray) -> list[list[Reason]]:
+        idx, vals = self._contrib_top(X, tiers)
+        names = self.features.feature_names_out_
+        out: list[list[Reason]] = []
+        for r in range(len(X)):
+            target = self._explain_target(str(tiers[r]))
+            row: list[Reason] = []
+            for j, effect in zip(idx[r], vals[r], strict=True):
+                name = names[int(j)]
+                row.append(
+                    describe(
+                        feature=name, value=_display(getters[r](name)), effect=effect, target=target
+                    )
+                )
+            out.append(row)
+        return out
+
+    def _reasons_frame(
+        self, X: np.ndarray, frame: pd.DataFrame, tiers: np.ndarray
+    ) -> list[list[Reason]]:
+        columns = {
+            c: frame[c].to_numpy(dtype=object)
+            for c in self.features.feature_names_out_
+            if c in frame.columns
+        }
+        getters = [
+            (lambda name, r=r: columns[name][r] if name in columns else None)
+            for r in range(len(frame))
+        ]
+        return self._reasons(X, getters, tiers)
+
+
+def _display(value: Any) -> str:
+    """How a raw signal reads in a reason: the category text, a tidy number, or 'missing'."""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    text = category_text(value)
+    return "missing" if text is None else text

@@ -1,0 +1,296 @@
+"""The model registry on disk: immutable version folders and a ``champion`` pointer.
+
+Layout under the models folder::
+
+    models/
+      v0001/                 one immutable folder per trained version
+        model.txt            LightGBM's own text model
+        features.json        the fitted feature builder's state
+        policy.json          the tier policy (rules, frozen thresholds, confidence floor)
+        playbook.toml        the playbook the version was trained with
+        metadata.json        spec, data fingerprint, metrics, baselines, versions, created
+        manifest.json        SHA-256 of each file above
+      champion               the serving version's name; replaced by an atomic rename
+      history.jsonl          append-only log of promotions and rollbacks
+
+A version folder is written under a temporary name and renamed into place, so a reader
+never sees half a version. Every load verifies every digest first; a mismatch is refused
+(``ArtifactError``) and nothing is executed: no pickle is read on this path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+
+from engine.errors import ArtifactError, NotFound
+from engine.features import FeatureBuilder
+from engine.model import TierModel
+from engine.playbook import Playbook
+from engine.spec import Spec
+from engine.tiers import TierPolicy
+
+__all__ = ["ARTIFACT_FILES", "Registry", "VersionInfo"]
+
+ARTIFACT_FILES = ("model.txt", "features.json", "policy.json", "playbook.toml", "metadata.json")
+_VERSION_RE = re.compile(r"^v(\d{4,})$")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    created: str
+    target_kind: str
+    metrics: Mapping[str, Any]
+    champion: bool
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Registry:
+    """Reads and writes model versions under one folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- reading -------------------------------------------------------------------------
+    def versions(self) -> list[str]:
+        """Version names, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = [p.name for p in self.root.iterdir() if p.is_dir() and _VERSION_RE.match(p.name)]
+        return sorted(found, key=lambda v: int(v[1:]))
+
+    def champion(self) -> str | None:
+        pointer = self.root / "champion"
+        if not pointer.is_file():
+            return None
+        name = pointer.read_text(encoding="utf-8").strip()
+        return name or None
+
+    def info(self, version: str) -> VersionInfo:
+        meta = self.metadata(version)
+        return VersionInfo(
+            version=version,
+            created=str(meta.get("created", "")),
+            target_kind=str(meta.get("spec", {}).get("target", {}).get("kind", "")),
+            metrics=meta.get("metrics", {}),
+            champion=version == self.champion(),
+        )
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        folder = self._folder(version)
+        try:
+            return dict(json.loads((folder / "metadata.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(
+                f"Model version {version}: metadata.json cannot be read ({exc})"
+            ) from exc
+
+    def verify(self, version: str) -> None:
+        """Check every file against the manifest; raise ``ArtifactError`` on any mismatch."""
+        folder = self._folder(version)
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            digests = dict(manifest["files"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(
+                f"Model version {version} has no readable manifest.json; it was not loaded"
+            ) from exc
+        for name in ARTIFACT_FILES:
+            if name not in digests:
+                raise ArtifactError(
+                    f"Model version {version}: the manifest does not list {name}; it was not loaded"
+                )
+        for name, expected in digests.items():
+            path = folder / name
+            if not path.is_file():
+                raise ArtifactError(
+                    f"Model version {version}: {name} is missing; it was not loaded"
+                )
+            if _sha256(path) != expected:
+                raise ArtifactError(
+                    f"Model version {version}: {name} does not match its SHA-256 in the manifest "
+                    f"(tampered or corrupt); it was not loaded"
+                )
+
+    def load(self, version: str | None = None) -> TierModel:
+        """Verify and load a version (the champion when ``version`` is None)."""
+        if version is None:
+            version = self.champion()
+            if version is None:
+                raise NotFound(
+                    f"No champion model in {self.root}; train one with `tierline train` "
+                    f"(it promotes automatically) or promote a version"
+                )
+        self.verify(version)
+        folder = self._folder(version)
+        try:
+            meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+            spec = Spec.from_dict(meta["spec"])
+            features = FeatureBuilder.from_json(
+                json.loads((folder / "features.json").read_text(encoding="utf-8"))
+            )
+            policy = TierPolicy.from_json(
+                json.loads((folder / "policy.json").read_text(encoding="utf-8"))
+            )
+            playbook = Playbook.from_text(
+                (folder / "playbook.toml").read_text(encoding="utf-8"),
+                tiers=spec.tiers,
+                source=f"{version}/playbook.toml",
+            )
+            booster = lgb.Booster(model_str=(folder / "model.txt").read_text(encoding="utf-8"))
+            return TierModel(
+                version=version,
+                spec=spec,
+                features=features,
+                policy=policy,
+                playbook=playbook,
+                booster=booster,
+                metadata=meta,
+            )
+        except ArtifactError:
+            raise
+        except Exception as exc:  # any failure to rebuild a verified version is an artifact problem
+            raise ArtifactError(f"Model version {version} cannot be loaded: {exc}") from exc
+
+    def _folder(self, version: str) -> Path:
+        if not _VERSION_RE.match(version) or not (self.root / version).is_dir():
+            known = ", ".join(self.versions()) or "none"
+            raise NotFound(
+                f"Model version '{version}' does not exist in {self.root} (versions: {known})"
+            )
+        return self.root / version
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(
+        self,
+        *,
+        booster_text: str,
+        features: Mapping[str, Any],
+        policy: Mapping[str, Any],
+        playbook_text: str,
+        metadata: Mapping[str, Any],
+    ) -> str:
+        """Write a new immutable version folder and return its name."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        try:
+            contents = {
+                "model.txt": booster_text,
+                "features.json": json.dumps(features, indent=1, sort_keys=True),
+                "policy.json": json.dumps(policy, indent=1, sort_keys=True),
+                "playbook.toml": playbook_text,
+            }
+            while True:  # a concurrent writer may take a number first; take the next one
+                version = self._next_version()
+                meta = dict(metadata, version=version)
+                contents["metadata.json"] = json.dumps(meta, indent=1, sort_keys=True, default=str)
+                for name, text in contents.items():
+                    (staging / name).write_text(text, encoding="utf-8")
+                manifest = {"files": {name: _sha256(staging / name) for name in contents}}
+                (staging / "manifest.json").write_text(
+                    json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8"
+                )
+                for name in (*contents, "manifest.json"):
+                    with (staging / name).open("rb") as fh:
+                        os.fsync(fh.fileno())
+                    os.chmod(staging / name, 0o444)  # immutable by convention and by mode
+                try:
+                    os.rename(staging, self.root / version)
+                except OSError:
+                    if (self.root / version).exists():
+                        for name in (*contents, "manifest.json"):
+                            os.chmod(staging / name, 0o644)
+                        continue
+                    raise
+                return version
+        finally:
+            if staging.exists():
+                for p in staging.iterdir():
+                    os.chmod(p, 0o644)
+                    p.unlink()
+                staging.rmdir()
+
+    def _next_version(self) -> str:
+        existing = self.versions()
+        n = int(existing[-1][1:]) + 1 if existing else 1
+        return f"v{n:04d}"
+
+    def promote(self, version: str, *, reason: str = "promote") -> str | None:
+        """Make ``version`` the champion (verified first); returns the previous champion."""
+        self.verify(version)
+        previous = self.champion()
+        _write_atomic(self.root / "champion", version + "\n")
+        self._log(action=reason, version=version, previous=previous)
+        return previous
+
+    def rollback(self) -> str:
+        """Return the champion to the version it replaced; returns the new champion."""
+        current = self.champion()
+        if current is None:
+            raise NotFound(f"No champion in {self.root}, so there is nothing to roll back")
+        previous = None
+        for event in reversed(self.history()):
+            if event.get("version") == current and event.get("action") != "rollback":
+                previous = event.get("previous")
+                break
+        if previous is None:
+            raise NotFound(f"Champion {current} has no earlier champion to roll back to")
+        self.verify(previous)
+        _write_atomic(self.root / "champion", previous + "\n")
+        self._log(action="rollback", version=previous, previous=current)
+        return previous
+
+    def history(self) -> list[dict[str, Any]]:
+        path = self.root / "history.jsonl"
+        if not path.is_file():
+            return []
+        events = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue  # a torn last line after a crash: skip it, keep the rest
+        return events
+
+    def _log(self, *, action: str, version: str, previous: str | None) -> None:
+        event = {
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "action": action,
+            "version": version,
+            "previous": previous,
+        }
+        with (self.root / "history.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(event) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())

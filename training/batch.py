@@ -1,0 +1,73 @@
+"""Batch use of a trained model on a file: reading rows for scoring, evaluating on labels.
+
+A model's spec travels inside its artifact, so these need only the data file: a customer
+table is read with the spec's declared types; a transaction log is turned into
+per-customer features at the cut-off (scoring) or at the backtest cut-off with labels
+(evaluation), exactly as training did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import DataError, SpecError
+from engine.model import TierModel
+from engine.spec import Spec
+from training import data as data_io
+from training.evaluate import evaluate
+
+__all__ = ["evaluate_model", "load_for_scoring"]
+
+
+def load_for_scoring(path: str | Path, spec: Spec, *, as_of: dt.date | None = None) -> pd.DataFrame:
+    """The rows to score: the customer table itself, or per-customer features of a log."""
+    if spec.transactions is None:
+        if as_of is not None:
+            raise SpecError(
+                "--as-of applies to models trained on a transaction log; this model reads a customer table"
+            )
+        return data_io.load_customers(path, spec, with_target=False)
+    from training.transactions import scoring_frame
+
+    return scoring_frame(data_io.load_transactions(path, spec), spec, as_of=as_of)
+
+
+def evaluate_model(model: TierModel, path: str | Path) -> dict[str, Any]:
+    """The model's metrics on labelled data (for a log: the backtest labels)."""
+    spec = model.spec
+    if spec.transactions is None:
+        frame = data_io.load_customers(path, spec, with_target=True)
+        assert spec.target_column is not None
+        target = spec.target_column
+    else:
+        from training.transactions import LABEL_COLUMN, training_frame
+
+        frame = training_frame(data_io.load_transactions(path, spec), spec)
+        target = LABEL_COLUMN
+    if len(frame) == 0:
+        raise DataError(f"{Path(path).name} holds no labelled customers to evaluate on")
+    scored = model.score_frame(frame)
+    top = spec.cuts[0].tier if spec.cuts else None
+    if spec.target_kind == "class":
+        probs = scored[[f"p_{t}" for t in spec.tiers]].to_numpy()
+        y = frame[target].to_numpy(dtype=object)
+        return evaluate(
+            kind="class",
+            tiers=spec.tiers,
+            y_true=y,
+            tier_pred=scored["tier"].to_numpy(),
+            scores=probs,
+        )
+    return evaluate(
+        kind=spec.target_kind,
+        tiers=spec.tiers,
+        y_true=frame[target].to_numpy(dtype=np.float64),
+        tier_pred=scored["tier"].to_numpy(),
+        scores=scored["score"].to_numpy(),
+        top_tier=top,
+    )

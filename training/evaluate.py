@@ -1,0 +1,129 @@
+"""Honest measurement of a tier model on held-out data, next to simple baselines.
+
+* class targets: macro-F1 of the final tiers, per-tier precision and recall, the confusion
+  matrix, log loss of the model's probabilities;
+* binary targets: ROC AUC, PR AUC, F1 at probability 0.5;
+* value targets: Spearman correlation, precision of the top tier against the true top
+  group of the same size, and the share of the actual amount the top tier captures;
+* always: the tier mix (the share of customers in each tier).
+
+The headline metric (``PRIMARY``) is what the promotion gate compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+__all__ = ["PRIMARY", "evaluate", "format_report"]
+
+PRIMARY = {"class": "macro_f1", "binary": "roc_auc", "value": "spearman"}
+
+
+def evaluate(
+    *,
+    kind: str,
+    tiers: Sequence[str],
+    y_true: np.ndarray,
+    tier_pred: np.ndarray,
+    scores: np.ndarray | None,
+    top_tier: str | None = None,
+) -> dict[str, Any]:
+    """Metrics of one set of predictions.
+
+    ``y_true``: tier labels (class), 1/0 (binary) or amounts (value). ``tier_pred``: the
+    tiers given. ``scores``: class probabilities (n x tiers), the positive probability, or
+    the predicted amount; None for a baseline without scores.
+    """
+    tier_pred = np.asarray(tier_pred, dtype=object)
+    mix = {t: float(np.mean(tier_pred == t)) for t in tiers}
+    out: dict[str, Any] = {"rows": len(tier_pred), "tier_mix": mix}
+    if kind == "class":
+        labels = list(tiers)
+        y = np.asarray(y_true, dtype=object)
+        out["macro_f1"] = float(
+            f1_score(y, tier_pred, labels=labels, average="macro", zero_division=0)
+        )
+        p, r, _, support = precision_recall_fscore_support(
+            y, tier_pred, labels=labels, zero_division=0
+        )
+        out["per_tier"] = {
+            t: {"precision": float(p[i]), "recall": float(r[i]), "support": int(support[i])}
+            for i, t in enumerate(labels)
+        }
+        out["confusion"] = {
+            "labels": labels,
+            "matrix": confusion_matrix(y, tier_pred, labels=labels).tolist(),
+        }
+        if scores is not None:
+            probs = np.clip(np.asarray(scores, dtype=np.float64), 1e-15, 1.0)
+            out["log_loss"] = float(
+                log_loss(y, probs / probs.sum(axis=1, keepdims=True), labels=labels)
+            )
+        return out
+    y = np.asarray(y_true, dtype=np.float64)
+    s = np.zeros(len(y)) if scores is None else np.asarray(scores, dtype=np.float64)
+    constant = bool(np.all(s == s[0])) if len(s) else True
+    if kind == "binary":
+        out["roc_auc"] = 0.5 if constant else float(roc_auc_score(y, s))
+        out["pr_auc"] = float(np.mean(y)) if constant else float(average_precision_score(y, s))
+        out["f1"] = float(f1_score(y, (s >= 0.5).astype(np.float64), zero_division=0))
+        out["positive_rate"] = float(np.mean(y))
+        return out
+    out["spearman"] = 0.0 if constant else float(spearmanr(y, s).statistic)
+    if top_tier is not None:
+        in_top = tier_pred == top_tier
+        k = int(in_top.sum())
+        if k:
+            true_top = np.zeros(len(y), dtype=bool)
+            true_top[np.argsort(-y, kind="stable")[:k]] = True
+            out["top_tier_precision"] = float(np.mean(true_top[in_top]))
+            total = float(y.sum())
+            out["top_tier_revenue_share"] = float(y[in_top].sum() / total) if total > 0 else 0.0
+        else:
+            out["top_tier_precision"] = 0.0
+            out["top_tier_revenue_share"] = 0.0
+    return out
+
+
+def format_report(
+    *, kind: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]]
+) -> str:
+    """A plain-text table: the model's metrics next to each baseline's."""
+    names = ["model", *baselines]
+    columns = [metrics, *baselines.values()]
+    keys = {
+        "class": ["macro_f1", "log_loss"],
+        "binary": ["roc_auc", "pr_auc", "f1"],
+        "value": ["spearman", "top_tier_precision", "top_tier_revenue_share"],
+    }[kind]
+    width = max(len(k) for k in [*keys, "tier mix", "metric"]) + 2
+    col_w = max(14, *(len(n) + 2 for n in names))
+    lines = ["metric".ljust(width) + "".join(n.rjust(col_w) for n in names)]
+    for key in keys:
+        cells = [_fmt(c.get(key)) for c in columns]
+        lines.append(key.ljust(width) + "".join(x.rjust(col_w) for x in cells))
+    if kind == "class":
+        for tier in metrics["per_tier"]:
+            for what in ("precision", "recall"):
+                cells = [_fmt(c.get("per_tier", {}).get(tier, {}).get(what)) for c in columns]
+                lines.append(f"{tier} {what}".ljust(width) + "".join(x.rjust(col_w) for x in cells))
+    for tier in metrics["tier_mix"]:
+        cells = [_fmt(c.get("tier_mix", {}).get(tier)) for c in columns]
+        lines.append(f"share {tier}".ljust(width) + "".join(x.rjust(col_w) for x in cells))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,554 @@
+"""Training: data + spec -> a verified model version, measured against baselines, gated.
+
+The one path of a model: load and validate the data (``training.data``; for a transaction
+log, per-customer features at the backtest cut-off), split off a held-out test set
+(time-ordered when the spec has a time column, stratified otherwise), fit the feature
+builder and LightGBM with early stopping on a validation split, freeze the tier policy's
+thresholds, measure the model and two baselines on the test set, write an immutable
+version, and let the promotion gate decide whether it becomes the champion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from engine.errors import DataError
+from engine.features import FeatureBuilder
+from engine.playbook import Playbook
+from engine.registry import Registry
+from engine.spec import Spec
+from engine.tiers import TierPolicy
+from training import data as data_io
+from training.evaluate import PRIMARY, evaluate, format_report
+
+__all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
+
+PROMOTE_MODES = ("auto", "always", "never")
+SEED = 42
+TEST_FRACTION = 0.2
+VALID_FRACTION = 0.1
+BASELINE_MAX_ROWS = 100_000  # the logistic baseline is a yardstick; a sample measures it well
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    """Labelled rows split for training, with the target in model form."""
+
+    frame: pd.DataFrame
+    y: np.ndarray  # class: tier index; binary: 1.0/0.0; value: amount
+    labels: np.ndarray  # class: tier names; otherwise = y
+    train_idx: np.ndarray
+    valid_idx: np.ndarray
+    test_idx: np.ndarray
+
+
+@dataclass
+class TrainResult:
+    version: str
+    promoted: bool
+    gate: dict[str, Any]
+    metrics: dict[str, Any]
+    baselines: dict[str, dict[str, Any]]
+    report: str
+    best_iteration: int
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        kind_metric = self.gate.get("metric")
+        return {
+            "version": self.version,
+            "promoted": self.promoted,
+            "metric": kind_metric,
+            "value": self.metrics.get(kind_metric) if kind_metric else None,
+            "gate": self.gate,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def lgb_params(spec: Spec, *, threads: int | None = None) -> dict[str, Any]:
+    """LightGBM parameters for a spec's target kind; fixed seeds for repeatable models."""
+    params: dict[str, Any] = {
+        "learning_rate": 0.08,
+        "num_leaves": 31,
+        "min_data_in_leaf": 40,
+        "feature_fraction": 0.9,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "max_cat_to_onehot": 8,
+        "cat_smooth": 10.0,
+        "seed": SEED,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": threads or os.cpu_count() or 1,
+        "verbose": -1,
+    }
+    if spec.target_kind == "class":
+        params.update(objective="multiclass", num_class=len(spec.tiers), metric="multi_logloss")
+    elif spec.target_kind == "binary":
+        params.update(objective="binary", metric="binary_logloss")
+    else:
+        params.update(objective="tweedie", tweedie_variance_power=1.3, metric="tweedie")
+    return params
+
+
+def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
+    """The labelled customer rows and the name of their target column."""
+    if spec.transactions is not None:
+        from training.transactions import LABEL_COLUMN, training_frame
+
+        log = data_io.load_transactions(data_path, spec)
+        frame = training_frame(log, spec)
+        if frame[LABEL_COLUMN].nunique() < 2:
+            raise DataError(
+                f"Every customer in {data_path.name} has the same label in the horizon; a model needs variation"
+            )
+        return frame, LABEL_COLUMN
+    assert spec.target_column is not None
+    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column
+
+
+def _split(
+    frame: pd.DataFrame, spec: Spec, strat: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(frame)
+    if n < 50:
+        raise DataError(
+            f"Only {n} labelled rows; training needs at least 50 (and thousands to be useful)"
+        )
+    idx = np.arange(n)
+    if spec.time and spec.time in frame.columns:
+        # Time-ordered: the newest customers are the test set, as they would be in use.
+        order = np.argsort(frame[spec.time].to_numpy(dtype="datetime64[ns]"), kind="stable")
+        n_test = max(1, int(round(n * TEST_FRACTION)))
+        n_valid = max(1, int(round((n - n_test) * VALID_FRACTION)))
+        train = np.sort(order[: n - n_test - n_valid])
+        return (
+            train,
+            np.sort(order[n - n_test - n_valid : n - n_test]),
+            np.sort(order[n - n_test :]),
+        )
+
+    def stratify(ix: np.ndarray) -> np.ndarray | None:
+        if strat is None:
+            return None
+        values, counts = np.unique(strat[ix], return_counts=True)
+        return strat[ix] if counts.min() >= 2 and len(values) > 1 else None
+
+    rest, test = train_test_split(
+        idx, test_size=TEST_FRACTION, random_state=SEED, stratify=stratify(idx)
+    )
+    train, valid = train_test_split(
+        rest, test_size=VALID_FRACTION, random_state=SEED, stratify=stratify(rest)
+    )
+    return np.sort(train), np.sort(valid), np.sort(test)
+
+
+def prepare(data_path: Path, spec: Spec) -> Prepared:
+    """Load, label and split: the shared first half of training and its benchmark."""
+    frame, target = _load(data_path, spec)
+    raw = frame[target]
+    if spec.target_kind == "class":
+        labels = raw.to_numpy(dtype=object)
+        lookup = {t: i for i, t in enumerate(spec.tiers)}
+        y = np.fromiter((lookup[v] for v in labels), dtype=np.float64, count=len(labels))
+        strat: np.ndarray | None = labels
+    else:
+        y = raw.to_numpy(dtype=np.float64)
+        labels = y
+        strat = y if spec.target_kind == "binary" else None
+    train_idx, valid_idx, test_idx = _split(frame, spec, strat)
+    if spec.target_kind == "class" and len(np.unique(y[train_idx])) < 2:
+        raise DataError(
+            "The training split holds a single tier; add more labelled customers of the other tiers"
+        )
+    return Prepared(
+        frame=frame, y=y, labels=labels, train_idx=train_idx, valid_idx=valid_idx, test_idx=test_idx
+    )
+
+
+def _lgb_names(names: list[str]) -> list[str]:
+    # LightGBM refuses some characters in feature names; ours keep theirs in features.json.
+    return [f"f{i}_{re.sub(r'[^0-9A-Za-z_]', '_', n)}"[:60] for i, n in enumerate(names)]
+
+
+def fit_booster(
+    *,
+    spec: Spec,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_valid: np.ndarray,
+    y_valid: np.ndarray,
+    names: list[str],
+) -> lgb.Booster:
+    params = lgb_params(spec)
+    cat_idx = list(range(len(spec.categorical)))
+    dtrain = lgb.Dataset(
+        X_train,
+        y_train,
+        feature_name=_lgb_names(names),
+        categorical_feature=cat_idx,
+        free_raw_data=True,
+    )
+    dvalid = lgb.Dataset(X_valid, y_valid, reference=dtrain)
+    return lgb.train(
+        params,
+        dtrain,
+        num_boost_round=2000,
+        valid_sets=[dvalid],
+        callbacks=[lgb.early_stopping(50, verbose=False)],
+    )
+
+
+def _baselines(
+    *, spec: Spec, prep: Prepared, X: dict[str, np.ndarray], n_cat: int
+) -> dict[str, dict[str, Any]]:
+    """The rule-only/majority baseline and a linear model on the same features."""
+    train, test = prep.train_idx, prep.test_idx
+    test_frame = prep.frame.iloc[test]
+    y_train = prep.y[train]
+    base_policy = TierPolicy.from_spec(spec)
+    out: dict[str, dict[str, Any]] = {}
+    top = spec.cuts[0].tier if spec.cuts else None
+
+    # 1. Rules, then the majority tier (class) or a constant score (binary / value).
+    if spec.target_kind == "class":
+        majority = np.bincount(y_train.astype(np.int64), minlength=len(spec.tiers)).argmax()
+        const = np.zeros((len(test), len(spec.tiers)))
+        const[:, majority] = 1.0
+        # A constant is no probability model; the floor must not override it.
+        rule_policy = TierPolicy(
+            kind="class",
+            tiers=spec.tiers,
+            default_tier=spec.default_tier,
+            min_confidence=0.0,
+            rules=spec.rules,
+        )
+        d = rule_policy.decide_many(scores=const, frame=test_frame)
+        out["rules+majority"] = evaluate(
+            kind="class",
+            tiers=spec.tiers,
+            y_true=prep.labels[test],
+            tier_pred=d["tier"],
+            scores=None,
+        )
+    else:
+        const = np.full(len(test), float(np.mean(y_train)))
+        pol = base_policy.fit_thresholds(
+            spec=spec, train_scores=np.full(len(train), float(np.mean(y_train)))
+        )
+        d = pol.decide_many(scores=const, frame=test_frame)
+        out["rules+constant"] = evaluate(
+            kind=spec.target_kind,
+            tiers=spec.tiers,
+            y_true=prep.y[test],
+            tier_pred=d["tier"],
+            scores=const,
+            top_tier=top,
+        )
+
+    # 2. A linear model on the same features (one-hot categories, scaled numbers).
+    rng = np.random.default_rng(SEED)
+    sel = np.arange(len(train))
+    if len(train) > BASELINE_MAX_ROWS:
+        sel = np.sort(rng.choice(len(train), BASELINE_MAX_ROWS, replace=False))
+    Xs = X["train"][sel]
+    linear = _linear_model(spec, n_cat, Xs.shape[1])
+    ys = prep.y[train[sel]]
+    name = "logistic" if spec.target_kind != "value" else "linear"
+    try:
+        linear.fit(
+            _linear_input(Xs, n_cat), ys if spec.target_kind != "class" else ys.astype(np.int64)
+        )
+    except ValueError as exc:
+        out[name] = {"error": str(exc)}
+        return out
+    Xt = _linear_input(X["test"], n_cat)
+    Xtr = _linear_input(Xs, n_cat)  # the sample stands in for the training scores
+    if spec.target_kind == "class":
+        probs = np.zeros((len(test), len(spec.tiers)))
+        probs[:, linear.classes_.astype(np.int64)] = linear.predict_proba(Xt)
+        d = base_policy.decide_many(scores=probs, frame=test_frame)
+        out[name] = evaluate(
+            kind="class",
+            tiers=spec.tiers,
+            y_true=prep.labels[test],
+            tier_pred=d["tier"],
+            scores=probs,
+        )
+    else:
+        if spec.target_kind == "binary":
+            s_test, s_train = linear.predict_proba(Xt)[:, 1], linear.predict_proba(Xtr)[:, 1]
+        else:
+            s_test, s_train = linear.predict(Xt), linear.predict(Xtr)
+        pol = base_policy.fit_thresholds(spec=spec, train_scores=s_train)
+        d = pol.decide_many(scores=s_test, frame=test_frame)
+        out[name] = evaluate(
+            kind=spec.target_kind,
+            tiers=spec.tiers,
+            y_true=prep.y[test],
+            tier_pred=d["tier"],
+            scores=s_test,
+            top_tier=top,
+        )
+    return out
+
+
+def _linear_input(X: np.ndarray, n_cat: int) -> np.ndarray:
+    """Missing categories become their own code (-1), missing numbers the column's 0 plus a flag."""
+    cats = np.where(np.isnan(X[:, :n_cat]), -1.0, X[:, :n_cat])
+    nums = X[:, n_cat:]
+    missing = np.isnan(nums).astype(np.float64)
+    return np.hstack([cats, np.nan_to_num(nums, nan=0.0), missing])
+
+
+def _linear_model(spec: Spec, n_cat: int, n_features: int) -> Any:
+    n_num = n_features - n_cat
+    pre = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), list(range(n_cat))),
+            ("num", StandardScaler(), list(range(n_cat, n_cat + 2 * n_num))),
+        ]
+    )
+    if spec.target_kind == "value":
+        return make_pipeline(pre, Ridge(alpha=1.0))
+    return make_pipeline(pre, LogisticRegression(max_iter=300))
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _gate(
+    *,
+    registry: Registry,
+    spec: Spec,
+    challenger: dict[str, Any],
+    test_frame: pd.DataFrame,
+    y_test: np.ndarray,
+    tolerance: float,
+) -> dict[str, Any]:
+    """Compare the challenger with the champion on the challenger's held-out rows."""
+    metric = PRIMARY[spec.target_kind]
+    gate: dict[str, Any] = {
+        "metric": metric,
+        "challenger": challenger.get(metric),
+        "tolerance": tolerance,
+    }
+    champion_name = registry.champion()
+    if champion_name is None:
+        gate.update(champion=None, passed=True, why="no champion yet")
+        return gate
+    gate["champion_version"] = champion_name
+    try:
+        champion = registry.load(champion_name)
+    except Exception as exc:  # a broken champion must not block a good challenger
+        gate.update(champion=None, passed=True, why=f"the champion cannot be loaded ({exc})")
+        return gate
+    cspec = champion.spec
+    needed = set(cspec.feature_columns) | set(cspec.rule_columns)
+    if (
+        cspec.target_kind != spec.target_kind
+        or cspec.tiers != spec.tiers
+        or not needed <= set(test_frame.columns)
+    ):
+        gate.update(
+            champion=None,
+            passed=False,
+            why="the champion predicts a different target or reads other columns; use --promote always",
+        )
+        return gate
+    scored = champion.score_frame(test_frame)
+    top = spec.cuts[0].tier if spec.cuts else None
+    if spec.target_kind == "class":
+        probs = scored[[f"p_{t}" for t in spec.tiers]].to_numpy()
+        m = evaluate(
+            kind="class",
+            tiers=spec.tiers,
+            y_true=y_test,
+            tier_pred=scored["tier"].to_numpy(),
+            scores=probs,
+        )
+    else:
+        m = evaluate(
+            kind=spec.target_kind,
+            tiers=spec.tiers,
+            y_true=y_test,
+            tier_pred=scored["tier"].to_numpy(),
+            scores=scored["score"].to_numpy(),
+            top_tier=top,
+        )
+    gate["champion"] = m.get(metric)
+    passed = gate["challenger"] is not None and gate["challenger"] >= m.get(metric, 0.0) - tolerance
+    gate.update(
+        passed=bool(passed),
+        why="not worse than the champion"
+        if passed
+        else "worse than the champion by more than the tolerance",
+    )
+    return gate
+
+
+def train(
+    *,
+    data_path: str | Path,
+    spec: Spec,
+    models: str | Path,
+    playbook_path: str | Path | None = None,
+    promote: str = "auto",
+    tolerance: float = 0.01,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train, evaluate, write a version and (per ``promote``) make it the champion."""
+    started = dt.datetime.now(dt.UTC)
+    say = progress or (lambda _msg: None)
+    if promote not in PROMOTE_MODES:
+        raise ValueError(f"promote must be one of {PROMOTE_MODES}")
+    data_path = Path(data_path)
+    playbook = (
+        Playbook.load(playbook_path, tiers=spec.tiers)
+        if playbook_path is not None
+        else Playbook.default(tiers=spec.tiers)
+    )
+    say(f"reading {data_path.name}")
+    fingerprint = data_io.data_fingerprint(data_path)
+    prep = prepare(data_path, spec)
+    frame = prep.frame
+    say(f"building features for {len(frame):,} customers")
+    builder = FeatureBuilder(
+        categorical=spec.categorical, numeric=spec.model_numeric, boolean=spec.boolean
+    )
+    builder.fit(frame.iloc[prep.train_idx])
+    X_all = builder.transform(frame)
+    for col, pos in zip(builder.feature_names_out_, range(X_all.shape[1]), strict=True):
+        if np.isnan(X_all[prep.train_idx, pos]).all():
+            raise DataError(
+                f"Column '{col}' is empty in the training rows (every value is missing); fill it or remove it from the spec"
+            )
+    X = {
+        "train": X_all[prep.train_idx],
+        "valid": X_all[prep.valid_idx],
+        "test": X_all[prep.test_idx],
+    }
+    del X_all
+    say(f"training LightGBM on {len(prep.train_idx):,} rows")
+    booster = fit_booster(
+        spec=spec,
+        X_train=X["train"],
+        y_train=prep.y[prep.train_idx],
+        X_valid=X["valid"],
+        y_valid=prep.y[prep.valid_idx],
+        names=list(builder.feature_names_out_),
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    say("evaluating on the held-out customers")
+    policy = TierPolicy.from_spec(spec)
+    if spec.target_kind != "class":
+        policy = policy.fit_thresholds(
+            spec=spec, train_scores=booster.predict(X["train"], num_iteration=best)
+        )
+    test_frame = frame.iloc[prep.test_idx]
+    test_scores = booster.predict(X["test"], num_iteration=best)
+    decided = policy.decide_many(scores=test_scores, frame=test_frame)
+    top = spec.cuts[0].tier if spec.cuts else None
+    y_test = prep.labels[prep.test_idx]
+    metrics = evaluate(
+        kind=spec.target_kind,
+        tiers=spec.tiers,
+        y_true=y_test,
+        tier_pred=decided["tier"],
+        scores=test_scores,
+        top_tier=top,
+    )
+    say("fitting baselines")
+    baselines = _baselines(spec=spec, prep=prep, X=X, n_cat=len(spec.categorical))
+    report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+
+    registry = Registry(models)
+    say("checking against the champion")
+    gate = _gate(
+        registry=registry,
+        spec=spec,
+        challenger=metrics,
+        test_frame=test_frame,
+        y_test=y_test,
+        tolerance=tolerance,
+    )
+    metadata = {
+        "created": started.isoformat(timespec="seconds"),
+        "spec": spec.to_dict(),
+        "data": {"file": data_path.name, "sha256": fingerprint, "rows": len(frame)},
+        "split": {
+            "train": len(prep.train_idx),
+            "valid": len(prep.valid_idx),
+            "test": len(prep.test_idx),
+            "method": "time-ordered"
+            if spec.time
+            else ("stratified" if spec.target_kind != "value" else "random"),
+        },
+        "lightgbm": {"params": lgb_params(spec), "best_iteration": best},
+        "metrics": metrics,
+        "baselines": baselines,
+        "gate": gate,
+        "versions": {
+            "python": platform.python_version(),
+            "lightgbm": lgb.__version__,
+            "scikit-learn": sklearn.__version__,
+            "pandas": pd.__version__,
+            "numpy": np.__version__,
+        },
+        "git_revision": _git_revision(),
+    }
+    say("writing the model version")
+    version = registry.write(
+        booster_text=booster.model_to_string(num_iteration=best),
+        features=builder.to_json(),
+        policy=policy.to_json(),
+        playbook_text=playbook.text,
+        metadata=metadata,
+    )
+    promoted = promote == "always" or (promote == "auto" and gate["passed"])
+    if promoted:
+        registry.promote(version, reason="promote" if promote == "always" else "auto-promote")
+    seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    return TrainResult(
+        version=version,
+        promoted=promoted,
+        gate=gate,
+        metrics=metrics,
+        baselines=baselines,
+        report=report,
+        best_iteration=best,
+        seconds=seconds,
+    )
