@@ -68,9 +68,11 @@ def evaluate(
         }
         if scores is not None:
             probs = np.clip(np.asarray(scores, dtype=np.float64), 1e-15, 1.0)
-            out["log_loss"] = float(
-                log_loss(y, probs / probs.sum(axis=1, keepdims=True), labels=labels)
-            )
+            # Index labels keep the columns in tier order (sklearn sorts string labels).
+            index = {t: i for i, t in enumerate(labels)}
+            y_idx = np.fromiter((index[v] for v in y), dtype=np.int64, count=len(y))
+            probs = probs / probs.sum(axis=1, keepdims=True)
+            out["log_loss"] = float(log_loss(y_idx, probs, labels=list(range(len(labels)))))
         return out
     y = np.asarray(y_true, dtype=np.float64)
     s = np.zeros(len(y)) if scores is None else np.asarray(scores, dtype=np.float64)

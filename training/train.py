@@ -141,8 +141,8 @@ def _split(
     if spec.time and spec.time in frame.columns:
         # Time-ordered: the newest customers are the test set, as they would be in use.
         order = np.argsort(frame[spec.time].to_numpy(dtype="datetime64[ns]"), kind="stable")
-        n_test = max(1, int(round(n * TEST_FRACTION)))
-        n_valid = max(1, int(round((n - n_test) * VALID_FRACTION)))
+        n_test = max(1, round(n * TEST_FRACTION))
+        n_valid = max(1, round((n - n_test) * VALID_FRACTION))
         train = np.sort(order[: n - n_test - n_valid])
         return (
             train,

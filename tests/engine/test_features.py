@@ -24,7 +24,7 @@ def fitted(min_frequency: int = 2) -> FeatureBuilder:
     frame = pd.DataFrame(
         {
             "campaign": rng.choice(
-                CATEGORIES + ["rare"], size=200, p=[0.2] * 4 + [0.05] * 3 + [0.05]
+                [*CATEGORIES, "rare"], size=200, p=[0.2] * 4 + [0.05] * 3 + [0.05]
             ),
             "city": rng.choice(["Zürich", "Bern", None], size=200),
             "visits": rng.integers(0, 30, size=200).astype(float),

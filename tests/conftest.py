@@ -1,0 +1,41 @@
+"""Shared fixtures: a small demo data set and a model trained on it, built once per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.spec import Spec, load_spec
+from training.data import write_table
+from training.demo_data import generate_customers
+from training.train import TrainResult, train
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@dataclass(frozen=True)
+class Trained:
+    data: Path
+    models: Path
+    spec: Spec
+    result: TrainResult
+
+
+@pytest.fixture(scope="session")
+def demo_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6,000 seeded demo customers as CSV."""
+    path = tmp_path_factory.mktemp("demo") / "customers.csv"
+    write_table(generate_customers(6000, seed=11), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """A class-target model trained on the demo customers and promoted to champion."""
+    models = tmp_path_factory.mktemp("models")
+    spec = load_spec(EXAMPLES / "demo.toml")
+    result = train(data_path=demo_csv, spec=spec, models=models, promote="always")
+    return Trained(data=demo_csv, models=models, spec=spec, result=result)

@@ -1,0 +1,77 @@
+"""The model bundle: one customer alone and in a batch get the same answer to the last digit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.registry import Registry
+from tests.conftest import Trained
+from training.data import load_customers
+
+
+def test_single_and_batch_scoring_agree(trained: Trained) -> None:
+    """score_record on each row equals score_frame's row: tier, confidence, score, cues, reasons."""
+    model = Registry(trained.models).load()
+    frame = load_customers(trained.data, model.spec, with_target=False).head(300)
+    scored = model.score_frame(frame, explain=True)
+    for i, record in enumerate(frame.to_dict("records")):
+        one = model.score_record(record, customer_id=record[model.spec.id], explain=True)
+        row = scored.iloc[i]
+        assert one.tier == row["tier"]
+        assert one.confidence == row["confidence"]
+        assert one.score == row["score"]
+        assert one.rule == (row["rule"] if isinstance(row["rule"], str) else None)
+        assert one.holdout == row["holdout"]
+        assert ";".join(c.code for c in one.cues) == row["cues"]
+        assert "; ".join(r.text for r in one.reasons) == row["reasons"]
+        for tier, p in one.probabilities.items():
+            assert p == row[f"p_{tier}"]
+
+
+def test_scored_output_columns_follow_the_contract(trained: Trained) -> None:
+    """The scored frame has the contract's columns, one row per input row, same order."""
+    model = Registry(trained.models).load()
+    frame = load_customers(trained.data, model.spec, with_target=False).head(50)
+    scored = model.score_frame(frame.iloc[::-1])
+    expected = ["customer_id", "tier", "confidence", "score", "p_vip", "p_standard", "p_student"]
+    assert list(scored.columns[:7]) == expected
+    assert list(scored.columns[7:]) == ["rule", "cues", "model_version", "holdout"]
+    assert scored["customer_id"].tolist() == frame["customer_id"].tolist()[::-1]
+    assert set(scored["tier"]) <= set(model.spec.tiers)
+    assert (scored["model_version"] == model.version).all()
+    np.testing.assert_allclose(
+        scored[["p_vip", "p_standard", "p_student"]].sum(axis=1), 1.0, rtol=1e-9
+    )
+
+
+def test_students_are_decided_by_the_rule(trained: Trained) -> None:
+    """A verified student is tier student by the hard rule, with confidence 1."""
+    model = Registry(trained.models).load()
+    one = model.score_record({"student_verified": "yes", "spend_365d": 5000, "visits_90d": 30})
+    assert (one.tier, one.rule, one.confidence) == ("student", "verified student", 1.0)
+
+
+def test_reasons_name_features_and_direction(trained: Trained) -> None:
+    """Reasons are the top three contributions, worded 'feature = value, raises/lowers tier'."""
+    model = Registry(trained.models).load()
+    one = model.score_record(
+        {"visits_90d": 14, "spend_365d": 900.0, "campaign": "spring_menu"}, explain=True
+    )
+    assert len(one.reasons) == 3
+    for r in one.reasons:
+        assert r.feature in model.features.feature_names_out_
+        assert r.text.startswith(f"{r.feature} = ") and (
+            " raises " in r.text or " lowers " in r.text
+        )
+    assert abs(one.reasons[0].effect) >= abs(one.reasons[-1].effect)
+
+
+def test_unknown_signals_and_empty_records_still_score(trained: Trained) -> None:
+    """Unseen categories, unknown keys and an empty record score without error."""
+    model = Registry(trained.models).load()
+    assert model.score_record({}).tier in model.spec.tiers
+    odd = model.score_record({"campaign": "never-seen-🎉", "colour": "red", "visits_90d": None})
+    assert odd.tier in model.spec.tiers
+    batch = model.score_frame(pd.DataFrame({"customer_id": ["x"], "campaign": ["never-seen-🎉"]}))
+    assert batch["tier"][0] == odd.tier
