@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,7 +46,7 @@ out = Console(highlight=False)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-class PromoteMode(str, Enum):
+class PromoteMode(StrEnum):
     auto = "auto"
     always = "always"
     never = "never"
@@ -486,27 +486,18 @@ def demo(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning refusals into one-line messages and exit codes."""
+    """Entry point: run the app, turning refusals into one-line messages and exit codes.
+
+    Typer's standalone mode already turns usage errors into exit code 2 with a message;
+    what reaches us here are the domain's refusals and genuine failures.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except TierlineError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(3 if isinstance(exc, Conflict) else 2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click's own usage errors are ClickException
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
         if os.environ.get("TIERLINE_DEBUG"):
             raise
-        err.print(
-            f"internal error: {type(exc).__name__}: {exc} (set TIERLINE_DEBUG=1 for the traceback)",
-            markup=False,
-        )
+        err.print(f"internal error: {type(exc).__name__}: {exc} (set TIERLINE_DEBUG=1 for the traceback)", markup=False)
         sys.exit(1)
