@@ -40,8 +40,8 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line
+out = Console(highlight=False, soft_wrap=True)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -243,7 +243,7 @@ def score(
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")
         data_io.write_table(scored, out_path)
-    summary = {
+    summary: dict[str, Any] = {
         "rows": len(scored),
         "out": str(out_path),
         "model_version": model.version,
@@ -472,8 +472,7 @@ def demo(
         "holdout",
         title="a sample of the scored customers",
     )
-    for row in sample.itertuples(index=False):
-        d = row._asdict()
+    for d in sample.to_dict("records"):
         table.add_row(
             str(d[model.spec.id]),
             d["tier"],
@@ -499,5 +498,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("TIERLINE_DEBUG"):
             raise
-        err.print(f"internal error: {type(exc).__name__}: {exc} (set TIERLINE_DEBUG=1 for the traceback)", markup=False)
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc} (set TIERLINE_DEBUG=1 for the traceback)",
+            markup=False,
+        )
         sys.exit(1)

@@ -24,6 +24,7 @@ the serving path.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -129,9 +130,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             if kind == "categorical":
                 assert index is not None
                 other = float(len(index))
+                encode = functools.partial(_encode_category, index=index, other=other)
                 out[:, pos] = map_column(
                     values,
-                    lambda v, ix=index, o=other: _encode_category(v, ix, o),
+                    encode,
                     missing=np.nan,
                     dtype=np.float64,
                 )
@@ -151,14 +153,17 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         ):
             # Already numbers: float() of each would give the same doubles, only slower.
             if what == "a boolean":
-                arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                arr = values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+                arr[np.isnan(arr)] = np.nan
                 bad = ~np.isnan(arr) & (arr != 0.0) & (arr != 1.0)
                 if bad.any():
                     raise DataError(
                         f"Column '{col}' should hold booleans but holds {arr[bad][0]!r}"
                     )
                 return arr
-            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+            arr = values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+            arr[np.isnan(arr)] = np.nan  # one NaN bit pattern, as the record path gives
+            return arr
         try:
             return map_column(values, parse, missing=np.nan, dtype=np.float64)
         except (ValueError, TypeError) as exc:
@@ -174,8 +179,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             value = get(col)
             kind_of_value = type(value)
             # Plain numbers are the common case; float() gives what parse_number would.
-            if kind == "numeric" and (kind_of_value is float or kind_of_value is int):
-                append(float(value))
+            if kind == "numeric" and (
+                kind_of_value is int or (kind_of_value is float and value == value)
+            ):
+                append(float(value))  # type: ignore[arg-type]
                 continue
             try:
                 if kind == "categorical":

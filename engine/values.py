@@ -29,12 +29,12 @@ __all__ = [
 TRUE_TOKENS = frozenset({"true", "yes", "y", "t", "1", "1.0"})
 FALSE_TOKENS = frozenset({"false", "no", "n", "f", "0", "0.0"})
 # Cells that mean "unknown" in CRM exports; compared after stripping and lower-casing.
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?"})
+MISSING_TOKENS = frozenset({"", "na", "n/a", "#n/a", "nan", "null", "none", "-", "?"})
 
 
 def is_missing(value: Any) -> bool:
     """True for None, NaN and the textual missing markers."""
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float):
         return math.isnan(value)
@@ -67,10 +67,12 @@ def parse_number(value: Any) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
-        return float(value)
+        number = float(value)
+        # One NaN bit pattern for "missing", so both paths give identical bytes.
+        return math.nan if number != number else number
     if is_missing(value):
         return math.nan
-    if isinstance(value, str):
+    if isinstance(value, str) and "_" not in value:  # float() takes "1_000"; CSV readers don't
         return float(value.strip())
     raise ValueError(f"{value!r} is not a number")
 

@@ -254,17 +254,17 @@ def _baselines(
             scores=None,
         )
     else:
-        const = np.full(len(test), float(np.mean(y_train)))
+        const_score = np.full(len(test), float(np.mean(y_train)))
         pol = base_policy.fit_thresholds(
             spec=spec, train_scores=np.full(len(train), float(np.mean(y_train)))
         )
-        d = pol.decide_many(scores=const, frame=test_frame)
+        d = pol.decide_many(scores=const_score, frame=test_frame)
         out["rules+constant"] = evaluate(
             kind=spec.target_kind,
             tiers=spec.tiers,
             y_true=prep.y[test],
             tier_pred=d["tier"],
-            scores=const,
+            scores=const_score,
             top_tier=top,
         )
 
@@ -476,10 +476,10 @@ def train(
     policy = TierPolicy.from_spec(spec)
     if spec.target_kind != "class":
         policy = policy.fit_thresholds(
-            spec=spec, train_scores=booster.predict(X["train"], num_iteration=best)
+            spec=spec, train_scores=np.asarray(booster.predict(X["train"], num_iteration=best))
         )
     test_frame = frame.iloc[prep.test_idx]
-    test_scores = booster.predict(X["test"], num_iteration=best)
+    test_scores = np.asarray(booster.predict(X["test"], num_iteration=best))
     decided = policy.decide_many(scores=test_scores, frame=test_frame)
     top = spec.cuts[0].tier if spec.cuts else None
     y_test = prep.labels[prep.test_idx]

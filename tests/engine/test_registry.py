@@ -48,7 +48,7 @@ def test_a_missing_file_or_manifest_is_refused(trained: Trained, tmp_path: Path)
     reg = copy_registry(trained, tmp_path)
     folder = reg.root / trained.result.version
     (folder / "policy.json").unlink()
-    with pytest.raises(ArtifactError, match="policy.json is missing"):
+    with pytest.raises(ArtifactError, match=r"policy\.json is missing"):
         reg.load(trained.result.version)
     (folder / "manifest.json").unlink()
     with pytest.raises(ArtifactError, match="manifest"):
