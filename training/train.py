@@ -45,6 +45,7 @@ PROMOTE_MODES = ("auto", "always", "never")
 SEED = 42
 TEST_FRACTION = 0.2
 VALID_FRACTION = 0.1
+MIN_ROWS = 40
 BASELINE_MAX_ROWS = 100_000  # the logistic baseline is a yardstick; a sample measures it well
 
 Progress = Callable[[str], None]
@@ -86,12 +87,15 @@ class TrainResult:
         }
 
 
-def lgb_params(spec: Spec, *, threads: int | None = None) -> dict[str, Any]:
+def lgb_params(
+    spec: Spec, *, rows: int | None = None, threads: int | None = None
+) -> dict[str, Any]:
     """LightGBM parameters for a spec's target kind; fixed seeds for repeatable models."""
     params: dict[str, Any] = {
         "learning_rate": 0.08,
         "num_leaves": 31,
-        "min_data_in_leaf": 40,
+        # 40 customers per leaf; fewer on a small export so the trees can still split.
+        "min_data_in_leaf": 40 if rows is None else int(min(40, max(3, rows // 10))),
         "feature_fraction": 0.9,
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
@@ -133,9 +137,9 @@ def _split(
     frame: pd.DataFrame, spec: Spec, strat: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(frame)
-    if n < 50:
+    if n < MIN_ROWS:
         raise DataError(
-            f"Only {n} labelled rows; training needs at least 50 (and thousands to be useful)"
+            f"Only {n} labelled rows; training needs at least {MIN_ROWS} (and thousands to be useful)"
         )
     idx = np.arange(n)
     if spec.time and spec.time in frame.columns:
@@ -202,7 +206,7 @@ def fit_booster(
     y_valid: np.ndarray,
     names: list[str],
 ) -> lgb.Booster:
-    params = lgb_params(spec)
+    params = lgb_params(spec, rows=len(X_train))
     cat_idx = list(range(len(spec.categorical)))
     dtrain = lgb.Dataset(
         X_train,
@@ -517,7 +521,7 @@ def train(
             if spec.time
             else ("stratified" if spec.target_kind != "value" else "random"),
         },
-        "lightgbm": {"params": lgb_params(spec), "best_iteration": best},
+        "lightgbm": {"params": lgb_params(spec, rows=len(prep.train_idx)), "best_iteration": best},
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,

@@ -265,3 +265,39 @@ def test_help_has_examples() -> None:
     for command in ("train", "score", "retrain", "generate"):
         proc = run(command, "--help")
         assert proc.returncode == 0 and "tierline" in proc.stdout
+
+
+def test_readme_quick_start_on_a_hand_written_export(tmp_path: Path) -> None:
+    """The README's train and score steps work on a messy CRM export the tests did not generate."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    models, out = tmp_path / "models", tmp_path / "scored.csv"
+    proc = run(
+        "train",
+        "--data",
+        str(fixtures / "crm_export.csv"),
+        "--spec",
+        str(fixtures / "crm_export.toml"),
+        "--models",
+        str(models),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "macro_f1" in proc.stdout and "promoted to champion" in proc.stdout
+    proc = run(
+        "score",
+        "--data",
+        str(fixtures / "crm_export.csv"),
+        "--out",
+        str(out),
+        "--models",
+        str(models),
+        "--reasons",
+    )
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_csv(out, dtype={"Client No": str})
+    source = pd.read_csv(fixtures / "crm_export.csv", dtype=str)
+    assert scored["Client No"].tolist() == source["Client No"].tolist()  # 000101 stays 000101
+    students = source["Student card"].str.lower().isin(["yes", "y", "true", "1"])
+    assert (scored.loc[students, "tier"] == "student").all()
+    assert (scored.loc[students, "rule"] == "student card").all()
+    labelled = source["Tier"].str.strip()
+    assert (scored["tier"] == labelled).mean() > 0.8
