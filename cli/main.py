@@ -477,7 +477,7 @@ def demo(
             str(d[model.spec.id]),
             d["tier"],
             f"{d['confidence']:.2f}",
-            d["rule"] or "",
+            d["rule"] if isinstance(d["rule"], str) else "",
             d["cues"],
             "yes" if d["holdout"] else "",
         )

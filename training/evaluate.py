@@ -102,7 +102,7 @@ def evaluate(
 def format_report(
     *, kind: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]]
 ) -> str:
-    """A plain-text table: the model's metrics next to each baseline's."""
+    """A plain-text table: the model's metrics next to each baseline's, on the same rows."""
     names = ["model", *baselines]
     columns = [metrics, *baselines.values()]
     keys = {
@@ -110,20 +110,20 @@ def format_report(
         "binary": ["roc_auc", "pr_auc", "f1"],
         "value": ["spearman", "top_tier_precision", "top_tier_revenue_share"],
     }[kind]
-    width = max(len(k) for k in [*keys, "tier mix", "metric"]) + 2
-    col_w = max(14, *(len(n) + 2 for n in names))
-    lines = ["metric".ljust(width) + "".join(n.rjust(col_w) for n in names)]
-    for key in keys:
-        cells = [_fmt(c.get(key)) for c in columns]
-        lines.append(key.ljust(width) + "".join(x.rjust(col_w) for x in cells))
+    rows: list[tuple[str, list[Any]]] = [(k, [c.get(k) for c in columns]) for k in keys]
     if kind == "class":
         for tier in metrics["per_tier"]:
             for what in ("precision", "recall"):
-                cells = [_fmt(c.get("per_tier", {}).get(tier, {}).get(what)) for c in columns]
-                lines.append(f"{tier} {what}".ljust(width) + "".join(x.rjust(col_w) for x in cells))
+                cells = [c.get("per_tier", {}).get(tier, {}).get(what) for c in columns]
+                rows.append((f"{tier} {what}", cells))
     for tier in metrics["tier_mix"]:
-        cells = [_fmt(c.get("tier_mix", {}).get(tier)) for c in columns]
-        lines.append(f"share {tier}".ljust(width) + "".join(x.rjust(col_w) for x in cells))
+        rows.append((f"share {tier}", [c.get("tier_mix", {}).get(tier) for c in columns]))
+    width = max(len(label) for label, _ in rows) + 2
+    col_w = max(10, *(len(n) + 2 for n in names))
+    lines = [f"held-out customers: {metrics.get('rows', 0):,}"]
+    lines.append("metric".ljust(width) + "".join(n.rjust(col_w) for n in names))
+    for label, cells in rows:
+        lines.append(label.ljust(width) + "".join(_fmt(x).rjust(col_w) for x in cells))
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from engine.errors import DataError
 from engine.features import FeatureBuilder
@@ -281,10 +282,12 @@ def _baselines(
     linear = _linear_model(spec, n_cat, Xs.shape[1])
     ys = prep.y[train[sel]]
     name = "logistic" if spec.target_kind != "value" else "linear"
+    target = ys if spec.target_kind != "class" else ys.astype(np.int64)
     try:
-        linear.fit(
-            _linear_input(Xs, n_cat), ys if spec.target_kind != "class" else ys.astype(np.int64)
-        )
+        # One thread for BLAS and OpenMP: on 2 busy cores their spinning workers made this
+        # small fit 10-30x slower than on one thread.
+        with threadpool_limits(limits=1):
+            linear.fit(_linear_input(Xs, n_cat), target)
     except ValueError as exc:
         out[name] = {"error": str(exc)}
         return out
