@@ -132,7 +132,8 @@ def generate(
     Example: tierline generate --customers 50000 --out data/customers.csv --transactions data/tx.parquet
     """
     from training import data as data_io
-    from training.demo_data import generate_customers, generate_transactions
+    from training.demo_data import generate_customers
+    from training.demo_transactions import generate_transactions
 
     for path in (out_path, transactions):
         if path is not None:

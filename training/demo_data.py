@@ -1,4 +1,4 @@
-"""Seeded demo data: the demo restaurant's customer table and its transaction log.
+"""Seeded demo data: the demo restaurant's customer table.
 
 ``generate_customers(n, seed=...)`` returns one row per customer as a CRM export would
 hold it on ``DEMO_AS_OF`` (2026-06-30); ``examples/demo.toml``, ``binary.toml`` and
@@ -38,40 +38,47 @@ How labels arise
 ----------------
 A hidden affluence score drives the signals (visit rate, ticket, loyalty, car, lead time,
 ...); students are poorer but come often. The customer's latent value is then computed
-from the *observed* signals alone (``_signal_value``: logs of visits and ticket, loyalty
-and its interaction with the app, campaign and landing-page heat, car brand, planned group
-bookings, lead time, cancellations, distance, gift cards, email engagement, recency) plus
-Gaussian noise, so a model can learn it but never perfectly. ``tier`` is ``vip`` above a
-fixed latent threshold (~12 % of customers, fewer among recent signups), else ``student``
-for verified students, else ``standard``; about 97 % of verified students end up
-``student``, so the hard rule that runs before the model is nearly always right.
-``returned_90d`` ~ Bernoulli(sigmoid(latent - centre)); ``spend_next_90d`` is zero for
-those who did not return and lognormal, scaled by the latent value, for those who did (a
-tweedie-like target).
+from the *observed* signals alone (``_signal_value``) plus Gaussian noise, so a model can
+learn it but never perfectly. Like a real customer's worth it is no weighted sum:
 
-The transaction log
--------------------
-``generate_transactions`` draws one row per purchase (``customer_id``, ``ts``, ``amount``
-and the per-customer ``campaign``, ``channel``, ``student_verified``), about ten per
-customer, dated from signup through ``as_of + horizon_days``; rows are grouped by customer
-(in the table's order) and in time order within each customer. A customer buys at the
-yearly rate their ``visits_365d`` shows, bills scatter around their ``avg_ticket``, and
-they lapse at some point after their last recorded visit (valuable customers later), so
-recency, frequency and spend in the history predict the spend in the horizon. The log is
-a fresh draw from each customer's habits, not a replay of the table: its last-year counts
-match ``visits_365d`` roughly, on average. ``examples/transactions.toml`` describes it.
+- Habits saturate: visits count (on a log scale) up to eight a year, the bill up to ~60;
+  four or more visits in the last 90 days make a *regular*, a step up.
+- A loyalty card counts only while it is used: a member seen in the last two weeks is
+  worth much more than a non-member, one not seen for two months (or never) less.
+- Lead heat lies in the pairing of campaign and landing page (``_HOT_LEADS``): a brand
+  search landing on /book is hot, on / (looking up the address) cold; happy_hour or
+  loyalty_push on /offers are deal hunters.
+- Booking lead time is U-shaped: same-day bookers (regulars) and planners two weeks out
+  beat the ordinary three-to-eight-day booking; four or more booked ten days ahead is a
+  celebration. A premium car counts when it brings a party of four or more.
+- Distance works with frequency: twice in 90 days from over 15 km is devotion, far away
+  and not lately a one-off visitor. Small additive touches: cancellations (two or
+  more), reviews, gift cards, email opens, the student discount.
+
+A linear model on the same columns explains about two thirds of the noise-free value, so
+on demo.toml LightGBM reaches macro-F1 ~0.94 where the logistic baseline gets ~0.86 and
+rules + majority ~0.65. ``tier`` is ``vip`` above a fixed latent threshold (~12 % of
+customers, fewer among recent signups), else ``student`` for verified students, else
+``standard``; about 97 % of verified students end up ``student``, so the hard rule that
+runs before the model is nearly always right. ``returned_90d`` ~
+Bernoulli(sigmoid(latent - centre)); ``spend_next_90d`` is zero for those who did not
+return and lognormal, scaled by the latent value, for those who did (a tweedie-like
+target). The matching purchase log is ``training.demo_transactions``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:  # at run time, __getattr__ below imports it on first use
+    from training.demo_transactions import generate_transactions
 
 __all__ = ["DEMO_AS_OF", "generate_customers", "generate_transactions"]
 
@@ -84,21 +91,25 @@ _ID_WIDTH = 8
 _SIGNUP_DAYS = 4 * 365
 # A fixed latent threshold rather than a quantile, so that a customer's tier does not
 # depend on how many customers were generated; it gives ~12 % vip.
-_VIP_THRESHOLD = 3.75
-# Noise on the latent value: sets how far a model can get (macro-F1 ~0.87 at 200k rows).
-_LATENT_NOISE = 0.75
+_VIP_THRESHOLD = 2.62
+# Noise on the latent value: sets how far a model can get (macro-F1 ~0.95 at 200k rows).
+_LATENT_NOISE = 0.3
 # A typical latent value; return odds are even here.
-_VALUE_CENTRE = 2.0
+_VALUE_CENTRE = 1.2
 
-# (category, heat): the lead temperature a salesperson reads from how the customer arrived.
 _CAMPAIGNS = (
-    ("none", 0.0), ("spring_menu", 0.15), ("student_night", -0.25), ("loyalty_push", 0.25),
-    ("brand_search", 0.40), ("gift_season", 0.30), ("summer_terrace", 0.05),
-    ("happy_hour", -0.20),
+    "none", "spring_menu", "student_night", "loyalty_push", "brand_search", "gift_season",
+    "summer_terrace", "happy_hour",
 )  # fmt: skip
-_PAGES = (
-    ("/", 0.0), ("/menu", 0.05), ("/book", 0.35), ("/students", -0.20),
-    ("/gift-cards", 0.15), ("/events", 0.25), ("/offers", -0.10),
+_PAGES = ("/", "/menu", "/book", "/students", "/gift-cards", "/events", "/offers")
+# (campaign, landing page, heat): the lead temperature a salesperson reads from how the
+# customer arrived. It lies in the pairing: the campaign that lands on the page which
+# closes it. Every other pairing is lukewarm (0).
+_HOT_LEADS = (
+    ("brand_search", "/book", 1.4), ("loyalty_push", "/book", 1.0),
+    ("gift_season", "/gift-cards", 1.0), ("summer_terrace", "/events", 0.9),
+    ("spring_menu", "/menu", 0.5), ("brand_search", "/", -0.4),
+    ("happy_hour", "/offers", -0.5), ("loyalty_push", "/offers", -0.5),
 )  # fmt: skip
 _CHANNELS = ("search", "social", "email", "direct", "referral", "display")
 _DEVICES = ("mobile", "desktop", "tablet")
@@ -208,11 +219,6 @@ def _pick(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return (u[:, None] >= cum[:, :-1]).sum(axis=1).astype(np.int8)
 
 
-def _code(names: tuple[Any, ...], name: str) -> int:
-    """Position of ``name`` in a category tuple (of names or of (name, number) pairs)."""
-    return [n if isinstance(n, str) else n[0] for n in names].index(name)
-
-
 def _acquisition(
     rng: np.random.Generator, cols: dict[str, Any], *, student: np.ndarray, z: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -224,9 +230,10 @@ def _acquisition(
     codes["channel"] = _pick(rng, _CHANNEL_BY_CAMPAIGN[codes["campaign"]])
     codes["device"] = _pick(rng, _DEVICE_BY_GROUP[group])
     codes["region"] = _pick(rng, _REGION_BY_GROUP[group])
-    for name, table in (("campaign", _CAMPAIGNS), ("landing_page", _PAGES), ("region", _REGIONS)):
-        cols[name] = _text(codes[name], tuple(key for key, _ in table))
+    cols["campaign"] = _text(codes["campaign"], _CAMPAIGNS)
+    cols["landing_page"] = _text(codes["landing_page"], _PAGES)
     cols["channel"] = _text(codes["channel"], _CHANNELS)
+    cols["region"] = _text(codes["region"], tuple(name for name, _ in _REGIONS))
     cols["device"] = _text(codes["device"], _DEVICES)
     # The valet sees some guests' cars; the well-off drive the premium brands.
     seen = rng.random(n) < _sigmoid(-1.5 + 0.6 * z)
@@ -248,17 +255,17 @@ def _flags(
     n = len(z)
     campaign, page = codes["campaign"], codes["landing_page"]
     loyal = rng.random(n) < _sigmoid(
-        -1.0 + 0.7 * z + 1.2 * (campaign == _code(_CAMPAIGNS, "loyalty_push")) - 0.3 * student
+        -1.0 + 0.7 * z + 1.2 * (campaign == _CAMPAIGNS.index("loyalty_push")) - 0.3 * student
     )
-    email = codes["channel"] == _code(_CHANNELS, "email")
+    email = codes["channel"] == _CHANNELS.index("email")
     newsletter = rng.random(n) < _sigmoid(-0.4 + 0.4 * z + 0.9 * email)
     gift_buyer = rng.random(n) < _sigmoid(
         -2.4
         + 0.5 * z
-        + 1.6 * (campaign == _code(_CAMPAIGNS, "gift_season"))
-        + 0.9 * (page == _code(_PAGES, "/gift-cards"))
+        + 1.6 * (campaign == _CAMPAIGNS.index("gift_season"))
+        + 0.9 * (page == _PAGES.index("/gift-cards"))
     )
-    mobile = codes["device"] == _code(_DEVICES, "mobile")
+    mobile = codes["device"] == _DEVICES.index("mobile")
     app = rng.random(n) < _sigmoid(-1.1 + 0.9 * loyal + 0.5 * mobile + 0.25 * z + 0.3 * student)
     cols["loyalty_member"] = loyal
     cols["student_verified"] = student
@@ -280,7 +287,7 @@ def _history(
     n = len(z)
     noise = rng.standard_normal((6, n))
     page = codes["landing_page"]
-    events = page == _code(_PAGES, "/events")
+    events = page == _PAGES.index("/events")
     party = 1 + rng.poisson(np.exp(0.1 + 0.2 * z + 0.5 * events + 0.3 * student + 0.4 * noise[0]))
     party = np.minimum(party, 8)
     # Students come often and spend little: frequency alone does not make a vip.
@@ -300,7 +307,7 @@ def _history(
     cols["avg_ticket"] = np.where(v365 > 0, np.round(spend / np.maximum(v365, 1), 2), np.nan)
     cols["party_size"] = party
 
-    planned = np.isin(page, [_code(_PAGES, "/book"), _code(_PAGES, "/events")])
+    planned = np.isin(page, [_PAGES.index("/book"), _PAGES.index("/events")])
     lead = np.exp(1.0 + 0.35 * z + 0.6 * planned + 0.3 * (party >= 5) + 0.9 * noise[4]) - 1
     lead = np.minimum(np.floor(np.maximum(lead, 0)), 180)
     cols["booking_lead_days"] = np.where(rng.random(n) < 0.05, np.nan, lead)
@@ -341,29 +348,53 @@ def _signal_value(cols: _Columns) -> np.ndarray:
     """A customer's value on a log scale from observable columns alone (before noise).
 
     Takes the generated frame or the column dict being built, so the transaction log and
-    the tests read the same value the labels came from.
+    the tests read the same value the labels came from. Its shape (saturation, steps, a
+    U, interactions) is described in the module doc, "How labels arise".
     """
-    v365, v90 = _num(cols, "visits_365d"), _num(cols, "visits_90d")
-    ticket = np.nan_to_num(_num(cols, "avg_ticket"), nan=25.0)
-    loyal, app = _flag(cols, "loyalty_member"), _flag(cols, "app_installed")
-    party, lead = _num(cols, "party_size"), np.nan_to_num(_num(cols, "booking_lead_days"))
-    value = 0.9 * np.log1p(v365) + 0.4 * np.log1p(v90)
-    value += 0.9 * np.clip(np.log(ticket / 30.0), -1.5, 1.5)
-    value += 0.45 * loyal + 0.25 * loyal * app
-    value += _heat(cols["campaign"], _CAMPAIGNS) + _heat(cols["landing_page"], _PAGES)
-    brand = _index_in(cols["car_brand"], _BRANDS)
-    value += np.where(brand < len(_PREMIUM_BRANDS), 0.6, np.where(brand < len(_BRANDS), 0.1, 0))
-    # A big party booked well ahead is a celebration: worth more than its parts.
-    value += 0.45 * ((party >= 5) & (lead >= 10)) + 0.1 * np.log1p(lead)
-    value -= 0.25 * _num(cols, "cancellations_365d")
+    v90 = _num(cols, "visits_90d")
+    value = _habit_value(cols) + _occasion_value(cols) + _lead_heat(cols)
+    # Coming from far away often is devotion; from far away and not lately, a one-off.
+    far = np.nan_to_num(_num(cols, "distance_km"), nan=6.0) > 15
+    value += far * (0.9 * (v90 >= 2) - 0.6 * (v90 == 0))
+    value -= 0.5 * (_num(cols, "cancellations_365d") >= 2)
     value += 0.08 * np.minimum(_num(cols, "reviews_left"), 5)
-    value -= 0.12 * np.log1p(np.nan_to_num(_num(cols, "distance_km"), nan=6.0))
-    value += 0.35 * _flag(cols, "gift_card_buyer")
+    value += 0.3 * _flag(cols, "gift_card_buyer")
     value += 0.4 * (np.nan_to_num(_num(cols, "email_open_rate"), nan=0.3) - 0.3)
-    recency = _num(cols, "days_since_last_visit")
-    value -= 0.3 * ((recency > 180) | np.isnan(recency))
     value -= 0.5 * _flag(cols, "student_verified")
     return value
+
+
+def _habit_value(cols: _Columns) -> np.ndarray:
+    """Frequency and bill, both saturating, the regulars' step, and loyalty x recency."""
+    v365, v90 = _num(cols, "visits_365d"), _num(cols, "visits_90d")
+    ticket = np.nan_to_num(_num(cols, "avg_ticket"), nan=25.0)
+    value = 0.5 * np.log1p(np.minimum(v365, 8)) + 0.6 * (v90 >= 4)
+    value += 0.8 * np.clip(np.log(ticket / 30.0), -1.0, 0.7)
+    # A loyalty card is worth something only while it is used. NaN recency (never came)
+    # compares False, so it counts as lapsed through the explicit isnan.
+    recency = _num(cols, "days_since_last_visit")
+    lapsed = (recency > 60) | np.isnan(recency)
+    used = 1.2 * (recency <= 14) - 1.2 * lapsed + 0.2 * _flag(cols, "app_installed")
+    return value + _flag(cols, "loyalty_member") * used
+
+
+def _occasion_value(cols: _Columns) -> np.ndarray:
+    """Booking lead time (a U), celebrations, and a premium car bringing a party."""
+    party, lead = _num(cols, "party_size"), _num(cols, "booking_lead_days")
+    # Same-day regulars and planners beat the ordinary booking; unknown lead (NaN)
+    # compares False everywhere and so counts for nothing.
+    value = 0.7 * (lead <= 0) + 0.9 * (lead >= 14) - 0.3 * ((lead >= 3) & (lead <= 8))
+    value += 0.7 * ((party >= 4) & (lead >= 10))
+    premium = _index_in(cols["car_brand"], _BRANDS) < len(_PREMIUM_BRANDS)
+    return value + premium * (0.1 + 1.2 * (party >= 4))
+
+
+def _lead_heat(cols: _Columns) -> np.ndarray:
+    """Each row's heat from its (campaign, landing page) pairing; see ``_HOT_LEADS``."""
+    table = np.zeros((len(_CAMPAIGNS) + 1, len(_PAGES) + 1))  # last row/column: unknown
+    for campaign, page, heat in _HOT_LEADS:
+        table[_CAMPAIGNS.index(campaign), _PAGES.index(page)] = heat
+    return table[_index_in(cols["campaign"], _CAMPAIGNS), _index_in(cols["landing_page"], _PAGES)]
 
 
 def _num(cols: _Columns, name: str) -> np.ndarray:
@@ -374,12 +405,6 @@ def _flag(cols: _Columns, name: str) -> np.ndarray:
     """A boolean column as 1.0/0.0, unknown counted as no."""
     flags = pd.Series(cols[name]).astype("boolean")
     return flags.fillna(False).to_numpy(np.float64)
-
-
-def _heat(column: Any, table: tuple[tuple[str, float], ...]) -> np.ndarray:
-    """Each row's heat from ``table``; unknown or missing categories are lukewarm (0)."""
-    heats = np.array([heat for _, heat in table] + [0.0])
-    return heats[_index_in(column, tuple(name for name, _ in table))]
 
 
 def _index_in(column: Any, names: tuple[str, ...]) -> np.ndarray:
@@ -406,117 +431,11 @@ def _targets(
     cols["last_call_minutes"] = np.round(rng.gamma(4.0, minutes / 4.0), 1)
 
 
-_TRANSACTION_INPUTS = (
-    "customer_id", "signup_date", "campaign", "channel", "student_verified", "visits_365d",
-    "visits_90d", "avg_ticket", "days_since_last_visit", "party_size", "booking_lead_days",
-    "loyalty_member", "app_installed", "landing_page", "car_brand", "cancellations_365d",
-    "reviews_left", "distance_km", "gift_card_buyer", "email_open_rate",
-)  # fmt: skip
+def __getattr__(name: str) -> Any:
+    """Re-export ``generate_transactions``, imported on first use: ``demo_transactions``
+    imports this module, so a top-level import would be a cycle."""
+    if name == "generate_transactions":
+        from training.demo_transactions import generate_transactions
 
-
-def generate_transactions(
-    customers: pd.DataFrame,
-    *,
-    seed: int = 7,
-    as_of: date = DEMO_AS_OF,
-    horizon_days: int = 90,
-) -> pd.DataFrame:
-    """A purchase log for ``customers`` (a ``generate_customers`` frame).
-
-    ``ts`` runs from each customer's signup through the day ``as_of + horizon_days``, so
-    the horizon after ``as_of`` and the one before it (the backtest's) both hold purchases.
-    """
-    absent = [c for c in _TRANSACTION_INPUTS if c not in customers.columns]
-    if absent:
-        raise ValueError(
-            f"column '{absent[0]}' is missing from the customers frame; "
-            f"pass a frame made by generate_customers"
-        )
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
-        raise ValueError(f"horizon_days must be a whole number of days >= 1, got {horizon_days!r}")
-    # A stream of its own, so the log does not replay the draws that made the table.
-    rng = np.random.default_rng([seed, 1])
-    signup = pd.to_datetime(customers["signup_date"]).to_numpy("datetime64[D]")
-    table_day = np.datetime64(DEMO_AS_OF, "D")
-    end = np.datetime64(as_of, "D") + np.timedelta64(horizon_days + 1, "D")
-    value = _signal_value(customers) - _VALUE_CENTRE
-    rate, ticket = _habits(rng, customers, value=value, tenure=(table_day - signup).astype(float))
-    # Customers lapse some time after their last recorded visit; valuable ones later.
-    recency = _num(customers, "days_since_last_visit")
-    last_seen = np.where(np.isnan(recency), signup, table_day - np.nan_to_num(recency).astype(int))
-    stay = 365 * 1.5 * np.exp(0.5 * value) * rng.exponential(size=len(value))
-    lapse = last_seen + stay.astype(np.int64)
-    active = np.maximum(np.minimum(lapse, end) - signup, 0).astype(np.int64)
-    counts = rng.poisson(rate * active / 365)
-
-    owner = np.repeat(np.arange(len(counts)), counts)
-    position = _sorted_uniforms(rng, counts) * active[owner]
-    day = np.floor(position)
-    ts = (signup[owner] + day.astype(np.int64)).astype("datetime64[s]") + _clock(position - day)
-    amount = ticket[owner] * np.exp(0.35 * rng.standard_normal(len(owner)))
-    log = {
-        "customer_id": _spread(customers["customer_id"], owner),
-        "ts": ts.astype("datetime64[us]"),
-        "amount": np.round(np.maximum(amount, 1.0), 2),
-        "campaign": _spread(customers["campaign"], owner),
-        "channel": _spread(customers["channel"], owner),
-        "student_verified": _spread(customers["student_verified"], owner),
-    }
-    return pd.DataFrame(log, copy=False)
-
-
-def _habits(
-    rng: np.random.Generator, customers: pd.DataFrame, *, value: np.ndarray, tenure: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's purchases per year and median bill, read from the table."""
-    exposure = np.clip(tenure, 0, 365) / 365
-    # Half a visit of prior per eighth of a year keeps brand-new customers' rates sane.
-    rate = (_num(customers, "visits_365d") + 0.5) / (exposure + 0.125)
-    rate *= rng.gamma(5.0, 0.2, len(value))
-    ticket = _num(customers, "avg_ticket")
-    ticket = np.where(np.isnan(ticket), 30.0 * np.exp(0.2 * np.clip(value, -3, 3)), ticket)
-    # A lognormal bill with sigma 0.35 has mean exp(0.35**2 / 2) times its median.
-    return rate, ticket * np.exp(-(0.35**2) / 2)
-
-
-def _spread(column: pd.Series, owner: np.ndarray) -> Any:
-    """The per-customer ``column`` repeated onto each of the customer's purchases."""
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
-        # pyarrow's own take is several times faster than the pandas wrapper's here.
-        return pd.Series(pa.array(column.array).take(pa.array(owner)), dtype=column.dtype)
-    return column.array.take(owner)
-
-
-def _sorted_uniforms(rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
-    """``counts[i]`` uniforms on [0, 1) for each group i, ascending within each group.
-
-    Running sums of k + 1 exponential gaps, divided by their total, are k sorted uniforms:
-    each customer's purchases come out in time order without sorting 10M rows.
-    """
-    gaps = rng.exponential(size=int(counts.sum()) + len(counts))
-    running = np.cumsum(gaps)
-    ends = np.cumsum(counts + 1) - 1
-    totals = running[ends]
-    bases = np.concatenate(([0.0], totals[:-1]))
-    keep = np.ones(len(gaps), dtype=bool)
-    keep[ends] = False
-    group = np.repeat(np.arange(len(counts)), counts)
-    share = (running[keep] - bases[group]) / (totals - bases)[group]
-    # Rounding can put a share a hair over 1.
-    return np.minimum(share, np.nextafter(1.0, 0.0))
-
-
-def _clock(fraction: np.ndarray) -> np.ndarray:
-    """Map a uniform share of a day onto opening hours (11:00-23:30), keeping order.
-
-    The quantile function of a lunch peak (~12:45) and a dinner peak (~19:30) is monotone,
-    so purchases in order within a day stay in order; it is tabulated once and looked up,
-    which is much faster than interpolating 10M values.
-    """
-    hours = np.linspace(11.0, 23.5, 501)
-    density = 0.4 * np.exp(-0.5 * ((hours - 12.75) / 0.6) ** 2) / 0.6
-    density += 0.6 * np.exp(-0.5 * ((hours - 19.5) / 1.2) ** 2) / 1.2
-    cdf = np.concatenate(([0.0], np.cumsum((density[1:] + density[:-1]) / 2)))
-    steps = 1 << 16
-    table = np.interp(np.arange(steps) / steps, cdf / cdf[-1], hours * 3600).astype(np.int64)
-    return table[(fraction * steps).astype(np.int64)].astype("timedelta64[s]")
+        return generate_transactions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

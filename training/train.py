@@ -206,8 +206,9 @@ def fit_booster(
     X_valid: np.ndarray,
     y_valid: np.ndarray,
     names: list[str],
+    threads: int | None = None,
 ) -> lgb.Booster:
-    params = lgb_params(spec, rows=len(X_train))
+    params = lgb_params(spec, rows=len(X_train), threads=threads)
     cat_idx = list(range(len(spec.categorical)))
     dtrain = lgb.Dataset(
         X_train,
@@ -260,10 +261,9 @@ def _baselines(
         )
     else:
         const_score = np.full(len(test), float(np.mean(y_train)))
-        pol = base_policy.fit_thresholds(
-            spec=spec, train_scores=np.full(len(train), float(np.mean(y_train)))
-        )
-        d = pol.decide_many(scores=const_score, frame=test_frame)
+        # A constant ranks nobody above anybody: no cut applies, everyone not decided by a
+        # rule gets the default tier (cut thresholds would tie and put everyone on top).
+        d = base_policy.decide_many(scores=const_score, frame=test_frame)
         out["rules+constant"] = evaluate(
             kind=spec.target_kind,
             tiers=spec.tiers,
@@ -436,8 +436,12 @@ def train(
     promote: str = "auto",
     tolerance: float = 0.01,
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
-    """Train, evaluate, write a version and (per ``promote``) make it the champion."""
+    """Train, evaluate, write a version and (per ``promote``) make it the champion.
+
+    ``threads`` caps LightGBM's threads (default: every core).
+    """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
     if promote not in PROMOTE_MODES:
@@ -477,6 +481,7 @@ def train(
         X_valid=X["valid"],
         y_valid=prep.y[prep.valid_idx],
         names=list(builder.feature_names_out_),
+        threads=threads,
     )
     best = booster.best_iteration or booster.current_iteration()
     say("evaluating on the held-out customers")
