@@ -19,7 +19,7 @@ from engine.errors import DataError, SpecError
 from engine.model import TierModel
 from engine.spec import Spec
 from training import data as data_io
-from training.evaluate import evaluate
+from training.evaluate import measure_scored
 
 __all__ = ["evaluate_model", "load_for_scoring"]
 
@@ -51,23 +51,5 @@ def evaluate_model(model: TierModel, path: str | Path) -> dict[str, Any]:
         target = LABEL_COLUMN
     if len(frame) == 0:
         raise DataError(f"{Path(path).name} holds no labelled customers to evaluate on")
-    scored = model.score_frame(frame)
-    top = spec.cuts[0].tier if spec.cuts else None
-    if spec.target_kind == "class":
-        probs = scored[[f"p_{t}" for t in spec.tiers]].to_numpy()
-        y = frame[target].to_numpy(dtype=object)
-        return evaluate(
-            kind="class",
-            tiers=spec.tiers,
-            y_true=y,
-            tier_pred=scored["tier"].to_numpy(),
-            scores=probs,
-        )
-    return evaluate(
-        kind=spec.target_kind,
-        tiers=spec.tiers,
-        y_true=frame[target].to_numpy(dtype=np.float64),
-        tier_pred=scored["tier"].to_numpy(),
-        scores=scored["score"].to_numpy(),
-        top_tier=top,
-    )
+    y = frame[target].to_numpy(dtype=object if spec.target_kind == "class" else np.float64)
+    return measure_scored(spec, scored=model.score_frame(frame), y_true=y)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import (
     average_precision_score,
@@ -26,7 +27,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["PRIMARY", "evaluate", "format_report"]
+from engine.spec import Spec
+
+__all__ = ["PRIMARY", "evaluate", "format_report", "measure", "measure_scored"]
 
 PRIMARY = {"class": "macro_f1", "binary": "roc_auc", "value": "spearman"}
 
@@ -97,6 +100,27 @@ def evaluate(
             out["top_tier_precision"] = 0.0
             out["top_tier_revenue_share"] = 0.0
     return out
+
+
+def measure(
+    spec: Spec, *, y_true: np.ndarray, tier_pred: np.ndarray, scores: np.ndarray | None
+) -> dict[str, Any]:
+    """``evaluate`` with the kind, tiers and top tier taken from a spec."""
+    return evaluate(
+        kind=spec.target_kind,
+        tiers=spec.tiers,
+        y_true=y_true,
+        tier_pred=tier_pred,
+        scores=scores,
+        top_tier=spec.cuts[0].tier if spec.cuts else None,
+    )
+
+
+def measure_scored(spec: Spec, *, scored: pd.DataFrame, y_true: np.ndarray) -> dict[str, Any]:
+    """Metrics of a scored output frame (``TierModel.score_frame``) against the labels."""
+    columns = [f"p_{t}" for t in spec.tiers] if spec.target_kind == "class" else "score"
+    scores = scored[columns].to_numpy()
+    return measure(spec, y_true=y_true, tier_pred=scored["tier"].to_numpy(), scores=scores)
 
 
 def format_report(

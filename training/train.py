@@ -24,12 +24,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from engine.errors import DataError
 from engine.features import FeatureBuilder
@@ -38,7 +33,9 @@ from engine.registry import Registry
 from engine.spec import Spec
 from engine.tiers import TierPolicy
 from training import data as data_io
-from training.evaluate import PRIMARY, evaluate, format_report
+from training.baselines import fit_baselines
+from training.evaluate import format_report, measure
+from training.gate import gate as run_gate
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
 
@@ -47,7 +44,6 @@ SEED = 42
 TEST_FRACTION = 0.2
 VALID_FRACTION = 0.1
 MIN_ROWS = 40
-BASELINE_MAX_ROWS = 100_000  # the logistic baseline is a yardstick; a sample measures it well
 
 Progress = Callable[[str], None]
 
@@ -227,122 +223,6 @@ def fit_booster(
     )
 
 
-def _baselines(
-    *, spec: Spec, prep: Prepared, X: dict[str, np.ndarray], n_cat: int
-) -> dict[str, dict[str, Any]]:
-    """The rule-only/majority baseline and a linear model on the same features."""
-    train, test = prep.train_idx, prep.test_idx
-    test_frame = prep.frame.iloc[test]
-    y_train = prep.y[train]
-    base_policy = TierPolicy.from_spec(spec)
-    out: dict[str, dict[str, Any]] = {}
-    top = spec.cuts[0].tier if spec.cuts else None
-
-    # 1. Rules, then the majority tier (class) or a constant score (binary / value).
-    if spec.target_kind == "class":
-        majority = np.bincount(y_train.astype(np.int64), minlength=len(spec.tiers)).argmax()
-        const = np.zeros((len(test), len(spec.tiers)))
-        const[:, majority] = 1.0
-        # A constant is no probability model; the floor must not override it.
-        rule_policy = TierPolicy(
-            kind="class",
-            tiers=spec.tiers,
-            default_tier=spec.default_tier,
-            min_confidence=0.0,
-            rules=spec.rules,
-        )
-        d = rule_policy.decide_many(scores=const, frame=test_frame)
-        out["rules+majority"] = evaluate(
-            kind="class",
-            tiers=spec.tiers,
-            y_true=prep.labels[test],
-            tier_pred=d["tier"],
-            scores=None,
-        )
-    else:
-        const_score = np.full(len(test), float(np.mean(y_train)))
-        # A constant ranks nobody above anybody: no cut applies, everyone not decided by a
-        # rule gets the default tier (cut thresholds would tie and put everyone on top).
-        d = base_policy.decide_many(scores=const_score, frame=test_frame)
-        out["rules+constant"] = evaluate(
-            kind=spec.target_kind,
-            tiers=spec.tiers,
-            y_true=prep.y[test],
-            tier_pred=d["tier"],
-            scores=const_score,
-            top_tier=top,
-        )
-
-    # 2. A linear model on the same features (one-hot categories, scaled numbers).
-    rng = np.random.default_rng(SEED)
-    sel = np.arange(len(train))
-    if len(train) > BASELINE_MAX_ROWS:
-        sel = np.sort(rng.choice(len(train), BASELINE_MAX_ROWS, replace=False))
-    Xs = X["train"][sel]
-    linear = _linear_model(spec, n_cat, Xs.shape[1])
-    ys = prep.y[train[sel]]
-    name = "logistic" if spec.target_kind != "value" else "linear"
-    target = ys if spec.target_kind != "class" else ys.astype(np.int64)
-    try:
-        # One thread for BLAS and OpenMP: on 2 busy cores their spinning workers made this
-        # small fit 10-30x slower than on one thread.
-        with threadpool_limits(limits=1):
-            linear.fit(_linear_input(Xs, n_cat), target)
-    except ValueError as exc:
-        out[name] = {"error": str(exc)}
-        return out
-    Xt = _linear_input(X["test"], n_cat)
-    Xtr = _linear_input(Xs, n_cat)  # the sample stands in for the training scores
-    if spec.target_kind == "class":
-        probs = np.zeros((len(test), len(spec.tiers)))
-        probs[:, linear.classes_.astype(np.int64)] = linear.predict_proba(Xt)
-        d = base_policy.decide_many(scores=probs, frame=test_frame)
-        out[name] = evaluate(
-            kind="class",
-            tiers=spec.tiers,
-            y_true=prep.labels[test],
-            tier_pred=d["tier"],
-            scores=probs,
-        )
-    else:
-        if spec.target_kind == "binary":
-            s_test, s_train = linear.predict_proba(Xt)[:, 1], linear.predict_proba(Xtr)[:, 1]
-        else:
-            s_test, s_train = linear.predict(Xt), linear.predict(Xtr)
-        pol = base_policy.fit_thresholds(spec=spec, train_scores=s_train)
-        d = pol.decide_many(scores=s_test, frame=test_frame)
-        out[name] = evaluate(
-            kind=spec.target_kind,
-            tiers=spec.tiers,
-            y_true=prep.y[test],
-            tier_pred=d["tier"],
-            scores=s_test,
-            top_tier=top,
-        )
-    return out
-
-
-def _linear_input(X: np.ndarray, n_cat: int) -> np.ndarray:
-    """Missing categories become their own code (-1), missing numbers the column's 0 plus a flag."""
-    cats = np.where(np.isnan(X[:, :n_cat]), -1.0, X[:, :n_cat])
-    nums = X[:, n_cat:]
-    missing = np.isnan(nums).astype(np.float64)
-    return np.hstack([cats, np.nan_to_num(nums, nan=0.0), missing])
-
-
-def _linear_model(spec: Spec, n_cat: int, n_features: int) -> Any:
-    n_num = n_features - n_cat
-    pre = ColumnTransformer(
-        [
-            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20), list(range(n_cat))),
-            ("num", StandardScaler(), list(range(n_cat, n_cat + 2 * n_num))),
-        ]
-    )
-    if spec.target_kind == "value":
-        return make_pipeline(pre, Ridge(alpha=1.0))
-    return make_pipeline(pre, LogisticRegression(max_iter=300))
-
-
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(
@@ -355,76 +235,6 @@ def _git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _gate(
-    *,
-    registry: Registry,
-    spec: Spec,
-    challenger: dict[str, Any],
-    test_frame: pd.DataFrame,
-    y_test: np.ndarray,
-    tolerance: float,
-) -> dict[str, Any]:
-    """Compare the challenger with the champion on the challenger's held-out rows."""
-    metric = PRIMARY[spec.target_kind]
-    gate: dict[str, Any] = {
-        "metric": metric,
-        "challenger": challenger.get(metric),
-        "tolerance": tolerance,
-    }
-    champion_name = registry.champion()
-    if champion_name is None:
-        gate.update(champion=None, passed=True, why="no champion yet")
-        return gate
-    gate["champion_version"] = champion_name
-    try:
-        champion = registry.load(champion_name)
-    except Exception as exc:  # a broken champion must not block a good challenger
-        gate.update(champion=None, passed=True, why=f"the champion cannot be loaded ({exc})")
-        return gate
-    cspec = champion.spec
-    needed = set(cspec.feature_columns) | set(cspec.rule_columns)
-    if (
-        cspec.target_kind != spec.target_kind
-        or cspec.tiers != spec.tiers
-        or not needed <= set(test_frame.columns)
-    ):
-        gate.update(
-            champion=None,
-            passed=False,
-            why="the champion predicts a different target or reads other columns; use --promote always",
-        )
-        return gate
-    scored = champion.score_frame(test_frame)
-    top = spec.cuts[0].tier if spec.cuts else None
-    if spec.target_kind == "class":
-        probs = scored[[f"p_{t}" for t in spec.tiers]].to_numpy()
-        m = evaluate(
-            kind="class",
-            tiers=spec.tiers,
-            y_true=y_test,
-            tier_pred=scored["tier"].to_numpy(),
-            scores=probs,
-        )
-    else:
-        m = evaluate(
-            kind=spec.target_kind,
-            tiers=spec.tiers,
-            y_true=y_test,
-            tier_pred=scored["tier"].to_numpy(),
-            scores=scored["score"].to_numpy(),
-            top_tier=top,
-        )
-    gate["champion"] = m.get(metric)
-    passed = gate["challenger"] is not None and gate["challenger"] >= m.get(metric, 0.0) - tolerance
-    gate.update(
-        passed=bool(passed),
-        why="not worse than the champion"
-        if passed
-        else "worse than the champion by more than the tolerance",
-    )
-    return gate
 
 
 def train(
@@ -493,23 +303,15 @@ def train(
     test_frame = frame.iloc[prep.test_idx]
     test_scores = np.asarray(booster.predict(X["test"], num_iteration=best))
     decided = policy.decide_many(scores=test_scores, frame=test_frame)
-    top = spec.cuts[0].tier if spec.cuts else None
     y_test = prep.labels[prep.test_idx]
-    metrics = evaluate(
-        kind=spec.target_kind,
-        tiers=spec.tiers,
-        y_true=y_test,
-        tier_pred=decided["tier"],
-        scores=test_scores,
-        top_tier=top,
-    )
+    metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
-    baselines = _baselines(spec=spec, prep=prep, X=X, n_cat=len(spec.categorical))
+    baselines = fit_baselines(spec=spec, prep=prep, X=X, n_cat=len(spec.categorical))
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
 
     registry = Registry(models)
     say("checking against the champion")
-    gate = _gate(
+    gate = run_gate(
         registry=registry,
         spec=spec,
         challenger=metrics,
