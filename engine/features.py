@@ -45,6 +45,13 @@ _STATE_VERSION = 1
 class FeatureBuilder(TransformerMixin, BaseEstimator):
     """Turn declared categorical, numeric and boolean columns into a float64 matrix.
 
+    It follows the estimator contract (``__init__`` stores, ``fit`` learns ``categories_``
+    and returns self, ``transform`` checks it is fitted) but is not run through
+    ``parametrize_with_checks``: those checks feed anonymous numeric arrays, while this
+    transformer is driven by a spec's named, mixed-type columns (text categories, yes/no
+    booleans). Its own tests pin the behaviour those checks would (determinism, state
+    round trip, refusal before fit, unseen and missing values).
+
     Parameters
     ----------
     categorical, numeric, boolean:
