@@ -457,32 +457,34 @@ def demo(
         )
         say("scoring every customer")
         model = Registry(models).load()
-        scored = model.score_frame(data_io.load_customers(data_path, model.spec, with_target=False))
+        frame = data_io.load_customers(data_path, model.spec, with_target=False)
+        scored = model.score_frame(frame)
         data_io.write_table(scored, scored_path)
     out.print(result.report)
     out.print(
         f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
     )
-    sample = scored.head(10)
+    _print_sample(model, frame, scored)
+
+
+def _print_sample(model: Any, frame: Any, scored: Any) -> None:
+    """Three customers of each tier, with their cues and the strongest reason."""
+    picks = scored.groupby("tier", sort=False).head(3).index
+    explained = model.score_frame(frame.loc[picks], explain=True)
     table = Table(
-        "customer",
-        "tier",
-        "confidence",
-        "rule",
-        "cues",
-        "holdout",
-        title="a sample of the scored customers",
+        "customer", "tier", "confidence", "cues", "why", title="a sample of the scored customers"
     )
-    for d in sample.to_dict("records"):
+    for d in explained.to_dict("records"):
+        rule = d["rule"] if isinstance(d["rule"], str) else None
+        why = f"rule: {rule}" if rule else d["reasons"].split("; ")[0]
         table.add_row(
             str(d[model.spec.id]),
             d["tier"],
             f"{d['confidence']:.2f}",
-            d["rule"] if isinstance(d["rule"], str) else "",
-            d["cues"],
-            "yes" if d["holdout"] else "",
+            d["cues"].replace(";", ", "),
+            why,
         )
-    out.print(table)
+    Console(highlight=False, width=max(out.width, 140)).print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

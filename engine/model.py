@@ -24,7 +24,7 @@ from engine.playbook import Cue, Playbook
 from engine.reasons import Reason, describe, join_texts, top_contributions
 from engine.spec import Spec
 from engine.tiers import TierPolicy
-from engine.values import category_text
+from engine.values import category_text, parse_bool
 
 __all__ = ["Scored", "TierModel"]
 
@@ -206,6 +206,7 @@ class TierModel:
     def _reasons(self, X: np.ndarray, getters: list[Any], tiers: np.ndarray) -> list[list[Reason]]:
         idx, vals = self._contrib_top(X, tiers)
         names = self.features.feature_names_out_
+        booleans = set(self.features.boolean)
         out: list[list[Reason]] = []
         for r in range(len(X)):
             target = self._explain_target(str(tiers[r]))
@@ -214,7 +215,10 @@ class TierModel:
                 name = names[int(j)]
                 row.append(
                     describe(
-                        feature=name, value=_display(getters[r](name)), effect=effect, target=target
+                        feature=name,
+                        value=_display(getters[r](name), boolean=name in booleans),
+                        effect=effect,
+                        target=target,
                     )
                 )
             out.append(row)
@@ -235,8 +239,14 @@ class TierModel:
         return self._reasons(X, getters, tiers)
 
 
-def _display(value: Any) -> str:
-    """How a raw signal reads in a reason: the category text, a tidy number, or 'missing'."""
+def _display(value: Any, *, boolean: bool = False) -> str:
+    """How a raw signal reads in a reason: yes/no, the category text, a tidy number, or 'missing'."""
+    if boolean:
+        try:
+            flag = parse_bool(value)
+        except ValueError:
+            return str(value)
+        return "missing" if flag != flag else ("yes" if flag else "no")
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.4g}"
     text = category_text(value)
