@@ -8,7 +8,8 @@ The tree::
     ├── PlaybookError             the playbook file is malformed or does not fit the tiers
     ├── ArtifactError             a model version is incomplete, tampered or unloadable
     ├── NotFound                  a named thing (model version, customer, ...) does not exist
-    └── Conflict                  the action clashes with the current state (a lock is held, ...)
+    ├── Conflict                  the action clashes with the current state (a lock is held, ...)
+    └── StoreError                the database is unreachable, misconfigured or newer than this code
 
 The CLI maps every TierlineError to a one-line message and exit code 2; the API maps them
 to 4xx statuses in one table.
@@ -23,6 +24,7 @@ __all__ = [
     "NotFound",
     "PlaybookError",
     "SpecError",
+    "StoreError",
     "TierlineError",
 ]
 
@@ -53,3 +55,7 @@ class NotFound(TierlineError):
 
 class Conflict(TierlineError):
     """The action clashes with the current state, e.g. another retrain holds the lock."""
+
+
+class StoreError(TierlineError):
+    """The database cannot be reached, its URL is unusable, or its schema is newer than tierline."""

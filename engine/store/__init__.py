@@ -1,0 +1,14 @@
+"""The store: tierline's state (customers, decisions, perks, visits, outcomes, keys, audit).
+
+SQLAlchemy 2 over SQLite (the embedded default, a WAL file under ``var/``) or PostgreSQL
+(``TIERLINE_DATABASE_URL``, shared by API workers and replicas). The schema is built by
+Alembic migrations in ``engine/store/migrations``, applied by ``Store.open`` and
+``upgrade``. Every time is UTC and timezone-aware.
+"""
+
+from engine.store.keys import ROLES
+from engine.store.migrate import head, upgrade
+from engine.store.outcomes import request_hash
+from engine.store.store import Store
+
+__all__ = ["ROLES", "Store", "head", "request_hash", "upgrade"]

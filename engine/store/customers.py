@@ -1,0 +1,106 @@
+"""Customer profiles (CRM sync and lookup) and the decisions made for customers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.store.database import StorePart
+from engine.store.schema import customers, decisions
+
+__all__ = ["CustomerStore"]
+
+_DECISION_FIELDS = (
+    "customer_id",
+    "site",
+    "tier",
+    "confidence",
+    "score",
+    "cues",
+    "reasons",
+    "model_version",
+    "holdout",
+    "degraded",
+)
+
+
+class CustomerStore(StorePart):
+    """Customers and decisions."""
+
+    def get_customer(self, customer_id: str) -> dict[str, Any] | None:
+        """The stored profile ``{"id", "signals", "updated_at"}``, or None if unknown."""
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(customers).where(customers.c.id == customer_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def upsert_customer(self, customer_id: str, signals: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or replace a customer's profile signals (the CRM's PUT)."""
+        values = {"id": customer_id, "signals": dict(signals), "updated_at": self._now()}
+        stmt = self._db.insert(customers).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[customers.c.id],
+            set_={"signals": stmt.excluded.signals, "updated_at": stmt.excluded.updated_at},
+        )
+        with self._db.write() as conn:
+            conn.execute(stmt)
+        return values
+
+    def record_decision(
+        self,
+        *,
+        customer_id: str | None,
+        site: str,
+        tier: str,
+        confidence: float,
+        score: float,
+        cues: Sequence[Mapping[str, Any]],
+        reasons: Sequence[Mapping[str, Any]],
+        model_version: str | None,
+        holdout: bool,
+        degraded: bool,
+    ) -> str:
+        """Store one decision; returns its id. ``cues``/``reasons`` are JSON-ready dicts."""
+        (decision_id,) = self.record_decisions(
+            [
+                {
+                    "customer_id": customer_id,
+                    "site": site,
+                    "tier": tier,
+                    "confidence": confidence,
+                    "score": score,
+                    "cues": cues,
+                    "reasons": reasons,
+                    "model_version": model_version,
+                    "holdout": holdout,
+                    "degraded": degraded,
+                }
+            ]
+        )
+        return decision_id
+
+    def record_decisions(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Store many decisions in one transaction (one disk sync), each a mapping with
+        ``record_decision``'s keyword arguments; returns their ids in order."""
+        if not items:
+            return []
+        now = self._now()
+        rows = []
+        for item in items:
+            row = {name: item[name] for name in _DECISION_FIELDS}
+            row["cues"] = [dict(c) for c in row["cues"]]
+            row["reasons"] = [dict(r) for r in row["reasons"]]
+            row["id"] = uuid.uuid4().hex
+            row["created_at"] = now
+            rows.append(row)
+        with self._db.write() as conn:
+            conn.execute(sa.insert(decisions), rows)
+        return [row["id"] for row in rows]
+
+    def get_decision(self, decision_id: str) -> dict[str, Any] | None:
+        """The stored decision with its id and ``created_at``, or None if unknown."""
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(decisions).where(decisions.c.id == decision_id)).first()
+        return None if row is None else dict(row._mapping)

@@ -1,0 +1,225 @@
+"""The connection to the database: one engine per URL, two kinds of transaction, UTC times.
+
+SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``, so a commit is
+on disk before the call returns. SQLAlchemy emits ``BEGIN`` itself (the documented recipe,
+``sqlite3``'s own transaction handling is switched off) so that a write transaction can
+take the write lock up front with ``BEGIN IMMEDIATE``: two writers then queue on the busy
+timeout instead of one failing with "database is locked" when it upgrades a read lock.
+
+PostgreSQL runs at READ COMMITTED; the store's writes are single conditional statements
+or rely on row locks and unique indexes, so they need nothing stronger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine.url import URL, make_url
+
+from engine.errors import StoreError
+
+__all__ = [
+    "Database",
+    "StorePart",
+    "UTCDateTime",
+    "is_foreign_key_violation",
+    "is_unique_violation",
+    "utcnow",
+]
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+PG_CONNECT_TIMEOUT_S = 10
+_WRITE = "tierline_write"  # execution option read by the SQLite BEGIN hook
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive UTC text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}; the store keeps UTC-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _json_dumps(value: Any) -> str:
+    # Unicode stays readable in the database and in backups; the round trip is the same.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Database:
+    """One SQLAlchemy engine for a SQLite file or a PostgreSQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _parse_url(url)
+        self.name = self.url.render_as_string(hide_password=True)
+        backend = self.url.get_backend_name()
+        if backend == "sqlite":
+            self.engine = _sqlite_engine(self.url)
+        elif backend == "postgresql":
+            self.engine = _postgresql_engine(self.url)
+        else:
+            raise StoreError(
+                f"Database URL '{self.name}' is neither SQLite nor PostgreSQL; use "
+                "sqlite:///var/tierline.db or postgresql+psycopg://user@host/db"
+            )
+        self.is_sqlite = backend == "sqlite"
+
+    def insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that knows ``ON CONFLICT`` on this backend."""
+        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (deferred on SQLite: it takes no write lock)."""
+        with self._translated(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, committed on exit; on SQLite it holds the write lock from BEGIN."""
+        with self._translated(), self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(1))
+        except exc.SQLAlchemyError:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        # A lost server, a refused connection or a busy timeout is the store being
+        # unavailable (a 503 for the API), not a bug in the request.
+        try:
+            yield
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            raise StoreError(
+                f"The store at '{self.name}' is unavailable: {error.orig}; check that the "
+                "database is running and TIERLINE_DATABASE_URL points at it"
+            ) from error
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise StoreError(
+            f"Database URL {url!r} cannot be parsed; use sqlite:///var/tierline.db or "
+            "postgresql+psycopg://user@host/db"
+        ) from error
+    if parsed.drivername == "postgresql":
+        # psycopg (3) is the driver tierline ships; plain postgresql:// would ask for psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        raise StoreError(
+            f"Database URL '{url}' is an in-memory SQLite database, which every pooled "
+            "connection would see empty; use a file such as sqlite:///var/tierline.db"
+        )
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"Cannot create the folder for SQLite file '{path}': {error}") from error
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        json_serializer=_json_dumps,
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL").fetchall()
+        # FULL: a commit (an outcome, an issued perk) survives a power cut, not only a crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    return sa.create_engine(
+        url,
+        connect_args=connect_args,
+        json_serializer=_json_dumps,
+        pool_pre_ping=True,  # survive a database restart without failing the next request
+    )
+
+
+def is_unique_violation(error: exc.IntegrityError) -> bool:
+    """Did a unique index or primary key refuse the row?"""
+    return _constraint(error) == "unique"
+
+
+def is_foreign_key_violation(error: exc.IntegrityError) -> bool:
+    """Did a foreign key refuse the row (it points at nothing)?"""
+    return _constraint(error) == "foreign_key"
+
+
+def _constraint(error: exc.IntegrityError) -> str | None:
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)  # psycopg
+    if sqlstate is not None:
+        return {"23505": "unique", "23503": "foreign_key"}.get(sqlstate)
+    name = getattr(orig, "sqlite_errorname", None)  # sqlite3, Python >= 3.11
+    return {
+        "SQLITE_CONSTRAINT_UNIQUE": "unique",
+        "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
+        "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key",
+    }.get(str(name))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StorePart:
+    """What every part of the store shares: the database and the clock."""
+
+    def __init__(self, database: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = database
+        self._now = clock

@@ -1,0 +1,140 @@
+"""The tables the store queries (SQLAlchemy Core). Alembic migrations create them.
+
+The migrations spell the schema out on their own rather than importing this module, so
+history never changes when the code does; a test checks that the migrated database and
+these tables agree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from engine.store.database import UTCDateTime
+
+__all__ = [
+    "api_keys",
+    "audit",
+    "customers",
+    "decisions",
+    "metadata",
+    "outcomes",
+    "perk_usage",
+    "perks",
+    "visits",
+]
+
+metadata = sa.MetaData()
+
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("signals", JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("customer_id", sa.Text, nullable=True, index=True),
+    sa.Column("site", sa.Text, nullable=False),
+    sa.Column("tier", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Double, nullable=False),
+    sa.Column("score", sa.Double, nullable=False),
+    sa.Column("cues", JSON, nullable=False),
+    sa.Column("reasons", JSON, nullable=False),
+    sa.Column("model_version", sa.Text, nullable=True),
+    sa.Column("holdout", sa.Boolean, nullable=False),
+    sa.Column("degraded", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+visits = sa.Table(
+    "visits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site", sa.Text, nullable=False),
+    sa.Column("ticket", sa.Integer, nullable=False),
+    sa.Column("decision_id", sa.String(32), sa.ForeignKey("decisions.id"), nullable=False),
+    sa.Column("customer_id", sa.Text, nullable=True),
+    sa.Column("party_size", sa.Integer, nullable=True),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("spend", sa.Double, nullable=True),
+    sa.CheckConstraint("spend IS NULL OR spend >= 0", name="ck_visits_spend"),
+    sa.CheckConstraint("party_size IS NULL OR party_size > 0", name="ck_visits_party_size"),
+    sa.Index("ix_visits_site_ticket", "site", "ticket"),
+    # A ticket is unique among the open visits of a site; a closed ticket is reused.
+    sa.Index(
+        "uq_visits_open_ticket",
+        "site",
+        "ticket",
+        unique=True,
+        sqlite_where=sa.text("closed_at IS NULL"),
+        postgresql_where=sa.text("closed_at IS NULL"),
+    ),
+)
+
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("decision_id", sa.String(32), sa.ForeignKey("decisions.id"), nullable=False),
+    sa.Column("spend", sa.Double, nullable=True),
+    sa.Column("accepted", JSON, nullable=False),
+    sa.Column("declined", JSON, nullable=False),
+    sa.Column("converted", sa.Boolean, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("spend IS NULL OR spend >= 0", name="ck_outcomes_spend"),
+)
+
+perks = sa.Table(
+    "perks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("cost", sa.Double, nullable=False),
+    sa.Column("stock", sa.Integer, nullable=True),  # NULL: unlimited
+    sa.Column("daily_budget", sa.Double, nullable=True),  # NULL: no budget
+    # The last line of defence for "never issue more than the stock".
+    sa.CheckConstraint("stock IS NULL OR stock >= 0", name="ck_perks_stock"),
+)
+
+perk_usage = sa.Table(
+    "perk_usage",
+    metadata,
+    sa.Column("perk", sa.Text, sa.ForeignKey("perks.name"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("issued", sa.Integer, nullable=False),
+    sa.Column("spent", sa.Double, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("site", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("role IN ('staff', 'pos', 'admin')", name="ck_api_keys_role"),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("detail", JSON, nullable=False),
+)

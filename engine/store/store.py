@@ -1,0 +1,69 @@
+"""``Store``: tierline's state in SQLite or PostgreSQL, behind one small synchronous API.
+
+The API's handlers call it from the thread pool; one ``Store`` is shared by all threads
+(the engine pools connections). Every method is one short transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+
+from engine.store.customers import CustomerStore
+from engine.store.database import Database, utcnow
+from engine.store.keys import KeyStore
+from engine.store.migrate import upgrade_database
+from engine.store.outcomes import OutcomeStore
+from engine.store.perks import PerkStore
+from engine.store.visits import VisitStore
+
+__all__ = ["Store"]
+
+
+class Store(CustomerStore, PerkStore, VisitStore, OutcomeStore, KeyStore):
+    """Customers, decisions, perks, visits, outcomes, API keys and the audit log.
+
+    Open it with ``Store.open(url)``, which also migrates the schema to the newest version.
+    """
+
+    @classmethod
+    def open(cls, url: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
+        """Connect to ``url`` (``sqlite:///var/tierline.db``, ``postgresql+psycopg://...``)
+        and upgrade its schema; ``clock`` gives the current UTC time (tests pass a fake)."""
+        database = Database(url)
+        try:
+            upgrade_database(database)
+        except BaseException:
+            database.dispose()
+            raise
+        return cls(database, clock)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden (for logs and errors)."""
+        return self._db.name
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "sqlite" if self._db.is_sqlite else "postgresql"
+
+    def ping(self) -> bool:
+        """Can the database be reached now? (readiness)"""
+        return self._db.ping()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,562 @@
+"""The store, run against SQLite (a temp file) and PostgreSQL (a fresh schema per test).
+
+PostgreSQL comes from ``TIERLINE_TEST_PG_URL`` (default: the local server's ``test``
+database). Each test gets its own randomly named schema through ``search_path`` and drops
+it afterwards, so runs never see each other. If PostgreSQL cannot be reached, its tests
+fail: the store must be proven on both databases.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from engine.errors import Conflict, NotFound, StoreError, TierlineError
+from engine.playbook import Perk
+from engine.store import Store, head, request_hash, upgrade
+from engine.store.schema import metadata, outcomes
+
+PG_URL = os.environ.get("TIERLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DAY = date(2025, 11, 26)
+TABLES = {
+    "customers",
+    "decisions",
+    "visits",
+    "outcomes",
+    "perks",
+    "perk_usage",
+    "api_keys",
+    "audit",
+    "alembic_version",
+}
+OUTCOME = {
+    "spend": 84.5,
+    "accepted": ["welcome_coffee"],
+    "declined": [],
+    "converted": True,
+    "note": "Gäste mochten den Kaffee ☕ — 再来",
+}
+
+
+# -- fixtures --------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[sa.Engine]:
+    """An autocommit engine on the PostgreSQL test database; fails the test if unreachable."""
+    engine = sa.create_engine(
+        PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as error:
+        pytest.fail(
+            f"PostgreSQL at {PG_URL} is unreachable ({error.orig}); the store tests need it. "
+            "Start it, or point TIERLINE_TEST_PG_URL at one.",
+            pytrace=False,
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database kind under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
+        return
+    admin: sa.Engine = request.getfixturevalue("pg_admin")
+    schema = f"tierline_test_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    """An open, migrated store."""
+    with Store.open(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def raw(url: str) -> Iterator[Callable[[str], list[Any]]]:
+    """Run one SQL statement on the store's database, outside the store."""
+    engine = sa.create_engine(url)
+
+    def run(sql: str) -> list[Any]:
+        with engine.begin() as conn:
+            result = conn.execute(sa.text(sql))
+            return list(result) if result.returns_rows else []
+
+    yield run
+    engine.dispose()
+
+
+def _decide(store: Store, *, customer_id: str | None = "c1", site: str = "paris") -> str:
+    return store.record_decision(
+        customer_id=customer_id,
+        site=site,
+        tier="vip",
+        confidence=0.91,
+        score=0.87,
+        cues=[{"code": "welcome_coffee", "text": "Offer a coffee", "perk": "coffee"}],
+        reasons=[{"feature": "visits_90d", "value": "14", "effect": 0.42}],
+        model_version="20251126-abc",
+        holdout=False,
+        degraded=False,
+    )
+
+
+def _parallel(fn: Callable[[int], Any], n: int, threads: int = 16) -> list[Any]:
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(fn, range(n)))
+
+
+# -- schema ------------------------------------------------------------------------------
+def test_open_builds_every_table_at_the_newest_revision(store: Store, url: str) -> None:
+    """Opening an empty database creates all tables and records the head revision."""
+    engine = sa.create_engine(url)
+    try:
+        assert set(sa.inspect(engine).get_table_names()) >= TABLES
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == head()
+    finally:
+        engine.dispose()
+
+
+def test_opening_and_upgrading_again_changes_nothing(url: str) -> None:
+    """A second open and an explicit upgrade of a migrated database keep its data."""
+    with Store.open(url) as first:
+        first.upsert_customer("c1", {"visits": 3})
+    upgrade(url)
+    with Store.open(url) as second:
+        customer = second.get_customer("c1")
+        assert customer is not None
+        assert customer["signals"] == {"visits": 3}
+
+
+def test_migrated_schema_matches_the_tables_the_code_queries(store: Store, url: str) -> None:
+    """Alembic finds no difference between the migrated database and engine.store.schema."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_concurrent_first_opens_migrate_once(url: str) -> None:
+    """Several processes starting on an empty database at once all open it successfully."""
+    barrier = threading.Barrier(4)
+
+    def open_one(_: int) -> bool:
+        barrier.wait()
+        with Store.open(url) as opened:
+            return opened.ping()
+
+    assert _parallel(open_one, 4, threads=4) == [True] * 4
+
+
+def test_commits_are_durable(store: Store, backend: str) -> None:
+    """SQLite runs in WAL with synchronous=FULL; PostgreSQL commits synchronously."""
+    # The store's own pooled connection: synchronous is a per-connection setting.
+    with store._db.engine.connect() as conn:
+        if backend == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        else:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() != "off"
+
+
+def test_a_database_from_a_newer_tierline_is_refused(
+    url: str, raw: Callable[[str], list[Any]]
+) -> None:
+    """A schema revision this code does not know is a StoreError that says to upgrade tierline."""
+    upgrade(url)
+    raw("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match="newer tierline"):
+        Store.open(url)
+
+
+def test_unreachable_or_unusable_databases_raise_store_error(backend: str) -> None:
+    """A database that cannot be reached or used is a StoreError naming the URL, not a crash."""
+    bad = {
+        "sqlite": ["sqlite:////proc/tierline/x.db", "sqlite://", "mysql://u@h/db", "::"],
+        "postgresql": ["postgresql://postgres@127.0.0.1:1/test"],
+    }[backend]
+    for url in bad:
+        with pytest.raises(StoreError):
+            Store.open(url)
+
+
+def test_ping_answers_true_while_the_database_is_up(store: Store) -> None:
+    """Readiness: ping is True for a reachable store."""
+    assert store.ping() is True
+
+
+# -- customers and decisions ---------------------------------------------------------------
+def test_customers_upsert_replaces_signals_and_keeps_unicode(store: Store) -> None:
+    """A customer's signals round-trip unicode intact and a second upsert replaces them."""
+    first = store.upsert_customer("zoë-1", {"name": "Zoë Ångström 中文", "car_brand": "Škoda"})
+    assert store.get_customer("zoë-1") == first
+    store.upsert_customer("zoë-1", {"visits_90d": 4})
+    again = store.get_customer("zoë-1")
+    assert again is not None
+    assert again["signals"] == {"visits_90d": 4}
+    assert again["updated_at"] >= first["updated_at"]
+
+
+def test_unknown_customer_is_none(store: Store) -> None:
+    """Looking up a customer nobody stored answers None."""
+    assert store.get_customer("nobody") is None
+
+
+def test_decisions_round_trip(store: Store) -> None:
+    """A recorded decision comes back whole under its uuid4-hex id; unknown ids are None."""
+    decision_id = _decide(store)
+    assert len(decision_id) == 32
+    got = store.get_decision(decision_id)
+    assert got is not None
+    assert got["tier"] == "vip" and got["site"] == "paris" and got["holdout"] is False
+    assert got["cues"] == [{"code": "welcome_coffee", "text": "Offer a coffee", "perk": "coffee"}]
+    assert got["reasons"][0]["effect"] == 0.42
+    assert got["created_at"].tzinfo is not None
+    assert store.get_decision("0" * 32) is None
+
+
+def test_record_decisions_stores_a_batch_in_order(store: Store) -> None:
+    """A batch of decisions gets distinct ids, each stored with its own fields."""
+    items = [
+        {
+            "customer_id": f"c{i}",
+            "site": "paris",
+            "tier": "standard",
+            "confidence": 0.5,
+            "score": i / 10,
+            "cues": [],
+            "reasons": [],
+            "model_version": None,
+            "holdout": i == 0,
+            "degraded": True,
+        }
+        for i in range(5)
+    ]
+    ids = store.record_decisions(items)
+    assert len(set(ids)) == 5
+    for i, decision_id in enumerate(ids):
+        got = store.get_decision(decision_id)
+        assert got is not None and got["customer_id"] == f"c{i}" and got["score"] == i / 10
+
+
+def test_times_are_stored_and_returned_in_utc(url: str) -> None:
+    """A clock in another timezone is stored as the same instant and read back as UTC."""
+    local = datetime(2025, 11, 26, 21, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with Store.open(url, clock=lambda: local) as clocked:
+        clocked.upsert_customer("c1", {})
+        customer = clocked.get_customer("c1")
+    assert customer is not None
+    assert customer["updated_at"] == local
+    assert customer["updated_at"].tzinfo == UTC
+
+
+# -- perks -----------------------------------------------------------------------------------
+def test_take_perk_issues_exactly_the_stock_under_concurrency(store: Store) -> None:
+    """1,000 concurrent takes of a perk with stock 100 from 16 threads issue exactly 100."""
+    store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=100, daily_budget=None)})
+    results = _parallel(lambda _: store.take_perk("coffee", day=DAY), 1000)
+    assert results.count(True) == 100
+    (coffee,) = store.list_perks(day=DAY)
+    assert (coffee["stock"], coffee["issued"], coffee["spent"]) == (0, 100, 250.0)
+
+
+def test_take_perk_stays_within_the_daily_budget(store: Store) -> None:
+    """An unlimited perk stops at its daily budget and is available again the next day."""
+    store.sync_perks(
+        {
+            "dessert": Perk(name="dessert", cost=2.5, stock=None, daily_budget=10.0),
+            "gold": Perk(name="gold", cost=50.0, stock=None, daily_budget=10.0),
+        }
+    )
+    assert [store.take_perk("dessert", day=DAY) for _ in range(5)] == [True] * 4 + [False]
+    assert store.take_perk("dessert", day=DAY + timedelta(days=1)) is True
+    assert store.take_perk("gold", day=DAY) is False
+    perks = {p["name"]: p for p in store.list_perks(day=DAY)}
+    assert perks["dessert"]["spent"] == 10.0 and perks["dessert"]["stock"] is None
+    assert perks["gold"]["issued"] == 0
+
+
+def test_take_perk_budget_refusal_puts_the_unit_back(store: Store) -> None:
+    """A take refused by the budget leaves the stock as it was."""
+    store.sync_perks({"wine": Perk(name="wine", cost=6.0, stock=3, daily_budget=6.0)})
+    assert store.take_perk("wine", day=DAY) is True
+    assert store.take_perk("wine", day=DAY) is False
+    assert store.list_perks(day=DAY)[0]["stock"] == 2
+
+
+def test_sync_perks_updates_cost_and_budget_but_keeps_stock(store: Store) -> None:
+    """Re-syncing the playbook changes cost and budget and leaves the counted-down stock."""
+    store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=10, daily_budget=None)})
+    assert store.take_perk("coffee", day=DAY)
+    store.sync_perks({"coffee": Perk(name="coffee", cost=3.0, stock=500, daily_budget=90.0)})
+    (coffee,) = store.list_perks(day=DAY)
+    assert (coffee["cost"], coffee["stock"], coffee["daily_budget"]) == (3.0, 9, 90.0)
+
+
+def test_take_unknown_perk_is_not_found(store: Store) -> None:
+    """Taking a perk the store was never told about is NotFound, not a silent no."""
+    with pytest.raises(NotFound, match="sync the playbook"):
+        store.take_perk("caviar", day=DAY)
+
+
+# -- visits ----------------------------------------------------------------------------------
+def _check_in(store: Store, *, site: str = "paris", tickets: tuple[int, int] = (1, 3)) -> int:
+    visit = store.open_visit(
+        site=site,
+        ticket_range=tickets,
+        decision_id=_decide(store, site=site),
+        customer_id="c1",
+        party_size=2,
+    )
+    return int(visit["ticket"])
+
+
+def test_tickets_are_the_lowest_free_and_reused_after_close(store: Store) -> None:
+    """Open visits hold distinct tickets per site; a closed ticket is handed out again."""
+    assert [_check_in(store), _check_in(store)] == [1, 2]
+    assert _check_in(store, site="lyon") == 1
+    store.close_visit("paris", 1, spend=40.0)
+    assert _check_in(store) == 1
+    assert _check_in(store) == 3
+
+
+def test_a_full_ticket_range_is_a_conflict(store: Store) -> None:
+    """When every ticket of the range is open, check-in is a Conflict."""
+    for _ in range(3):
+        _check_in(store)
+    with pytest.raises(Conflict, match="1-3"):
+        _check_in(store)
+
+
+def test_concurrent_check_ins_get_distinct_tickets(store: Store) -> None:
+    """40 simultaneous check-ins at one site get 40 different tickets, the lowest ones."""
+    decision_id = _decide(store)
+
+    def check_in(_: int) -> int:
+        visit = store.open_visit(
+            site="paris",
+            ticket_range=(100, 199),
+            decision_id=decision_id,
+            customer_id=None,
+            party_size=None,
+        )
+        return int(visit["ticket"])
+
+    assert sorted(_parallel(check_in, 40, threads=8)) == list(range(100, 140))
+
+
+def test_another_sites_ticket_is_not_found_like_a_missing_one(store: Store) -> None:
+    """Another site's ticket raises NotFound with exactly the message of an unused ticket."""
+    with pytest.raises(NotFound) as unused:
+        store.get_visit("paris", 1)
+    ticket = _check_in(store, site="lyon")
+    assert ticket == 1
+    with pytest.raises(NotFound) as foreign:
+        store.get_visit("paris", ticket)
+    with pytest.raises(NotFound) as closing:
+        store.close_visit("paris", ticket, spend=1.0)
+    assert str(foreign.value) == str(unused.value) == str(closing.value)
+    assert store.get_visit("lyon", ticket)["closed_at"] is None
+
+
+def test_closing_twice_is_a_conflict(store: Store) -> None:
+    """A closed visit keeps its spend and closing it again is a Conflict."""
+    ticket = _check_in(store)
+    closed = store.close_visit("paris", ticket, spend=120.5)
+    assert closed["spend"] == 120.5 and closed["closed_at"] >= closed["opened_at"]
+    assert store.get_visit("paris", ticket) == closed
+    with pytest.raises(Conflict, match="already closed"):
+        store.close_visit("paris", ticket, spend=1.0)
+
+
+def test_open_visits_are_listed_newest_first_for_their_site_only(store: Store) -> None:
+    """The display list holds the site's open visits, newest first."""
+    first, second, third = _check_in(store), _check_in(store), _check_in(store)
+    _check_in(store, site="lyon")
+    store.close_visit("paris", second, spend=0.0)
+    listed = store.list_open_visits("paris")
+    assert [v["ticket"] for v in listed] == [third, first]
+    assert all(v["closed_at"] is None and v["party_size"] == 2 for v in listed)
+
+
+def test_a_visit_for_an_unknown_decision_is_not_found(store: Store) -> None:
+    """Checking in with a decision id that was never stored is NotFound."""
+    with pytest.raises(NotFound, match="Decision"):
+        store.open_visit(
+            site="paris",
+            ticket_range=(1, 5),
+            decision_id="f" * 32,
+            customer_id=None,
+            party_size=None,
+        )
+
+
+# -- outcomes --------------------------------------------------------------------------------
+def test_outcome_replay_returns_the_first_result_even_after_reopening(url: str) -> None:
+    """The same key and body give back the first stored outcome, also from a new process."""
+    with Store.open(url) as first_process:
+        body = {"decision_id": _decide(first_process), **OUTCOME}
+        stored, replay = first_process.record_outcome(idempotency_key="k-1", body=body)
+        assert replay is False
+        assert stored["note"] == OUTCOME["note"] and stored["spend"] == 84.5
+        again, replay = first_process.record_outcome(idempotency_key="k-1", body=dict(body))
+        assert (again, replay) == (stored, True)
+        assert list(again) == list(stored)
+    with Store.open(url) as second_process:
+        assert second_process.record_outcome(idempotency_key="k-1", body=body) == (stored, True)
+        assert second_process.get_outcome("k-1") == stored
+
+
+def test_outcome_key_reused_with_another_body_is_a_conflict(store: Store) -> None:
+    """Reusing an idempotency key with a different body is a Conflict and stores nothing."""
+    body = {"decision_id": _decide(store), **OUTCOME}
+    stored, _ = store.record_outcome(idempotency_key="k-1", body=body)
+    with pytest.raises(Conflict, match="k-1"):
+        store.record_outcome(idempotency_key="k-1", body={**body, "spend": 1.0})
+    assert store.get_outcome("k-1") == stored
+
+
+def test_concurrent_posts_with_one_key_store_one_outcome(store: Store) -> None:
+    """Retries racing with one key store one outcome; all but one are replays of it."""
+    body = {"decision_id": _decide(store), **OUTCOME}
+    results = _parallel(lambda _: store.record_outcome(idempotency_key="k", body=body), 12, 6)
+    assert [replay for _, replay in results].count(False) == 1
+    assert all(out == results[0][0] for out, _ in results)
+
+
+def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: str) -> None:
+    """A retry that arrives while the first post is still uncommitted waits and replays it."""
+    body = {"decision_id": _decide(store), **OUTCOME}
+    first = {
+        "id": "a" * 32,
+        "idempotency_key": "k",
+        "request_hash": request_hash(body),
+        "decision_id": body["decision_id"],
+        **OUTCOME,
+        "created_at": datetime.now(UTC),
+    }
+    engine = sa.create_engine(url)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            with engine.begin() as conn:
+                conn.execute(sa.insert(outcomes).values(first))
+                retry = pool.submit(store.record_outcome, idempotency_key="k", body=body)
+                time.sleep(0.3)  # the retry reaches the key's row lock and waits
+                assert not retry.done()
+            stored, replay = retry.result(timeout=30)
+    finally:
+        engine.dispose()
+    assert replay is True and stored["id"] == "a" * 32 and stored["note"] == OUTCOME["note"]
+
+
+def test_outcome_for_an_unknown_decision_is_not_found(store: Store) -> None:
+    """An outcome naming a decision that was never stored is NotFound and not stored."""
+    with pytest.raises(NotFound, match="Decision"):
+        store.record_outcome(idempotency_key="k", body={"decision_id": "0" * 32, **OUTCOME})
+    assert store.get_outcome("k") is None
+
+
+# -- keys and audit --------------------------------------------------------------------------
+def test_keys_are_stored_only_as_hashes(store: Store, raw: Callable[[str], list[Any]]) -> None:
+    """Neither the key nor its secret part appears anywhere in the keys table."""
+    plaintext, record = store.create_key(role="pos", site="paris", name="till 1")
+    assert plaintext.startswith(f"tl_{record['id']}_")
+    secret = plaintext.split("_", 2)[2]
+    cells = [str(cell) for row in raw("SELECT * FROM api_keys") for cell in row]
+    assert cells and not any(plaintext in c or secret in c for c in cells)
+    assert "key_hash" not in record and all("key_hash" not in k for k in store.list_keys())
+
+
+def test_authenticate_accepts_only_live_well_formed_keys(store: Store) -> None:
+    """A live key authenticates; wrong, unknown, malformed and revoked keys do not."""
+    plaintext, record = store.create_key(role="staff", site="paris", name=None)
+    assert store.authenticate(plaintext) == record
+    wrong = plaintext[:-4] + ("AAAA" if not plaintext.endswith("AAAA") else "BBBB")
+    other, _ = store.create_key(role="admin", site="hq", name="ops")
+    spliced = f"tl_{record['id']}_{other.split('_', 2)[2]}"
+    unknown = f"tl_{'0' * 12}_{plaintext.split('_', 2)[2]}"
+    for bad in [wrong, spliced, unknown, "", "tl_", "Bearer x", plaintext + "x", "ü" * 60]:
+        assert store.authenticate(bad) is None, bad
+    revoked = store.revoke_key(record["id"])
+    assert revoked["revoked_at"] is not None
+    assert store.authenticate(plaintext) is None
+    assert store.revoke_key(record["id"])["revoked_at"] == revoked["revoked_at"]
+    assert store.authenticate(other) is not None
+
+
+def test_authenticate_compares_hashes_in_constant_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored and presented hashes are compared with hmac.compare_digest."""
+    plaintext, _ = store.create_key(role="pos", site="paris", name=None)
+    calls: list[tuple[Any, Any]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert store.authenticate(plaintext) is not None
+    assert len(calls) == 1
+
+
+def test_key_management_lists_revokes_and_refuses_bad_input(store: Store) -> None:
+    """Keys list oldest first without secrets; unknown roles and unknown ids are refused."""
+    _, first = store.create_key(role="pos", site="paris", name="till")
+    _, second = store.create_key(role="admin", site="hq", name="Zoë's laptop")
+    assert [k["id"] for k in store.list_keys()] == [first["id"], second["id"]]
+    assert store.list_keys()[1]["name"] == "Zoë's laptop"
+    with pytest.raises(TierlineError, match="staff, pos, admin"):
+        store.create_key(role="root", site="paris", name=None)
+    with pytest.raises(NotFound):
+        store.revoke_key("nope")
+
+
+def test_audit_log_is_append_only(store: Store, raw: Callable[[str], list[Any]]) -> None:
+    """Entries come back newest first, and the database refuses to change or delete them."""
+    store.audit(actor="cli", action="promote", subject="v2", detail={"from": "v1"})
+    store.audit(actor="k1", action="override", subject="d1", detail={"reason": "stammgast ☕"})
+    store.audit(actor="cli", action="key.revoke", subject="k1", detail={})
+    log = store.audit_log()
+    assert [e["action"] for e in log] == ["key.revoke", "override", "promote"]
+    assert log[1]["detail"] == {"reason": "stammgast ☕"} and log[1]["at"].tzinfo is not None
+    assert [e["action"] for e in store.audit_log(limit=1)] == ["key.revoke"]
+    for sql in ["UPDATE audit SET actor = 'x'", "DELETE FROM audit"]:
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            raw(sql)
+    assert store.audit_log() == log
