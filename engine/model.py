@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +131,18 @@ class TierModel:
 
     # -- one customer ------------------------------------------------------------------
     def score_record(
-        self, signals: Mapping[str, Any], *, customer_id: str | None = None, explain: bool = False
+        self,
+        signals: Mapping[str, Any],
+        *,
+        customer_id: str | None = None,
+        explain: bool = False,
+        perk_available: Callable[[str], bool] | None = None,
     ) -> Scored:
-        """Score one customer from a plain dict of signals (no pandas on this path)."""
+        """Score one customer from a plain dict of signals (no pandas on this path).
+
+        ``perk_available(perk)`` (the store's stock and budget check) is asked before a
+        perk cue is shown; without it every perk counts as available (batch scoring).
+        """
         row = self.features.transform_record(signals)
         out = self._single.predict(row)
         decision = self.policy.decide(scores=out if self.n_outputs > 1 else out[0], signals=signals)
@@ -143,6 +152,7 @@ class TierModel:
             signals=signals,
             holdout=holdout,
             default_tier=self.spec.default_tier,
+            available=perk_available,
         )
         scored = Scored(
             tier=decision.tier,

@@ -36,7 +36,7 @@ import hashlib
 import itertools
 import string
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,24 +201,46 @@ class Playbook:
         return out
 
     def pick(
-        self, *, tier: str, holdout: bool, matches: Sequence[bool], default_tier: str
+        self,
+        *,
+        tier: str,
+        holdout: bool,
+        matches: Sequence[bool],
+        default_tier: str,
+        available: Callable[[str], bool] | None = None,
     ) -> list[tuple[Cue, int | None]]:
         """The cues staff see, in order: the tier's own, then matching personal cues.
 
         A holdout customer gets the default tier's cues and no personal cues, whatever
-        their tier, so uplift can be measured honestly. Each cue comes with the index of
-        its personal cue (whose text still has to be filled in) or None.
+        their tier, so uplift can be measured honestly. ``available(perk)`` is asked for
+        each perk cue in turn, only while a place is left: a perk that is out of stock or
+        over budget never appears and the next cue takes its place (a promise staff
+        cannot keep is worse than none). Each cue comes with the index of its personal
+        cue (whose text still has to be filled in) or None.
         """
         play = self.tiers[default_tier if holdout else tier]
-        picked: list[tuple[Cue, int | None]] = [(c, None) for c in play.cues]
+        candidates: list[tuple[Cue, int | None]] = [(c, None) for c in play.cues]
         if not holdout:
             for j, item in enumerate(self._personal):
                 if matches[j] and (item.tiers is None or tier in item.tiers):
-                    picked.append((item.cue, j))
-        return picked[: self.max_cues]
+                    candidates.append((item.cue, j))
+        picked: list[tuple[Cue, int | None]] = []
+        for cue, j in candidates:
+            if len(picked) == self.max_cues:
+                break
+            if cue.perk is not None and available is not None and not available(cue.perk):
+                continue
+            picked.append((cue, j))
+        return picked
 
     def cues_for(
-        self, *, tier: str, signals: Mapping[str, Any], holdout: bool, default_tier: str
+        self,
+        *,
+        tier: str,
+        signals: Mapping[str, Any],
+        holdout: bool,
+        default_tier: str,
+        available: Callable[[str], bool] | None = None,
     ) -> list[Cue]:
         """The cues for one customer, with personal texts filled in from the signals."""
         picked = self.pick(
@@ -226,6 +248,7 @@ class Playbook:
             holdout=holdout,
             matches=self.personal_matches(signals),
             default_tier=default_tier,
+            available=available,
         )
         cues: list[Cue] = []
         for cue, j in picked:

@@ -1,0 +1,161 @@
+"""One use case: decide for this customer (the one path of a decision, ARCHITECTURE.md).
+
+The stored profile (if the id is known) is merged with the request's signals (the request
+wins), the champion scores the merged record, each perk cue is checked against stock and
+today's budget before it is shown, and the decision is stored and returned. With no
+loadable model the decision still answers: the fallback's default tier and cues, marked
+``degraded``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import NotFound
+from engine.model import TierModel
+from engine.playbook import Cue, Playbook
+from engine.store import Store
+
+__all__ = ["Fallback", "decide", "decide_many"]
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What to answer when no model can be loaded: the default tier and its playbook."""
+
+    default_tier: str
+    playbook: Playbook
+
+
+def _cue_dict(cue: Cue) -> dict[str, Any]:
+    return {"code": cue.code, "text": cue.text, "perk": cue.perk}
+
+
+def _merged(
+    store: Store, customer_id: str | None, signals: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    profile = store.get_customer(customer_id) if customer_id is not None else None
+    if profile is None and customer_id is not None and not signals:
+        raise NotFound(f"Unknown customer '{customer_id}'; send signals to score a new customer")
+    merged: dict[str, Any] = dict(profile["signals"]) if profile else {}
+    merged.update(signals or {})
+    return merged
+
+
+def _decide_one(
+    *,
+    store: Store,
+    model: TierModel | None,
+    fallback: Fallback,
+    customer_id: str | None,
+    signals: Mapping[str, Any],
+    explain: bool,
+    available: Callable[[str], bool],
+) -> dict[str, Any]:
+    if model is None:
+        holdout = fallback.playbook.is_holdout(customer_id)
+        cues = fallback.playbook.cues_for(
+            tier=fallback.default_tier,
+            signals=signals,
+            holdout=holdout,
+            default_tier=fallback.default_tier,
+            available=available,
+        )
+        return {
+            "customer_id": customer_id,
+            "tier": fallback.default_tier,
+            "confidence": 0.0,
+            "score": 0.0,
+            "cues": [_cue_dict(c) for c in cues],
+            "reasons": [],
+            "model_version": None,
+            "holdout": holdout,
+            "degraded": True,
+        }
+    scored = model.score_record(
+        signals, customer_id=customer_id, explain=explain, perk_available=available
+    )
+    return {
+        "customer_id": customer_id,
+        "tier": scored.tier,
+        "confidence": scored.confidence,
+        "score": scored.score,
+        "cues": [_cue_dict(c) for c in scored.cues],
+        "reasons": [
+            {"feature": r.feature, "value": r.value, "effect": r.effect, "text": r.text}
+            for r in scored.reasons
+        ]
+        + (
+            [
+                {
+                    "feature": "rule",
+                    "value": scored.rule,
+                    "effect": 1.0,
+                    "text": f"rule: {scored.rule}",
+                }
+            ]
+            if scored.rule
+            else []
+        ),
+        "model_version": scored.model_version,
+        "holdout": scored.holdout,
+        "degraded": False,
+    }
+
+
+def decide(
+    *,
+    store: Store,
+    model: TierModel | None,
+    fallback: Fallback,
+    site: str,
+    customer_id: str | None = None,
+    signals: Mapping[str, Any] | None = None,
+    explain: bool = True,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Score one customer, store the decision, and return it with its ``decision_id``."""
+    return decide_many(
+        store=store,
+        model=model,
+        fallback=fallback,
+        site=site,
+        requests=[(customer_id, signals)],
+        explain=explain,
+        today=today,
+    )[0]
+
+
+def decide_many(
+    *,
+    store: Store,
+    model: TierModel | None,
+    fallback: Fallback,
+    site: str,
+    requests: Sequence[tuple[str | None, Mapping[str, Any] | None]],
+    explain: bool = True,
+    today: dt.date | None = None,
+) -> list[dict[str, Any]]:
+    """``decide`` for several customers (the same code path), stored in one transaction."""
+    day = today or dt.datetime.now(dt.UTC).date()
+
+    def available(perk: str) -> bool:
+        return store.take_perk(perk, day=day)
+
+    decisions = [
+        _decide_one(
+            store=store,
+            model=model,
+            fallback=fallback,
+            customer_id=customer_id,
+            signals=_merged(store, customer_id, signals),
+            explain=explain,
+            available=available,
+        )
+        for customer_id, signals in requests
+    ]
+    ids = store.record_decisions([{**d, "site": site} for d in decisions])
+    return [{"decision_id": i, **d} for i, d in zip(ids, decisions, strict=True)]
