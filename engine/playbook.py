@@ -225,12 +225,12 @@ class Playbook:
                 if matches[j] and (item.tiers is None or tier in item.tiers):
                     candidates.append((item.cue, j))
         picked: list[tuple[Cue, int | None]] = []
-        for cue, j in candidates:
+        for cue, index in candidates:
             if len(picked) == self.max_cues:
                 break
             if cue.perk is not None and available is not None and not available(cue.perk):
                 continue
-            picked.append((cue, j))
+            picked.append((cue, index))
         return picked
 
     def cues_for(
