@@ -79,7 +79,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any = None) -> FeatureBuilder:
-        """Learn each categorical column's vocabulary from ``X``."""
+        """Learn each categorical column's vocabulary from ``X`` (which needs those columns)."""
         if not isinstance(X, pd.DataFrame):
             raise TypeError("FeatureBuilder.fit needs a pandas DataFrame with the declared columns")
         if self.max_categories < 1 or self.min_frequency < 1:
@@ -87,7 +87,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         columns = [*self.categorical, *self.numeric, *self.boolean]
         if len(set(columns)) != len(columns):
             raise ValueError("a column is declared under two kinds")
-        missing = [c for c in columns if c not in X.columns]
+        # Only categorical columns have something to learn; numbers and booleans need not
+        # be present at fit time (training passes just the categorical columns).
+        missing = [c for c in self.categorical if c not in X.columns]
         if missing:
             raise DataError(
                 f"Column '{missing[0]}' is missing from the data given to the feature builder"
@@ -125,10 +127,16 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self._plan = plan
 
     # -- transforming ----------------------------------------------------------------
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Encode a frame; returns a C-contiguous float64 matrix (rows x features)."""
+    def transform(self, X: pd.DataFrame, *, rows: np.ndarray | None = None) -> np.ndarray:
+        """Encode a frame; returns a C-contiguous float64 matrix (rows x features).
+
+        ``rows`` (positions) selects and orders the output rows without copying the frame:
+        training lays train, validation and test rows out in one matrix this way, which
+        keeps its peak memory at one matrix instead of two.
+        """
         check_is_fitted(self, "categories_")
-        out = np.empty((len(X), self.n_features_out_), dtype=np.float64)
+        n = len(X) if rows is None else len(rows)
+        out = np.empty((n, self.n_features_out_), dtype=np.float64)
         for pos, col, kind, index in self._plan:
             if col not in X.columns:
                 out[:, pos] = np.nan  # an absent column is missing for everyone
@@ -138,16 +146,12 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 assert index is not None
                 other = float(len(index))
                 encode = functools.partial(_encode_category, index=index, other=other)
-                out[:, pos] = map_column(
-                    values,
-                    encode,
-                    missing=np.nan,
-                    dtype=np.float64,
-                )
+                column = map_column(values, encode, missing=np.nan, dtype=np.float64)
             elif kind == "numeric":
-                out[:, pos] = self._batch_values(values, col, parse_number, "a number")
+                column = self._batch_values(values, col, parse_number, "a number")
             else:
-                out[:, pos] = self._batch_values(values, col, parse_bool, "a boolean")
+                column = self._batch_values(values, col, parse_bool, "a boolean")
+            out[:, pos] = column if rows is None else column[rows]
         return out
 
     @staticmethod

@@ -270,19 +270,22 @@ def train(
     builder = FeatureBuilder(
         categorical=spec.categorical, numeric=spec.model_numeric, boolean=spec.boolean
     )
-    builder.fit(frame.iloc[prep.train_idx])
-    X_all = builder.transform(frame)
+    # Only the categorical columns matter for fitting; copying just those keeps memory flat.
+    builder.fit(frame[list(spec.categorical)].iloc[prep.train_idx])
+    # One matrix, rows laid out train | valid | test; the three parts are views of it.
+    order = np.concatenate([prep.train_idx, prep.valid_idx, prep.test_idx])
+    X_all = builder.transform(frame, rows=order)
+    n_train, n_valid = len(prep.train_idx), len(prep.valid_idx)
+    X = {
+        "train": X_all[:n_train],
+        "valid": X_all[n_train : n_train + n_valid],
+        "test": X_all[n_train + n_valid :],
+    }
     for col, pos in zip(builder.feature_names_out_, range(X_all.shape[1]), strict=True):
-        if np.isnan(X_all[prep.train_idx, pos]).all():
+        if np.isnan(X["train"][:, pos]).all():
             raise DataError(
                 f"Column '{col}' is empty in the training rows (every value is missing); fill it or remove it from the spec"
             )
-    X = {
-        "train": X_all[prep.train_idx],
-        "valid": X_all[prep.valid_idx],
-        "test": X_all[prep.test_idx],
-    }
-    del X_all
     say(f"training LightGBM on {len(prep.train_idx):,} rows")
     booster = fit_booster(
         spec=spec,
