@@ -487,6 +487,109 @@ def _print_sample(model: Any, frame: Any, scored: Any) -> None:
     Console(highlight=False, width=max(out.width, 140)).print(table)
 
 
+# -- serve and keys ---------------------------------------------------------------------
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (a key is shown once).", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+
+class Role(StrEnum):
+    staff = "staff"
+    pos = "pos"
+    admin = "admin"
+
+
+def _database_url() -> str:
+    return os.environ.get("TIERLINE_DATABASE_URL", "sqlite:///var/tierline.db")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (reads TIERLINE_DATABASE_URL and TIERLINE_MODELS).
+
+    Example: TIERLINE_MODELS=models tierline serve --port 8000 --workers 2
+    """
+    import uvicorn
+
+    from api.settings import Settings
+
+    settings = Settings()  # fail here, with a message, on a bad TIERLINE_* variable
+    err.print(
+        f"serving on http://{host}:{port} (docs at /docs), models {settings.models}, "
+        f"{workers} worker(s)"
+    )
+    uvicorn.run(
+        "api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option("--role", help="staff, pos or admin.")],
+    site: Annotated[str, typer.Option("--site", help="The site (restaurant) the key belongs to.")],
+    name: Annotated[str | None, typer.Option("--name", help="A label for people.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key and print it once (only its hash is stored).
+
+    Example: tierline keys create --role pos --site lyon-1 --name "till 3"
+    """
+    from engine.store import Store
+
+    with Store.open(_database_url()) as store:
+        plaintext, record = store.create_key(role=role.value, site=site, name=name)
+    if as_json:
+        _emit_json({"key": plaintext, "role": record["role"], "site": site, "name": name})
+        return
+    out.print(plaintext, markup=False)
+    err.print(
+        f"key {record['id']} ({record['role']} at {site}) created; it is shown only this once"
+    )
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """List keys (id, role, site, name, created, revoked); never the keys themselves."""
+    from engine.store import Store
+
+    with Store.open(_database_url()) as store:
+        keys = store.list_keys()
+    if as_json:
+        _emit_json(keys)
+        return
+    table = Table("id", "role", "site", "name", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            k["id"],
+            k["role"],
+            k["site"],
+            k["name"] or "",
+            str(k["created_at"]),
+            str(k["revoked_at"] or ""),
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys list).")]) -> None:
+    """Revoke a key from now on."""
+    from engine.store import Store
+
+    with Store.open(_database_url()) as store:
+        record = store.revoke_key(key_id)
+    out.print(f"key {record['id']} revoked at {record['revoked_at']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning refusals into one-line messages and exit codes.
 

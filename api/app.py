@@ -1,0 +1,87 @@
+"""The FastAPI app: ``create_app(settings)`` wires the store, the serving model and routers.
+
+The lifespan opens the store, loads the champion (no loadable model means the fallback
+answers, ``degraded``, and readiness is 503), syncs the playbook's perks and starts the
+watcher that swaps in a newly promoted champion within ``reload_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit, RateLimiter
+from api.metrics import Metrics, MetricsMiddleware
+from api.routers import customers, decisions, health, models, outcomes, visits
+from api.serving import ServingModel
+from api.settings import Settings, get_settings
+from engine.registry import Registry
+from engine.store import Store
+
+__all__ = ["create_app", "create_app_from_env"]
+
+log = logging.getLogger("tierline.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app for ``settings`` (default: the environment's)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await run_in_threadpool(Store.open, settings.database_url)
+        try:
+            serving = await run_in_threadpool(
+                ServingModel,
+                registry=Registry(settings.models),
+                store=store,
+                default_tier=settings.default_tier,
+            )
+            await run_in_threadpool(serving.refresh)
+            if serving.current.model is None:
+                log.warning(
+                    "no loadable model in %s: answering with the default tier '%s' (degraded)",
+                    settings.models,
+                    settings.default_tier,
+                )
+            metrics.set_model(serving.current.version)
+            app.state.store = store
+            app.state.serving = serving
+            watcher = asyncio.create_task(serving.watch(settings.reload_seconds))
+            try:
+                yield
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="tierline",
+        version="1",
+        summary="Service tiers for arriving customers: who is this, and what do we do for them?",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    install_error_handlers(app)
+    for module in (decisions, customers, visits, outcomes, models, health):
+        app.include_router(module.router)
+    # Outermost last: metrics see every response, including the 413s.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory ``tierline serve`` hands to uvicorn: settings from TIERLINE_* variables."""
+    return create_app(get_settings())

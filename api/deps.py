@@ -1,0 +1,148 @@
+"""Dependencies as ``Annotated`` aliases: settings, store, model, and the API key's role.
+
+Roles nest: ``staff`` < ``pos`` < ``admin``; a route names the least role it needs with
+``StaffKey``, ``PosKey`` or ``AdminKey`` (a test fails any route that names none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from api.errors import ApiError
+from api.limits import RateLimiter
+from api.metrics import Metrics
+from api.serving import Serving, ServingModel
+from api.settings import Settings
+from engine.store import ROLES, Store
+
+__all__ = [
+    "AdminKey",
+    "ApiKey",
+    "MetricsDep",
+    "ModelDep",
+    "PosKey",
+    "ServingDep",
+    "SettingsDep",
+    "StaffKey",
+    "StoreDep",
+    "require",
+]
+
+_RANK = {role: i for i, role in enumerate(ROLES)}  # staff 0, pos 1, admin 2
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """The caller: a live key's public record."""
+
+    id: str
+    role: str
+    site: str
+    name: str | None
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_serving_model(request: Request) -> ServingModel:
+    serving: ServingModel = request.app.state.serving
+    return serving
+
+
+def get_model(request: Request) -> Serving:
+    """The current model snapshot, read once for the whole request."""
+    serving: ServingModel = request.app.state.serving
+    return serving.current
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+StoreDep = Annotated[Store, Depends(get_store)]
+ServingDep = Annotated[ServingModel, Depends(get_serving_model)]
+ModelDep = Annotated[Serving, Depends(get_model)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def _authenticate(
+    request: Request,
+    store: StoreDep,
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+) -> ApiKey:
+    if not x_api_key:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Missing X-API-Key header",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+    record = store.authenticate(x_api_key)
+    if record is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Unknown or revoked API key",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+    key = ApiKey(id=record["id"], role=record["role"], site=record["site"], name=record["name"])
+    limiter: RateLimiter = request.app.state.limiter
+    wait = limiter.take(key.id)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many requests for key {key.id}; retry after {RateLimiter.retry_after(wait)} s",
+            {"retry_after_seconds": round(wait, 3)},
+            headers={"Retry-After": RateLimiter.retry_after(wait)},
+        )
+    return key
+
+
+def require(role: str) -> Callable[..., ApiKey]:
+    """A dependency that lets through keys of ``role`` or a higher one (403 otherwise)."""
+    needed = _RANK[role]
+
+    def dependency(key: Annotated[ApiKey, Depends(_authenticate)]) -> ApiKey:
+        if _RANK[key.role] < needed:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"This route needs a {role} key or higher; key {key.id} is {key.role}",
+            )
+        return key
+
+    dependency.required_role = role  # type: ignore[attr-defined]  # read by the route test
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+StaffKey = Annotated[ApiKey, Depends(require("staff"))]
+PosKey = Annotated[ApiKey, Depends(require("pos"))]
+AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+
+
+def role_of(dependant: Any) -> str | None:
+    """The role a route's dependency tree requires, if any (for the route test)."""
+    call = getattr(dependant, "call", None)
+    role = getattr(call, "required_role", None)
+    if role is not None:
+        return str(role)
+    for sub in getattr(dependant, "dependencies", ()):
+        found = role_of(sub)
+        if found is not None:
+            return found
+    return None

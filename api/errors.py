@@ -1,0 +1,138 @@
+"""Errors as HTTP: one table from domain errors to statuses, one JSON shape everywhere.
+
+Every error body is ``{"error": {"code", "message", "details"}}``. Domain errors know
+nothing of HTTP (engine/errors.py); this module is the only place that maps them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import (
+    ArtifactError,
+    Conflict,
+    DataError,
+    NotFound,
+    PlaybookError,
+    SpecError,
+    StoreError,
+    TierlineError,
+)
+
+__all__ = ["STATUS", "ApiError", "error_body", "install_error_handlers"]
+
+log = logging.getLogger("tierline.api")
+
+# The one table: the first matching class wins (most specific first).
+STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
+    (SpecError, 422, "spec_error"),
+    (DataError, 422, "data_error"),
+    (PlaybookError, 422, "playbook_error"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (ArtifactError, 409, "artifact_error"),  # a tampered/corrupt version refused on promote
+    (StoreError, 503, "store_unavailable"),
+    (TierlineError, 422, "refused"),
+)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal raised by the API itself (auth, limits, request checks)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one error shape."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _json(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _json(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    for cls, status, code in STATUS:
+        if isinstance(exc, cls):
+            if status >= 500:
+                log.warning("store unavailable: %s", exc)
+            return _json(status, code, str(exc))
+    raise exc  # unreachable: TierlineError closes the table
+
+
+def _clean(errors: list[Any]) -> list[dict[str, Any]]:
+    # ctx may hold exception objects; input may be large or not JSON-able: keep it short.
+    return [
+        {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors
+    ]
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _json(400, "malformed_json", "The request body is not valid JSON", _clean(errors))
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg", "invalid request"))
+    return _json(422, "validation_error", message, _clean(errors))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return _json(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return _json(500, "internal_error", "Internal error; the server log has the details")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register every handler on ``app``."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(TierlineError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,89 @@
+"""Prometheus metrics: requests and latency per route, decisions by tier, fallbacks, model.
+
+Each app has its own registry, so several apps in one process (tests) do not collide.
+With several uvicorn workers each worker reports its own numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Metrics", "MetricsMiddleware"]
+
+
+class Metrics:
+    """The service's instruments, in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "tierline_http_requests_total",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tierline_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "tierline_decisions_total", "Decisions by tier.", ["tier"], registry=self.registry
+        )
+        self.fallbacks = Counter(
+            "tierline_decisions_degraded_total",
+            "Decisions answered by the fallback (no model loaded).",
+            registry=self.registry,
+        )
+        self.model = Gauge(
+            "tierline_model_info",
+            "The serving model version (1 for the version served; 'none' when degraded).",
+            ["version"],
+            registry=self.registry,
+        )
+
+    def count_decisions(self, decisions: Iterable[dict[str, object]]) -> None:
+        for d in decisions:
+            self.decisions.labels(tier=str(d["tier"])).inc()
+            if d.get("degraded"):
+                self.fallbacks.inc()
+
+    def set_model(self, version: str | None) -> None:
+        self.model.clear()
+        self.model.labels(version=version or "none").set(1)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template (not the raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)

@@ -1,0 +1,32 @@
+"""Customers: CRM lookup and upsert of profile signals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from api.deps import PosKey, StoreDep
+from api.schemas import CustomerPut
+from engine.errors import NotFound
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+CustomerPath = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.get("/{customer_id}")
+def get_customer(customer_id: CustomerPath, key: PosKey, store: StoreDep) -> dict[str, Any]:
+    """Look up a known customer's stored profile."""
+    customer = store.get_customer(customer_id)
+    if customer is None:
+        raise NotFound(f"Unknown customer '{customer_id}'")
+    return customer
+
+
+@router.put("/{customer_id}")
+def put_customer(
+    customer_id: CustomerPath, body: CustomerPut, key: PosKey, store: StoreDep
+) -> dict[str, Any]:
+    """Create or replace a customer's profile signals (CRM sync)."""
+    return store.upsert_customer(customer_id, body.signals)

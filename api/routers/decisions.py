@@ -1,0 +1,67 @@
+"""Decisions: score one customer or a batch (the one decision path in engine.decisions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep
+from api.errors import ApiError
+from api.schemas import BatchRequest, DecisionRequest
+from engine.decisions import decide, decide_many
+
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+
+
+@router.post("")
+def create_decision(
+    body: DecisionRequest,
+    key: PosKey,
+    store: StoreDep,
+    serving: ModelDep,
+    metrics: MetricsDep,
+    explain: bool = True,
+) -> dict[str, Any]:
+    """Score one customer (known id, signals, or both) and store the decision."""
+    decision = decide(
+        store=store,
+        model=serving.model,
+        fallback=serving.fallback,
+        site=key.site,
+        customer_id=body.customer_id,
+        signals=body.signals,
+        explain=explain,
+    )
+    metrics.count_decisions([decision])
+    return decision
+
+
+@router.post("/batch")
+def create_decisions(
+    body: BatchRequest,
+    key: PosKey,
+    store: StoreDep,
+    serving: ModelDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+    explain: bool = True,
+) -> dict[str, Any]:
+    """Score several customers in one call (at most batch_cap) with the same code path."""
+    if len(body.items) > settings.batch_cap:
+        raise ApiError(
+            422,
+            "batch_too_large",
+            f"A batch holds at most {settings.batch_cap} items; got {len(body.items)}",
+            {"max_items": settings.batch_cap},
+        )
+    decisions = decide_many(
+        store=store,
+        model=serving.model,
+        fallback=serving.fallback,
+        site=key.site,
+        requests=[(item.customer_id, item.signals) for item in body.items],
+        explain=explain,
+    )
+    metrics.count_decisions(decisions)
+    return {"items": decisions}

@@ -1,0 +1,38 @@
+"""Health: liveness, readiness and Prometheus metrics (no key needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import MetricsDep, ModelDep, StoreDep
+from api.errors import error_body
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, Any]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+def readyz(store: StoreDep, serving: ModelDep) -> dict[str, Any] | JSONResponse:
+    """Ready only when a model is loaded and the store answers (503 otherwise)."""
+    store_ok = store.ping()
+    checks = {"model": serving.version, "store": store_ok}
+    if serving.model is None or not store_ok:
+        why = "no model loaded (degraded)" if serving.model is None else "store unreachable"
+        return JSONResponse(error_body("not_ready", f"Not ready: {why}", checks), status_code=503)
+    return {"status": "ready", **checks}
+
+
+@router.get("/metrics")
+def metrics_text(metrics: MetricsDep, serving: ModelDep) -> Response:
+    """Prometheus text format: requests, latency, decisions by tier, fallbacks, model."""
+    metrics.set_model(serving.version)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,46 @@
+"""Outcomes: what happened after a decision, recorded once per Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response
+
+from api.deps import ModelDep, StaffKey, StoreDep
+from api.errors import ApiError
+from api.schemas import OutcomeRequest
+from engine.errors import Conflict
+
+router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
+
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+
+
+@router.post("", status_code=201)
+def post_outcome(
+    body: OutcomeRequest,
+    idempotency_key: IdempotencyKey,
+    key: StaffKey,
+    store: StoreDep,
+    serving: ModelDep,
+    response: Response,
+) -> dict[str, Any]:
+    """Record an outcome once; a replay with the same key returns the first result (201)."""
+    known = serving.playbook.cue_codes
+    unknown = sorted({*body.accepted, *body.declined} - known)
+    if unknown:
+        raise ApiError(
+            422,
+            "unknown_cue",
+            f"Unknown cue code(s): {', '.join(unknown)}",
+            {"unknown": unknown, "known": sorted(known)},
+        )
+    try:
+        outcome, replay = store.record_outcome(
+            idempotency_key=idempotency_key, body=body.model_dump(mode="json")
+        )
+    except Conflict as exc:
+        # The issue's contract: the same key with a different body is a 422.
+        raise ApiError(422, "idempotency_key_reused", str(exc)) from exc
+    response.headers["Idempotent-Replayed"] = "true" if replay else "false"
+    return outcome

@@ -1,0 +1,111 @@
+"""Request bodies: strict (``"12"`` is not a number) and closed (unknown fields are 422)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "BatchRequest",
+    "CloseRequest",
+    "CustomerPut",
+    "DecisionRequest",
+    "OutcomeRequest",
+    "OverrideRequest",
+    "Signals",
+    "VisitRequest",
+]
+
+Signals = dict[Annotated[str, Field(min_length=1, max_length=100)], str | int | float | bool | None]
+CustomerId = Annotated[str, Field(min_length=1, max_length=200)]
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+CueCode = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DecisionRequest(_Body):
+    """A customer to score: a known id, signals, or both (the request's signals win)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"customer_id": "c-1042", "signals": {"campaign": "spring_menu", "party_size": 2}}
+            ]
+        }
+    )
+
+    customer_id: CustomerId | None = None
+    signals: Signals | None = None
+
+    @model_validator(mode="after")
+    def _either(self) -> Self:
+        if self.customer_id is None and not self.signals:
+            raise ValueError("send a customer_id, signals, or both")
+        return self
+
+
+class BatchRequest(_Body):
+    """Several customers to score in one call (capped by the server's batch_cap)."""
+
+    items: list[DecisionRequest] = Field(min_length=1)
+
+
+class CustomerPut(_Body):
+    """A customer's profile signals, replacing the stored ones (CRM sync)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"signals": {"loyalty_member": True, "visits_90d": 4}}]}
+    )
+
+    signals: Signals
+
+
+class VisitRequest(DecisionRequest):
+    """A check-in: the customer to score, and optionally the party size."""
+
+    party_size: int | None = Field(default=None, ge=1, le=500)
+
+
+class CloseRequest(_Body):
+    """Closing a visit: what the party spent."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"spend": 84.5}]})
+
+    spend: Money
+
+
+class OverrideRequest(_Body):
+    """A staff override of a visit's tier, with the reason (audited)."""
+
+    tier: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class OutcomeRequest(_Body):
+    """What happened after a decision."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision_id": "3f9c0d6e2b8a4c1d9e7f6a5b4c3d2e1f",
+                    "spend": 84.5,
+                    "accepted": ["seat_fast"],
+                    "declined": ["welcome_coffee"],
+                    "converted": True,
+                    "note": "Liked the terrace; asked about the tasting menu",
+                }
+            ]
+        }
+    )
+
+    decision_id: str = Field(min_length=1, max_length=64)
+    spend: Money | None = None
+    accepted: list[CueCode] = Field(default_factory=list, max_length=20)
+    declined: list[CueCode] = Field(default_factory=list, max_length=20)
+    converted: bool | None = None
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,97 @@
+"""The serving model: the champion (or the fallback), swapped live when the pointer moves.
+
+Handlers read ``ServingModel.current`` once per request: a frozen snapshot replaced by a
+single attribute assignment, so a request never sees half a swap. A background task asks
+``refresh`` every ``reload_seconds``; a new champion is loaded and verified before the
+swap, and a tampered or corrupt one is refused while the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+
+from engine.decisions import Fallback
+from engine.errors import TierlineError
+from engine.model import TierModel
+from engine.playbook import Playbook
+from engine.registry import Registry
+from engine.store import Store
+
+__all__ = ["Serving", "ServingModel"]
+
+log = logging.getLogger("tierline.api")
+
+_DEFAULT_TIERS = ("vip", "standard", "student")
+
+
+@dataclass(frozen=True)
+class Serving:
+    """One consistent view: the model (None when degraded) and the fallback."""
+
+    model: TierModel | None
+    fallback: Fallback
+
+    @property
+    def playbook(self) -> Playbook:
+        return self.model.playbook if self.model is not None else self.fallback.playbook
+
+    @property
+    def version(self) -> str | None:
+        return self.model.version if self.model is not None else None
+
+
+class ServingModel:
+    """Holds the current ``Serving`` and reloads it when the ``champion`` pointer changes."""
+
+    def __init__(self, *, registry: Registry, store: Store, default_tier: str) -> None:
+        self.registry = registry
+        self._store = store
+        tiers = list(dict.fromkeys([default_tier, *_DEFAULT_TIERS]))
+        fallback = Fallback(default_tier, Playbook.default(tiers=tiers))
+        store.sync_perks(fallback.playbook.perks)  # degraded cues may name perks too
+        self.current = Serving(model=None, fallback=fallback)
+        self._seen: str | None = None  # the pointer text last acted on
+        self._lock = threading.Lock()
+        self.refused: list[tuple[str, str]] = []  # (version, reason), newest last
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Load the champion if the pointer moved (or ``force``); True if a swap happened."""
+        with self._lock:
+            try:
+                pointer = self.registry.champion()
+            except OSError as exc:
+                log.warning("cannot read the champion pointer: %s", exc)
+                return False
+            if pointer == self._seen and not force:
+                return False
+            self._seen = pointer
+            if pointer is None or pointer == self.current.version:
+                return False
+            try:
+                model = self.registry.load(pointer)
+                self._store.sync_perks(model.playbook.perks)
+            except TierlineError as exc:
+                self.refused.append((pointer, str(exc)))
+                log.error(
+                    "model %s refused, still serving %s: %s",
+                    pointer,
+                    self.current.version or "the fallback (degraded)",
+                    exc,
+                )
+                return False
+            previous = self.current.version
+            self.current = Serving(model=model, fallback=self.current.fallback)
+            log.info("now serving model %s (was %s)", model.version, previous or "none")
+            return True
+
+    async def watch(self, interval: float) -> None:
+        """Poll the pointer forever (cancelled at shutdown); loading runs in a thread."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # the watcher must outlive any one failure
+                log.exception("model reload check failed")

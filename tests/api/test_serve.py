@@ -1,0 +1,93 @@
+"""One real server: `tierline serve` under uvicorn on loopback, a key from `tierline keys create`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.api.conftest import PLAIN
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tierline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_real_uvicorn_serves_a_decision(models_dir: Path, tmp_path: Path) -> None:
+    """`tierline serve` answers a real HTTP decision with a key made by `tierline keys create --json`."""
+    env = {
+        **os.environ,
+        "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "TIERLINE_MODELS": str(models_dir),
+    }
+    created = _tierline("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env)
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert key["role"] == "pos" and key["site"] == "s1" and key["key"].startswith("tl_")
+    listed = _tierline("keys", "list", "--json", env=env)
+    assert key["key"] not in listed.stdout and "s1" in listed.stdout
+    assert _tierline("keys", "create", "--role", "chef", "--site", "s1", env=env).returncode == 2
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert time.monotonic() < deadline, "server not ready within 30 s"
+            time.sleep(0.2)
+        r = httpx.post(
+            f"{base}/v1/decisions",
+            json={"customer_id": "real-1", "signals": PLAIN},
+            headers={"X-API-Key": key["key"]},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["model_version"] == "v0001" and r.json()["degraded"] is False
+        bad = httpx.post(
+            f"{base}/v1/decisions",
+            content=b"{nope",
+            headers={"X-API-Key": key["key"], "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert bad.status_code == 400 and "error" in bad.json()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

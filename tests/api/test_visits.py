@@ -1,0 +1,111 @@
+"""Visits: coat-check tickets from the tier's range, per-site privacy, close, audited override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import PLAIN, SITE, VIP, Keys, assert_error, counts
+
+
+def _check_in(client: TestClient, keys: Keys, **body: object) -> dict[str, object]:
+    r = client.post("/v1/visits", json={"signals": PLAIN, **body}, headers=keys.pos)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_check_in_gives_a_ticket_in_the_tiers_range(client: TestClient, keys: Keys) -> None:
+    """A check-in returns ticket, site, opened_at and the decision; the ticket is in the tier's range."""
+    v = _check_in(client, keys, customer_id="g-1", party_size=4)
+    assert v["site"] == SITE and v["opened_at"]
+    decision = v["decision"]
+    assert isinstance(decision, dict)
+    playbook = client.app.state.serving.current.playbook  # type: ignore[attr-defined]
+    low, high = playbook.ticket_range(decision["tier"])
+    assert low <= v["ticket"] <= high  # type: ignore[operator]
+    second = _check_in(client, keys)
+    if second["decision"]["tier"] == decision["tier"]:  # type: ignore[index]
+        assert second["ticket"] != v["ticket"]
+
+
+def test_open_visits_list_newest_first_and_get_by_ticket(client: TestClient, keys: Keys) -> None:
+    """Staff see the site's open visits newest first and can read one by ticket."""
+    a = _check_in(client, keys, signals=VIP)
+    b = _check_in(client, keys)
+    listed = client.get("/v1/visits", headers=keys.staff).json()["items"]
+    assert [v["ticket"] for v in listed] == [b["ticket"], a["ticket"]]
+    one = client.get(f"/v1/visits/{a['ticket']}", headers=keys.staff)
+    assert one.status_code == 200 and one.json()["tier"] == a["decision"]["tier"]  # type: ignore[index]
+
+
+def test_another_sites_ticket_looks_exactly_missing(client: TestClient, keys: Keys) -> None:
+    """Another site's ticket is a 404 with the same body as a ticket that never existed."""
+    v = _check_in(client, keys)
+    other = client.get(f"/v1/visits/{v['ticket']}", headers=keys.other_pos)
+    missing = client.get("/v1/visits/999999", headers=keys.other_pos)
+    assert_error(other, 404)
+    assert_error(missing, 404)
+    assert other.json()["error"]["message"].replace(str(v["ticket"]), "T") == missing.json()[
+        "error"
+    ]["message"].replace("999999", "T")
+    assert client.get("/v1/visits", headers=keys.other_pos).json()["items"] == []
+
+
+def test_close_records_spend_and_a_second_close_is_409(
+    client: TestClient, keys: Keys, db_path: Path
+) -> None:
+    """Closing stores the spend; closing a closed visit is 409 and changes nothing."""
+    v = _check_in(client, keys)
+    r = client.post(f"/v1/visits/{v['ticket']}/close", json={"spend": 84.5}, headers=keys.pos)
+    assert r.status_code == 200, r.text
+    assert r.json()["spend"] == 84.5 and r.json()["closed_at"]
+    before = counts(db_path)
+    again = client.post(f"/v1/visits/{v['ticket']}/close", json={"spend": 1.0}, headers=keys.pos)
+    assert_error(again, 409)
+    assert counts(db_path) == before
+    assert client.get(f"/v1/visits/{v['ticket']}", headers=keys.pos).json()["spend"] == 84.5
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        pytest.param("/close", {"spend": -1}, 422, id="negative-spend"),
+        pytest.param("/close", {"spend": "12"}, 422, id="string-spend"),
+        pytest.param("/close", {}, 422, id="missing-spend"),
+        pytest.param("/close", {"spend": 5, "tip": 1}, 422, id="unknown-field"),
+        pytest.param("/override", {"tier": "emperor", "reason": "x"}, 422, id="unknown-tier"),
+        pytest.param("/override", {"tier": "vip"}, 422, id="missing-reason"),
+    ],
+)
+def test_bad_close_and_override_bodies_change_nothing(
+    client: TestClient, keys: Keys, db_path: Path, path: str, body: object, status: int
+) -> None:
+    """Each bad close/override body gets its 4xx in the error shape and nothing changes."""
+    v = _check_in(client, keys)
+    before = counts(db_path)
+    assert_error(
+        client.post(f"/v1/visits/{v['ticket']}{path}", json=body, headers=keys.pos), status
+    )
+    assert counts(db_path) == before
+    assert client.get(f"/v1/visits/{v['ticket']}", headers=keys.pos).json()["closed_at"] is None
+
+
+def test_unknown_ticket_is_404(client: TestClient, keys: Keys) -> None:
+    """Closing or overriding a ticket nobody holds is 404."""
+    assert_error(client.post("/v1/visits/4242/close", json={"spend": 1}, headers=keys.pos), 404)
+    body = {"tier": "vip", "reason": "regular"}
+    assert_error(client.post("/v1/visits/4242/override", json=body, headers=keys.staff), 404)
+
+
+def test_staff_override_is_audited(client: TestClient, keys: Keys) -> None:
+    """A staff override with a reason answers the new tier and is in the audit log."""
+    v = _check_in(client, keys)
+    body = {"tier": "vip", "reason": "Régulier depuis 20 ans ☕"}
+    r = client.post(f"/v1/visits/{v['ticket']}/override", json=body, headers=keys.staff)
+    assert r.status_code == 200, r.text
+    assert r.json()["tier"] == "vip" and r.json()["previous_tier"] == v["decision"]["tier"]  # type: ignore[index]
+    entry = client.app.state.store.audit_log(1)[0]  # type: ignore[attr-defined]
+    assert entry["action"] == "override" and entry["actor"] == keys.ids["staff"]
+    assert entry["detail"]["reason"] == body["reason"]
