@@ -70,17 +70,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-if TYPE_CHECKING:  # at run time, __getattr__ below imports it on first use
-    from training.demo_transactions import generate_transactions
-
-__all__ = ["DEMO_AS_OF", "generate_customers", "generate_transactions"]
+__all__ = ["DEMO_AS_OF", "generate_customers"]
 
 DEMO_AS_OF: date = date(2026, 6, 30)
 
@@ -429,13 +426,3 @@ def _targets(
     # Staff spend longer on the phone with the guests they already treat as VIPs.
     minutes = np.array([14.0, 4.0, 3.0])[tier]
     cols["last_call_minutes"] = np.round(rng.gamma(4.0, minutes / 4.0), 1)
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export ``generate_transactions``, imported on first use: ``demo_transactions``
-    imports this module, so a top-level import would be a cycle."""
-    if name == "generate_transactions":
-        from training.demo_transactions import generate_transactions
-
-        return generate_transactions
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

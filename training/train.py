@@ -297,6 +297,7 @@ def train(
         threads=threads,
     )
     best = booster.best_iteration or booster.current_iteration()
+    booster.free_dataset()  # the binned training data is not needed past this point
     say("evaluating on the held-out customers")
     policy = TierPolicy.from_spec(spec)
     if spec.target_kind != "class":

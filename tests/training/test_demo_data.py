@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from engine.spec import Spec, load_spec
-from training import demo_data, demo_transactions
+from training import demo_data
 from training import train as train_module
 from training.data import write_table
 from training.demo_data import DEMO_AS_OF, generate_customers
@@ -260,21 +258,6 @@ def test_future_spend_follows_the_value(customers: pd.DataFrame) -> None:
 
 # -- transactions ------------------------------------------------------------------------
 
-
-def test_transactions_are_reexported_without_an_import_cycle() -> None:
-    """generate_transactions imports from demo_data and demo_transactions in either order."""
-    assert demo_data.generate_transactions is demo_transactions.generate_transactions
-    for first in ("training.demo_transactions", "training.demo_data"):
-        code = (
-            f"import {first}\n"
-            "from training.demo_data import generate_transactions as a\n"
-            "from training.demo_transactions import generate_transactions as b\n"
-            "assert a is b"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-        )
-        assert proc.returncode == 0, proc.stderr
 
 
 def test_transactions_are_deterministic(small: pd.DataFrame, transactions: pd.DataFrame) -> None:

@@ -1,0 +1,145 @@
+"""Batch scoring: ``tierline score`` against a minimal pandas + LightGBM program.
+
+Measured: the wall time of ``tierline score --data customers.csv --out scored.csv`` as a
+real subprocess (interpreter start-up, model load and verification, typed reading,
+features, model, policy, cues, atomic write) on 1,000,000 demo customers (seed 7).
+
+Limit: the wall time of ``python -m benchmarks.minimal_score`` on the same file with the
+same model: ``pd.read_csv``, the feature columns to a float matrix, ``Booster.predict``,
+``to_csv`` of ids and scores. That is what scoring costs when written by hand with the
+same libraries; tierline may spend at most 1.5x of it.
+
+The model is the champion the ``single`` benchmark uses (trained on 100,000 customers):
+the same kind and size of model as one trained on the scored file. Both commands run 3
+interleaved rounds (A B, B A, A B) and the fastest run of each is compared, since other
+processes on the machine only ever add time; every run is reported. The first rows of both outputs are
+compared too, to show that the yardstick does the same scoring.
+
+Extra figure (no target): ``tierline score --reasons``, against the minimal program on
+the same file, once each. LightGBM's per-feature contributions (``pred_contrib``,
+TreeSHAP), which the reasons need, cost 3-5 ms per customer with this model on this
+machine, which is over an hour for 1,000,000 customers; so this pair runs on 20,000 demo
+customers (1,000 with ``--quick``) and the report gives the cost per customer.
+
+``--quick``: 10,000 customers scored by a model trained on them, one round.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.fixtures import (
+    customers_csv,
+    python_command,
+    scratch_dir,
+    tierline_command,
+    trained_models,
+)
+from benchmarks.measure import check, cpu_ratio, fastest, interleaved_runs, report
+
+__all__ = ["TARGET", "run"]
+
+TARGET = 1.5
+_FULL = {"customers": 1_000_000, "model_customers": 100_000, "rounds": 3, "reasons": 20_000}
+_QUICK = {"customers": 10_000, "model_customers": 10_000, "rounds": 1, "reasons": 1_000}
+_COMPARED_ROWS = 2_000
+
+
+def run(*, quick: bool = False) -> dict[str, Any]:
+    """Score the cached file both ways, interleaved, and return the result dict."""
+    from engine.registry import Registry
+
+    size = _QUICK if quick else _FULL
+    models = trained_models(size["model_customers"])
+    version = Registry(models).champion()
+    assert version is not None  # trained_models leaves a champion
+    work = scratch_dir("batch")
+    data = customers_csv(size["customers"])
+    runs = interleaved_runs(
+        _commands(data, models, version, work), rounds=size["rounds"], logs=work
+    )
+    ours, theirs = fastest(runs["tierline"]).seconds, fastest(runs["minimal"]).seconds
+    agreement = _max_difference(work / "tierline.csv", work / "minimal.csv")
+    reasons = _reasons(size, models=models, version=version, work=work)
+    for scored in work.glob("*.csv"):
+        scored.unlink()  # hundreds of MiB each; the logs stay
+    return report(
+        "batch",
+        [
+            check(
+                "wall time (fastest run)",
+                value=ours,
+                limit=theirs,
+                unit="s",
+                target=TARGET,
+                limit_is="benchmarks.minimal_score (pandas + Booster.predict), same file and model",
+            )
+        ],
+        customers=size["customers"],
+        model_customers=size["model_customers"],
+        model_version=version,
+        rounds=size["rounds"],
+        runs={name: [m.summary() for m in ms] for name, ms in runs.items()},
+        cpu_time_ratio=cpu_ratio(runs["tierline"], runs["minimal"]),
+        steps={name: fastest(ms).steps() for name, ms in runs.items()},
+        max_probability_difference=agreement,
+        reasons=reasons,
+        notes=[
+            f"tierline score --reasons on {reasons['customers']:,} customers: "
+            f"{reasons['tierline_reasons']['seconds']:.1f} s vs minimal "
+            f"{reasons['minimal']['seconds']:.1f} s, ratio {reasons['ratio']:.1f} "
+            f"({reasons['ms_per_customer']:.2f} ms per customer; no target)",
+            f"largest probability difference between the two outputs: {agreement:.2g}",
+        ],
+    )
+
+
+def _commands(data: Path, models: Path, version: str, work: Path) -> dict[str, list[str]]:
+    return {
+        "minimal": _minimal(data, models / version, work / "minimal.csv"),
+        "tierline": _tierline(data, models, work / "tierline.csv"),
+    }
+
+
+def _tierline(data: Path, models: Path, out: Path, *extra: str) -> list[str]:
+    command = ["score", "--data", str(data), "--out", str(out), "--models", str(models)]
+    return [*tierline_command(), *command, *extra]
+
+
+def _minimal(data: Path, version_dir: Path, out: Path) -> list[str]:
+    module = ["-m", "benchmarks.minimal_score", "--data", str(data)]
+    return [*python_command(), *module, "--version-dir", str(version_dir), "--out", str(out)]
+
+
+def _reasons(size: dict[str, int], *, models: Path, version: str, work: Path) -> dict[str, Any]:
+    """``tierline score --reasons`` against the minimal program on one file, once each."""
+    data = customers_csv(size["reasons"])
+    commands = {
+        "reasons_minimal": _minimal(data, models / version, work / "reasons_minimal.csv"),
+        "reasons_tierline": _tierline(data, models, work / "reasons.csv", "--reasons"),
+    }
+    runs = interleaved_runs(commands, rounds=1, logs=work)
+    ours, theirs = runs["reasons_tierline"][0], runs["reasons_minimal"][0]
+    return {
+        "customers": size["reasons"],
+        "ratio": ours.seconds / theirs.seconds,
+        "ms_per_customer": 1000 * ours.seconds / size["reasons"],
+        "tierline_reasons": ours.summary(),
+        "minimal": theirs.summary(),
+        "steps": ours.steps(),
+    }
+
+
+def _max_difference(ours: Path, theirs: Path) -> float:
+    """Largest gap between the two outputs' probabilities over the first rows."""
+    a = pd.read_csv(ours, nrows=_COMPARED_ROWS, dtype=str)
+    b = pd.read_csv(theirs, nrows=_COMPARED_ROWS, dtype=str)
+    if not a.iloc[:, 0].equals(b.iloc[:, 0]):
+        return float("inf")  # the rows are not the same customers: flag it loudly
+    shared = [c for c in b.columns[1:] if c in a.columns]
+    gap = np.abs(a[shared].astype(float).to_numpy() - b[shared].astype(float).to_numpy())
+    return float(gap.max())

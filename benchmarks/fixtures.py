@@ -1,0 +1,101 @@
+"""Cached benchmark inputs: demo customer tables, a transaction log and a trained model.
+
+Everything lives under ``benchmarks/out/`` (git-ignored) with the size and the seed in
+its name, so a rerun skips the minutes of generation and training. A file is written
+atomically (``training.data.write_table``) and a model folder only counts once it has a
+champion, so an interrupted run never leaves a cache entry that looks complete.
+Delete ``benchmarks/out/`` (``python -m benchmarks.run --fresh``) after changing the
+generator or the training code, since the cache key does not cover code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = [
+    "DEMO_SPEC",
+    "OUT",
+    "REPO",
+    "SEED",
+    "TRANSACTIONS_SPEC",
+    "customers_csv",
+    "python_command",
+    "scratch_dir",
+    "tierline_command",
+    "trained_models",
+    "transactions_parquet",
+]
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "benchmarks" / "out"
+DEMO_SPEC = REPO / "examples" / "demo.toml"
+TRANSACTIONS_SPEC = REPO / "examples" / "transactions.toml"
+SEED = 7  # the demo generator's default: the figures in the README come from this data
+
+
+def customers_csv(n: int, *, seed: int = SEED) -> Path:
+    """``generate_customers(n, seed=seed)`` written as CSV, generated on first use."""
+    path = OUT / "data" / f"customers_{n}_seed{seed}.csv"
+    if not path.is_file():
+        from training.data import write_table
+        from training.demo_data import generate_customers
+
+        _say(f"generating {n:,} demo customers -> {path.relative_to(REPO)}")
+        write_table(generate_customers(n, seed=seed), path)
+    return path
+
+
+def transactions_parquet(n_customers: int, *, seed: int = SEED) -> Path:
+    """The transaction log of ``n_customers`` demo customers as Parquet, generated once."""
+    path = OUT / "data" / f"transactions_{n_customers}_seed{seed}.parquet"
+    if not path.is_file():
+        from training.data import write_table
+        from training.demo_data import generate_customers
+        from training.demo_transactions import generate_transactions
+
+        _say(f"generating the transaction log of {n_customers:,} customers")
+        log = generate_transactions(generate_customers(n_customers, seed=seed), seed=seed)
+        _say(f"writing {len(log):,} transactions -> {path.relative_to(REPO)}")
+        write_table(log, path)
+    return path
+
+
+def trained_models(n: int, *, seed: int = SEED) -> Path:
+    """A models folder whose champion was trained on ``customers_csv(n, seed)`` (demo spec)."""
+    folder = OUT / "models" / f"demo_{n}_seed{seed}"
+    from engine.registry import Registry
+
+    if Registry(folder).champion() is None:
+        from engine.spec import load_spec
+        from training.train import train
+
+        data = customers_csv(n, seed=seed)
+        shutil.rmtree(folder, ignore_errors=True)  # a half-trained folder from a crash
+        _say(f"training the demo model on {n:,} customers -> {folder.relative_to(REPO)}")
+        train(data_path=data, spec=load_spec(DEMO_SPEC), models=folder, promote="always")
+    return folder
+
+
+def scratch_dir(name: str) -> Path:
+    """An empty folder under ``benchmarks/out/tmp`` for one benchmark's outputs."""
+    folder = OUT / "tmp" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def python_command() -> list[str]:
+    """The interpreter running the benchmarks (the project's venv under ``make bench``)."""
+    return [sys.executable]
+
+
+def tierline_command() -> list[str]:
+    """The installed ``tierline`` script beside the interpreter, else ``python -m cli``."""
+    script = Path(sys.executable).parent / "tierline"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+
+
+def _say(message: str) -> None:
+    print(f"  [setup] {message}", file=sys.stderr, flush=True)
