@@ -259,7 +259,6 @@ def test_future_spend_follows_the_value(customers: pd.DataFrame) -> None:
 # -- transactions ------------------------------------------------------------------------
 
 
-
 def test_transactions_are_deterministic(small: pd.DataFrame, transactions: pd.DataFrame) -> None:
     """One seed gives the same log; another seed gives a different one."""
     pd.testing.assert_frame_equal(transactions, generate_transactions(small, seed=11))
