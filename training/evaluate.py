@@ -54,28 +54,25 @@ def evaluate(
     out: dict[str, Any] = {"rows": len(tier_pred), "tier_mix": mix}
     if kind == "class":
         labels = list(tiers)
-        y = np.asarray(y_true, dtype=object)
-        out["macro_f1"] = float(
-            f1_score(y, tier_pred, labels=labels, average="macro", zero_division=0)
-        )
-        p, r, _, support = precision_recall_fscore_support(
-            y, tier_pred, labels=labels, zero_division=0
-        )
+        # Tier indices instead of strings: sklearn's metrics sort and compare labels, which
+        # on object arrays cost seconds per million rows; indices keep the tier order too.
+        codes = list(range(len(labels)))
+        y = pd.Categorical(np.asarray(y_true, dtype=object), categories=labels).codes
+        pred = pd.Categorical(tier_pred, categories=labels).codes
+        out["macro_f1"] = float(f1_score(y, pred, labels=codes, average="macro", zero_division=0))
+        p, r, _, support = precision_recall_fscore_support(y, pred, labels=codes, zero_division=0)
         out["per_tier"] = {
             t: {"precision": float(p[i]), "recall": float(r[i]), "support": int(support[i])}
             for i, t in enumerate(labels)
         }
         out["confusion"] = {
             "labels": labels,
-            "matrix": confusion_matrix(y, tier_pred, labels=labels).tolist(),
+            "matrix": confusion_matrix(y, pred, labels=codes).tolist(),
         }
         if scores is not None:
             probs = np.clip(np.asarray(scores, dtype=np.float64), 1e-15, 1.0)
-            # Index labels keep the columns in tier order (sklearn sorts string labels).
-            index = {t: i for i, t in enumerate(labels)}
-            y_idx = np.fromiter((index[v] for v in y), dtype=np.int64, count=len(y))
             probs = probs / probs.sum(axis=1, keepdims=True)
-            out["log_loss"] = float(log_loss(y_idx, probs, labels=list(range(len(labels)))))
+            out["log_loss"] = float(log_loss(y, probs, labels=codes))
         return out
     y = np.asarray(y_true, dtype=np.float64)
     s = np.zeros(len(y)) if scores is None else np.asarray(scores, dtype=np.float64)

@@ -301,3 +301,64 @@ def test_readme_quick_start_on_a_hand_written_export(tmp_path: Path) -> None:
     assert (scored.loc[students, "rule"] == "student card").all()
     labelled = source["Tier"].str.strip()
     assert (scored["tier"] == labelled).mean() > 0.8
+
+
+BAD_DATA = {
+    "empty.csv": "",
+    "header_only.csv": "{header}\n",
+    "dup_ids.csv": "{header}\n{row_a}\n{row_a}\n",
+    "text_in_number.csv": "{header}\n{row_text}\n",
+    "unknown_tier.csv": "{header}\n{row_gold}\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("empty.csv", "empty"),
+        ("header_only.csv", "no rows"),
+        ("dup_ids.csv", "duplicate"),
+        ("text_in_number.csv", "'twelve'"),
+        ("unknown_tier.csv", "'gold'"),
+    ],
+)
+def test_bad_data_files_are_refused_with_exit_2(
+    trained: Trained, tmp_path: Path, name: str, needle: str
+) -> None:
+    """Empty files, duplicate ids, text in numbers and unknown tiers: exit 2, named, nothing written."""
+    source = pd.read_csv(trained.data, dtype=str, nrows=2, keep_default_na=False)
+    header = ",".join(source.columns)
+    row = source.iloc[0].to_dict()
+    as_line = lambda r: ",".join(str(r[c]) for c in source.columns)  # noqa: E731
+    text = BAD_DATA[name].format(
+        header=header,
+        row_a=as_line(row),
+        row_text=as_line({**row, "visits_90d": "twelve"}),
+        row_gold=as_line({**row, "tier": "gold"}),
+    )
+    data = tmp_path / name
+    data.write_text(text)
+    models = tmp_path / "models"
+    proc = run(
+        "train", "--data", str(data), "--spec", str(EXAMPLES / "demo.toml"), "--models", str(models)
+    )
+    assert_refused(proc, needle)
+    assert not models.exists() or not any(models.glob("v*"))
+
+
+def test_single_class_target_is_refused(trained: Trained, tmp_path: Path) -> None:
+    """A target column holding one tier only cannot train a model: exit 2, named."""
+    frame = pd.read_csv(trained.data, dtype=str, keep_default_na=False).head(200)
+    frame["tier"] = "standard"
+    data = tmp_path / "one_class.csv"
+    frame.to_csv(data, index=False)
+    proc = run(
+        "train",
+        "--data",
+        str(data),
+        "--spec",
+        str(EXAMPLES / "demo.toml"),
+        "--models",
+        str(tmp_path / "m"),
+    )
+    assert_refused(proc, "single class")
