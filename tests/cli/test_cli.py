@@ -306,7 +306,7 @@ def test_readme_quick_start_on_a_hand_written_export(tmp_path: Path) -> None:
 BAD_DATA = {
     "empty.csv": "",
     "header_only.csv": "{header}\n",
-    "dup_ids.csv": "{header}\n{row_a}\n{row_a}\n",
+    "dup_ids.csv": "{header}\n{row_a}\n{row_a_vip}\n",
     "text_in_number.csv": "{header}\n{row_text}\n",
     "unknown_tier.csv": "{header}\n{row_gold}\n",
 }
@@ -335,6 +335,7 @@ def test_bad_data_files_are_refused_with_exit_2(
         row_a=as_line(row),
         row_text=as_line({**row, "visits_90d": "twelve"}),
         row_gold=as_line({**row, "tier": "gold"}),
+        row_a_vip=as_line({**row, "tier": "vip" if row["tier"] != "vip" else "standard"}),
     )
     data = tmp_path / name
     data.write_text(text)
