@@ -15,6 +15,21 @@ from training.train import TrainResult, train
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# A guest the demo model places in vip, with a car brand the valet saw (the brand dessert).
+VIP = {
+    "visits_90d": 9,
+    "visits_365d": 30,
+    "spend_365d": 4200.0,
+    "avg_ticket": 140.0,
+    "loyalty_member": True,
+    "days_since_last_visit": 3,
+    "party_size": 5,
+    "booking_lead_days": 15,
+    "car_brand": "Porsche",
+    "campaign": "brand_search",
+    "landing_page": "/book",
+}
+
 
 @dataclass(frozen=True)
 class Trained:

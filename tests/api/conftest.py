@@ -14,24 +14,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from tests.conftest import VIP as VIP  # re-exported for the API tests
 from tests.conftest import Trained
 
 SITE = "lyon"
 OTHER_SITE = "paris"
 
-VIP = {
-    "visits_90d": 9,
-    "visits_365d": 30,
-    "spend_365d": 4200.0,
-    "avg_ticket": 140.0,
-    "loyalty_member": True,
-    "days_since_last_visit": 3,
-    "party_size": 5,
-    "booking_lead_days": 15,
-    "car_brand": "Porsche",
-    "campaign": "brand_search",
-    "landing_page": "/book",
-}
 PLAIN = {"visits_90d": 1, "spend_365d": 40.0, "campaign": "spring_menu", "channel": "walk-in"}
 
 

@@ -12,21 +12,7 @@ from engine.errors import NotFound
 from engine.playbook import Perk, Playbook
 from engine.registry import Registry
 from engine.store import Store
-from tests.conftest import Trained
-
-VIP_WITH_CAR = {
-    "visits_90d": 9,
-    "visits_365d": 30,
-    "spend_365d": 4200.0,
-    "avg_ticket": 140.0,
-    "loyalty_member": True,
-    "days_since_last_visit": 3,
-    "party_size": 5,
-    "booking_lead_days": 15,
-    "car_brand": "Porsche",
-    "campaign": "brand_search",
-    "landing_page": "/book",
-}
+from tests.conftest import VIP, Trained
 
 
 @pytest.fixture
@@ -79,9 +65,7 @@ def test_out_of_stock_perk_is_replaced_by_the_next_cue(trained: Trained, store: 
     day = dt.date(2026, 11, 26)
     codes = []
     for _ in range(2):
-        d = decide(
-            store=store, model=model, fallback=fallback, site="s", signals=VIP_WITH_CAR, today=day
-        )
+        d = decide(store=store, model=model, fallback=fallback, site="s", signals=VIP, today=day)
         assert d["tier"] == "vip", d
         codes.append([c["code"] for c in d["cues"]])
     assert "welcome_coffee" in codes[0]
