@@ -433,14 +433,24 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo data and models go.")] = Path(
         "var/demo"
     ),
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Then start the API with demo keys.")
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="API port on 127.0.0.1.")] = 8000,
     quiet: QuietOpt = False,
 ) -> None:
-    """Generate demo customers, train, promote, score them and print a sample."""
+    """Generate demo customers, train, promote, score them, print a sample, then serve the API.
+
+    The API runs on 127.0.0.1 with a staff, a pos and an admin key for the site 'demo'
+    (printed once); Ctrl-C stops it.
+    """
     from engine.spec import load_spec
     from training import data as data_io
     from training.demo_data import generate_customers
     from training.train import train as run_train
 
+    if serve_api:
+        _check_port_free(port)
     spec_path = EXAMPLES / "demo.toml"
     data_path = workdir / "customers.csv"
     models = workdir / "models"
@@ -465,6 +475,47 @@ def demo(
         f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
     )
     _print_sample(model, frame, scored)
+    if serve_api:
+        _serve_demo(workdir=workdir, models=models, port=port)
+
+
+def _check_port_free(port: int) -> None:
+    """Refuse a taken port before minutes of work, not after."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise TierlineError(
+                f"Port {port} on 127.0.0.1 is taken; stop what uses it or pass --port"
+            ) from None
+
+
+def _serve_demo(*, workdir: Path, models: Path, port: int) -> None:
+    """Create demo keys and serve the API on 127.0.0.1 until Ctrl-C."""
+    import uvicorn
+
+    from engine.store import Store
+
+    url = f"sqlite:///{(workdir / 'tierline.db').resolve()}"
+    os.environ["TIERLINE_DATABASE_URL"] = url
+    os.environ["TIERLINE_MODELS"] = str(models.resolve())
+    base = f"http://127.0.0.1:{port}"
+    out.print(f"\nAPI: {base}  (docs: {base}/docs, ready: {base}/readyz)")
+    with Store.open(url) as store:
+        for role in ("staff", "pos", "admin"):
+            key, _ = store.create_key(role=role, site="demo", name=f"demo {role}")
+            out.print(f"{role} key: {key}")
+    out.print("Ctrl-C stops the server.\n")
+    uvicorn.run(
+        "api.app:create_app_from_env",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
+    out.print("server stopped")
 
 
 def _print_sample(model: Any, frame: Any, scored: Any) -> None:

@@ -1,0 +1,111 @@
+"""`tierline demo` as `make demo` runs it: train, score, then a live API with working keys."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """The demo prints keys, the pos key gets a decision from the live API, Ctrl-C stops it cleanly."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "demo",
+            "--customers",
+            "3000",
+            "--workdir",
+            str(tmp_path),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        keys: dict[str, str] = {}
+        deadline = time.monotonic() + 240
+        while len(keys) < 3 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            match = re.match(r"(staff|pos|admin) key: (\S+)", line.strip())
+            if match:
+                keys[match.group(1)] = match.group(2)
+        assert len(keys) == 3, "".join(seen)
+        base = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        response = httpx.post(
+            f"{base}/v1/decisions",
+            headers={"X-API-Key": keys["pos"]},
+            json={"signals": {"student_verified": True, "visits_90d": 2}},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["tier"] == "student" and not response.json()["degraded"]
+        assert (
+            httpx.post(
+                f"{base}/v1/decisions", headers={"X-API-Key": keys["staff"]}, json={"signals": {}}
+            ).status_code
+            == 403
+        )
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:
+    """A port already in use is a one-line refusal with exit code 2, not a traceback."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "demo",
+                "--customers",
+                "1000",
+                "--workdir",
+                str(tmp_path),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    assert proc.returncode == 2 and f"Port {port}" in proc.stderr and "Traceback" not in proc.stderr
