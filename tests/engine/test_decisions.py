@@ -85,3 +85,37 @@ def test_no_model_answers_degraded_with_the_default_tier(store: Store) -> None:
     )
     assert d["degraded"] and d["tier"] == "standard" and d["model_version"] is None
     assert [c["code"] for c in d["cues"]] == ["serve_in_order", "mention_loyalty"]
+
+
+def test_a_perk_with_stock_100_is_issued_exactly_100_times_under_concurrency(
+    trained: Trained, store: Store
+) -> None:
+    """1,000 concurrent VIP decisions: coffee (stock 100) issued exactly 100 times, the brand
+    dessert exactly as often as its daily budget allows (120 / 4.0 = 30), nobody left without a cue."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = Registry(trained.models).load()
+    perks = dict(model.playbook.perks)
+    perks["coffee"] = Perk(name="coffee", cost=0.0, stock=100, daily_budget=None)
+    store.sync_perks(perks)
+    fallback = Fallback(default_tier="standard", playbook=model.playbook)
+    day = dt.date(2026, 11, 26)
+
+    def one(i: int) -> list[str]:
+        d = decide(
+            store=store,
+            model=model,
+            fallback=fallback,
+            site="s",
+            signals=VIP,
+            explain=False,
+            today=day,
+        )
+        assert d["tier"] == "vip"
+        return [c["code"] for c in d["cues"]]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(one, range(1000)))
+    assert sum("welcome_coffee" in codes for codes in results) == 100
+    assert sum("car_dessert" in codes for codes in results) == 30
+    assert all(codes and codes[0] == "seat_fast" for codes in results)
