@@ -17,6 +17,7 @@ predicates and the arithmetic, so both give the same answer for the same custome
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -102,9 +103,8 @@ class TierPolicy:
             return self
         scores = np.sort(np.asarray(train_scores, dtype=np.float64))
         thresholds: list[tuple[str, float]] = []
-        taken = (
-            0.0  # top_fraction cuts stack in the order listed: vip the top 10 %, gold the next 20 %
-        )
+        # top_fraction cuts stack in the order listed: vip the top 10 %, gold the next 20 %.
+        taken = 0.0
         for cut in spec.cuts:
             if cut.top_fraction is not None:
                 taken += cut.top_fraction
@@ -114,12 +114,8 @@ class TierPolicy:
                 thresholds.append((cut.tier, float(cut.min_score)))
         thresholds.sort(key=lambda t: -t[1])
         quantiles = np.quantile(scores, np.linspace(0.0, 1.0, 1001))
-        return TierPolicy(
-            kind=self.kind,
-            tiers=self.tiers,
-            default_tier=self.default_tier,
-            min_confidence=self.min_confidence,
-            rules=self.rules,
+        return dataclasses.replace(
+            self,
             thresholds=tuple(thresholds),
             score_quantiles=tuple(float(q) for q in quantiles),
         )

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,13 +49,7 @@ def fit_baselines(
         const = np.zeros((len(test), len(spec.tiers)))
         const[:, majority] = 1.0
         # A constant is no probability model; the floor must not override it.
-        rule_policy = TierPolicy(
-            kind="class",
-            tiers=spec.tiers,
-            default_tier=spec.default_tier,
-            min_confidence=0.0,
-            rules=spec.rules,
-        )
+        rule_policy = dataclasses.replace(base_policy, min_confidence=0.0)
         d = rule_policy.decide_many(scores=const, frame=test_frame)
         out["rules+majority"] = measure(
             spec, y_true=prep.labels[test], tier_pred=d["tier"], scores=None

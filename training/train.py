@@ -16,7 +16,7 @@ import platform
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,6 @@ class TrainResult:
     report: str
     best_iteration: int
     seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         kind_metric = self.gate.get("metric")

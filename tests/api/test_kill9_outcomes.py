@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import PLAIN
-from tests.api.test_serve import ROOT, _free_port, _tierline
+from tests.api.test_serve import ROOT, _tierline
+from tests.servers import free_port, wait_ready
 
 POSTS = 5000
 KILLS = 10
@@ -31,15 +32,12 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError("the server did not become ready")
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", seconds=60, process=server)
+    except AssertionError:
+        server.kill()
+        raise
+    return server
 
 
 def _retry(call: Any) -> httpx.Response:
@@ -66,7 +64,7 @@ def test_kill_9_during_outcome_posts_loses_and_doubles_nothing(
     key = json.loads(
         _tierline("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env).stdout
     )["key"]
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     state: dict[str, Any] = {"server": _start(env, port), "kills": 0}
     acknowledged: set[str] = set()

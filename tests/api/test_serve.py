@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.api.conftest import PLAIN
+from tests.servers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tierline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -49,7 +42,7 @@ def test_real_uvicorn_serves_a_decision(models_dir: Path, tmp_path: Path) -> Non
     assert key["key"] not in listed.stdout and "s1" in listed.stdout
     assert _tierline("keys", "create", "--role", "chef", "--site", "s1", env=env).returncode == 2
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -59,16 +52,10 @@ def test_real_uvicorn_serves_a_decision(models_dir: Path, tmp_path: Path) -> Non
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            assert time.monotonic() < deadline, "server not ready within 30 s"
-            time.sleep(0.2)
+        try:
+            wait_ready(base, seconds=30, process=server)
+        except AssertionError:
+            raise AssertionError(server.stderr.read().decode() if server.stderr else "") from None
         r = httpx.post(
             f"{base}/v1/decisions",
             json={"customer_id": "real-1", "signals": PLAIN},

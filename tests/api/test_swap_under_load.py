@@ -15,7 +15,8 @@ import httpx
 
 from engine.registry import Registry
 from tests.api.conftest import VIP
-from tests.api.test_serve import ROOT, _free_port, _tierline
+from tests.api.test_serve import ROOT, _tierline
+from tests.servers import free_port, wait_ready
 
 LOAD_SECONDS = 60
 SWAPS = 10
@@ -51,7 +52,7 @@ def test_ten_swaps_during_a_minute_of_load_fail_no_request(
     created = _tierline("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)["key"]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -88,14 +89,7 @@ def test_ten_swaps_during_a_minute_of_load_fail_no_request(
                         versions[r.json()["model_version"]] += 1
 
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_ready(base, seconds=60, process=server)
         threads = [threading.Thread(target=client) for _ in range(4)]
         for t in threads:
             t.start()

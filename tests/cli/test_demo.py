@@ -13,11 +13,7 @@ from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import free_port, wait_ready
 
 
 def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -56,13 +52,7 @@ def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Pat
                 keys[match.group(1)] = match.group(2)
         assert len(keys) == 3, "".join(seen)
         base = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_ready(base, seconds=max(1.0, deadline - time.monotonic()), process=proc)
         response = httpx.post(
             f"{base}/v1/decisions",
             headers={"X-API-Key": keys["pos"]},
