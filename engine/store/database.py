@@ -13,6 +13,8 @@ or rely on row locks and unique indexes, so they need nothing stronger.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -165,12 +167,30 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL").fetchall()
+        _enable_wal(cursor)
         # FULL: a commit (an outcome, an issued perk) survives a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL (a persistent setting: later connections see it).
+
+    Several processes opening a fresh file at once race for this switch, and SQLite answers
+    the losers "database is locked" at once instead of waiting on the busy timeout, so the
+    switch is retried here within that timeout (seen: a concurrent first open failing).
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(conn: Connection) -> None:
