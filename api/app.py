@@ -18,7 +18,16 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit, RateLimiter
 from api.metrics import Metrics, MetricsMiddleware
-from api.routers import customers, decisions, health, models, outcomes, visits
+from api.routers import (
+    customers,
+    decisions,
+    display,
+    health,
+    models,
+    outcomes,
+    reports,
+    visits,
+)
 from api.serving import ServingModel
 from api.settings import Settings, get_settings
 from engine.registry import Registry
@@ -74,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     install_error_handlers(app)
-    for module in (decisions, customers, visits, outcomes, models, health):
+    for module in (decisions, customers, visits, outcomes, reports, models, health, display):
         app.include_router(module.router)
     # Outermost last: metrics see every response, including the 413s.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

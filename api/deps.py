@@ -22,8 +22,10 @@ from engine.store import ROLES, Store
 __all__ = [
     "AdminKey",
     "ApiKey",
+    "IdempotencyKey",
     "MetricsDep",
     "ModelDep",
+    "OptionalIdempotencyKey",
     "PosKey",
     "ServingDep",
     "SettingsDep",
@@ -76,6 +78,12 @@ StoreDep = Annotated[Store, Depends(get_store)]
 ServingDep = Annotated[ServingModel, Depends(get_serving_model)]
 ModelDep = Annotated[Serving, Depends(get_model)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+# A client that is unsure whether its post arrived sends it again with the same key.
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+OptionalIdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
 
 
 def _authenticate(

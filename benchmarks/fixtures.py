@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "DEMO_SPEC",
@@ -21,6 +22,7 @@ __all__ = [
     "SEED",
     "TRANSACTIONS_SPEC",
     "customers_csv",
+    "demo_signals",
     "python_command",
     "scratch_dir",
     "tierline_command",
@@ -76,6 +78,39 @@ def trained_models(n: int, *, seed: int = SEED) -> Path:
         _say(f"training the demo model on {n:,} customers -> {folder.relative_to(REPO)}")
         train(data_path=data, spec=load_spec(DEMO_SPEC), models=folder, promote="always")
     return folder
+
+
+# The demo table's targets (examples/demo.toml, binary.toml, value.toml): labels, never signals.
+_DEMO_LABELS = ("tier", "returned_90d", "spend_next_90d")
+
+
+def demo_signals(n: int, *, seed: int = SEED + 1) -> list[tuple[str, dict[str, Any]]]:
+    """``n`` demo customers as ``(customer_id, signals)``, the signals JSON-ready.
+
+    Every column but the id and the labels, as a POS or CRM would send it: missing values
+    left out, numpy scalars as Python numbers and bools, dates as ISO text. The default
+    seed is not the training data's, so these are new customers to the model.
+    """
+    import pandas as pd
+
+    from training.demo_data import generate_customers
+
+    frame = generate_customers(n, seed=seed)
+    columns = [c for c in frame.columns if c not in ("customer_id", *_DEMO_LABELS)]
+    out = []
+    for record in frame.to_dict("records"):
+        signals: dict[str, Any] = {}
+        for column in columns:
+            value = record[column]
+            if pd.isna(value):
+                continue
+            if isinstance(value, pd.Timestamp):
+                value = value.date().isoformat()
+            elif hasattr(value, "item"):  # numpy scalar -> int, float or bool
+                value = value.item()
+            signals[column] = value
+        out.append((str(record["customer_id"]), signals))
+    return out
 
 
 def scratch_dir(name: str) -> Path:

@@ -2,7 +2,8 @@
 
 Usage: ``python -m benchmarks.run [NAME ...] [--quick] [--fresh]``
 
-* ``NAME``: any of single, batch, train, transactions, generate (default: all, in order).
+* ``NAME``: any of single, decision, batch, train, transactions, generate, http (default:
+  all, in order).
 * ``--quick``: small sizes, a smoke test of the suite (about two minutes); its figures
   say nothing about the targets.
 * ``--fresh``: delete the cached data and models under ``benchmarks/out`` first.
@@ -34,12 +35,15 @@ __all__ = ["BENCHMARKS", "main"]
 
 BENCHMARKS = {
     "single": "benchmarks.bench_single",
+    "decision": "benchmarks.bench_decision",
     "batch": "benchmarks.bench_batch",
     "train": "benchmarks.bench_train",
     "transactions": "benchmarks.bench_transactions",
     "generate": "benchmarks.bench_generate_cli",
+    "http": "benchmarks.bench_http",
 }
 _UNITS = {"us": "µs", "s": "s", "GiB": "GiB"}
+_DIGITS = {"us": 1, "s": 1, "ms": 2, "req/s": 0, "requests": 0}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,7 +121,7 @@ def _lines(result: dict[str, Any]) -> list[str]:
     return [
         f"{name}: {c['check']} {_figure(c['value'], c['unit'])} vs limit "
         f"{_figure(c['limit'], c['unit'])} ({c['limit_is']}) -> ratio {c['ratio']:.3f}, "
-        f"target <= {c['target']:g}: {_status(c)}"
+        f"target {_target(c)}: {_status(c)}"
         for c in result["checks"]
     ]
 
@@ -137,7 +141,7 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
                     _figure(c["value"], c["unit"]),
                     _figure(c["limit"], c["unit"]),
                     f"{c['ratio']:.3f}",
-                    f"<= {c['target']:g}",
+                    _target(c),
                     _status(c),
                 )
             )
@@ -153,11 +157,19 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
 
 
 def _figure(value: float, unit: str) -> str:
-    digits = 1 if unit in ("us", "s") else 2
-    return f"{value:,.{digits}f} {_UNITS.get(unit, unit)}"
+    return f"{value:,.{_DIGITS.get(unit, 2)}f} {_UNITS.get(unit, unit)}"
+
+
+def _target(check: dict[str, Any]) -> str:
+    """``<= t``; ``>= t`` for a check where more is better (throughput); ``none`` if reported only."""
+    if check["target"] is None:
+        return "none"
+    return f"{'>=' if check.get('at_least') else '<='} {check['target']:g}"
 
 
 def _status(check: dict[str, Any]) -> str:
+    if check["target"] is None:
+        return "-"
     return "ok" if check["ok"] else "MISSED"
 
 

@@ -19,7 +19,11 @@ from engine.model import TierModel
 from engine.playbook import Cue, Playbook
 from engine.store import Store
 
-__all__ = ["Fallback", "decide", "decide_many"]
+__all__ = ["SOURCE_SIGNALS", "Fallback", "check_in", "decide", "decide_many"]
+
+# Signals that say where a customer came from: a visit keeps them so staff can read how
+# warm the lead is and the manager can total spend by campaign.
+SOURCE_SIGNALS = ("campaign", "landing_page", "channel", "utm_source", "utm_medium", "referrer")
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,71 @@ def decide_many(
     today: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """``decide`` for several customers (the same code path), stored in one transaction."""
+    merged = [
+        (customer_id, _merged(store, customer_id, signals)) for customer_id, signals in requests
+    ]
+    return _decide_merged(
+        store=store,
+        model=model,
+        fallback=fallback,
+        site=site,
+        merged=merged,
+        explain=explain,
+        today=today,
+    )
+
+
+def check_in(
+    *,
+    store: Store,
+    model: TierModel | None,
+    fallback: Fallback,
+    site: str,
+    customer_id: str | None = None,
+    signals: Mapping[str, Any] | None = None,
+    party_size: int | None = None,
+    explain: bool = True,
+    today: dt.date | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The coat-check: decide, then open a visit with a ticket from the tier's range.
+
+    Returns ``(visit, decision)``. The visit keeps where the customer came from (the
+    ``SOURCE_SIGNALS`` of the merged profile and request) for the staff display.
+    """
+    merged = _merged(store, customer_id, signals)
+    if party_size is not None and "party_size" not in (signals or {}):
+        merged["party_size"] = party_size  # the request wins over the stored profile
+    [decision] = _decide_merged(
+        store=store,
+        model=model,
+        fallback=fallback,
+        site=site,
+        merged=[(customer_id, merged)],
+        explain=explain,
+        today=today,
+    )
+    playbook = model.playbook if model is not None else fallback.playbook
+    visit = store.open_visit(
+        site=site,
+        ticket_range=playbook.ticket_range(decision["tier"]),
+        decision_id=decision["decision_id"],
+        customer_id=customer_id,
+        party_size=party_size,
+        source={k: str(merged[k])[:200] for k in SOURCE_SIGNALS if merged.get(k) is not None},
+    )
+    return visit, decision
+
+
+def _decide_merged(
+    *,
+    store: Store,
+    model: TierModel | None,
+    fallback: Fallback,
+    site: str,
+    merged: Sequence[tuple[str | None, dict[str, Any]]],
+    explain: bool,
+    today: dt.date | None,
+) -> list[dict[str, Any]]:
     day = today or dt.datetime.now(dt.UTC).date()
 
     def available(perk: str) -> bool:
@@ -151,11 +220,11 @@ def decide_many(
             model=model,
             fallback=fallback,
             customer_id=customer_id,
-            signals=_merged(store, customer_id, signals),
+            signals=signals,
             explain=explain,
             available=available,
         )
-        for customer_id, signals in requests
+        for customer_id, signals in merged
     ]
     ids = store.record_decisions([{**d, "site": site} for d in decisions])
     return [{"decision_id": i, **d} for i, d in zip(ids, decisions, strict=True)]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 
-from api.deps import ModelDep, StaffKey, StoreDep
+from api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
 from api.errors import ApiError
 from api.schemas import OutcomeRequest
 from engine.errors import Conflict
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
-
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
 @router.post("", status_code=201)

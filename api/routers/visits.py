@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
-from api.deps import MetricsDep, ModelDep, PosKey, StaffKey, StoreDep
+from api.deps import (
+    MetricsDep,
+    ModelDep,
+    OptionalIdempotencyKey,
+    PosKey,
+    StaffKey,
+    StoreDep,
+)
 from api.errors import ApiError
 from api.schemas import CloseRequest, OverrideRequest, VisitRequest
-from engine.decisions import decide
-from engine.errors import Conflict
+from engine.decisions import check_in
 
 router = APIRouter(prefix="/v1/visits", tags=["visits"])
 
@@ -18,7 +24,7 @@ Ticket = Annotated[int, Path(ge=0, le=1_000_000)]
 
 
 @router.post("", status_code=201)
-def check_in(
+def create_visit(
     body: VisitRequest,
     key: PosKey,
     store: StoreDep,
@@ -27,26 +33,17 @@ def check_in(
     explain: bool = True,
 ) -> dict[str, Any]:
     """Check a customer in: decide, then hand out a ticket from the tier's range."""
-    signals = dict(body.signals or {})
-    if body.party_size is not None:
-        signals.setdefault("party_size", body.party_size)
-    decision = decide(
+    visit, decision = check_in(
         store=store,
         model=serving.model,
         fallback=serving.fallback,
         site=key.site,
         customer_id=body.customer_id,
-        signals=signals or None,
+        signals=body.signals,
+        party_size=body.party_size,
         explain=explain,
     )
     metrics.count_decisions([decision])
-    visit = store.open_visit(
-        site=key.site,
-        ticket_range=serving.playbook.ticket_range(decision["tier"]),
-        decision_id=decision["decision_id"],
-        customer_id=body.customer_id,
-        party_size=body.party_size,
-    )
     return {
         "ticket": visit["ticket"],
         "site": visit["site"],
@@ -57,30 +54,56 @@ def check_in(
 
 
 @router.get("")
-def list_visits(key: StaffKey, store: StoreDep) -> dict[str, Any]:
-    """The open visits at the key's site, newest first (the staff display)."""
-    return {"site": key.site, "items": store.list_open_visits(key.site)}
+def list_visits(key: StaffKey, store: StoreDep, serving: ModelDep) -> dict[str, Any]:
+    """The open visits at the key's site, newest first, with what the staff display needs:
+    each visit's decision, the tier in force, where the customer came from and the cues
+    already marked; plus each tier's label, colour and shape, and whether decisions are
+    coming from the fallback (``degraded``)."""
+    return {
+        "site": key.site,
+        "role": key.role,
+        "degraded": serving.model is None,
+        "model_version": serving.version,
+        "tiers": [
+            {"tier": t.tier, "label": t.label, "color": t.color, "shape": t.shape}
+            for t in serving.playbook.tiers.values()
+        ],
+        "items": store.list_open_visits(key.site),
+    }
 
 
 @router.get("/{ticket}")
 def get_visit(ticket: Ticket, key: StaffKey, store: StoreDep) -> dict[str, Any]:
     """One visit at the key's site (the open one with this ticket, else its latest)."""
-    visit = store.get_visit(key.site, ticket)
-    decision = store.get_decision(visit["decision_id"])
-    return {**visit, "tier": decision["tier"] if decision else None}
+    return store.get_visit(key.site, ticket)
 
 
 @router.post("/{ticket}/close")
-def close_visit(ticket: Ticket, body: CloseRequest, key: PosKey, store: StoreDep) -> dict[str, Any]:
-    """Close an open visit with what was spent; the ticket is free again."""
-    return store.close_visit(key.site, ticket, spend=body.spend)
+def close_visit(
+    ticket: Ticket,
+    body: CloseRequest,
+    key: StaffKey,
+    store: StoreDep,
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> dict[str, Any]:
+    """Close an open visit with what was spent; the ticket is free again. A repeat with the
+    same ``Idempotency-Key`` and spend returns the closed visit instead of a 409."""
+    return store.close_visit(key.site, ticket, spend=body.spend, idempotency_key=idempotency_key)
 
 
 @router.post("/{ticket}/override")
 def override_tier(
-    ticket: Ticket, body: OverrideRequest, key: StaffKey, store: StoreDep, serving: ModelDep
+    ticket: Ticket,
+    body: OverrideRequest,
+    key: StaffKey,
+    store: StoreDep,
+    serving: ModelDep,
+    response: Response,
+    idempotency_key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
-    """Override an open visit's tier with a reason; the override is audited."""
+    """Override an open visit's tier with a reason; audited, and shown on the display. A
+    repeat with the same ``Idempotency-Key`` returns the first answer without a second
+    audit entry."""
     tiers = list(serving.playbook.tiers)
     if body.tier not in tiers:
         raise ApiError(
@@ -89,27 +112,13 @@ def override_tier(
             f"Tier '{body.tier}' is not one of {', '.join(tiers)}",
             {"tiers": tiers},
         )
-    visit = store.get_visit(key.site, ticket)
-    if visit["closed_at"] is not None:
-        raise Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
-    decision = store.get_decision(visit["decision_id"])
-    previous = decision["tier"] if decision else None
-    store.audit(
+    visit, replay = store.override_visit(
+        key.site,
+        ticket,
+        tier=body.tier,
+        reason=body.reason,
         actor=key.id,
-        action="override",
-        subject=f"{key.site}/{ticket}",
-        detail={
-            "decision_id": visit["decision_id"],
-            "from": previous,
-            "to": body.tier,
-            "reason": body.reason,
-        },
+        idempotency_key=idempotency_key,
     )
-    return {
-        "ticket": ticket,
-        "site": key.site,
-        "decision_id": visit["decision_id"],
-        "previous_tier": previous,
-        "tier": body.tier,
-        "reason": body.reason,
-    }
+    response.headers["Idempotent-Replayed"] = "true" if replay else "false"
+    return visit

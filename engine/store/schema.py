@@ -65,9 +65,19 @@ visits = sa.Table(
     sa.Column("opened_at", UTCDateTime, nullable=False),
     sa.Column("closed_at", UTCDateTime, nullable=True),
     sa.Column("spend", sa.Double, nullable=True),
+    # Migration 0002: what the staff display shows and the keys that make its actions
+    # safe to repeat.
+    sa.Column("source", JSON, nullable=True),  # campaign, landing page, channel
+    sa.Column("close_key", sa.Text, nullable=True),
+    sa.Column("override_tier", sa.Text, nullable=True),
+    sa.Column("override_reason", sa.Text, nullable=True),
+    sa.Column("override_key", sa.Text, nullable=True),
+    sa.Column("overridden_at", UTCDateTime, nullable=True),
+    sa.Column("overridden_by", sa.Text, nullable=True),
     sa.CheckConstraint("spend IS NULL OR spend >= 0", name="ck_visits_spend"),
     sa.CheckConstraint("party_size IS NULL OR party_size > 0", name="ck_visits_party_size"),
     sa.Index("ix_visits_site_ticket", "site", "ticket"),
+    sa.Index("ix_visits_site_opened", "site", "opened_at"),
     # A ticket is unique among the open visits of a site; a closed ticket is reused.
     sa.Index(
         "uq_visits_open_ticket",

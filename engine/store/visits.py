@@ -4,10 +4,19 @@ The database enforces uniqueness with a partial unique index on ``(site, ticket)
 closed_at IS NULL``. ``open_visit`` picks the lowest free number in the tier's range; on
 PostgreSQL two check-ins may pick the same number at once, the index refuses the second,
 and it tries again with the next free one.
+
+What the staff display reads is one "visit view": the visit, its decision, the tier in
+force (a staff override wins over the model's), where the customer came from, and the cues
+already marked accepted or declined. Closing and overriding take an optional idempotency
+key, stored on the row, so a tablet that retries after a lost response gets the first
+answer back instead of a conflict.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,14 +24,26 @@ from sqlalchemy import exc
 
 from engine.errors import Conflict, NotFound
 from engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
-from engine.store.schema import visits
+from engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
 
 __all__ = ["VisitStore"]
 
 # Each lost race means another check-in got a ticket, so this bounds waiting, not progress.
 _TICKET_ATTEMPTS = 50
 
-_PUBLIC = [c for c in visits.c if c.name != "id"]
+# Columns a caller never sees: the row id and the idempotency keys.
+_HIDDEN = {"id", "close_key", "override_key"}
+_OVERRIDE = ("override_tier", "override_reason", "overridden_at", "overridden_by")
+_DECISION = (
+    "tier",
+    "confidence",
+    "score",
+    "cues",
+    "reasons",
+    "model_version",
+    "holdout",
+    "degraded",
+)
 
 
 class VisitStore(StorePart):
@@ -36,8 +57,13 @@ class VisitStore(StorePart):
         decision_id: str,
         customer_id: str | None,
         party_size: int | None,
+        source: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Check a customer in with the lowest free ticket of ``ticket_range`` at ``site``."""
+        """Check a customer in with the lowest free ticket of ``ticket_range`` at ``site``.
+
+        ``source`` is where the customer came from (campaign, landing page, channel), kept
+        for the staff display and the manager's spend-by-campaign view.
+        """
         for _ in range(_TICKET_ATTEMPTS):
             try:
                 return self._try_open(
@@ -46,6 +72,7 @@ class VisitStore(StorePart):
                     decision_id=decision_id,
                     customer_id=customer_id,
                     party_size=party_size,
+                    source=dict(source) if source else None,
                 )
             except exc.IntegrityError as error:
                 if is_foreign_key_violation(error):
@@ -65,6 +92,7 @@ class VisitStore(StorePart):
         decision_id: str,
         customer_id: str | None,
         party_size: int | None,
+        source: dict[str, Any] | None,
     ) -> dict[str, Any]:
         low, high = ticket_range
         with self._db.write() as conn:
@@ -92,42 +120,219 @@ class VisitStore(StorePart):
                 "opened_at": self._now(),
                 "closed_at": None,
                 "spend": None,
+                "source": source,
             }
             conn.execute(sa.insert(visits).values(row))
         return row
 
     def list_open_visits(self, site: str) -> list[dict[str, Any]]:
-        """The site's open visits, newest first (the staff display)."""
+        """The site's open visits as display views, newest first (the staff display)."""
         query = (
-            sa.select(*_PUBLIC)
+            sa.select(visits)
             .where(visits.c.site == site, visits.c.closed_at.is_(None))
             .order_by(visits.c.opened_at.desc(), visits.c.id.desc())
         )
         with self._db.read() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+            return self._views(conn, rows)
 
     def get_visit(self, site: str, ticket: int) -> dict[str, Any]:
-        """The open visit with this ticket at ``site``, else its latest closed one."""
+        """The open visit with this ticket at ``site``, else its latest closed one (a view)."""
         with self._db.read() as conn:
-            row = self._latest(conn, site, ticket)
-        return {k: v for k, v in row.items() if k != "id"}
+            return self._views(conn, [self._latest(conn, site, ticket)])[0]
 
-    def close_visit(self, site: str, ticket: int, *, spend: float) -> dict[str, Any]:
-        """Close the open visit with this ticket, recording the spend; the ticket is free again."""
+    def close_visit(
+        self, site: str, ticket: int, *, spend: float, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Close the open visit with this ticket, recording the spend; the ticket is free again.
+
+        A repeat with the same ``idempotency_key`` and spend returns the closed visit.
+        """
         with self._db.write() as conn:
             row = self._latest(conn, site, ticket)
             if row["closed_at"] is not None:
+                if idempotency_key is not None and row["close_key"] == idempotency_key:
+                    if row["spend"] != spend:
+                        raise Conflict(
+                            f"Idempotency key '{idempotency_key}' already closed ticket "
+                            f"{ticket} with spend {row['spend']}; use a new key"
+                        )
+                    return self._views(conn, [row])[0]
                 raise Conflict(f"Ticket {ticket} at site '{site}' is already closed")
             closed_at = self._now()
             done = conn.execute(
                 sa.update(visits)
                 .where(visits.c.id == row["id"], visits.c.closed_at.is_(None))
-                .values(closed_at=closed_at, spend=spend)
+                .values(closed_at=closed_at, spend=spend, close_key=idempotency_key)
             )
             if done.rowcount != 1:  # closed by a concurrent request since we read it
                 raise Conflict(f"Ticket {ticket} at site '{site}' is already closed")
-        row.update(closed_at=closed_at, spend=spend)
-        return {k: v for k, v in row.items() if k != "id"}
+            row.update(closed_at=closed_at, spend=spend, close_key=idempotency_key)
+            return self._views(conn, [row])[0]
+
+    def override_visit(
+        self,
+        site: str,
+        ticket: int,
+        *,
+        tier: str,
+        reason: str,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Override the tier of an open visit, audited in the same transaction.
+
+        Returns ``(view, replay)``: a repeat with the same ``idempotency_key`` (same tier
+        and reason) returns the visit without a second audit entry.
+        """
+        with self._db.write() as conn:
+            row = self._latest(conn, site, ticket)
+            if idempotency_key is not None and row["override_key"] == idempotency_key:
+                if (row["override_tier"], row["override_reason"]) != (tier, reason):
+                    raise Conflict(
+                        f"Idempotency key '{idempotency_key}' was already used for another "
+                        "override; use a new key"
+                    )
+                return self._views(conn, [row])[0], True
+            if row["closed_at"] is not None:
+                raise Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
+            previous = row["override_tier"] or conn.scalar(
+                sa.select(decisions.c.tier).where(decisions.c.id == row["decision_id"])
+            )
+            now = self._now()
+            change = {
+                "override_tier": tier,
+                "override_reason": reason,
+                "override_key": idempotency_key,
+                "overridden_at": now,
+                "overridden_by": actor,
+            }
+            done = conn.execute(
+                sa.update(visits)
+                .where(visits.c.id == row["id"], visits.c.closed_at.is_(None))
+                .values(**change)
+            )
+            if done.rowcount != 1:
+                raise Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
+            conn.execute(
+                sa.insert(audit).values(
+                    at=now,
+                    actor=actor,
+                    action="override",
+                    subject=f"{site}/{ticket}",
+                    detail={
+                        "decision_id": row["decision_id"],
+                        "from": previous,
+                        "to": tier,
+                        "reason": reason,
+                    },
+                )
+            )
+            row.update(change)
+            return self._views(conn, [row])[0], False
+
+    def day_report(self, site: str, day: dt.date) -> dict[str, Any]:
+        """The manager's view of one UTC day at ``site``: visits and spend by tier and by
+        campaign, and each perk issued against its stock and daily budget."""
+        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        query = sa.select(visits).where(
+            visits.c.site == site,
+            visits.c.opened_at >= start,
+            visits.c.opened_at < start + dt.timedelta(days=1),
+        )
+        by_tier: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"visits": 0, "open": 0, "spend": 0.0}
+        )
+        by_campaign: dict[str, dict[str, Any]] = defaultdict(lambda: {"visits": 0, "spend": 0.0})
+        with self._db.read() as conn:
+            views = self._views(conn, [dict(r._mapping) for r in conn.execute(query)])
+            perk_rows = conn.execute(
+                sa.select(perks, perk_usage.c.issued, perk_usage.c.spent)
+                .select_from(
+                    perks.outerjoin(
+                        perk_usage, (perk_usage.c.perk == perks.c.name) & (perk_usage.c.day == day)
+                    )
+                )
+                .order_by(perks.c.name)
+            ).all()
+        for view in views:
+            spend = view["spend"] or 0.0
+            tier = by_tier[view["tier"]]
+            tier["visits"] += 1
+            tier["open"] += view["closed_at"] is None
+            tier["spend"] += spend
+            campaign = by_campaign[str((view["source"] or {}).get("campaign") or "(none)")]
+            campaign["visits"] += 1
+            campaign["spend"] += spend
+        return {
+            "site": site,
+            "day": day.isoformat(),
+            "visits": len(views),
+            "spend": round(sum(v["spend"] or 0.0 for v in views), 2),
+            "by_tier": _rounded(by_tier, "tier"),
+            "by_campaign": _rounded(by_campaign, "campaign"),
+            "perks": [
+                {
+                    "perk": p.name,
+                    "issued": p.issued or 0,
+                    "spent": round(p.spent or 0.0, 2),
+                    "stock_left": p.stock,
+                    "daily_budget": p.daily_budget,
+                }
+                for p in perk_rows
+            ],
+        }
+
+    def _views(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Visit rows as display views: decision, tier in force, source, cues marked."""
+        ids = list({row["decision_id"] for row in rows})
+        found: dict[str, dict[str, Any]] = {}
+        marked: dict[str, dict[str, set[str]]] = defaultdict(
+            lambda: {"accepted": set(), "declined": set()}
+        )
+        # One query each, in chunks that stay under every database's parameter limit.
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for d in conn.execute(
+                sa.select(decisions.c.id, *(decisions.c[c] for c in _DECISION)).where(
+                    decisions.c.id.in_(chunk)
+                )
+            ):
+                found[d.id] = {c: d._mapping[c] for c in _DECISION}
+            for o in conn.execute(
+                sa.select(outcomes.c.decision_id, outcomes.c.accepted, outcomes.c.declined)
+                .where(outcomes.c.decision_id.in_(chunk))
+                .order_by(outcomes.c.created_at)
+            ):
+                # The latest outcome about a cue wins: staff may correct a mistaken tap.
+                mark = marked[o.decision_id]
+                for code in o.accepted:
+                    mark["accepted"].add(code)
+                    mark["declined"].discard(code)
+                for code in o.declined:
+                    mark["declined"].add(code)
+                    mark["accepted"].discard(code)
+        views = []
+        for row in rows:
+            decision = found.get(row["decision_id"], {})
+            mark = marked.get(row["decision_id"], {"accepted": set(), "declined": set()})
+            view = {k: v for k, v in row.items() if k not in _HIDDEN and k not in _OVERRIDE}
+            view["tier"] = row["override_tier"] or decision.get("tier")
+            view["override"] = (
+                None
+                if row["override_tier"] is None
+                else {
+                    "tier": row["override_tier"],
+                    "reason": row["override_reason"],
+                    "at": row["overridden_at"],
+                    "by": row["overridden_by"],
+                }
+            )
+            view["decision"] = decision
+            view["accepted"] = sorted(mark["accepted"])
+            view["declined"] = sorted(mark["declined"])
+            views.append(view)
+        return views
 
     def _latest(self, conn: sa.Connection, site: str, ticket: int) -> dict[str, Any]:
         # At most one visit per ticket is open, and it is the newest: a closed visit with
@@ -142,3 +347,10 @@ class VisitStore(StorePart):
             # The same words whether the ticket is unknown or another site's.
             raise NotFound(f"No visit with ticket {ticket} at this site")
         return dict(row._mapping)
+
+
+def _rounded(groups: Mapping[str, dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [
+        {name: key, **{k: round(v, 2) if isinstance(v, float) else v for k, v in g.items()}}
+        for key, g in sorted(groups.items())
+    ]

@@ -23,6 +23,9 @@ PUBLIC = {
     "/openapi.json",
     "/docs/oauth2-redirect",
     "/redoc",
+    # The staff page's shell holds no data; it asks the API with the key typed into it.
+    "/display",
+    "/display/{asset}",
 }
 
 
@@ -59,12 +62,13 @@ MATRIX = [
     ("POST", "/v1/visits", {"signals": PLAIN}, "pos"),
     ("GET", "/v1/visits", None, "staff"),
     ("GET", "/v1/visits/1", None, "staff"),
-    ("POST", "/v1/visits/1/close", {"spend": 1.0}, "pos"),
+    ("POST", "/v1/visits/1/close", {"spend": 1.0}, "staff"),
     ("POST", "/v1/visits/1/override", {"tier": "vip", "reason": "x"}, "staff"),
     ("POST", "/v1/outcomes", {"decision_id": "x"}, "staff"),
     ("GET", "/v1/models", None, "admin"),
     ("POST", "/v1/models/v0001/promote", None, "admin"),
     ("POST", "/v1/models/rollback", None, "admin"),
+    ("GET", "/v1/reports/day", None, "admin"),
 ]
 RANK = {"staff": 0, "pos": 1, "admin": 2}
 

@@ -105,7 +105,13 @@ def test_staff_override_is_audited(client: TestClient, keys: Keys) -> None:
     body = {"tier": "vip", "reason": "Régulier depuis 20 ans ☕"}
     r = client.post(f"/v1/visits/{v['ticket']}/override", json=body, headers=keys.staff)
     assert r.status_code == 200, r.text
-    assert r.json()["tier"] == "vip" and r.json()["previous_tier"] == v["decision"]["tier"]  # type: ignore[index]
+    assert r.json()["tier"] == "vip" and r.json()["decision"]["tier"] == v["decision"]["tier"]  # type: ignore[index]
     entry = client.app.state.store.audit_log(1)[0]  # type: ignore[attr-defined]
     assert entry["action"] == "override" and entry["actor"] == keys.ids["staff"]
     assert entry["detail"]["reason"] == body["reason"]
+    assert entry["detail"]["from"] == v["decision"]["tier"]  # type: ignore[index]
+    # The display shows the tier in force, the override and who made it.
+    [shown] = client.get("/v1/visits", headers=keys.staff).json()["items"]
+    assert shown["tier"] == "vip" and shown["decision"]["tier"] == v["decision"]["tier"]  # type: ignore[index]
+    assert shown["override"]["reason"] == body["reason"]
+    assert shown["override"]["by"] == keys.ids["staff"]
