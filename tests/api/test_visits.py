@@ -115,3 +115,75 @@ def test_staff_override_is_audited(client: TestClient, keys: Keys) -> None:
     assert shown["tier"] == "vip" and shown["decision"]["tier"] == v["decision"]["tier"]  # type: ignore[index]
     assert shown["override"]["reason"] == body["reason"]
     assert shown["override"]["by"] == keys.ids["staff"]
+
+
+def test_the_display_listing_shows_source_tiers_and_the_model(
+    client: TestClient, keys: Keys
+) -> None:
+    """GET /v1/visits gives the display what it draws: each tier's label, colour and shape,
+    whether decisions are degraded, and each visit's source and decision."""
+    _check_in(client, keys, signals={**PLAIN, "landing_page": "/menu"})
+    listing = client.get("/v1/visits", headers=keys.staff).json()
+    assert listing["degraded"] is False and listing["model_version"] == "v0001"
+    assert {t["tier"] for t in listing["tiers"]} >= {"vip", "standard", "student"}
+    assert all(t["color"].startswith("#") and t["shape"] and t["label"] for t in listing["tiers"])
+    [item] = listing["items"]
+    assert item["source"] == {
+        "campaign": PLAIN["campaign"],
+        "channel": PLAIN["channel"],
+        "landing_page": "/menu",
+    }
+    assert item["decision"]["cues"] and item["tier"] == item["decision"]["tier"]
+
+
+def test_staff_close_and_override_replay_with_their_idempotency_key(
+    client: TestClient, keys: Keys, db_path: Path
+) -> None:
+    """A tablet that retries a close or an override with the same Idempotency-Key gets the
+    first answer back, and nothing is stored twice."""
+    v = _check_in(client, keys)
+    path = f"/v1/visits/{v['ticket']}"
+    once = {**keys.staff, "Idempotency-Key": "ovr-1"}
+    body = {"tier": "vip", "reason": "regular"}
+    first = client.post(f"{path}/override", json=body, headers=once)
+    again = client.post(f"{path}/override", json=body, headers=once)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert counts(db_path)["audit"] == 1
+    other = client.post(f"{path}/override", json={**body, "tier": "student"}, headers=once)
+    assert_error(other, 409)
+    closing = {**keys.staff, "Idempotency-Key": "close-1"}
+    closed = client.post(f"{path}/close", json={"spend": 55.0}, headers=closing)
+    assert closed.status_code == 200 and closed.json()["tier"] == "vip"
+    replay = client.post(f"{path}/close", json={"spend": 55.0}, headers=closing)
+    assert replay.status_code == 200 and replay.json() == closed.json()
+    assert_error(client.post(f"{path}/close", json={"spend": 55.0}, headers=keys.staff), 409)
+
+
+def test_day_report_for_admins(client: TestClient, keys: Keys) -> None:
+    """The manager view: today's visits and spend by tier and campaign, perks against stock."""
+    v = _check_in(client, keys, signals=VIP)
+    client.post(f"/v1/visits/{v['ticket']}/close", json={"spend": 120.0}, headers=keys.pos)
+    _check_in(client, keys)
+    report = client.get("/v1/reports/day", headers=keys.admin).json()
+    assert report["site"] == SITE and report["visits"] == 2 and report["spend"] == 120.0
+    assert sum(t["visits"] for t in report["by_tier"]) == 2
+    assert {c["campaign"] for c in report["by_campaign"]} >= {PLAIN["campaign"]}
+    assert {p["perk"] for p in report["perks"]} >= {"coffee"}
+    past = client.get("/v1/reports/day?day=2020-01-01", headers=keys.admin).json()
+    assert past["visits"] == 0
+    assert_error(client.get("/v1/reports/day?day=yesterday", headers=keys.admin), 422)
+
+
+def test_display_page_is_served_under_a_strict_csp(client: TestClient) -> None:
+    """The page and its two assets come with a CSP that allows no inline script and nothing
+    from elsewhere; any other asset name is a 404."""
+    page = client.get("/display")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "default-src 'none'" in csp
+    script = client.get("/display/display.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert_error(client.get("/display/secrets.txt"), 404)
+    assert_error(client.get("/display/..%2fapp.py"), 404)

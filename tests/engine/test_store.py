@@ -20,12 +20,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from engine.errors import Conflict, NotFound, StoreError, TierlineError
 from engine.playbook import Perk
 from engine.store import Store, head, request_hash, upgrade
+from engine.store.database import Database
+from engine.store.migrate import alembic_config
 from engine.store.schema import metadata, outcomes
 
 PG_URL = os.environ.get("TIERLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -560,3 +563,148 @@ def test_audit_log_is_append_only(store: Store, raw: Callable[[str], list[Any]])
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             raw(sql)
     assert store.audit_log() == log
+
+
+# -- the staff display's view of visits ------------------------------------------------------
+def _visit(store: Store, *, source: dict[str, Any] | None = None) -> tuple[int, str]:
+    decision_id = _decide(store)
+    visit = store.open_visit(
+        site="paris",
+        ticket_range=(1, 99),
+        decision_id=decision_id,
+        customer_id="c1",
+        party_size=2,
+        source=source,
+    )
+    return int(visit["ticket"]), decision_id
+
+
+def test_a_visit_view_carries_decision_source_and_marked_cues(store: Store) -> None:
+    """The display's view: the decision, where the customer came from (unicode intact), and
+    the cues marked by outcomes, the latest mark of a cue winning."""
+    source = {"campaign": "printemps ☀", "landing_page": "/menu"}
+    ticket, decision_id = _visit(store, source=source)
+    store.record_outcome(idempotency_key="k1", body={**OUTCOME, "decision_id": decision_id})
+    view = store.get_visit("paris", ticket)
+    assert view["source"] == source and view["tier"] == "vip" and view["override"] is None
+    assert view["decision"]["cues"][0]["code"] == "welcome_coffee"
+    assert view["accepted"] == sorted(OUTCOME["accepted"])
+    correction = {**OUTCOME, "decision_id": decision_id, "accepted": [], "declined": ["seat_fast"]}
+    store.record_outcome(idempotency_key="k2", body=correction)
+    [listed] = store.list_open_visits("paris")
+    assert "seat_fast" in listed["declined"] and "seat_fast" not in listed["accepted"]
+    assert not {"close_key", "override_key", "id"} & set(listed)
+
+
+def test_override_is_stored_and_audited_once_per_idempotency_key(
+    store: Store, raw: Callable[[str], list[Any]]
+) -> None:
+    """An override changes the tier in force and writes one audit row; a replay with the
+    same key writes none; the key with another body, or a closed visit, is a Conflict."""
+    ticket, decision_id = _visit(store)
+    view, replay = store.override_visit(
+        "paris",
+        ticket,
+        tier="student",
+        reason="Carte étudiante",
+        actor="k-staff",
+        idempotency_key="o1",
+    )
+    assert not replay and view["tier"] == "student" and view["decision"]["tier"] == "vip"
+    assert view["override"]["reason"] == "Carte étudiante" and view["override"]["by"] == "k-staff"
+    again, replay = store.override_visit(
+        "paris",
+        ticket,
+        tier="student",
+        reason="Carte étudiante",
+        actor="k-staff",
+        idempotency_key="o1",
+    )
+    assert replay and again == view
+    [entry] = [e for e in store.audit_log() if e["action"] == "override"]
+    assert entry["detail"]["from"] == "vip" and entry["detail"]["to"] == "student"
+    with pytest.raises(Conflict, match="another override"):
+        store.override_visit(
+            "paris", ticket, tier="vip", reason="x", actor="k-staff", idempotency_key="o1"
+        )
+    store.close_visit("paris", ticket, spend=10.0)
+    with pytest.raises(Conflict, match="closed"):
+        store.override_visit("paris", ticket, tier="vip", reason="x", actor="k-staff")
+    assert len(raw("SELECT id FROM audit WHERE action = 'override'")) == 1
+    assert store.get_visit("paris", ticket)["tier"] == "student"
+    assert decision_id == view["decision_id"]
+
+
+def test_close_with_an_idempotency_key_replays_instead_of_conflicting(store: Store) -> None:
+    """A tablet retrying a close it is unsure of gets the closed visit back; the same key
+    with another spend, or a close without the key, is a Conflict."""
+    ticket, _ = _visit(store)
+    first = store.close_visit("paris", ticket, spend=42.0, idempotency_key="c1")
+    assert store.close_visit("paris", ticket, spend=42.0, idempotency_key="c1") == first
+    with pytest.raises(Conflict, match="spend 42"):
+        store.close_visit("paris", ticket, spend=43.0, idempotency_key="c1")
+    with pytest.raises(Conflict, match="already closed"):
+        store.close_visit("paris", ticket, spend=42.0)
+
+
+def test_day_report_totals_visits_spend_and_perks(url: str) -> None:
+    """The manager's day: visits and spend by tier in force and by campaign, perks issued
+    against stock and budget; other days and other sites are left out."""
+    now = [datetime(2025, 11, 26, 12, 0, tzinfo=UTC)]
+    with Store.open(url, clock=lambda: now[0]) as store:
+        store.sync_perks({"coffee": Perk("coffee", cost=2.5, stock=10, daily_budget=20.0)})
+        assert store.take_perk("coffee", day=DAY)
+        a, _ = _visit(store, source={"campaign": "spring_menu"})
+        b, _ = _visit(store, source={"campaign": "spring_menu"})
+        c, _ = _visit(store)
+        store.override_visit("paris", c, tier="standard", reason="walk-in", actor="k")
+        store.close_visit("paris", a, spend=100.0)
+        store.close_visit("paris", c, spend=30.5)
+        now[0] = datetime(2025, 11, 27, 9, 0, tzinfo=UTC)
+        _visit(store, source={"campaign": "spring_menu"})  # the next day
+        report = store.day_report("paris", DAY)
+        assert store.day_report("lyon", DAY)["visits"] == 0
+    assert report["visits"] == 3 and report["spend"] == 130.5
+    assert report["by_tier"] == [
+        {"tier": "standard", "visits": 1, "open": 0, "spend": 30.5},
+        {"tier": "vip", "visits": 2, "open": 1, "spend": 100.0},
+    ]
+    assert report["by_campaign"] == [
+        {"campaign": "(none)", "visits": 1, "spend": 30.5},
+        {"campaign": "spring_menu", "visits": 2, "spend": 100.0},
+    ]
+    assert report["perks"] == [
+        {"perk": "coffee", "issued": 1, "spent": 2.5, "stock_left": 9, "daily_budget": 20.0}
+    ]
+    assert b != a
+
+
+def test_a_database_at_the_first_revision_upgrades_keeping_its_visits(url: str) -> None:
+    """A store created by the previous release (revision 0001) opens, gains the display's
+    columns, and its open visit is still listed."""
+    database = Database(url)
+    try:
+        with database.write() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            conn.execute(
+                sa.text(
+                    "INSERT INTO decisions (id, site, tier, confidence, score, cues, reasons, "
+                    "holdout, degraded, created_at) VALUES ('d1', 'paris', 'vip', 0.9, 0.9, "
+                    "'[]', '[]', false, false, :t)"
+                ),
+                {"t": datetime(2025, 11, 26, tzinfo=UTC)},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO visits (site, ticket, decision_id, opened_at) "
+                    "VALUES ('paris', 7, 'd1', :t)"
+                ),
+                {"t": datetime(2025, 11, 26, tzinfo=UTC)},
+            )
+    finally:
+        database.dispose()
+    with Store.open(url) as store:
+        [view] = store.list_open_visits("paris")
+    assert view["ticket"] == 7 and view["tier"] == "vip" and view["source"] is None
