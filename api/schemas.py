@@ -51,6 +51,19 @@ class DecisionRequest(_Body):
 class BatchRequest(_Body):
     """Several customers to score in one call (capped by the server's batch_cap)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"customer_id": "c-1042"},
+                        {"signals": {"campaign": "student_night", "student_verified": True}},
+                    ]
+                }
+            ]
+        }
+    )
+
     items: list[DecisionRequest] = Field(min_length=1)
 
 
@@ -67,6 +80,18 @@ class CustomerPut(_Body):
 class VisitRequest(DecisionRequest):
     """A check-in: the customer to score, and optionally the party size."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "c-1042",
+                    "signals": {"campaign": "spring_menu", "landing_page": "/book"},
+                    "party_size": 2,
+                }
+            ]
+        }
+    )
+
     party_size: int | None = Field(default=None, ge=1, le=500)
 
 
@@ -80,6 +105,10 @@ class CloseRequest(_Body):
 
 class OverrideRequest(_Body):
     """A staff override of a visit's tier, with the reason (audited)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tier": "vip", "reason": "Regular for twenty years"}]}
+    )
 
     tier: str = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=1, max_length=1000)

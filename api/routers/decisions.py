@@ -8,13 +8,14 @@ from fastapi import APIRouter
 
 from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep
 from api.errors import ApiError
+from api.examples import documented
 from api.schemas import BatchRequest, DecisionRequest
 from engine.decisions import decide, decide_many
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
 
-@router.post("")
+@router.post("", responses=documented("decision", 400, 404, 413))
 def create_decision(
     body: DecisionRequest,
     key: PosKey,
@@ -37,7 +38,7 @@ def create_decision(
     return decision
 
 
-@router.post("/batch")
+@router.post("/batch", responses=documented("decisions", 400, 404, 413))
 def create_decisions(
     body: BatchRequest,
     key: PosKey,

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminKey, MetricsDep, ServingDep, StoreDep
+from api.examples import documented
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("")
+@router.get("", responses=documented("models"))
 def list_models(key: AdminKey, serving: ServingDep) -> dict[str, Any]:
     """Every model version, oldest first, with the champion and the version served here."""
     registry = serving.registry
@@ -32,7 +33,7 @@ def list_models(key: AdminKey, serving: ServingDep) -> dict[str, Any]:
     return {"champion": registry.champion(), "serving": serving.current.version, "items": items}
 
 
-@router.post("/{version}/promote")
+@router.post("/{version}/promote", responses=documented("promoted", 404, 409))
 async def promote(
     version: Annotated[str, Path(min_length=1, max_length=50)],
     key: AdminKey,
@@ -54,7 +55,7 @@ async def promote(
     return {"champion": version, "previous": previous, "serving": serving.current.version}
 
 
-@router.post("/rollback")
+@router.post("/rollback", responses=documented("promoted", 409))
 async def rollback(
     key: AdminKey, serving: ServingDep, store: StoreDep, metrics: MetricsDep
 ) -> dict[str, Any]:

@@ -8,13 +8,18 @@ from fastapi import APIRouter, Response
 
 from api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
 from api.errors import ApiError
+from api.examples import documented
 from api.schemas import OutcomeRequest
 from engine.errors import Conflict
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses=documented("outcome", 400, 404, 413, status=201),
+)
 def post_outcome(
     body: OutcomeRequest,
     idempotency_key: IdempotencyKey,

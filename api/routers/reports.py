@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api.deps import AdminKey, StoreDep
+from api.examples import documented
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/day")
+@router.get("/day", responses=documented("report"))
 def day_report(
     key: AdminKey,
     store: StoreDep,

@@ -15,6 +15,7 @@ from api.deps import (
     StoreDep,
 )
 from api.errors import ApiError
+from api.examples import documented
 from api.schemas import CloseRequest, OverrideRequest, VisitRequest
 from engine.decisions import check_in
 
@@ -23,7 +24,11 @@ router = APIRouter(prefix="/v1/visits", tags=["visits"])
 Ticket = Annotated[int, Path(ge=0, le=1_000_000)]
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses=documented("check_in", 400, 404, 409, 413, status=201),
+)
 def create_visit(
     body: VisitRequest,
     key: PosKey,
@@ -53,7 +58,7 @@ def create_visit(
     }
 
 
-@router.get("")
+@router.get("", responses=documented("visits"))
 def list_visits(key: StaffKey, store: StoreDep, serving: ModelDep) -> dict[str, Any]:
     """The open visits at the key's site, newest first, with what the staff display needs:
     each visit's decision, the tier in force, where the customer came from and the cues
@@ -72,13 +77,13 @@ def list_visits(key: StaffKey, store: StoreDep, serving: ModelDep) -> dict[str, 
     }
 
 
-@router.get("/{ticket}")
+@router.get("/{ticket}", responses=documented("visit", 404))
 def get_visit(ticket: Ticket, key: StaffKey, store: StoreDep) -> dict[str, Any]:
     """One visit at the key's site (the open one with this ticket, else its latest)."""
     return store.get_visit(key.site, ticket)
 
 
-@router.post("/{ticket}/close")
+@router.post("/{ticket}/close", responses=documented("closed", 400, 404, 409))
 def close_visit(
     ticket: Ticket,
     body: CloseRequest,
@@ -91,7 +96,10 @@ def close_visit(
     return store.close_visit(key.site, ticket, spend=body.spend, idempotency_key=idempotency_key)
 
 
-@router.post("/{ticket}/override")
+@router.post(
+    "/{ticket}/override",
+    responses=documented("overridden", 400, 404, 409),
+)
 def override_tier(
     ticket: Ticket,
     body: OverrideRequest,

@@ -1,0 +1,185 @@
+"""Response examples for the OpenAPI document (``/docs``): what each route answers, and the
+one error shape with an example per status a route can give.
+
+Kept apart from the routers so a route's decorator says only ``responses=documented(...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DECISION", "VISIT_VIEW", "documented"]
+
+_CUES = [
+    {"code": "seat_fast", "text": "Seat within 5 minutes", "perk": None},
+    {"code": "welcome_coffee", "text": "Offer a coffee on the house", "perk": "coffee"},
+]
+DECISION: dict[str, Any] = {
+    "decision_id": "3f9c0d6e2b8a4c1d9e7f6a5b4c3d2e1f",
+    "customer_id": "c-1042",
+    "tier": "vip",
+    "confidence": 0.91,
+    "score": 0.87,
+    "cues": _CUES,
+    "reasons": [
+        {
+            "feature": "visits_90d",
+            "value": "14",
+            "effect": 1.42,
+            "text": "visits_90d = 14, raises vip",
+        }
+    ],
+    "model_version": "v0003",
+    "holdout": False,
+    "degraded": False,
+}
+VISIT_VIEW: dict[str, Any] = {
+    "site": "lyon",
+    "ticket": 12,
+    "decision_id": DECISION["decision_id"],
+    "customer_id": "c-1042",
+    "party_size": 2,
+    "opened_at": "2026-11-26T19:04:11.532000Z",
+    "closed_at": None,
+    "spend": None,
+    "source": {"campaign": "spring_menu", "landing_page": "/book", "channel": "email"},
+    "tier": "vip",
+    "override": None,
+    "decision": {k: v for k, v in DECISION.items() if k not in {"decision_id", "customer_id"}},
+    "accepted": ["seat_fast"],
+    "declined": [],
+}
+OUTCOME: dict[str, Any] = {
+    "id": "9a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "idempotency_key": "pos-7-20261126-0042",
+    "decision_id": DECISION["decision_id"],
+    "spend": 84.5,
+    "accepted": ["seat_fast"],
+    "declined": ["welcome_coffee"],
+    "converted": True,
+    "note": "Liked the terrace; asked about the tasting menu",
+    "created_at": "2026-11-26T20:31:02.118000Z",
+}
+
+# name -> example body of a successful response
+SUCCESS: dict[str, Any] = {
+    "decision": DECISION,
+    "decisions": {"items": [DECISION]},
+    "customer": {
+        "id": "c-1042",
+        "signals": {"loyalty_member": True, "visits_90d": 4, "campaign": "spring_menu"},
+        "updated_at": "2026-11-26T18:00:00Z",
+    },
+    "check_in": {
+        "ticket": 12,
+        "site": "lyon",
+        "opened_at": "2026-11-26T19:04:11.532000Z",
+        "party_size": 2,
+        "decision": DECISION,
+    },
+    "visits": {
+        "site": "lyon",
+        "role": "staff",
+        "degraded": False,
+        "model_version": "v0003",
+        "tiers": [
+            {"tier": "vip", "label": "VIP", "color": "#5b2a86", "shape": "star"},
+            {"tier": "standard", "label": "Standard", "color": "#1f5f99", "shape": "circle"},
+        ],
+        "items": [VISIT_VIEW],
+    },
+    "visit": VISIT_VIEW,
+    "closed": {**VISIT_VIEW, "closed_at": "2026-11-26T20:30:40Z", "spend": 84.5},
+    "overridden": {
+        **VISIT_VIEW,
+        "tier": "vip",
+        "decision": {**VISIT_VIEW["decision"], "tier": "standard"},
+        "override": {
+            "tier": "vip",
+            "reason": "Regular for twenty years",
+            "at": "2026-11-26T19:06:00Z",
+            "by": "4be1c0ffee42",
+        },
+    },
+    "outcome": OUTCOME,
+    "report": {
+        "site": "lyon",
+        "day": "2026-11-26",
+        "visits": 48,
+        "spend": 2210.5,
+        "by_tier": [
+            {"tier": "standard", "visits": 35, "open": 6, "spend": 1320.0},
+            {"tier": "vip", "visits": 9, "open": 2, "spend": 790.5},
+        ],
+        "by_campaign": [{"campaign": "spring_menu", "visits": 12, "spend": 640.0}],
+        "perks": [
+            {"perk": "coffee", "issued": 7, "spent": 17.5, "stock_left": 493, "daily_budget": 150.0}
+        ],
+    },
+    "models": {
+        "champion": "v0003",
+        "serving": "v0003",
+        "items": [
+            {
+                "version": "v0003",
+                "created": "2026-11-26T03:00:00Z",
+                "kind": "class",
+                "champion": True,
+                "metrics": {"macro_f1": 0.943, "accuracy": 0.951},
+            }
+        ],
+    },
+    "promoted": {"champion": "v0003", "previous": "v0002", "serving": "v0003"},
+}
+
+_ERRORS: dict[int, tuple[str, str, str]] = {
+    400: ("Malformed JSON", "malformed_json", "The request body is not valid JSON"),
+    401: ("No key, or an unknown or revoked one", "unauthorized", "Missing X-API-Key header"),
+    403: (
+        "The key's role is too low",
+        "forbidden",
+        "This route needs a pos key or higher; key 4be1c0ffee42 is staff",
+    ),
+    404: ("Not found (or another site's)", "not_found", "No visit with ticket 12 at this site"),
+    409: (
+        "Conflicts with the stored state",
+        "conflict",
+        "Ticket 12 at site 'lyon' is already closed",
+    ),
+    413: ("Body over the size limit", "payload_too_large", "The request body exceeds 65536 bytes"),
+    422: (
+        "Invalid body or parameters",
+        "validation_error",
+        "signals.visits_90d: Input should be a valid number",
+    ),
+    429: (
+        "Rate limited (see Retry-After)",
+        "rate_limited",
+        "Too many requests for key 4be1c0ffee42; retry after 2 s",
+    ),
+    503: ("The store is unreachable", "store_unavailable", "The store cannot be reached"),
+}
+
+
+# Every keyed route can answer these: no or a bad key, too low a role, a bad header or
+# parameter, too many requests.
+_KEYED_ERRORS = (401, 403, 422, 429)
+
+
+def documented(success: str, *errors: int, status: int = 200) -> dict[int | str, Any]:
+    """``responses=`` for a keyed route: the success example named ``success`` and one
+    example of the error shape for each status in ``errors`` and in ``_KEYED_ERRORS``."""
+    responses: dict[int | str, Any] = {
+        status: {"content": {"application/json": {"example": SUCCESS[success]}}}
+    }
+    for code in sorted({*errors, *_KEYED_ERRORS}):
+        description, name, message = _ERRORS[code]
+        responses[code] = {
+            "description": description,
+            "content": {
+                "application/json": {
+                    "example": {"error": {"code": name, "message": message, "details": None}}
+                }
+            },
+        }
+    return responses
