@@ -4,9 +4,13 @@ Usage: ``python -m benchmarks.run [NAME ...] [--quick] [--fresh]``
 
 * ``NAME``: any of single, decision, batch, train, transactions, generate, http (default:
   all, in order).
-* ``--quick``: small sizes, a smoke test of the suite (about two minutes); its figures
+* ``--quick``: small sizes, a smoke test of the suite (about three minutes); its figures
   say nothing about the targets.
 * ``--fresh``: delete the cached data and models under ``benchmarks/out`` first.
+
+A check whose ratio must reach its target (``http`` throughput) carries ``at_least``
+and prints ``>=``; a figure reported without a target (``decision``) has target None and
+prints ``none``.
 
 The results go to ``benchmarks/out/results.json`` (``results-quick.json`` with
 ``--quick``, so a smoke test never overwrites real figures). A missed target is reported

@@ -1,11 +1,16 @@
-"""Shared fixtures: a small demo data set and a model trained on it, built once per run."""
+"""Shared fixtures: a small demo data set and a model trained on it, built once per run, and
+empty PostgreSQL schemas for the tests that run on both databases."""
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from engine.spec import Spec, load_spec
 from training.data import write_table
@@ -13,6 +18,7 @@ from training.demo_data import generate_customers
 from training.train import TrainResult, train
 
 ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("TIERLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXAMPLES = ROOT / "examples"
 
 # A guest the demo model places in vip, with a car brand the valet saw (the brand dessert).
@@ -54,3 +60,36 @@ def trained(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained
     spec = load_spec(EXAMPLES / "demo.toml")
     result = train(data_path=demo_csv, spec=spec, models=models, promote="always")
     return Trained(data=demo_csv, models=models, spec=spec, result=result)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[sa.Engine]:
+    """An autocommit engine on the PostgreSQL test database; fails the test if unreachable."""
+    engine = sa.create_engine(
+        PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as error:
+        pytest.fail(
+            f"PostgreSQL at {PG_URL} is unreachable ({error.orig}); the tests on PostgreSQL "
+            "need it. Start it, or point TIERLINE_TEST_PG_URL at one.",
+            pytrace=False,
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin: sa.Engine) -> Iterator[str]:
+    """A URL to an empty PostgreSQL schema of its own, dropped after the test."""
+    schema = f"tierline_test_{secrets.token_hex(6)}"
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with pg_admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

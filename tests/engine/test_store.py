@@ -9,8 +9,6 @@ fail: the store must be proven on both databases.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +29,6 @@ from engine.store.database import Database
 from engine.store.migrate import alembic_config
 from engine.store.schema import metadata, outcomes
 
-PG_URL = os.environ.get("TIERLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DAY = date(2025, 11, 26)
 TABLES = {
     "customers",
@@ -54,25 +51,6 @@ OUTCOME = {
 
 
 # -- fixtures --------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[sa.Engine]:
-    """An autocommit engine on the PostgreSQL test database; fails the test if unreachable."""
-    engine = sa.create_engine(
-        PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
-    )
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as error:
-        pytest.fail(
-            f"PostgreSQL at {PG_URL} is unreachable ({error.orig}); the store tests need it. "
-            "Start it, or point TIERLINE_TEST_PG_URL at one.",
-            pytrace=False,
-        )
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     """The database kind under test."""
@@ -80,21 +58,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
-        return
-    admin: sa.Engine = request.getfixturevalue("pg_admin")
-    schema = f"tierline_test_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture
