@@ -476,7 +476,7 @@ def demo(
     )
     _print_sample(model, frame, scored)
     if serve_api:
-        _serve_demo(workdir=workdir, models=models, port=port)
+        _serve_demo(workdir=workdir, models=models, port=port, model=model, frame=frame)
 
 
 def _check_port_free(port: int) -> None:
@@ -492,8 +492,9 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
-def _serve_demo(*, workdir: Path, models: Path, port: int) -> None:
-    """Create demo keys and serve the API on 127.0.0.1 until Ctrl-C."""
+def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: Any) -> None:
+    """Create demo keys, check a few demo guests in, and serve the API on 127.0.0.1 until
+    Ctrl-C."""
     import uvicorn
 
     from engine.store import Store
@@ -503,10 +504,16 @@ def _serve_demo(*, workdir: Path, models: Path, port: int) -> None:
     os.environ["TIERLINE_MODELS"] = str(models.resolve())
     base = f"http://127.0.0.1:{port}"
     out.print(f"\nAPI: {base}  (docs: {base}/docs, ready: {base}/readyz)")
+    out.print(
+        f"Staff display: {base}/display  (sign in with the staff key; admin for the manager view)"
+    )
     with Store.open(url) as store:
         for role in ("staff", "pos", "admin"):
             key, _ = store.create_key(role=role, site="demo", name=f"demo {role}")
             out.print(f"{role} key: {key}")
+        seeded = _seed_demo_visits(store, model, frame)
+    if seeded:
+        out.print(f"{seeded} demo guests are checked in, so the display has cards to show.")
     out.print("Ctrl-C stops the server.\n")
     uvicorn.run(
         "api.app:create_app_from_env",
@@ -516,6 +523,33 @@ def _serve_demo(*, workdir: Path, models: Path, port: int) -> None:
         log_level="warning",
     )
     out.print("server stopped")
+
+
+def _seed_demo_visits(store: Any, model: Any, frame: Any, per_tier: int = 3) -> int:
+    """Check in a few demo customers of each tier at site 'demo' (once: not if visits are
+    already open there), through the same use case as ``POST /v1/visits``."""
+    from engine.decisions import Fallback, check_in
+    from engine.values import is_missing
+
+    if store.list_open_visits("demo"):
+        return 0
+    store.sync_perks(model.playbook.perks)
+    fallback = Fallback(model.spec.default_tier, model.playbook)
+    tiers = model.score_frame(frame.head(2000))["tier"]
+    picks = tiers.groupby(tiers, sort=False).head(per_tier).index
+    for record in frame.loc[picks].to_dict("records"):
+        customer_id = str(record.pop(model.spec.id))
+        signals = {k: v for k, v in record.items() if not is_missing(v)}
+        check_in(
+            store=store,
+            model=model,
+            fallback=fallback,
+            site="demo",
+            customer_id=customer_id,
+            signals=signals,
+            party_size=int(signals.get("party_size", 2)),
+        )
+    return len(picks)
 
 
 def _print_sample(model: Any, frame: Any, scored: Any) -> None:

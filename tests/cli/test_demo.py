@@ -17,7 +17,8 @@ from tests.servers import free_port, wait_ready
 
 
 def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """The demo prints keys, the pos key gets a decision from the live API, Ctrl-C stops it cleanly."""
+    """The demo prints keys, the pos key gets a decision from the live API, the staff key sees
+    the demo guests checked in, Ctrl-C stops it cleanly."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -67,6 +68,10 @@ def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Pat
             ).status_code
             == 403
         )
+        # Demo guests are checked in, one tier or more, so the staff display has cards.
+        listing = httpx.get(f"{base}/v1/visits", headers={"X-API-Key": keys["staff"]}).json()
+        assert len(listing["items"]) >= 3 and len({v["tier"] for v in listing["items"]}) >= 2
+        assert httpx.get(f"{base}/display").status_code == 200
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
     finally:
