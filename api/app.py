@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit, RateLimiter
+from api.limits import BodySizeLimit, KeyCache, RateLimiter
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import (
     customers,
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.key_cache = KeyCache(settings.key_cache_seconds)
     install_error_handlers(app)
     for module in (decisions, customers, visits, outcomes, reports, models, health, display):
         app.include_router(module.router)

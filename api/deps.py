@@ -1,19 +1,24 @@
 """Dependencies as ``Annotated`` aliases: settings, store, model, and the API key's role.
 
+They are ``async``: each sync dependency costs a hop to the thread pool (about 0.2 ms of
+CPU here), and these only read app state. The key check reads the store only when the key
+is not in the short-lived ``KeyCache``.
+
 Roles nest: ``staff`` < ``pos`` < ``admin``; a route names the least role it needs with
 ``StaffKey``, ``PosKey`` or ``AdminKey`` (a test fails any route that names none).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
-from api.limits import RateLimiter
+from api.limits import KeyCache, RateLimiter
 from api.metrics import Metrics
 from api.serving import Serving, ServingModel
 from api.settings import Settings
@@ -47,28 +52,28 @@ class ApiKey:
     name: str | None
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_serving_model(request: Request) -> ServingModel:
+async def get_serving_model(request: Request) -> ServingModel:
     serving: ServingModel = request.app.state.serving
     return serving
 
 
-def get_model(request: Request) -> Serving:
+async def get_model(request: Request) -> Serving:
     """The current model snapshot, read once for the whole request."""
     serving: ServingModel = request.app.state.serving
     return serving.current
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -86,7 +91,7 @@ OptionalIdempotencyKey = Annotated[
 ]
 
 
-def _authenticate(
+async def _authenticate(
     request: Request,
     store: StoreDep,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
@@ -98,7 +103,12 @@ def _authenticate(
             "Missing X-API-Key header",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
-    record = store.authenticate(x_api_key)
+    cache: KeyCache = request.app.state.key_cache
+    record = cache.get(x_api_key)
+    if record is None:
+        record = await run_in_threadpool(store.authenticate, x_api_key)
+        if record is not None:
+            cache.put(x_api_key, record)
     if record is None:
         raise ApiError(
             401,
@@ -120,11 +130,11 @@ def _authenticate(
     return key
 
 
-def require(role: str) -> Callable[..., ApiKey]:
+def require(role: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that lets through keys of ``role`` or a higher one (403 otherwise)."""
     needed = _RANK[role]
 
-    def dependency(key: Annotated[ApiKey, Depends(_authenticate)]) -> ApiKey:
+    async def dependency(key: Annotated[ApiKey, Depends(_authenticate)]) -> ApiKey:
         if _RANK[key.role] < needed:
             raise ApiError(
                 403,

@@ -1,18 +1,21 @@
-"""Limits: request body size (ASGI middleware) and a per-key token-bucket rate limit."""
+"""Limits: request body size (ASGI middleware), a per-key token-bucket rate limit, and the
+short-lived cache of checked keys."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 
-__all__ = ["BodySizeLimit", "RateLimiter"]
+__all__ = ["BodySizeLimit", "KeyCache", "RateLimiter"]
 
 
 class _TooLarge(Exception):
@@ -122,3 +125,30 @@ class RateLimiter:
     @staticmethod
     def retry_after(wait: float) -> str:
         return str(max(1, math.ceil(wait)))
+
+
+class KeyCache:
+    """Keys checked in the last ``ttl`` seconds, so a busy till does not read the store on
+    every request. Entries are found by the key's SHA-256, never by the key itself. A
+    revoked key therefore keeps working for at most ``ttl`` seconds in a process that has
+    just seen it."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[bytes, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._entries.get(_fingerprint(key))
+        if entry is None or entry[0] < self._clock():
+            return None
+        return entry[1]
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        if len(self._entries) > 10_000:  # a flood of distinct keys cannot grow it forever
+            self._entries.clear()
+        self._entries[_fingerprint(key)] = (self._clock() + self._ttl, record)
+
+
+def _fingerprint(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()

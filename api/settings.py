@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     reload_seconds: float = Field(default=1.0, gt=0)
+    # How long a checked key is trusted without reading the store (a revocation's delay).
+    key_cache_seconds: float = Field(default=1.0, ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -69,6 +69,9 @@
     // Bumped by every action that changes a visit, so a listing that was already on its
     // way when the action landed does not paint the old state back for a second.
     epoch: 0,
+    // Bumped at every sign-in and sign-out: an answer that arrives after the staff member
+    // signed out (or in again with another key) is dropped, not painted or reported.
+    session: 0,
     closed: new Map(), // decision_id -> epoch it was closed at (kept until a listing agrees)
   };
 
@@ -263,6 +266,7 @@
 
   async function act({ intent, buttons, method, path, body }) {
     if (inFlight.has(intent)) return null;
+    const session = state.session;
     inFlight.add(intent);
     if (!intentKeys.has(intent)) intentKeys.set(intent, newIdempotencyKey());
     const idempotencyKey = intentKeys.get(intent);
@@ -275,10 +279,12 @@
       for (let attempt = 0; ; attempt += 1) {
         try {
           const { data } = await api(method, path, { body, idempotencyKey });
+          if (session !== state.session) return null;
           intentKeys.delete(intent);
           state.epoch += 1;
           return data;
         } catch (error) {
+          if (session !== state.session) return null;
           const retriable = error instanceof NetworkError || (error instanceof ApiError && error.status >= 500);
           if (retriable && attempt < RETRY_DELAYS_MS.length) {
             await sleep(RETRY_DELAYS_MS[attempt]);
@@ -733,6 +739,7 @@
 
     const degraded = Boolean(data.degraded) || items.some((v) => v.decision && v.decision.degraded);
     ui.degraded.hidden = !degraded;
+    setText(ui.updated, `Updated ${clockText()}`);
     afterRender();
   }
 
@@ -805,7 +812,6 @@
       syncClock(response);
       setOffline(false);
       applyListing(data, startedAt);
-      setText(ui.updated, `Updated ${clockText()}`);
     } catch (error) {
       if (generation !== state.pollGeneration) return;
       if (error instanceof ApiError && error.status === 401) {
@@ -861,11 +867,14 @@
   let reportError = "";
 
   async function loadReport() {
+    const session = state.session;
     try {
       const { data } = await api("GET", "v1/reports/day");
+      if (session !== state.session) return;
       reportError = "";
       renderReport(data);
     } catch (error) {
+      if (session !== state.session) return;
       if (error instanceof ApiError && error.status === 401) {
         signOut(`Signed out: ${error.message}`);
         return;
@@ -951,6 +960,7 @@
   }
 
   function signOut(message) {
+    state.session += 1;
     stopPolling();
     clearInterval(state.reportTimer);
     state.reportTimer = null;
@@ -988,6 +998,7 @@
     }
     ui.signInButton.disabled = true;
     clearError();
+    state.session += 1;
     state.key = key;
     const startedAt = state.epoch;
     try {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep
 from api.errors import ApiError
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
 
 @router.post("", responses=documented("decision", 400, 404, 413))
-def create_decision(
+async def create_decision(
     body: DecisionRequest,
     key: PosKey,
     store: StoreDep,
@@ -25,7 +26,9 @@ def create_decision(
     explain: bool = True,
 ) -> dict[str, Any]:
     """Score one customer (known id, signals, or both) and store the decision."""
-    decision = decide(
+    # The hot path: one hop to the thread pool for the whole decision (see api/deps.py).
+    decision = await run_in_threadpool(
+        decide,
         store=store,
         model=serving.model,
         fallback=serving.fallback,

@@ -1,7 +1,14 @@
 """The connection to the database: one engine per URL, two kinds of transaction, UTC times.
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``, so a commit is
-on disk before the call returns. SQLAlchemy emits ``BEGIN`` itself (the documented recipe,
+on disk before the call returns. Decisions are the exception (``write(durable=False)``):
+they are written at ``synchronous=NORMAL``, which in WAL mode survives a crash of the
+process but may lose the last commits on a power cut, because one fsync per decision
+capped the service at a few hundred decisions a second. Outcomes, perks, visits and keys
+stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``: a thread lock in
+the process, ``flock`` on a file beside the database between processes) rather than on
+SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries and made the slowest
+writes wait up to a second under load. SQLAlchemy emits ``BEGIN`` itself (the documented recipe,
 ``sqlite3``'s own transaction handling is switched off) so that a write transaction can
 take the write lock up front with ``BEGIN IMMEDIATE``: two writers then queue on the busy
 timeout instead of one failing with "database is locked" when it upgrades a read lock.
@@ -12,8 +19,11 @@ or rely on row locks and unique indexes, so they need nothing stronger.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,6 +95,8 @@ class Database:
                 "sqlite:///var/tierline.db or postgresql+psycopg://user@host/db"
             )
         self.is_sqlite = backend == "sqlite"
+        # SQLite has one writer at a time; tierline's writers wait their turn here.
+        self._write_turn = _WriteTurn(f"{self.url.database}.write-lock") if self.is_sqlite else None
 
     def insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that knows ``ON CONFLICT`` on this backend."""
@@ -97,12 +109,28 @@ class Database:
             yield conn
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction, committed on exit; on SQLite it holds the write lock from BEGIN."""
-        with self._translated(), self.engine.connect() as conn:
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction, committed on exit; on SQLite it holds the write lock from
+        BEGIN. ``durable=False`` (SQLite): the commit survives a crash, maybe not a power
+        cut (see the module's docstring)."""
+        if self._write_turn is None:
+            with self._translated(), self.engine.connect() as conn:
+                conn.execution_options(**{_WRITE: True})
+                with conn.begin():
+                    yield conn
+            return
+        with self._translated(), self._write_turn, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            if not durable:  # outside the transaction: SQLite ignores it inside one
+                raw.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if not durable:
+                    raw.execute("PRAGMA synchronous=FULL")
 
     def ping(self) -> bool:
         try:
@@ -114,6 +142,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_turn is not None:
+            self._write_turn.close()
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -126,6 +156,49 @@ class Database:
                 f"The store at '{self.name}' is unavailable: {error.orig}; check that the "
                 "database is running and TIERLINE_DATABASE_URL points at it"
             ) from error
+
+
+class _WriteTurn:
+    """One SQLite writer at a time across threads and processes, woken in turn by the
+    kernel. Re-entrant within a thread (only the outermost turn takes and frees the file
+    lock)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            if self._depth == 0:
+                if self._fd is None:
+                    try:
+                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+                    except OSError as error:
+                        raise StoreError(
+                            f"Cannot open the SQLite write lock '{self._path}': {error}"
+                        ) from error
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None and self._depth == 0:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _parse_url(url: str) -> URL:
