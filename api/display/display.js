@@ -348,7 +348,7 @@
     card.ticket = el("span", { class: "ticket-number", testid: "card-ticket" });
     const ticketId = `ticket-${view.decision_id}`;
     card.heading = el("h2", { class: "ticket", id: ticketId }, [
-      el("span", { class: "ticket-caption", text: "Ticket" }),
+      el("span", { class: "ticket-caption", text: "Ticket " }), // the space: "Ticket 12" when read aloud
       card.ticket,
     ]);
     root.setAttribute("aria-labelledby", ticketId);
@@ -397,7 +397,14 @@
       placeholder: "0.00",
       "aria-describedby": `ticket-${card.id}`,
     });
-    card.closeButton = el("button", { type: "submit", class: "btn btn-primary", testid: "close-visit", text: "Close visit" });
+    // Every card has the same buttons; the ticket in their description tells them apart.
+    card.closeButton = el("button", {
+      type: "submit",
+      class: "btn btn-primary",
+      testid: "close-visit",
+      text: "Close visit",
+      "aria-describedby": `ticket-${card.id}`,
+    });
     card.closeForm = el("form", { class: "close-form", autocomplete: "off", novalidate: true }, [
       el("div", { class: "spend-group" }, [el("label", { for: inputId, class: "spend-label", text: "Spend" }), card.spend]),
       card.closeButton,
@@ -416,6 +423,7 @@
       testid: "override-open",
       "aria-expanded": "false",
       "aria-controls": formId,
+      "aria-describedby": `ticket-${card.id}`,
       text: "Change tier",
     });
     card.overrideSelect = el("select", { id: `${formId}-tier`, testid: "override-tier", required: true });

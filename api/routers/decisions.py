@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep
+from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep, on_store
 from api.errors import ApiError
 from api.examples import documented
 from api.schemas import BatchRequest, DecisionRequest
@@ -26,8 +25,8 @@ async def create_decision(
     explain: bool = True,
 ) -> dict[str, Any]:
     """Score one customer (known id, signals, or both) and store the decision."""
-    # The hot path: one hop to the thread pool for the whole decision (see api/deps.py).
-    decision = await run_in_threadpool(
+    decision = await on_store(
+        store,
         decide,
         store=store,
         model=serving.model,
