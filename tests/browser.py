@@ -18,10 +18,12 @@ import httpx
 from playwright.sync_api import Browser, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+_CLI = (sys.executable, "-m", "cli")  # `tierline`, from this checkout and this venv
 
 # Debian's Chromium: there is no network here, so Playwright's own browser download is not
-# an option, and nothing the browser does on its own may reach out either.
-CHROMIUM = "/usr/bin/chromium"
+# an option, and nothing the browser does on its own may reach out either. Another machine
+# can point TIERLINE_TEST_CHROMIUM at its own Chromium.
+CHROMIUM = os.environ.get("TIERLINE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,7 +51,7 @@ def chromium() -> Iterator[Browser]:
 def tierline(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the `tierline` command (as `python -m cli`) and return what it did."""
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [*_CLI, *args],
         env=dict(env),
         cwd=ROOT,
         capture_output=True,
@@ -66,8 +68,7 @@ def create_keys(specs: Mapping[str, tuple[str, str]], *, env: Mapping[str, str])
     """
     running = {
         label: subprocess.Popen(
-            [sys.executable, "-m", "cli", "keys", "create", "--role", role, "--site", site]
-            + ["--name", label, "--json"],
+            [*_CLI, "keys", "create", "--role", role, "--site", site, "--name", label, "--json"],
             env=dict(env),
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -93,7 +94,7 @@ def key_id(key: str) -> str:
 
 @dataclass
 class LiveServer:
-    """`tierline serve` on loopback with its stderr (uvicorn's access log) in a file.
+    """`tierline serve` on loopback with its output (and uvicorn's access log) in a file.
 
     The log goes to a file, not a pipe: a page polling every second writes a line a
     second, and a pipe nobody reads fills up and stalls the server.
@@ -114,12 +115,11 @@ class LiveServer:
         assert self.process is None or self.process.poll() is not None, "already running"
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1"]
-                + ["--port", str(self.port)],
+                [*_CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 env=self.env,
                 cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
+                stdout=log,  # uvicorn's access log goes to stdout, its own messages to stderr
+                stderr=subprocess.STDOUT,
             )
         path = "/readyz" if ready else "/healthz"
         deadline = time.monotonic() + seconds

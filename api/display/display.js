@@ -99,7 +99,10 @@
 
   const SVG = "http://www.w3.org/2000/svg";
   const SHAPES = {
-    star: ["polygon", { points: "12,1.5 15.1,8.3 22.5,9.1 17,14.1 18.5,21.4 12,17.7 5.5,21.4 7,14.1 1.5,9.1 8.9,8.3" }],
+    star: [
+      "polygon",
+      { points: "12,1.5 15.1,8.3 22.5,9.1 17,14.1 18.5,21.4 12,17.7 5.5,21.4 7,14.1 1.5,9.1 8.9,8.3" },
+    ],
     circle: ["circle", { cx: 12, cy: 12, r: 9.5 }],
     square: ["rect", { x: 3, y: 3, width: 18, height: 18, rx: 1.5 }],
     triangle: ["polygon", { points: "12,2.5 22.5,21 1.5,21" }],
@@ -116,7 +119,8 @@
     svg.setAttribute("aria-hidden", "true");
     svg.setAttribute("focusable", "false");
     svg.setAttribute("class", "shape");
-    const [tag, attrs] = SHAPES[shape] || ["circle", { cx: 12, cy: 12, r: 8, "stroke-width": 3, fill: "none" }];
+    const ring = ["circle", { cx: 12, cy: 12, r: 8, "stroke-width": 3, fill: "none" }];
+    const [tag, attrs] = SHAPES[shape] || ring;
     const part = document.createElementNS(SVG, tag);
     for (const [name, value] of Object.entries(attrs)) part.setAttribute(name, String(value));
     if (!SHAPES[shape]) part.setAttribute("stroke", "currentColor");
@@ -285,7 +289,8 @@
           return data;
         } catch (error) {
           if (session !== state.session) return null;
-          const retriable = error instanceof NetworkError || (error instanceof ApiError && error.status >= 500);
+          const retriable =
+            error instanceof NetworkError || (error instanceof ApiError && error.status >= 500);
           if (retriable && attempt < RETRY_DELAYS_MS.length) {
             await sleep(RETRY_DELAYS_MS[attempt]);
             continue;
@@ -406,7 +411,10 @@
       "aria-describedby": `ticket-${card.id}`,
     });
     card.closeForm = el("form", { class: "close-form", autocomplete: "off", novalidate: true }, [
-      el("div", { class: "spend-group" }, [el("label", { for: inputId, class: "spend-label", text: "Spend" }), card.spend]),
+      el("div", { class: "spend-group" }, [
+        el("label", { for: inputId, class: "spend-label", text: "Spend" }),
+        card.spend,
+      ]),
       card.closeButton,
     ]);
     card.closeForm.addEventListener("submit", (event) => {
@@ -436,13 +444,24 @@
       required: true,
       placeholder: "Why? e.g. regular, knows the chef",
     });
-    card.overrideSave = el("button", { type: "submit", class: "btn btn-primary", testid: "override-save", text: "Save tier" });
+    card.overrideSave = el("button", {
+      type: "submit",
+      class: "btn btn-primary",
+      testid: "override-save",
+      text: "Save tier",
+    });
     const cancel = el("button", { type: "button", class: "btn btn-secondary", text: "Cancel" });
-    card.overrideForm = el("form", { id: formId, class: "override-form", autocomplete: "off", novalidate: true, hidden: true }, [
-      el("div", { class: "field" }, [el("label", { for: `${formId}-tier`, text: "New tier" }), card.overrideSelect]),
-      el("div", { class: "field" }, [el("label", { for: `${formId}-reason`, text: "Reason (required)" }), card.overrideReason]),
-      el("div", { class: "form-buttons" }, [card.overrideSave, cancel]),
-    ]);
+    const field = (label, control) =>
+      el("div", { class: "field" }, [el("label", { for: control.id, text: label }), control]);
+    card.overrideForm = el(
+      "form",
+      { id: formId, class: "override-form", autocomplete: "off", novalidate: true, hidden: true },
+      [
+        field("New tier", card.overrideSelect),
+        field("Reason (required)", card.overrideReason),
+        el("div", { class: "form-buttons" }, [card.overrideSave, cancel]),
+      ],
+    );
     fillTierSelect(card.overrideSelect);
     const setOpen = (open) => {
       card.overrideForm.hidden = !open;
@@ -759,7 +778,9 @@
 
   function filterButton(value, label, tier) {
     const countEl = el("span", { class: "filter-count" });
-    const button = el("button", { type: "button", class: "filter", testid: "tier-filter", "aria-pressed": String(state.filter === value) }, [
+    const pressed = String(state.filter === value);
+    const props = { type: "button", class: "filter", testid: "tier-filter", "aria-pressed": pressed };
+    const button = el("button", props, [
       tier ? el("span", { class: "filter-shape" }, [shapeIcon(tier.shape)]) : null,
       el("span", { text: label }),
       countEl,
@@ -786,7 +807,9 @@
       counts.set(view.tier, (counts.get(view.tier) || 0) + 1);
       const ticket = String(view.ticket);
       // A ticket search looks across every tier: a waiter holding ticket 212 wants it.
-      const visible = state.lookup ? ticket.startsWith(state.lookup) : state.filter === "all" || view.tier === state.filter;
+      const visible = state.lookup
+        ? ticket.startsWith(state.lookup)
+        : state.filter === "all" || view.tier === state.filter;
       card.root.hidden = !visible;
       card.root.classList.toggle("is-found", Boolean(state.lookup) && ticket === state.lookup);
       if (state.lookup && ticket === state.lookup) found = card;
@@ -913,7 +936,10 @@
     setText($("report-day"), `UTC day ${report.day} · refreshed ${clockText()}`);
     const open = (report.by_tier || []).reduce((n, t) => n + (t.open || 0), 0);
     const total = (label, value, testid) =>
-      el("div", { class: "total", testid }, [el("span", { class: "total-value", text: value }), el("span", { class: "total-label", text: label })]);
+      el("div", { class: "total", testid }, [
+        el("span", { class: "total-value", text: value }),
+        el("span", { class: "total-label", text: label }),
+      ]);
     $("report-totals").replaceChildren(
       total("Visits", count.format(report.visits || 0), "total-visits"),
       total("Still open", count.format(open), "total-open"),
@@ -925,14 +951,21 @@
     const rank = (tier) => (order.includes(tier) ? order.indexOf(tier) : order.length);
     const tiers = [...(report.by_tier || [])].sort((a, b) => rank(a.tier) - rank(b.tier));
     const byTier = tiers.map((t) =>
-      el("tr", {}, [tierCell(t.tier), cell(count.format(t.visits), true), cell(count.format(t.open), true), cell(money.format(t.spend), true)]),
+      el("tr", {}, [
+        tierCell(t.tier),
+        cell(count.format(t.visits), true),
+        cell(count.format(t.open), true),
+        cell(money.format(t.spend), true),
+      ]),
     );
     $("by-tier").replaceChildren(...(byTier.length ? byTier : [emptyRow(4, "No visits yet today")]));
 
     const byCampaign = (report.by_campaign || []).map((c) =>
       el("tr", {}, [cell(c.campaign), cell(count.format(c.visits), true), cell(money.format(c.spend), true)]),
     );
-    $("by-campaign").replaceChildren(...(byCampaign.length ? byCampaign : [emptyRow(3, "No visits yet today")]));
+    $("by-campaign").replaceChildren(
+      ...(byCampaign.length ? byCampaign : [emptyRow(3, "No visits yet today")]),
+    );
 
     const perks = (report.perks || []).map((p) => {
       const budget = typeof p.daily_budget === "number" ? p.daily_budget : null;
@@ -946,7 +979,7 @@
         bar.classList.toggle("is-high", used >= 0.8);
         usedCell.append(bar, el("span", { class: "bar-text", text: `${Math.round(used * 100)}%` }));
       }
-      const stock = p.stock_left === null || p.stock_left === undefined ? "unlimited" : count.format(p.stock_left);
+      const stock = p.stock_left == null ? "unlimited" : count.format(p.stock_left);
       return el("tr", {}, [
         cell(p.perk),
         cell(count.format(p.issued), true),
@@ -1019,7 +1052,11 @@
       startPolling();
     } catch (error) {
       state.key = null;
-      showError(error instanceof ApiError ? error.message : "Could not reach tierline; check the network and try again");
+      showError(
+        error instanceof ApiError
+          ? error.message
+          : "Could not reach tierline; check the network and try again",
+      );
       ui.keyInput.focus();
       ui.keyInput.select();
     } finally {
@@ -1055,7 +1092,7 @@
   });
   document.addEventListener("keydown", (event) => {
     // "/" jumps to the ticket search, as on many boards; not while typing elsewhere.
-    const typing = event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement || event.target instanceof HTMLTextAreaElement;
+    const typing = event.target.closest && event.target.closest("input, select, textarea");
     if (event.key === "/" && !typing && !ui.floor.hidden) {
       event.preventDefault();
       ui.lookup.focus();
