@@ -88,11 +88,8 @@ def _decide_one(
         "confidence": scored.confidence,
         "score": scored.score,
         "cues": [_cue_dict(c) for c in scored.cues],
-        "reasons": [
-            {"feature": r.feature, "value": r.value, "effect": r.effect, "text": r.text}
-            for r in scored.reasons
-        ]
-        + (
+        # A hard rule that decided the tier is the reason staff read first.
+        "reasons": (
             [
                 {
                     "feature": "rule",
@@ -103,7 +100,11 @@ def _decide_one(
             ]
             if scored.rule
             else []
-        ),
+        )
+        + [
+            {"feature": r.feature, "value": r.value, "effect": r.effect, "text": r.text}
+            for r in scored.reasons
+        ],
         "model_version": scored.model_version,
         "holdout": scored.holdout,
         "degraded": False,

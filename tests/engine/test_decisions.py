@@ -28,7 +28,7 @@ def test_request_signals_override_the_stored_profile(trained: Trained, store: St
     store.upsert_customer("00000042", {"student_verified": True, "visits_90d": 1})
     fallback = Fallback(default_tier="standard", playbook=model.playbook)
     d = decide(store=store, model=model, fallback=fallback, site="s1", customer_id="00000042")
-    assert d["tier"] == "student" and d["reasons"][-1]["text"] == "rule: verified student"
+    assert d["tier"] == "student" and d["reasons"][0]["text"] == "rule: verified student"
     d = decide(
         store=store,
         model=model,
@@ -37,7 +37,7 @@ def test_request_signals_override_the_stored_profile(trained: Trained, store: St
         customer_id="00000042",
         signals={"student_verified": False},
     )
-    assert d["tier"] != "student" or d["reasons"][-1]["feature"] != "rule"
+    assert d["tier"] != "student" or d["reasons"][0]["feature"] != "rule"
     stored = store.get_decision(d["decision_id"])
     assert stored is not None and stored["tier"] == d["tier"] and stored["site"] == "s1"
 
