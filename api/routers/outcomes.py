@@ -10,7 +10,7 @@ from api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
 from api.errors import ApiError
 from api.examples import documented
 from api.schemas import OutcomeRequest
-from engine.errors import Conflict
+from engine.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 
@@ -38,6 +38,10 @@ def post_outcome(
             f"Unknown cue code(s): {', '.join(unknown)}",
             {"unknown": unknown, "known": sorted(known)},
         )
+    decision = store.get_decision(body.decision_id)
+    if decision is None or decision["site"] != key.site:
+        # The same words for another site's decision as for one that never existed.
+        raise NotFound(f"Decision '{body.decision_id}' does not exist")
     try:
         outcome, replay = store.record_outcome(
             idempotency_key=idempotency_key, body=body.model_dump(mode="json")

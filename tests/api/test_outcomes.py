@@ -102,3 +102,23 @@ def test_missing_decision_id_is_422(client: TestClient, keys: Keys) -> None:
         "/v1/outcomes", json={"spend": 1.0}, headers={**keys.staff, "Idempotency-Key": "m"}
     )
     assert_error(r, 422)
+
+
+def test_another_sites_decision_looks_exactly_missing(
+    client: TestClient, keys: Keys, decision: dict[str, object], db_path: Path
+) -> None:
+    """A key of another site cannot post an outcome for this site's decision: 404 with the
+    words of a decision that never existed, and nothing stored."""
+    before = counts(db_path)
+    foreign = client.post(
+        "/v1/outcomes", json=_body(decision), headers={**keys.other_pos, "Idempotency-Key": "x-1"}
+    )
+    missing = client.post(
+        "/v1/outcomes",
+        json=_body(decision, decision_id="0" * 32),
+        headers={**keys.other_pos, "Idempotency-Key": "x-2"},
+    )
+    assert assert_error(foreign, 404)["message"].replace(str(decision["decision_id"]), "D") == (
+        assert_error(missing, 404)["message"].replace("0" * 32, "D")
+    )
+    assert counts(db_path) == before
