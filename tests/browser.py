@@ -8,14 +8,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Browser, sync_playwright
+
+from tests.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 _CLI = (sys.executable, "-m", "cli")  # `tierline`, from this checkout and this venv
@@ -122,17 +122,10 @@ class LiveServer:
                 stderr=subprocess.STDOUT,
             )
         path = "/readyz" if ready else "/healthz"
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                if httpx.get(f"{self.base}{path}", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited:\n{self.log.read_text()[-3000:]}")
-            assert time.monotonic() < deadline, f"{self.base} not up within {seconds:g} s"
-            time.sleep(0.1)
+        try:
+            wait_ready(self.base, seconds=seconds, process=self.process, path=path)
+        except AssertionError as error:
+            raise AssertionError(f"{error}:\n{self.log.read_text()[-3000:]}") from None
 
     def stop(self) -> None:
         """Terminate it (SIGTERM, then SIGKILL if it hangs) and wait for it to exit."""

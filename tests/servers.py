@@ -21,12 +21,13 @@ def wait_ready(
     *,
     seconds: float,
     process: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None,
+    path: str = "/readyz",
 ) -> None:
-    """Poll ``{base}/readyz`` until it answers 200; fail if the process exits or time runs out."""
+    """Poll ``{base}{path}`` until it answers 200; fail if the process exits or time runs out."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -13,7 +13,7 @@ from engine.store.schema import customers, decisions
 
 __all__ = ["CustomerStore"]
 
-_DECISION_FIELDS = (
+DECISION_FIELDS = (
     "customer_id",
     "site",
     "tier",
@@ -89,7 +89,7 @@ class CustomerStore(StorePart):
         now = self._now()
         rows = []
         for item in items:
-            row = {name: item[name] for name in _DECISION_FIELDS}
+            row = {name: item[name] for name in DECISION_FIELDS}
             row["cues"] = [dict(c) for c in row["cues"]]
             row["reasons"] = [dict(r) for r in row["reasons"]]
             row["id"] = uuid.uuid4().hex

@@ -19,6 +19,7 @@ or rely on row locks and unique indexes, so they need nothing stronger.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -113,23 +114,18 @@ class Database:
         """A write transaction, committed on exit; on SQLite it holds the write lock from
         BEGIN. ``durable=False`` (SQLite): the commit survives a crash, maybe not a power
         cut (see the module's docstring)."""
-        if self._write_turn is None:
-            with self._translated(), self.engine.connect() as conn:
-                conn.execution_options(**{_WRITE: True})
-                with conn.begin():
-                    yield conn
-            return
-        with self._translated(), self._write_turn, self.engine.connect() as conn:
+        turn = self._write_turn or contextlib.nullcontext()
+        relax = self.is_sqlite and not durable
+        with self._translated(), turn, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            if not durable:  # outside the transaction: SQLite ignores it inside one
+            raw = conn.connection.dbapi_connection if relax else None
+            if raw is not None:  # outside the transaction: SQLite ignores it inside one
                 raw.execute("PRAGMA synchronous=NORMAL")
             try:
                 with conn.begin():
                     yield conn
             finally:
-                if not durable:
+                if raw is not None:
                     raw.execute("PRAGMA synchronous=FULL")
 
     def ping(self) -> bool:

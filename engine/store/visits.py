@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from engine.errors import Conflict, NotFound
+from engine.store.customers import DECISION_FIELDS
 from engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
 from engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
 
@@ -34,16 +35,8 @@ _TICKET_ATTEMPTS = 50
 # Columns a caller never sees: the row id and the idempotency keys.
 _HIDDEN = {"id", "close_key", "override_key"}
 _OVERRIDE = ("override_tier", "override_reason", "overridden_at", "overridden_by")
-_DECISION = (
-    "tier",
-    "confidence",
-    "score",
-    "cues",
-    "reasons",
-    "model_version",
-    "holdout",
-    "degraded",
-)
+# What a visit view shows of its decision: all but who and where, which the visit holds.
+_DECISION = tuple(f for f in DECISION_FIELDS if f not in {"customer_id", "site"})
 
 
 class VisitStore(StorePart):

@@ -145,3 +145,17 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient, keys: 
     """Unknown paths (404) and wrong methods (405) answer in the one error shape."""
     assert_error(client.get("/v1/nothing", headers=keys.pos), 404)
     assert_error(client.delete("/v1/decisions", headers=keys.pos), 405)
+
+
+def test_the_key_cache_forgets_a_key_after_its_ttl() -> None:
+    """A checked key is trusted for ttl seconds only, found by its hash, never by itself."""
+    from api.limits import KeyCache
+
+    now = [100.0]
+    cache = KeyCache(1.0, clock=lambda: now[0])
+    cache.put("tl_abc_secret", {"id": "abc"})
+    assert cache.get("tl_abc_secret") == {"id": "abc"}
+    assert cache.get("tl_abc_other") is None
+    assert all("secret" not in repr(k) for k in cache._entries)
+    now[0] += 1.01
+    assert cache.get("tl_abc_secret") is None

@@ -164,6 +164,15 @@ def test_commits_are_durable(store: Store, backend: str) -> None:
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() != "off"
 
 
+def test_a_decision_write_leaves_its_connection_durable_again(store: Store, backend: str) -> None:
+    """Decisions are written at synchronous=NORMAL; the pooled connection goes back to FULL,
+    so the outcome written next on it is durable."""
+    _decide(store)
+    if backend == "sqlite":
+        with store._db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
 def test_a_database_from_a_newer_tierline_is_refused(
     url: str, raw: Callable[[str], list[Any]]
 ) -> None:
