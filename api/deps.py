@@ -107,11 +107,7 @@ OptionalIdempotencyKey = Annotated[
 ]
 
 
-async def _authenticate(
-    request: Request,
-    store: StoreDep,
-    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
-) -> ApiKey:
+async def _authenticate(request: Request, x_api_key: str | None) -> ApiKey:
     if not x_api_key:
         raise ApiError(
             401,
@@ -122,6 +118,7 @@ async def _authenticate(
     cache: KeyCache = request.app.state.key_cache
     record = cache.get(x_api_key)
     if record is None:
+        store: Store = request.app.state.store
         record = await on_store(store, store.authenticate, plaintext=x_api_key)
         if record is not None:
             cache.put(x_api_key, record)
@@ -147,10 +144,18 @@ async def _authenticate(
 
 
 def require(role: str) -> Callable[..., Awaitable[ApiKey]]:
-    """A dependency that lets through keys of ``role`` or a higher one (403 otherwise)."""
+    """A dependency that lets through keys of ``role`` or a higher one (403 otherwise).
+
+    One dependency with no sub-dependencies: FastAPI spends about 20 µs of CPU on each
+    dependency it resolves, and this one runs on every request.
+    """
     needed = _RANK[role]
 
-    async def dependency(key: Annotated[ApiKey, Depends(_authenticate)]) -> ApiKey:
+    async def dependency(
+        request: Request,
+        x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    ) -> ApiKey:
+        key = await _authenticate(request, x_api_key)
         if _RANK[key.role] < needed:
             raise ApiError(
                 403,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep, on_store
 from api.errors import ApiError
 from api.examples import documented
+from api.metrics import Metrics
 from api.schemas import BatchRequest, DecisionRequest
+from api.serving import Serving
 from engine.decisions import decide, decide_many
+from engine.store import Store
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
@@ -19,12 +22,16 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 async def create_decision(
     body: DecisionRequest,
     key: PosKey,
-    store: StoreDep,
-    serving: ModelDep,
-    metrics: MetricsDep,
+    request: Request,
     explain: bool = True,
 ) -> dict[str, Any]:
     """Score one customer (known id, signals, or both) and store the decision."""
+    # The busiest route reads the app's state itself rather than through StoreDep,
+    # ModelDep and MetricsDep: each dependency FastAPI resolves costs about 20 µs of CPU.
+    state = request.app.state
+    store: Store = state.store
+    serving: Serving = state.serving.current
+    metrics: Metrics = state.metrics
     decision = await on_store(
         store,
         decide,

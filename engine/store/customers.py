@@ -25,6 +25,11 @@ DECISION_FIELDS = (
     "holdout",
     "degraded",
 )
+_PLAIN_FIELDS = ("customer_id", "site", "tier", "confidence", "score", "model_version")
+_INSERT_DECISION = (
+    "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, model_version, "
+    "cues, reasons, holdout, degraded, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class CustomerStore(StorePart):
@@ -32,9 +37,18 @@ class CustomerStore(StorePart):
 
     def get_customer(self, customer_id: str) -> dict[str, Any] | None:
         """The stored profile ``{"id", "signals", "updated_at"}``, or None if unknown."""
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(customers).where(customers.c.id == customer_id)).first()
-        return None if row is None else dict(row._mapping)
+        # On every decision: a raw statement (engine.store.raw).
+        with self._db.raw.transaction(write=False, durable=True) as cur:
+            row = cur.execute(
+                "SELECT signals, updated_at FROM customers WHERE id = ?", (customer_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            return {
+                "id": customer_id,
+                "signals": cur.load_json(row[0]),
+                "updated_at": cur.load_time(row[1]),
+            }
 
     def upsert_customer(self, customer_id: str, signals: Mapping[str, Any]) -> dict[str, Any]:
         """Create or replace a customer's profile signals (the CRM's PUT)."""
@@ -87,18 +101,27 @@ class CustomerStore(StorePart):
         if not items:
             return []
         now = self._now()
-        rows = []
-        for item in items:
-            row = {name: item[name] for name in DECISION_FIELDS}
-            row["cues"] = [dict(c) for c in row["cues"]]
-            row["reasons"] = [dict(r) for r in row["reasons"]]
-            row["id"] = uuid.uuid4().hex
-            row["created_at"] = now
-            rows.append(row)
-        # Not durable: see engine/store/database.py; the outcome that follows is.
-        with self._db.write(durable=False) as conn:
-            conn.execute(sa.insert(decisions), rows)
-        return [row["id"] for row in rows]
+        ids = [uuid.uuid4().hex for _ in items]
+        # Not durable: see engine/store/database.py; the outcome that follows is. On every
+        # decision, so a raw statement (engine.store.raw).
+        with self._db.raw.transaction(write=True, durable=False) as cur:
+            created_at = cur.time(now)
+            cur.executemany(
+                _INSERT_DECISION,
+                [
+                    (
+                        decision_id,
+                        *(item[name] for name in _PLAIN_FIELDS),
+                        cur.json([dict(c) for c in item["cues"]]),
+                        cur.json([dict(r) for r in item["reasons"]]),
+                        bool(item["holdout"]),
+                        bool(item["degraded"]),
+                        created_at,
+                    )
+                    for decision_id, item in zip(ids, items, strict=True)
+                ],
+            )
+        return ids
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         """The stored decision with its id and ``created_at``, or None if unknown."""

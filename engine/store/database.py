@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.url import URL, make_url
 
 from engine.errors import StoreError
+from engine.store.raw import RawConnections
 
 __all__ = [
     "Database",
@@ -98,6 +99,14 @@ class Database:
         self.is_sqlite = backend == "sqlite"
         # SQLite has one writer at a time; tierline's writers wait their turn here.
         self._write_turn = _WriteTurn(f"{self.url.database}.write-lock") if self.is_sqlite else None
+        # The per-decision statements, on the driver's own connection (engine.store.raw).
+        self.raw = RawConnections(
+            self.engine,
+            is_sqlite=self.is_sqlite,
+            dumps=_json_dumps,
+            configure=_sqlite_connect,
+            write_turn=self._write_turn,
+        )
 
     def insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that knows ``ON CONFLICT`` on this backend."""
@@ -137,6 +146,7 @@ class Database:
         return True
 
     def dispose(self) -> None:
+        self.raw.close()
         self.engine.dispose()
         if self._write_turn is not None:
             self._write_turn.close()

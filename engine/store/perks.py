@@ -26,6 +26,26 @@ __all__ = ["PerkStore"]
 _MONEY_EPSILON = 1e-9
 
 
+# NULL stock is unlimited and stays NULL.
+_TAKE_STOCK = (
+    "UPDATE perks SET stock = stock - 1 WHERE name = ? AND (stock IS NULL OR stock > 0) "
+    "RETURNING cost, daily_budget"
+)
+# The day's usage; with a budget it grows only while the budget allows, and no row back
+# means the budget is spent.
+_USE = (
+    "INSERT INTO perk_usage (perk, day, issued, spent) VALUES (?, ?, 1, ?) "
+    "ON CONFLICT (perk, day) DO UPDATE SET issued = perk_usage.issued + 1, "
+    "spent = perk_usage.spent + ? "
+)
+_USE_UNLIMITED = _USE + "RETURNING issued"
+_USE_WITHIN_BUDGET = _USE + "WHERE perk_usage.spent + ? <= ? RETURNING issued"
+
+
+class _Refused(Exception):
+    """Roll the perk's transaction back: it is not issued."""
+
+
 class PerkStore(StorePart):
     """Perk stock, budgets and usage."""
 
@@ -47,32 +67,31 @@ class PerkStore(StorePart):
 
     def take_perk(self, name: str, *, day: date) -> bool:
         """Issue one unit if it is in stock and within ``day``'s budget; False otherwise."""
-        with self._db.write() as conn:
-            taken = conn.execute(
-                sa.update(perks)
-                .where(perks.c.name == name, sa.or_(perks.c.stock.is_(None), perks.c.stock > 0))
-                .values(stock=perks.c.stock - 1)  # NULL (unlimited) stays NULL
-                .returning(perks.c.cost, perks.c.daily_budget)
-            ).first()
-            if taken is None:
-                if conn.scalar(sa.select(perks.c.name).where(perks.c.name == name)) is None:
-                    raise NotFound(f"Perk '{name}' is not in the store; sync the playbook first")
-                return False
-            cost, budget = taken
-            if budget is not None and cost > budget + _MONEY_EPSILON:
-                conn.rollback()
-                return False
-            stmt = self._db.insert(perk_usage).values(perk=name, day=day, issued=1, spent=cost)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[perk_usage.c.perk, perk_usage.c.day],
-                set_={"issued": perk_usage.c.issued + 1, "spent": perk_usage.c.spent + cost},
-                where=(
-                    None if budget is None else perk_usage.c.spent + cost <= budget + _MONEY_EPSILON
-                ),
-            )
-            if conn.execute(stmt.returning(perk_usage.c.issued)).first() is None:
-                conn.rollback()  # over budget: put the unit back
-                return False
+        # Asked for every perk cue of every decision: raw statements (engine.store.raw).
+        try:
+            with self._db.raw.transaction(write=True, durable=True) as cur:
+                taken = cur.execute(_TAKE_STOCK, (name,)).fetchone()
+                if taken is None:
+                    known = cur.execute("SELECT 1 FROM perks WHERE name = ?", (name,)).fetchone()
+                    if known is None:
+                        raise NotFound(
+                            f"Perk '{name}' is not in the store; sync the playbook first"
+                        )
+                    raise _Refused  # out of stock
+                cost, budget = taken
+                if budget is None:
+                    cur.execute(_USE_UNLIMITED, (name, cur.day(day), cost, cost)).fetchone()
+                    return True
+                if cost > budget + _MONEY_EPSILON:
+                    raise _Refused
+                used = cur.execute(
+                    _USE_WITHIN_BUDGET,
+                    (name, cur.day(day), cost, cost, cost, budget + _MONEY_EPSILON),
+                ).fetchone()
+                if used is None:
+                    raise _Refused  # over budget: the rollback puts the unit back
+        except _Refused:
+            return False
         return True
 
     def list_perks(self, *, day: date) -> list[dict[str, Any]]:

@@ -9,11 +9,13 @@ fail: the store must be proven on both databases.
 from __future__ import annotations
 
 import hmac
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -262,6 +264,32 @@ def test_times_are_stored_and_returned_in_utc(url: str) -> None:
     assert customer is not None
     assert customer["updated_at"] == local
     assert customer["updated_at"].tzinfo == UTC
+
+
+def test_decision_times_written_raw_read_back_through_core(url: str) -> None:
+    """Decisions are written on the driver's connection (engine.store.raw) and read through
+    SQLAlchemy: the instant, including a whole second, survives the round trip, and such
+    rows sort with the rest by time."""
+    times = [
+        datetime(2025, 11, 26, 21, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2025, 11, 26, 19, 30, 16, tzinfo=UTC),  # no microseconds
+    ]
+    clock = iter(times)
+    with Store.open(url, clock=lambda: next(clock)) as clocked:
+        ids = [_decide(clocked) for _ in times]
+        got = [clocked.get_decision(i) for i in ids]
+    assert [g["created_at"] for g in got if g is not None] == times
+
+
+def test_closing_the_store_closes_its_raw_connections(tmp_path: Path) -> None:
+    """Each thread's SQLite connection of the raw statements is closed with the store."""
+    store = Store.open(f"sqlite:///{tmp_path / 'raw.db'}")
+    assert store.get_customer("nobody") is None
+    opened = list(store._db.raw._opened)
+    store.close()
+    assert opened, "the read should have opened this thread's connection"
+    with pytest.raises(sqlite3.ProgrammingError):
+        opened[0].execute("SELECT 1")
 
 
 # -- perks -----------------------------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""Statements on the DBAPI connection itself, for the few that run on every decision.
+
+A decision reads a profile, may take a perk and writes one row. Through SQLAlchemy Core
+those three cost about 0.5 ms of CPU per decision here (statement cache keys, execution
+contexts, the begin and commit events), about ten times what ``sqlite3`` itself spends,
+and the decision route was spending more time there than in the model. So these
+statements are plain SQL run on the driver's connection, for both databases, with the
+few conversions SQLAlchemy's column types would do (JSON, UTC times, dates) done here.
+Everything else in the store stays on SQLAlchemy Core.
+
+SQL is written with ``?`` placeholders (``sqlite3``'s style) and turned into ``%s`` for
+psycopg. SQLite connections are one per thread and made the way the engine makes its own
+(WAL, ``synchronous=FULL``, foreign keys); PostgreSQL ones come from the engine's pool.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from engine.errors import StoreError
+
+__all__ = ["RawConnections", "RawCursor"]
+
+# SQLAlchemy's storage format for DateTime on SQLite: the rows written here and those
+# written through Core must read back alike (and sort alike as text).
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class RawCursor:
+    """A cursor in one transaction, with the value conversions of the store's columns."""
+
+    def __init__(self, cursor: Any, *, is_sqlite: bool, dumps: Callable[[Any], str]) -> None:
+        self._cursor = cursor
+        self._is_sqlite = is_sqlite
+        self._dumps = dumps
+        if not is_sqlite:
+            from psycopg.types.json import Jsonb
+
+            self._jsonb = Jsonb
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run ``sql`` (``?`` placeholders); returns the cursor to fetch from."""
+        return self._cursor.execute(sql if self._is_sqlite else _pg_sql(sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql if self._is_sqlite else _pg_sql(sql), rows)
+
+    def json(self, value: Any) -> Any:
+        """A parameter for a JSON column."""
+        if self._is_sqlite:
+            return self._dumps(value)
+        return self._jsonb(value, dumps=self._dumps)
+
+    def load_json(self, value: Any) -> Any:
+        """A JSON column's value as read (SQLite keeps text; psycopg already decoded it)."""
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+    def time(self, value: datetime) -> Any:
+        """A parameter for a UTC time column (the store's ``UTCDateTime``)."""
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).strftime(_SQLITE_TIME) if self._is_sqlite else value
+
+    def load_time(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def day(self, value: date) -> Any:
+        """A parameter for a date column (SQLite keeps ISO text, as SQLAlchemy does)."""
+        return value.isoformat() if self._is_sqlite else value
+
+
+class RawConnections:
+    """Where the raw statements get their connection and their transaction."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        is_sqlite: bool,
+        dumps: Callable[[Any], str],
+        configure: Callable[[Any, Any], None],
+        write_turn: AbstractContextManager[Any] | None,
+    ) -> None:
+        self._engine = engine
+        self._is_sqlite = is_sqlite
+        self._dumps = dumps
+        self._configure = configure
+        self._write_turn = write_turn
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self, *, write: bool, durable: bool) -> Iterator[RawCursor]:
+        """One transaction, committed on exit and rolled back on an error (on SQLite a read
+        is a single statement in autocommit mode, no transaction around it). A SQLite write
+        holds the store's write turn and takes the write lock up front (``BEGIN
+        IMMEDIATE``); ``durable=False`` commits at ``synchronous=NORMAL`` (see
+        ``engine.store.database``)."""
+        try:
+            if self._is_sqlite:
+                with self._sqlite(write=write, durable=durable) as cursor:
+                    yield cursor
+            else:
+                with self._postgresql() as cursor:
+                    yield cursor
+        except (sqlite3.OperationalError, sqlite3.InterfaceError) as error:
+            raise StoreError(f"The store is unavailable: {error}") from error
+        except Exception as error:
+            if _is_psycopg_operational(error):
+                raise StoreError(f"The store is unavailable: {error}") from error
+            raise
+
+    @contextmanager
+    def _sqlite(self, *, write: bool, durable: bool) -> Iterator[RawCursor]:
+        conn = self._thread_connection()
+        turn = self._write_turn if write and self._write_turn is not None else None
+        if turn is not None:
+            turn.__enter__()
+        try:
+            relax = write and not durable
+            if relax:  # outside the transaction: SQLite ignores it inside one
+                conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                if not write:  # one statement: autocommit mode reads a consistent snapshot
+                    yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
+                    return
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if relax:
+                    conn.execute("PRAGMA synchronous=FULL")
+        finally:
+            if turn is not None:
+                turn.__exit__(None, None, None)
+
+    def _thread_connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            database = self._engine.url.database
+            assert database is not None  # Database refuses in-memory and empty paths
+            conn = sqlite3.connect(database, timeout=30.0, check_same_thread=False)
+            self._configure(conn, None)  # autocommit mode, WAL, FULL, foreign keys
+            self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    @contextmanager
+    def _postgresql(self) -> Iterator[RawCursor]:
+        conn = self._engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                yield RawCursor(cursor, is_sqlite=False, dumps=self._dumps)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        finally:
+            conn.close()  # back to the pool
+
+    def close(self) -> None:
+        """Close the SQLite connections of every thread (PostgreSQL's go with the pool)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
+def _pg_sql(sql: str) -> str:
+    return _PG_CACHE.get(sql) or _PG_CACHE.setdefault(sql, sql.replace("?", "%s"))
+
+
+_PG_CACHE: dict[str, str] = {}
+
+
+def _is_psycopg_operational(error: Exception) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
