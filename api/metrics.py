@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +37,7 @@ class Metrics:
         self.decisions = Counter(
             "tierline_decisions_total", "Decisions by tier.", ["tier"], registry=self.registry
         )
+        self._by_tier: dict[str, Any] = {}
         self.fallbacks = Counter(
             "tierline_decisions_degraded_total",
             "Decisions answered by the fallback (no model loaded).",
@@ -50,7 +52,11 @@ class Metrics:
 
     def count_decisions(self, decisions: Iterable[dict[str, object]]) -> None:
         for d in decisions:
-            self.decisions.labels(tier=str(d["tier"])).inc()
+            tier = str(d["tier"])
+            counter = self._by_tier.get(tier)
+            if counter is None:  # labels() checks and locks on every call
+                counter = self._by_tier[tier] = self.decisions.labels(tier=tier)
+            counter.inc()
             if d.get("degraded"):
                 self.fallbacks.inc()
 
@@ -65,6 +71,7 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._cache: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,6 +91,18 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            counter, histogram = self._children(scope["method"], template, status)
+            counter.inc()
+            histogram.observe(time.perf_counter() - start)
+
+    def _children(self, method: str, template: str, status: int) -> tuple[Any, Any]:
+        # prometheus_client's labels() checks and locks on every call; the set of
+        # (method, route template, status) is small, so each child is looked up once.
+        key = (method, template, status)
+        children = self._cache.get(key)
+        if children is None:
+            children = self._cache[key] = (
+                self.metrics.requests.labels(method, template, str(status)),
+                self.metrics.latency.labels(method, template),
+            )
+        return children

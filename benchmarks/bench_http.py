@@ -65,6 +65,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -350,6 +351,17 @@ def _phase(server: _Server, job: dict[str, Any], *, bodies: Path, work: Path) ->
     job_path, out_path = work / "job.json", work / "phase.json"
     job_path.write_text(json.dumps({**job, "bodies": str(bodies)}))
     before = server.cpu_seconds()
+    # The SQLite WAL's largest size while the phase runs: it must start over, not grow
+    # with every decision (it reached 2 GB in 36 s before the background checkpointer).
+    wal, peak, sampled = work / "tierline.db-wal", [0], threading.Event()
+
+    def sample_wal() -> None:
+        while not sampled.wait(0.1):
+            with contextlib.suppress(OSError):
+                peak[0] = max(peak[0], wal.stat().st_size)
+
+    sampler = threading.Thread(target=sample_wal, daemon=True)
+    sampler.start()
     done = subprocess.run(
         [*python_command(), "-m", "benchmarks.bench_http", "--load", str(job_path), str(out_path)],
         cwd=REPO,
@@ -360,10 +372,13 @@ def _phase(server: _Server, job: dict[str, Any], *, bodies: Path, work: Path) ->
         check=False,
     )
     server_cpu = server.cpu_seconds() - before
+    sampled.set()
+    sampler.join()
     if done.returncode != 0:
         raise RuntimeError(f"the load generator exited with {done.returncode}:\n{done.stderr}")
     result: dict[str, Any] = json.loads(out_path.read_text())
     result["server_cpu_seconds"] = server_cpu
+    result["wal_peak_bytes"] = peak[0]
     return result
 
 
@@ -397,6 +412,7 @@ def _combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "client_cpu_share": sum(r["client_cpu_seconds"] for r in runs) / seconds
         if seconds
         else math.nan,
+        "wal_peak_mb": max(r["wal_peak_bytes"] for r in runs) / 1e6,
     }
 
 
@@ -417,6 +433,11 @@ def _notes(figures: dict[str, dict[str, Any]], errors: int) -> list[str]:
             f"{name}: {f['rps']:,.0f} req/s (rounds {f['rps_each']}), p50 {f['p50_ms']:.2f} ms, "
             f"p99 {f['p99_ms']:.2f} ms, server CPU {f['server_cpu_us_per_request']:,.0f} µs/req, "
             f"client CPU {f['client_cpu_share']:.2f} cores"
+            + (
+                f", SQLite WAL peak {f['wal_peak_mb']:.0f} MB"
+                if name.startswith("tierline")
+                else ""
+            )
         )
     return notes
 

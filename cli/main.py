@@ -444,13 +444,14 @@ def demo(
     The API runs on 127.0.0.1 with a staff, a pos and an admin key for the site 'demo'
     (printed once); Ctrl-C stops it.
     """
+    from api.server import check_port_free
     from engine.spec import load_spec
     from training import data as data_io
     from training.demo_data import generate_customers
     from training.train import train as run_train
 
     if serve_api:
-        _check_port_free(port)
+        check_port_free("127.0.0.1", port)
     spec_path = EXAMPLES / "demo.toml"
     data_path = workdir / "customers.csv"
     models = workdir / "models"
@@ -479,24 +480,10 @@ def demo(
         _serve_demo(workdir=workdir, models=models, port=port, model=model, frame=frame)
 
 
-def _check_port_free(port: int) -> None:
-    """Refuse a taken port before minutes of work, not after."""
-    import socket
-
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise TierlineError(
-                f"Port {port} on 127.0.0.1 is taken; stop what uses it or pass --port"
-            ) from None
-
-
 def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: Any) -> None:
     """Create demo keys, check a few demo guests in, and serve the API on 127.0.0.1 until
     Ctrl-C."""
-    import uvicorn
-
+    from api.server import serve
     from engine.store import Store
 
     url = f"sqlite:///{(workdir / 'tierline.db').resolve()}"
@@ -515,13 +502,7 @@ def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: An
     if seeded:
         out.print(f"{seeded} demo guests are checked in, so the display has cards to show.")
     out.print("Ctrl-C stops the server.\n")
-    uvicorn.run(
-        "api.app:create_app_from_env",
-        factory=True,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
+    serve(host="127.0.0.1", port=port, workers=1, log_level="warning")
     out.print("server stopped")
 
 
@@ -599,23 +580,17 @@ def serve(
 
     Example: TIERLINE_MODELS=models tierline serve --port 8000 --workers 2
     """
-    import uvicorn
-
+    from api.server import check_port_free
+    from api.server import serve as run_server
     from api.settings import Settings
 
     settings = Settings()  # fail here, with a message, on a bad TIERLINE_* variable
+    check_port_free(host, port)
     err.print(
         f"serving on http://{host}:{port} (docs at /docs), models {settings.models}, "
         f"{workers} worker(s)"
     )
-    uvicorn.run(
-        "api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-    )
+    run_server(host=host, port=port, workers=workers, log_level="info")
 
 
 @keys_app.command("create")

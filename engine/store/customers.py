@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,15 @@ _INSERT_DECISION = (
     "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, model_version, "
     "cues, reasons, holdout, degraded, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def _new_id() -> str:
+    """A decision id: 32 hex digits like ``uuid4().hex``, but the first 12 are the time in
+    milliseconds (as in UUIDv7), so new rows land at the end of the primary key's index.
+    With random ids each insert dirtied a random page of an index that outgrew the cache,
+    and the decision route slowed down as the table grew (3,000 to 1,900 a second within
+    a minute on the http benchmark)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class CustomerStore(StorePart):
@@ -101,7 +111,7 @@ class CustomerStore(StorePart):
         if not items:
             return []
         now = self._now()
-        ids = [uuid.uuid4().hex for _ in items]
+        ids = [_new_id() for _ in items]
         # Not durable: see engine/store/database.py; the outcome that follows is. On every
         # decision, so a raw statement (engine.store.raw).
         with self._db.raw.transaction(write=True, durable=False) as cur:

@@ -127,23 +127,23 @@ class RawConnections:
         if turn is not None:
             turn.__enter__()
         try:
-            relax = write and not durable
-            if relax:  # outside the transaction: SQLite ignores it inside one
-                conn.execute("PRAGMA synchronous=NORMAL")
+            # The connection is this thread's alone, so it keeps the last level set rather
+            # than going back to FULL after each relaxed write. Set outside a transaction:
+            # SQLite ignores it inside one.
+            level = "FULL" if durable else "NORMAL"
+            if write and self._local.synchronous != level:
+                conn.execute(f"PRAGMA synchronous={level}")
+                self._local.synchronous = level
+            if not write:  # one statement: autocommit mode reads a consistent snapshot
+                yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
+                return
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                if not write:  # one statement: autocommit mode reads a consistent snapshot
-                    yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
-                    return
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            finally:
-                if relax:
-                    conn.execute("PRAGMA synchronous=FULL")
+                yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         finally:
             if turn is not None:
                 turn.__exit__(None, None, None)
@@ -156,6 +156,7 @@ class RawConnections:
             conn = sqlite3.connect(database, timeout=30.0, check_same_thread=False)
             self._configure(conn, None)  # autocommit mode, WAL, FULL, foreign keys
             self._local.conn = conn
+            self._local.synchronous = "FULL"
             with self._lock:
                 self._opened.append(conn)
         return conn

@@ -1,0 +1,129 @@
+"""Run the API under uvicorn: one process, or several workers that each own a socket.
+
+With ``--workers N`` uvicorn's own supervisor hands every worker the same listening
+socket, and whichever worker wakes first accepts what is waiting. A till, a CRM and a
+tablet keep their connections open for hours, and connections tend to come in bursts (a
+restart, a load balancer reconnecting): seen here, all 32 connections of a burst went to
+one worker while the other sat idle, for as long as the connections lived. So each
+worker here binds its own socket with ``SO_REUSEPORT``, and the kernel spreads new
+connections over the workers' sockets evenly. The supervisor restarts a worker that
+dies and stops them all on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from types import FrameType
+
+from engine.errors import TierlineError
+
+__all__ = ["check_port_free", "serve"]
+
+log = logging.getLogger("tierline.serve")
+
+APP = "api.app:create_app_from_env"
+_BACKLOG = 2048
+_STOP_SECONDS = 20.0
+_RESTART_PAUSE = 1.0  # between restarts of a worker that keeps dying at start-up
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a taken port with a message (and, for workers, before any of them starts:
+    a socket with ``SO_REUSEPORT`` would otherwise share the port with another tierline)."""
+    with socket.socket(_family(host)) as probe:
+        # As uvicorn binds: a port whose last connections linger in TIME_WAIT is free; one
+        # with a listener is not (Linux refuses that bind even with SO_REUSEADDR).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise TierlineError(
+                f"Port {port} on {host} is taken or not available ({error.strerror}); stop "
+                "what uses it or pass --port"
+            ) from None
+
+
+def serve(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
+    """Serve until Ctrl-C or SIGTERM: in this process for one worker, else supervised."""
+    import uvicorn
+
+    check_port_free(host, port)
+    if workers == 1:
+        uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level)
+        return
+    _Supervisor(host=host, port=port, workers=workers, log_level=log_level).run()
+
+
+class _Supervisor:
+    def __init__(self, *, host: str, port: int, workers: int, log_level: str) -> None:
+        self._args = (host, port, log_level)
+        self._count = workers
+        # spawn, not fork: a worker starts clean, as uvicorn's own workers do.
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._stopping = False
+
+    def run(self) -> None:
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._processes = [self._start() for _ in range(self._count)]
+            while not self._stopping:
+                time.sleep(0.2)
+                for i, process in enumerate(self._processes):
+                    if not process.is_alive() and not self._stopping:
+                        log.warning(
+                            "worker %s exited with %s; starting a new one",
+                            process.pid,
+                            process.exitcode,
+                        )
+                        time.sleep(_RESTART_PAUSE)
+                        self._processes[i] = self._start()
+        finally:
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _start(self) -> multiprocessing.process.BaseProcess:
+        process = self._context.Process(target=_worker, args=self._args, name="tierline-worker")
+        process.start()
+        return process
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def _shutdown(self) -> None:
+        # A worker stops gracefully on SIGTERM (uvicorn finishes the requests in flight).
+        for process in self._processes:
+            if process.is_alive() and process.pid is not None:
+                process.terminate()
+        deadline = time.monotonic() + _STOP_SECONDS
+        for process in self._processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    """One worker: its own socket on the shared port, then a uvicorn server on it."""
+    import uvicorn
+
+    # Ctrl-C in a terminal reaches every process of the group. uvicorn catches it to shut
+    # down, then raises it again under the handler it found: ignored here, so a worker
+    # ends quietly instead of with a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(_family(host))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(_BACKLOG)
+    config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
