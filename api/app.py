@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
+from api.group_commit import DecisionWriter
 from api.limits import BodySizeLimit, KeyCache, RateLimiter
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import (
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.set_model(serving.current.version)
             app.state.store = store
             app.state.serving = serving
+            app.state.decision_writer = DecisionWriter(store)
             watcher = asyncio.create_task(serving.watch(settings.reload_seconds))
             try:
                 yield

@@ -47,20 +47,36 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def serve(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
-    """Serve until Ctrl-C or SIGTERM: in this process for one worker, else supervised."""
+def serve(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "info",
+    app: str = APP,
+    factory: bool = True,
+) -> None:
+    """Serve until Ctrl-C or SIGTERM: in this process for one worker, else supervised.
+
+    ``app`` and ``factory`` as uvicorn takes them: tierline's factory unless told (the
+    http benchmark serves its bare app the same way).
+    """
     import uvicorn
 
     check_port_free(host, port)
     if workers == 1:
-        uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, factory=factory, host=host, port=port, log_level=log_level)
         return
-    _Supervisor(host=host, port=port, workers=workers, log_level=log_level).run()
+    _Supervisor(
+        host=host, port=port, workers=workers, log_level=log_level, app=app, factory=factory
+    ).run()
 
 
 class _Supervisor:
-    def __init__(self, *, host: str, port: int, workers: int, log_level: str) -> None:
-        self._args = (host, port, log_level)
+    def __init__(
+        self, *, host: str, port: int, workers: int, log_level: str, app: str, factory: bool
+    ) -> None:
+        self._args = (host, port, log_level, app, factory)
         self._count = workers
         # spawn, not fork: a worker starts clean, as uvicorn's own workers do.
         self._context = multiprocessing.get_context("spawn")
@@ -108,7 +124,7 @@ class _Supervisor:
                 process.join()
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: str, app: str, factory: bool) -> None:
     """One worker: its own socket on the shared port, then a uvicorn server on it."""
     import uvicorn
 
@@ -121,7 +137,7 @@ def _worker(host: str, port: int, log_level: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(_BACKLOG)
-    config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level)
+    config = uvicorn.Config(app, factory=factory, host=host, port=port, log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -6,14 +6,15 @@ the same ``explain`` query parameter and answers a small JSON object. There is n
 check, no store, no model and no middleware: what is left is uvicorn, Starlette routing,
 FastAPI's body parsing and validation and the JSON response, which every FastAPI service
 pays per request. ``benchmarks.bench_http`` serves it the way ``tierline serve`` serves
-tierline (uvicorn, same workers, same host, same log level) and sends it the same bytes.
+tierline (``api.server.serve``: uvicorn, the same workers each on its own SO_REUSEPORT
+socket, same host, same log level) and sends it the same bytes.
 
 The handler is ``async def``: the floor of the framework, with no hop to the thread pool.
 ``POST /v1/decisions/sync`` is the same handler as a plain ``def`` (FastAPI runs it in the
 thread pool, as it runs tierline's handler and its key and store dependencies); the
 benchmark reports it without a target, to show what that hop costs on its own.
 
-Run it by hand with ``python -m uvicorn benchmarks.bare_api:app --workers 2``.
+Run it by hand with ``python -m benchmarks.bare_api --port 8001 --workers 2``.
 """
 
 from __future__ import annotations
@@ -55,3 +56,22 @@ def decide_sync(body: DecisionRequest, explain: bool = True) -> dict[str, Any]:
 async def ready() -> dict[str, str]:
     """Polled by the benchmark before it sends load, like tierline's readiness."""
     return {"status": "ready"}
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from api.server import serve
+
+    parser = argparse.ArgumentParser(description="serve the bare app as tierline serve does")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--workers", type=int, default=1)
+    options = parser.parse_args()
+    serve(
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        app="benchmarks.bare_api:app",
+        factory=False,
+    )

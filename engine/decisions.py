@@ -17,9 +17,17 @@ from typing import Any
 from engine.errors import NotFound
 from engine.model import TierModel
 from engine.playbook import Cue, Playbook
-from engine.store import Store
+from engine.store import Store, new_decision_id
 
-__all__ = ["SOURCE_SIGNALS", "Fallback", "check_in", "decide", "decide_many"]
+__all__ = [
+    "SOURCE_SIGNALS",
+    "Fallback",
+    "check_in",
+    "decide",
+    "decide_many",
+    "decision_rows",
+    "prepare_many",
+]
 
 # Signals that say where a customer came from: a visit keeps them so staff can read how
 # warm the lead is and the manager can total spend by campaign.
@@ -145,6 +153,31 @@ def decide_many(
     today: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """``decide`` for several customers (the same code path), stored in one transaction."""
+    decisions = prepare_many(
+        store=store,
+        model=model,
+        fallback=fallback,
+        requests=requests,
+        explain=explain,
+        today=today,
+    )
+    store.record_decisions(decision_rows(decisions, site=site))
+    return decisions
+
+
+def prepare_many(
+    *,
+    store: Store,
+    model: TierModel | None,
+    fallback: Fallback,
+    requests: Sequence[tuple[str | None, Mapping[str, Any] | None]],
+    explain: bool = True,
+    today: dt.date | None = None,
+) -> list[dict[str, Any]]:
+    """Everything of ``decide_many`` but the write: the decisions, each with the
+    ``decision_id`` it will be stored under. Whoever calls this stores them
+    (``store.record_decisions(decision_rows(...))``) before answering; the API does it for
+    several requests at once (``api.group_commit``)."""
     merged = [
         (customer_id, _merged(store, customer_id, signals)) for customer_id, signals in requests
     ]
@@ -152,11 +185,15 @@ def decide_many(
         store=store,
         model=model,
         fallback=fallback,
-        site=site,
         merged=merged,
         explain=explain,
         today=today,
     )
+
+
+def decision_rows(decisions: Sequence[Mapping[str, Any]], *, site: str) -> list[dict[str, Any]]:
+    """What ``Store.record_decisions`` takes for decisions made at ``site``."""
+    return [{**d, "site": site} for d in decisions]
 
 
 def check_in(
@@ -179,15 +216,16 @@ def check_in(
     merged = _merged(store, customer_id, signals)
     if party_size is not None and "party_size" not in (signals or {}):
         merged["party_size"] = party_size  # the request wins over the stored profile
-    [decision] = _decide_merged(
+    decisions = _decide_merged(
         store=store,
         model=model,
         fallback=fallback,
-        site=site,
         merged=[(customer_id, merged)],
         explain=explain,
         today=today,
     )
+    store.record_decisions(decision_rows(decisions, site=site))
+    [decision] = decisions
     playbook = model.playbook if model is not None else fallback.playbook
     visit = store.open_visit(
         site=site,
@@ -205,7 +243,6 @@ def _decide_merged(
     store: Store,
     model: TierModel | None,
     fallback: Fallback,
-    site: str,
     merged: Sequence[tuple[str | None, dict[str, Any]]],
     explain: bool,
     today: dt.date | None,
@@ -215,17 +252,18 @@ def _decide_merged(
     def available(perk: str) -> bool:
         return store.take_perk(perk, day=day)
 
-    decisions = [
-        _decide_one(
-            store=store,
-            model=model,
-            fallback=fallback,
-            customer_id=customer_id,
-            signals=signals,
-            explain=explain,
-            available=available,
-        )
+    return [
+        {
+            "decision_id": new_decision_id(),
+            **_decide_one(
+                store=store,
+                model=model,
+                fallback=fallback,
+                customer_id=customer_id,
+                signals=signals,
+                explain=explain,
+                available=available,
+            ),
+        }
         for customer_id, signals in merged
     ]
-    ids = store.record_decisions([{**d, "site": site} for d in decisions])
-    return [{"decision_id": i, **d} for i, d in zip(ids, decisions, strict=True)]

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request
 from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep, on_store
 from api.errors import ApiError
 from api.examples import documented
+from api.group_commit import DecisionWriter
 from api.metrics import Metrics
 from api.schemas import BatchRequest, DecisionRequest
 from api.serving import Serving
-from engine.decisions import decide, decide_many
+from engine.decisions import decide_many, decision_rows, prepare_many
 from engine.store import Store
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -32,19 +33,19 @@ async def create_decision(
     store: Store = state.store
     serving: Serving = state.serving.current
     metrics: Metrics = state.metrics
-    decision = await on_store(
+    writer: DecisionWriter = state.decision_writer
+    decisions = await on_store(
         store,
-        decide,
+        prepare_many,
         store=store,
         model=serving.model,
         fallback=serving.fallback,
-        site=key.site,
-        customer_id=body.customer_id,
-        signals=body.signals,
+        requests=[(body.customer_id, body.signals)],
         explain=explain,
     )
-    metrics.count_decisions([decision])
-    return decision
+    await writer.write(decision_rows(decisions, site=key.site))  # stored before the answer
+    metrics.count_decisions(decisions)
+    return decisions[0]
 
 
 @router.post("/batch", responses=documented("decisions", 400, 404, 413))

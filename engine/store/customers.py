@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from engine.store.database import StorePart
 from engine.store.schema import customers, decisions
 
-__all__ = ["CustomerStore"]
+__all__ = ["CustomerStore", "new_decision_id"]
 
 DECISION_FIELDS = (
     "customer_id",
@@ -33,7 +33,7 @@ _INSERT_DECISION = (
 )
 
 
-def _new_id() -> str:
+def new_decision_id() -> str:
     """A decision id: 32 hex digits like ``uuid4().hex``, but the first 12 are the time in
     milliseconds (as in UUIDv7), so new rows land at the end of the primary key's index.
     With random ids each insert dirtied a random page of an index that outgrew the cache,
@@ -107,11 +107,12 @@ class CustomerStore(StorePart):
 
     def record_decisions(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
         """Store many decisions in one transaction (one disk sync), each a mapping with
-        ``record_decision``'s keyword arguments; returns their ids in order."""
+        ``record_decision``'s keyword arguments and, if it has one already, its
+        ``decision_id`` (from ``new_decision_id``); returns their ids in order."""
         if not items:
             return []
         now = self._now()
-        ids = [_new_id() for _ in items]
+        ids = [item.get("decision_id") or new_decision_id() for item in items]
         # Not durable: see engine/store/database.py; the outcome that follows is. On every
         # decision, so a raw statement (engine.store.raw).
         with self._db.raw.transaction(write=True, durable=False) as cur:
