@@ -15,7 +15,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.servers import wait_ready
+from tests.servers import stop_server, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 _CLI = (sys.executable, "-m", "cli")  # `tierline`, from this checkout and this venv
@@ -131,12 +131,7 @@ class LiveServer:
         """Terminate it (SIGTERM, then SIGKILL if it hangs) and wait for it to exit."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_server(self.process)
 
 
 def server_env(*, database: Path, models: Path) -> dict[str, str]:

@@ -34,3 +34,15 @@ def wait_ready(
         assert process is None or process.poll() is None, "the server process exited"
         assert time.monotonic() < deadline, f"{base} not ready within {seconds:g} s"
         time.sleep(0.1)
+
+
+def stop_server(
+    process: subprocess.Popen[bytes] | subprocess.Popen[str], seconds: float = 30
+) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it has not exited within ``seconds``."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import PLAIN
-from tests.servers import free_port, wait_ready
+from tests.servers import free_port, stop_server, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,12 +76,7 @@ def test_real_uvicorn_serves_a_decision(models_dir: Path, tmp_path: Path) -> Non
         assert bad.status_code == 400 and "error" in bad.json()
         _every_route_once(base, pos={"X-API-Key": key["key"]}, admin={"X-API-Key": admin["key"]})
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
 
 
 def _every_route_once(base: str, *, pos: dict[str, str], admin: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from tests.api.test_serve import ROOT
-from tests.servers import free_port, wait_ready
+from tests.servers import free_port, stop_server, wait_ready
 
 CONNECTIONS = 32
 
@@ -43,12 +43,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
         yield server, port
     finally:
         children = _children(server.pid)
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
         for child in children:
             if child.is_running():
                 child.kill()
