@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from engine.errors import NotFound
-from engine.playbook import Perk
 from engine.store.database import StorePart
 from engine.store.schema import perk_usage, perks
+
+if TYPE_CHECKING:  # the playbook module brings pandas, which the store does not need
+    from engine.playbook import Perk
 
 __all__ = ["PerkStore"]
 

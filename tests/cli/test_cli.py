@@ -363,3 +363,28 @@ def test_single_class_target_is_refused(trained: Trained, tmp_path: Path) -> Non
         str(tmp_path / "m"),
     )
     assert_refused(proc, "single class")
+
+
+def test_keys_commands_do_not_load_the_model_libraries(tmp_path: Path) -> None:
+    """`tierline keys ...` starts without LightGBM, pandas or scikit-learn (they took about
+    1.3 s of a 1.8 s `keys list` before; a model load brings them)."""
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from cli.main import app\n"
+        "runner = CliRunner()\n"
+        "for args in (['keys', 'create', '--role', 'pos', '--site', 's1'], ['keys', 'list']):\n"
+        "    result = runner.invoke(app, args)\n"
+        "    assert result.exit_code == 0, (args, result.output)\n"
+        "print(sorted(m for m in ('lightgbm', 'pandas', 'sklearn') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"},
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
