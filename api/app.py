@@ -29,7 +29,7 @@ from api.routers import (
     reports,
     visits,
 )
-from api.serving import ServingModel
+from api.serving import ServingModel, freeze_startup_objects
 from api.settings import Settings, get_settings
 from engine.registry import Registry
 from engine.store import Store
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.store = store
             app.state.serving = serving
             app.state.decision_writer = DecisionWriter(store)
+            freeze_startup_objects()
             watcher = asyncio.create_task(serving.watch(settings.reload_seconds))
             try:
                 yield
