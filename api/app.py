@@ -14,7 +14,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
+from api.decision_lane import PATH as DECISIONS_PATH
+from api.decision_lane import DecisionLane
 from api.errors import install_error_handlers
 from api.group_commit import DecisionWriter
 from api.limits import BodySizeLimit, KeyCache, RateLimiter
@@ -34,13 +37,34 @@ from api.settings import Settings, get_settings
 from engine.registry import Registry
 from engine.store import Store
 
-__all__ = ["create_app", "create_app_from_env"]
+__all__ = ["TierlineApp", "create_app", "create_app_from_env"]
 
 log = logging.getLogger("tierline.api")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new app for ``settings`` (default: the environment's)."""
+class TierlineApp(FastAPI):
+    """FastAPI, with ``POST /v1/decisions`` handed to ``api.decision_lane`` before the
+    middleware stack (the lane's docstring says why and what it does in their place)."""
+
+    decision_lane: DecisionLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.decision_lane
+        if (
+            lane is not None
+            and scope["type"] == "http"
+            and scope["path"] == DECISIONS_PATH
+            and scope["method"] == "POST"
+        ):
+            await lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, decision_lane: bool = True) -> TierlineApp:
+    """A new app for ``settings`` (default: the environment's). ``decision_lane=False``
+    serves ``POST /v1/decisions`` through FastAPI like every other route (for the test
+    that compares the two)."""
     settings = settings or get_settings()
     metrics = Metrics()
 
@@ -76,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             store.close()
 
-    app = FastAPI(
+    app = TierlineApp(
         title="tierline",
         version="1",
         summary="Service tiers for arriving customers: who is this, and what do we do for them?",
@@ -92,9 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: metrics see every response, including the 413s.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if decision_lane:
+        app.decision_lane = DecisionLane(
+            state=app.state, metrics=metrics, max_bytes=settings.max_body_bytes
+        )
     return app
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> TierlineApp:
     """The factory ``tierline serve`` hands to uvicorn: settings from TIERLINE_* variables."""
     return create_app(get_settings())

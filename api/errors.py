@@ -25,7 +25,14 @@ from engine.errors import (
     TierlineError,
 )
 
-__all__ = ["STATUS", "ApiError", "error_body", "install_error_handlers"]
+__all__ = [
+    "STATUS",
+    "ApiError",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "validation_response",
+]
 
 log = logging.getLogger("tierline.api")
 
@@ -86,18 +93,20 @@ def _json(
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return _json(exc.status, exc.code, exc.message, exc.details, exc.headers)
-
-
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-    for cls, status, code in STATUS:
-        if isinstance(exc, cls):
-            if status >= 500:
-                log.warning("store unavailable: %s", exc)
-            return _json(status, code, str(exc))
-    raise exc  # unreachable: TierlineError closes the table
+def error_response(exc: Exception) -> JSONResponse:
+    """The answer to an error raised while serving a request: the one table for domain
+    errors, the API's own refusals, and a logged 500 for anything else. The exception
+    handlers below and the decision lane (``api.decision_lane``) both answer with it."""
+    if isinstance(exc, ApiError):
+        return _json(exc.status, exc.code, exc.message, exc.details, exc.headers)
+    if isinstance(exc, TierlineError):
+        for cls, status, code in STATUS:
+            if isinstance(exc, cls):
+                if status >= 500:
+                    log.warning("store unavailable: %s", exc)
+                return _json(status, code, str(exc))
+    log.exception("unexpected error", exc_info=exc)
+    return _json(500, "internal_error", "Internal error; the server log has the details")
 
 
 def _clean(errors: list[Any]) -> list[dict[str, Any]]:
@@ -107,9 +116,10 @@ def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+def validation_response(errors: list[Any]) -> JSONResponse:
+    """A request that failed validation: 400 for JSON that does not parse, else 422 naming
+    the first field at fault. ``errors`` are pydantic's, with ``loc`` from the request
+    (``body``, ``query``, ...) as FastAPI reports them."""
     if any(e.get("type") == "json_invalid" for e in errors):
         return _json(400, "malformed_json", "The request body is not valid JSON", _clean(errors))
     first = errors[0] if errors else {}
@@ -118,21 +128,25 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return _json(422, "validation_error", message, _clean(errors))
 
 
+async def _error(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_response(list(exc.errors()))
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return _json(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error", exc_info=exc)
-    return _json(500, "internal_error", "Internal error; the server log has the details")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler on ``app``."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(TierlineError, _domain_error)
+    app.add_exception_handler(ApiError, _error)
+    app.add_exception_handler(TierlineError, _error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, _error)

@@ -30,7 +30,7 @@ class DecisionWriter:
         self._store = store
         self._queued: list[tuple[Sequence[Mapping[str, Any]], asyncio.Future[None]]] = []
         self._flush: asyncio.Task[None] | None = None
-        self.groups = 0  # transactions written, for the tests and the benchmark's notes
+        self.groups = 0  # transactions written and the rows in them (read by the tests)
         self.rows = 0
 
     async def write(self, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -15,11 +15,52 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 
-__all__ = ["BodySizeLimit", "KeyCache", "RateLimiter"]
+__all__ = [
+    "BodySizeLimit",
+    "KeyCache",
+    "RateLimiter",
+    "declared_too_large",
+    "refuse_too_large",
+]
 
 
 class _TooLarge(Exception):
     pass
+
+
+def declared_too_large(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request's Content-Length says more than ``max_bytes``."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value) > max_bytes
+            except ValueError:
+                return False
+    return False
+
+
+async def refuse_too_large(send: Send, max_bytes: int) -> None:
+    """Answer 413 in the error shape and close the connection (the rest of the body is
+    not read)."""
+    body = json.dumps(
+        error_body(
+            "payload_too_large",
+            f"The request body is larger than {max_bytes} bytes",
+            {"max_bytes": max_bytes},
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:
@@ -34,15 +75,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await self._refuse(send)
-                    return
+        if declared_too_large(scope, self.max_bytes):
+            await refuse_too_large(send, self.max_bytes)
+            return
         seen = 0
         exceeded = False
         refused = False
@@ -65,35 +100,14 @@ class BodySizeLimit:
                 await send(message)
             elif not refused and message["type"] == "http.response.start":
                 refused = True
-                await self._refuse(send)
+                await refuse_too_large(send, self.max_bytes)
 
         try:
             await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
             if not refused:
                 refused = True
-                await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body(
-                "payload_too_large",
-                f"The request body is larger than {self.max_bytes} bytes",
-                {"max_bytes": self.max_bytes},
-            )
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+                await refuse_too_large(send, self.max_bytes)
 
 
 class RateLimiter:

@@ -38,6 +38,7 @@ class Metrics:
             "tierline_decisions_total", "Decisions by tier.", ["tier"], registry=self.registry
         )
         self._by_tier: dict[str, Any] = {}
+        self._requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.fallbacks = Counter(
             "tierline_decisions_degraded_total",
             "Decisions answered by the fallback (no model loaded).",
@@ -60,6 +61,20 @@ class Metrics:
             if d.get("degraded"):
                 self.fallbacks.inc()
 
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency under its route template."""
+        key = (method, route, status)
+        children = self._requests.get(key)
+        if children is None:
+            # prometheus_client's labels() checks and locks on every call; the set of
+            # (method, route template, status) is small, so each child is looked up once.
+            children = self._requests[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
     def set_model(self, version: str | None) -> None:
         self.model.clear()
         self.model.labels(version=version or "none").set(1)
@@ -71,7 +86,6 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self._cache: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,18 +105,6 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            counter, histogram = self._children(scope["method"], template, status)
-            counter.inc()
-            histogram.observe(time.perf_counter() - start)
-
-    def _children(self, method: str, template: str, status: int) -> tuple[Any, Any]:
-        # prometheus_client's labels() checks and locks on every call; the set of
-        # (method, route template, status) is small, so each child is looked up once.
-        key = (method, template, status)
-        children = self._cache.get(key)
-        if children is None:
-            children = self._cache[key] = (
-                self.metrics.requests.labels(method, template, str(status)),
-                self.metrics.latency.labels(method, template),
+            self.metrics.observe_request(
+                scope["method"], template, status, time.perf_counter() - start
             )
-        return children

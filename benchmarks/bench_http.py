@@ -1,14 +1,15 @@
 """HTTP decisions: ``tierline serve`` against a bare FastAPI app, over real loopback HTTP.
 
 Measured: ``POST /v1/decisions?explain=false`` on a real ``tierline serve`` process
-(uvicorn, 2 workers, group commit of decisions) with a SQLite store in a scratch folder, the benchmark's own demo
+(uvicorn, 2 workers) with a SQLite store in a scratch folder, the benchmark's own demo
 model (the ``single`` benchmark's champion, copied into a models folder and promoted
 there) and a pos key made by ``tierline keys create --role pos --site bench --json``. The
 rate limit is raised (``TIERLINE_RATE_LIMIT_PER_MINUTE``) so that no request gets a 429.
 Every request is a different demo customer (id and signals: every column of
 ``generate_customers`` but the id and the labels, ``benchmarks.fixtures.demo_signals``),
 so each one is a full decision: key check, profile look-up, model, perk checks, the
-decision written to the store (a durable SQLite commit), the JSON answer.
+decision written to the store before the answer (the decisions of requests arriving
+together share one commit, ``api.group_commit``), the JSON answer.
 
 Limit: the same requests, byte for byte, to ``benchmarks.bare_api``: FastAPI validating
 the same ``api.schemas.DecisionRequest`` body in an ``async def`` handler and answering a

@@ -580,12 +580,10 @@ def serve(
 
     Example: TIERLINE_MODELS=models tierline serve --port 8000 --workers 2
     """
-    from api.server import check_port_free
     from api.server import serve as run_server
     from api.settings import Settings
 
     settings = Settings()  # fail here, with a message, on a bad TIERLINE_* variable
-    check_port_free(host, port)
     err.print(
         f"serving on http://{host}:{port} (docs at /docs), models {settings.models}, "
         f"{workers} worker(s)"

@@ -1,8 +1,8 @@
 """The connection to the database: one engine per URL, two kinds of transaction, UTC times.
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``, so a commit is
-on disk before the call returns. Decisions are the exception (``write(durable=False)``):
-they are written at ``synchronous=NORMAL``, which in WAL mode survives a crash of the
+on disk before the call returns. Decisions are the exception (``engine.store.raw``, with
+``durable=False``): they are written at ``synchronous=NORMAL``, which in WAL mode survives a crash of the
 process but may lose the last commits on a power cut, because one fsync per decision
 capped the service at a few hundred decisions a second. Outcomes, perks, visits and keys
 stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``: a thread lock in
@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.url import URL, make_url
 
 from engine.errors import StoreError
-from engine.store.raw import RawConnections
+from engine.store.raw import RawConnections, store_unavailable
 
 __all__ = [
     "Database",
@@ -104,6 +104,7 @@ class Database:
         # The per-decision statements, on the driver's own connection (engine.store.raw).
         self.raw = RawConnections(
             self.engine,
+            name=self.name,
             is_sqlite=self.is_sqlite,
             dumps=_json_dumps,
             configure=_sqlite_connect,
@@ -111,7 +112,7 @@ class Database:
         )
         self._checkpointer = (
             _Checkpointer(self.url.database, self._write_turn)
-            if self._write_turn is not None
+            if self._write_turn is not None and self.url.database
             else None
         )
 
@@ -126,23 +127,14 @@ class Database:
             yield conn
 
     @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+    def write(self) -> Iterator[Connection]:
         """A write transaction, committed on exit; on SQLite it holds the write lock from
-        BEGIN. ``durable=False`` (SQLite): the commit survives a crash, maybe not a power
-        cut (see the module's docstring)."""
+        BEGIN."""
         turn = self._write_turn or contextlib.nullcontext()
-        relax = self.is_sqlite and not durable
         with self._translated(), turn, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
-            raw = conn.connection.dbapi_connection if relax else None
-            if raw is not None:  # outside the transaction: SQLite ignores it inside one
-                raw.execute("PRAGMA synchronous=NORMAL")
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                if raw is not None:
-                    raw.execute("PRAGMA synchronous=FULL")
+            with conn.begin():
+                yield conn
 
     def ping(self) -> bool:
         try:
@@ -162,15 +154,10 @@ class Database:
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
-        # A lost server, a refused connection or a busy timeout is the store being
-        # unavailable (a 503 for the API), not a bug in the request.
         try:
             yield
         except (exc.OperationalError, exc.InterfaceError) as error:
-            raise StoreError(
-                f"The store at '{self.name}' is unavailable: {error.orig}; check that the "
-                "database is running and TIERLINE_DATABASE_URL points at it"
-            ) from error
+            raise store_unavailable(self.name, error.orig) from error
 
 
 class _WriteTurn:
@@ -239,17 +226,15 @@ class _Checkpointer:
     an open store runs one.
     """
 
-    def __init__(self, path: str | None, turn: _WriteTurn, interval: float = 0.2) -> None:
+    def __init__(self, path: str, turn: _WriteTurn, interval: float = 0.2) -> None:
         self._path = path
         self._turn = turn
         self._interval = interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tierline-checkpoint", daemon=True)
-        if path:
-            self._thread.start()
+        self._thread.start()
 
     def _run(self) -> None:
-        assert self._path is not None
         conn: sqlite3.Connection | None = None
         try:
             while not self._stopped.wait(self._interval):
@@ -268,8 +253,7 @@ class _Checkpointer:
 
     def stop(self) -> None:
         self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._thread.join(timeout=5)
 
 
 def _parse_url(url: str) -> URL:

@@ -27,11 +27,21 @@ from sqlalchemy.engine import Engine
 
 from engine.errors import StoreError
 
-__all__ = ["RawConnections", "RawCursor"]
+__all__ = ["RawConnections", "RawCursor", "store_unavailable"]
 
 # SQLAlchemy's storage format for DateTime on SQLite: the rows written here and those
 # written through Core must read back alike (and sort alike as text).
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def store_unavailable(name: str, detail: object) -> StoreError:
+    """The error for a lost server, a refused connection or a busy timeout: the store being
+    unavailable (a 503 for the API), not a bug in the request. Core and raw statements
+    alike."""
+    return StoreError(
+        f"The store at '{name}' is unavailable: {detail}; check that the database is running "
+        "and TIERLINE_DATABASE_URL points at it"
+    )
 
 
 class RawCursor:
@@ -85,12 +95,14 @@ class RawConnections:
         self,
         engine: Engine,
         *,
+        name: str,
         is_sqlite: bool,
         dumps: Callable[[Any], str],
         configure: Callable[[Any, Any], None],
         write_turn: AbstractContextManager[Any] | None,
     ) -> None:
         self._engine = engine
+        self._name = name
         self._is_sqlite = is_sqlite
         self._dumps = dumps
         self._configure = configure
@@ -114,10 +126,10 @@ class RawConnections:
                 with self._postgresql() as cursor:
                     yield cursor
         except (sqlite3.OperationalError, sqlite3.InterfaceError) as error:
-            raise StoreError(f"The store is unavailable: {error}") from error
+            raise store_unavailable(self._name, error) from error
         except Exception as error:
             if _is_psycopg_operational(error):
-                raise StoreError(f"The store is unavailable: {error}") from error
+                raise store_unavailable(self._name, error) from error
             raise
 
     @contextmanager

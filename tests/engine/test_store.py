@@ -167,10 +167,15 @@ def test_commits_are_durable(store: Store, backend: str) -> None:
 
 
 def test_a_decision_write_leaves_its_connection_durable_again(store: Store, backend: str) -> None:
-    """Decisions are written at synchronous=NORMAL; the pooled connection goes back to FULL,
-    so the outcome written next on it is durable."""
+    """Decisions are written at synchronous=NORMAL on the thread's raw connection; the
+    durable write that follows on it (a perk, here any) runs at FULL again, and the pooled
+    connections were never relaxed."""
     _decide(store)
     if backend == "sqlite":
+        with store._db.raw.transaction(write=True, durable=False) as cur:
+            assert cur.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        with store._db.raw.transaction(write=True, durable=True) as cur:
+            assert cur.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         with store._db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
 
