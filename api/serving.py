@@ -85,6 +85,7 @@ class ServingModel:
                 return False
             try:
                 model = self.registry.load(pointer)
+                model.warm()  # here, in the loader's thread, not on the first decision
                 self._store.sync_perks(model.playbook.perks)
             except TierlineError as exc:
                 self.refused.append((pointer, str(exc)))
