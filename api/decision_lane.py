@@ -48,6 +48,7 @@ __all__ = ["PATH", "DecisionLane"]
 
 PATH = "/v1/decisions"  # the route's template in the metrics, too
 _BOOL = TypeAdapter(bool)
+_EXPLAIN = {b"": True, b"explain=false": False, b"explain=true": True}  # what tills send
 _CLIENT_GONE = 499  # the client left before its answer (nginx's number; nothing is sent)
 
 
@@ -157,8 +158,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _explain(query_string: bytes) -> bool:
     """``explain`` as FastAPI reads a ``bool`` query parameter: the last one given, lax
     ("false", "0", "no", "off", ... any case); True when absent."""
-    if not query_string:
-        return True
+    known = _EXPLAIN.get(query_string)
+    if known is not None:
+        return known
     value = None
     for name, given in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name == "explain":

@@ -121,20 +121,19 @@ async def check_key(state: Any, x_api_key: str | None, role: str) -> ApiKey:
             headers={"WWW-Authenticate": "X-API-Key"},
         )
     cache: KeyCache = state.key_cache
-    record = cache.get(x_api_key)
-    if record is None:
+    key: ApiKey | None = cache.get(x_api_key)
+    if key is None:
         store: Store = state.store
         record = await on_store(store, store.authenticate, plaintext=x_api_key)
-        if record is not None:
-            cache.put(x_api_key, record)
-    if record is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "Unknown or revoked API key",
-            headers={"WWW-Authenticate": "X-API-Key"},
-        )
-    key = ApiKey(id=record["id"], role=record["role"], site=record["site"], name=record["name"])
+        if record is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "Unknown or revoked API key",
+                headers={"WWW-Authenticate": "X-API-Key"},
+            )
+        key = ApiKey(id=record["id"], role=record["role"], site=record["site"], name=record["name"])
+        cache.put(x_api_key, key)
     limiter: RateLimiter = state.limiter
     wait = limiter.take(key.id)
     if wait > 0:

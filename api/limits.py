@@ -150,15 +150,16 @@ class KeyCache:
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._clock = clock
-        self._entries: dict[bytes, tuple[float, dict[str, Any]]] = {}
+        self._entries: dict[bytes, tuple[float, Any]] = {}
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Any:
+        """What ``put`` stored for ``key`` within the last ``ttl`` seconds, else None."""
         entry = self._entries.get(_fingerprint(key))
         if entry is None or entry[0] < self._clock():
             return None
         return entry[1]
 
-    def put(self, key: str, record: dict[str, Any]) -> None:
+    def put(self, key: str, record: Any) -> None:
         if len(self._entries) > 10_000:  # a flood of distinct keys cannot grow it forever
             self._entries.clear()
         self._entries[_fingerprint(key)] = (self._clock() + self._ttl, record)

@@ -36,6 +36,7 @@ __all__ = ["Forest", "compile_forest"]
 # LightGBM's kZeroThreshold is written 1e-35f: a float32 constant stored in a double.
 _ZERO = float(np.float32(1e-35))
 _INT_LIMIT = 2147483648.0  # static_cast<int> of a double at or beyond +-2^31 is INT_MIN on x86
+_IDENTITY, _SOFTMAX, _SIGMOID, _EXP = 0, 1, 2, 3
 
 
 def _compiled() -> Callable[..., None]:
@@ -46,6 +47,8 @@ def _compiled() -> Callable[..., None]:
         x: np.ndarray,
         out: np.ndarray,
         per_iteration: int,
+        conversion: int,
+        sigmoid: float,
         num_leaves: np.ndarray,
         node_base: np.ndarray,
         leaf_base: np.ndarray,
@@ -103,6 +106,21 @@ def _compiled() -> Callable[..., None]:
                 else:
                     node = right[i]
             out[t % per_iteration] += leaf_value[leaf_base[t] + ~node]
+        # The objective's ConvertOutput, operation for operation.
+        if conversion == _SOFTMAX:  # Common::Softmax
+            top = out[0]
+            for k in range(1, per_iteration):
+                top = max(out[k], top)
+            total = 0.0
+            for k in range(per_iteration):
+                out[k] = math.exp(out[k] - top)
+                total += out[k]
+            for k in range(per_iteration):
+                out[k] /= total
+        elif conversion == _SIGMOID:  # BinaryLogloss: 1.0f / (1.0f + exp(-sigmoid_ * x))
+            out[0] = 1.0 / (1.0 + math.exp(-sigmoid * out[0]))
+        elif conversion == _EXP:  # tweedie, poisson, gamma
+            out[0] = math.exp(out[0])
 
     return raw_scores
 
@@ -116,15 +134,16 @@ class Forest:
 
     n_features: int
     per_iteration: int  # trees per boosting round: the number of classes, or 1
-    convert: Callable[[np.ndarray], np.ndarray]
+    conversion: int  # the objective's output conversion (_IDENTITY, _SOFTMAX, ...)
+    sigmoid: float
     arrays: tuple[np.ndarray, ...]
 
     def predict(self, row: np.ndarray) -> np.ndarray:
         """The model's output for one prepared feature row (float64, length n_features)."""
         out = np.empty(self.per_iteration, dtype=np.float64)
         assert _RAW_SCORES is not None
-        _RAW_SCORES(row, out, self.per_iteration, *self.arrays)
-        return self.convert(out)
+        _RAW_SCORES(row, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
+        return out
 
 
 def compile_forest(model_text: str, *, n_features: int) -> Forest | None:
@@ -138,9 +157,9 @@ def compile_forest(model_text: str, *, n_features: int) -> Forest | None:
         or any(t.get("is_linear") == "1" for t in trees)
     ):
         return None
-    convert = _conversion(header.get("objective", ""))
+    conversion = _conversion(header.get("objective", ""))
     per_iteration = int(header.get("num_tree_per_iteration", "1"))
-    if convert is None or not trees or len(trees) % per_iteration:
+    if conversion is None or not trees or len(trees) % per_iteration:
         return None
     if int(header.get("max_feature_idx", "-1")) + 1 != n_features:
         return None
@@ -149,7 +168,8 @@ def compile_forest(model_text: str, *, n_features: int) -> Forest | None:
     return Forest(
         n_features=n_features,
         per_iteration=per_iteration,
-        convert=convert,
+        conversion=conversion[0],
+        sigmoid=conversion[1],
         arrays=_flatten(trees),
     )
 
@@ -231,44 +251,17 @@ def _flatten(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
     )
 
 
-def _conversion(objective: str) -> Callable[[np.ndarray], np.ndarray] | None:
-    """LightGBM's ConvertOutput for ``objective`` (the model file's line), or None."""
+def _conversion(objective: str) -> tuple[int, float] | None:
+    """How LightGBM's ConvertOutput turns raw scores into the output for ``objective``
+    (the model file's line) and the sigmoid parameter, or None for one not known here."""
     name, *options = objective.split()
     params = dict(o.split(":", 1) for o in options if ":" in o)
     if name == "multiclass":
-        return _softmax
+        return _SOFTMAX, 1.0
     if name == "binary":
-        sigmoid = float(params.get("sigmoid", "1"))
-
-        def logistic(raw: np.ndarray) -> np.ndarray:
-            # BinaryLogloss::ConvertOutput: 1.0f / (1.0f + std::exp(-sigmoid_ * input[0]))
-            return np.array([1.0 / (1.0 + math.exp(-sigmoid * float(raw[0])))])
-
-        return logistic
+        return _SIGMOID, float(params.get("sigmoid", "1"))
     if name in ("tweedie", "poisson", "gamma"):
-        return _exp
+        return _EXP, 1.0
     if name in ("regression", "regression_l1", "huber", "fair", "quantile", "mape"):
-        return _identity
+        return _IDENTITY, 1.0
     return None
-
-
-def _softmax(raw: np.ndarray) -> np.ndarray:
-    # Common::Softmax, operation for operation: the max, exp of each less it, the sum in
-    # order, then each divided by the sum.
-    values = [float(v) for v in raw]
-    top = values[0]
-    for v in values[1:]:
-        top = max(v, top)
-    exps = [math.exp(v - top) for v in values]
-    total = 0.0
-    for e in exps:
-        total += e
-    return np.array([e / total for e in exps])
-
-
-def _exp(raw: np.ndarray) -> np.ndarray:
-    return np.array([math.exp(float(raw[0]))])
-
-
-def _identity(raw: np.ndarray) -> np.ndarray:
-    return raw
