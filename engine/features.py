@@ -195,6 +195,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             ):
                 append(float(value))  # type: ignore[arg-type]
                 continue
+            if kind_of_value is str and index is not None:  # a categorical column
+                # A vocabulary entry as sent: entries are category_text's own output
+                # (stripped, never a missing marker), so the long way gives the same code.
+                code = index.get(value)  # type: ignore[arg-type]
+                if code is not None:
+                    append(code)
+                    continue
             try:
                 if kind == "categorical":
                     assert index is not None
