@@ -127,7 +127,7 @@ class DecisionLane:
                 return None
             if not message.get("more_body", False):
                 if not chunks:
-                    return bytes(chunk)
+                    return chunk  # the usual case: the whole body in one message
                 chunks.append(chunk)
                 return b"".join(chunks)
             chunks.append(chunk)
@@ -151,7 +151,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     """The first value of header ``name`` (lower case), as Starlette decodes it."""
     for key, value in scope["headers"]:
         if key == name:
-            return str(value.decode("latin-1"))
+            return value.decode("latin-1")
     return None
 
 

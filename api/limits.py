@@ -159,10 +159,10 @@ class KeyCache:
             return None
         return entry[1]
 
-    def put(self, key: str, record: Any) -> None:
+    def put(self, key: str, value: Any) -> None:
         if len(self._entries) > 10_000:  # a flood of distinct keys cannot grow it forever
             self._entries.clear()
-        self._entries[_fingerprint(key)] = (self._clock() + self._ttl, record)
+        self._entries[_fingerprint(key)] = (self._clock() + self._ttl, value)
 
 
 def _fingerprint(key: str) -> bytes:

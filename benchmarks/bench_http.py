@@ -41,8 +41,8 @@ Procedure: both servers start together and stay up; each is warmed up, then they
 turns under load (tierline, bare, bare, tierline, tierline, bare, ...: 6 rounds of 6 s
 each), so a burst of load from elsewhere lands on both. On this shared machine the ratio
 of the same code still ranged from 0.55 to 0.67 over nine runs: other tenants' load
-changes the speed of both servers, and tierline's cache-hungry work (the trees) more. A phase counts the responses that
-complete inside its window; every response's status is checked, and any non-2xx, lost
+changes the speed of both servers, and tierline's cache-hungry work (the trees) more.
+A phase counts the responses that complete inside its window; every response's status is checked, and any non-2xx, lost
 connection or unanswered request is counted as an error (a check with target 0, so one
 error marks the benchmark MISSED). Latency is from writing the request to reading the
 whole answer, measured by the client, so it includes the client's own queueing.

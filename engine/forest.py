@@ -25,6 +25,7 @@ None and the caller keeps LightGBM's fast path.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _INT_LIMIT = 2147483648.0  # static_cast<int> of a double at or beyond +-2^31 is
 _IDENTITY, _SOFTMAX, _SIGMOID, _EXP = 0, 1, 2, 3
 
 
+@functools.cache  # one compiled loop per process, for every model
 def _compiled() -> Callable[..., None]:
     from numba import njit  # imported when a model is loaded, not with the package
 
@@ -125,9 +127,6 @@ def _compiled() -> Callable[..., None]:
     return raw_scores
 
 
-_RAW_SCORES: Callable[..., None] | None = None
-
-
 @dataclass(frozen=True)
 class Forest:
     """A LightGBM model's trees, flattened; ``predict(row)`` is ``Booster.predict`` of one row."""
@@ -137,19 +136,18 @@ class Forest:
     conversion: int  # the objective's output conversion (_IDENTITY, _SOFTMAX, ...)
     sigmoid: float
     arrays: tuple[np.ndarray, ...]
+    kernel: Callable[..., None]  # the compiled loop (``_compiled``)
 
     def predict(self, row: np.ndarray) -> np.ndarray:
         """The model's output for one prepared feature row (float64, length n_features)."""
         out = np.empty(self.per_iteration, dtype=np.float64)
-        assert _RAW_SCORES is not None
-        _RAW_SCORES(row, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
+        self.kernel(row, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
         return out
 
 
 def compile_forest(model_text: str, *, n_features: int) -> Forest | None:
     """The flattened trees of a LightGBM text model, or None for a model this module does
     not evaluate exactly (the caller then keeps LightGBM's own prediction)."""
-    global _RAW_SCORES
     header, trees = _parse(model_text)
     if (
         header is None
@@ -163,14 +161,13 @@ def compile_forest(model_text: str, *, n_features: int) -> Forest | None:
         return None
     if int(header.get("max_feature_idx", "-1")) + 1 != n_features:
         return None
-    if _RAW_SCORES is None:
-        _RAW_SCORES = _compiled()
     return Forest(
         n_features=n_features,
         per_iteration=per_iteration,
         conversion=conversion[0],
         sigmoid=conversion[1],
         arrays=_flatten(trees),
+        kernel=_compiled(),
     )
 
 

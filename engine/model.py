@@ -170,7 +170,7 @@ class TierModel:
         perk cue is shown; without it every perk counts as available (batch scoring).
         """
         row = self.features.transform_record(signals)
-        out = (self._single or self.single_row_predictor()).predict(row)
+        out = self.single_row_predictor().predict(row)
         decision = self.policy.decide(scores=out if self.n_outputs > 1 else out[0], signals=signals)
         holdout = self.playbook.is_holdout(customer_id)
         cues = self.playbook.cues_for(

@@ -1,12 +1,12 @@
 """The connection to the database: one engine per URL, two kinds of transaction, UTC times.
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``, so a commit is
-on disk before the call returns. Decisions are the exception (``engine.store.raw``, with
-``durable=False``): they are written at ``synchronous=NORMAL``, which in WAL mode survives a crash of the
-process but may lose the last commits on a power cut, because one fsync per decision
-capped the service at a few hundred decisions a second. Outcomes, perks, visits and keys
-stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``: a thread lock in
-the process, ``flock`` on a file beside the database between processes) rather than on
+on disk before the call returns. Decisions are the exception (``engine.store.raw``,
+``durable=False``): they are written at ``synchronous=NORMAL``, which in WAL mode survives
+a crash of the process but may lose the last commits on a power cut, because one fsync
+per decision capped the service at a few hundred decisions a second. Outcomes, perks,
+visits and keys stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``:
+a thread lock in the process, ``flock`` on a file beside the database between processes) rather than on
 SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries and made the slowest
 writes wait up to a second under load. SQLAlchemy emits ``BEGIN`` itself (the documented recipe,
 ``sqlite3``'s own transaction handling is switched off) so that a write transaction can

@@ -130,3 +130,12 @@ def test_a_started_app_leaves_its_loaded_objects_out_of_full_gc_passes(
     assert gc.get_freeze_count() > 50_000
     r = client.post("/v1/decisions", json={"signals": PLAIN}, headers=keys.pos)
     assert r.status_code == 200, r.text
+
+
+def test_a_served_model_is_prepared_before_its_first_decision(client: TestClient) -> None:
+    """The serving model's one-customer path (the compiled trees) is built when the model
+    is loaded, not by the first decision."""
+    from engine.forest import Forest
+
+    model = client.app.state.serving.current.model  # type: ignore[attr-defined]
+    assert isinstance(model._single, Forest)
