@@ -718,3 +718,49 @@ def test_a_database_at_the_first_revision_upgrades_keeping_its_visits(url: str) 
     with Store.open(url) as store:
         [view] = store.list_open_visits("paris")
     assert view["ticket"] == 7 and view["tier"] == "vip" and view["source"] is None
+
+
+def test_a_database_at_revision_0002_drops_the_decision_indexes_and_keeps_its_decisions(
+    url: str,
+) -> None:
+    """Revision 0003 drops the decisions' customer and time indexes, which nothing reads;
+    the decisions stay, and going back to 0002 builds the indexes again."""
+
+    def decision_indexes() -> set[str]:
+        engine = sa.create_engine(url)
+        try:
+            return {i["name"] for i in sa.inspect(engine).get_indexes("decisions")}
+        finally:
+            engine.dispose()
+
+    database = Database(url)
+    try:
+        with database.write() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+            conn.execute(
+                sa.text(
+                    "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, "
+                    "cues, reasons, holdout, degraded, created_at) VALUES ('d1', 'c1', "
+                    "'paris', 'vip', 0.9, 0.9, '[]', '[]', false, false, :t)"
+                ),
+                {"t": datetime(2025, 11, 26, tzinfo=UTC)},
+            )
+    finally:
+        database.dispose()
+    assert decision_indexes() >= {"ix_decisions_customer_id", "ix_decisions_created_at"}
+    with Store.open(url) as store:
+        kept = store.get_decision("d1")
+        assert kept is not None and kept["customer_id"] == "c1"
+        assert store.get_decision(_decide(store)) is not None
+    assert decision_indexes() & {"ix_decisions_customer_id", "ix_decisions_created_at"} == set()
+    database = Database(url)
+    try:
+        with database.write() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+    finally:
+        database.dispose()
+    assert decision_indexes() >= {"ix_decisions_customer_id", "ix_decisions_created_at"}
