@@ -182,11 +182,15 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def transform_record(self, signals: Mapping[str, Any]) -> np.ndarray:
         """Encode one customer's signals (a plain dict); absent keys count as missing."""
-        check_is_fitted(self, "categories_")
+        # Once per decision: the plan exists once fitted, and scikit-learn's own check
+        # (which raises NotFittedError here) costs more than encoding a few fields.
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            check_is_fitted(self, "categories_")
         values: list[float] = []
         append = values.append
         get = signals.get
-        for _pos, col, kind, index in self._plan:
+        for _pos, col, kind, index in plan:
             value = get(col)
             kind_of_value = type(value)
             # Plain numbers are the common case; float() gives what parse_number would.

@@ -95,8 +95,18 @@ class Scored:
     holdout: bool
     cues: list[Cue]
     model_version: str
-    probabilities: dict[str, float] = field(default_factory=dict)
     reasons: list[Reason] = field(default_factory=list)
+    # The model's raw output per tier (class models), kept for ``probabilities``.
+    outputs: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        """Each tier's probability (class models; empty for a binary score). Built when
+        asked for: the decision route never reads it."""
+        if self.outputs is None:
+            return {}
+        tiers, out = self.outputs
+        return {t: float(p) for t, p in zip(tiers, out, strict=True)}
 
 
 class TierModel:
@@ -188,9 +198,8 @@ class TierModel:
             holdout=holdout,
             cues=cues,
             model_version=self.version,
+            outputs=(self.spec.tiers, out) if self.n_outputs > 1 else None,
         )
-        if self.n_outputs > 1:
-            scored.probabilities = {t: float(p) for t, p in zip(self.spec.tiers, out, strict=True)}
         if explain:
             scored.reasons = self._reasons(
                 row[None, :], [signals.get], np.array([decision.tier], dtype=object)

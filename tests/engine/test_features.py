@@ -122,6 +122,8 @@ def test_transform_requires_fit() -> None:
 
     with pytest.raises(NotFittedError):
         FeatureBuilder(numeric=["x"]).transform(pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(NotFittedError):
+        FeatureBuilder(numeric=["x"]).transform_record({"x": 1.0})
 
 
 def test_output_columns_follow_declared_order() -> None:

@@ -25,6 +25,7 @@ def test_single_and_batch_scoring_agree(trained: Trained) -> None:
         assert one.holdout == row["holdout"]
         assert ";".join(c.code for c in one.cues) == row["cues"]
         assert "; ".join(r.text for r in one.reasons) == row["reasons"]
+        assert list(one.probabilities) == list(model.spec.tiers)
         for tier, p in one.probabilities.items():
             assert p == row[f"p_{tier}"]
 
