@@ -184,9 +184,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         """Encode one customer's signals (a plain dict); absent keys count as missing."""
         # Once per decision: the plan exists once fitted, and scikit-learn's own check
         # (which raises NotFittedError here) costs more than encoding a few fields.
-        plan = self.__dict__.get("_plan")
-        if plan is None:
+        if "_plan" not in self.__dict__:
             check_is_fitted(self, "categories_")
+        plan = self._plan
         values: list[float] = []
         append = values.append
         get = signals.get
