@@ -689,32 +689,35 @@ def test_day_report_totals_visits_spend_and_perks(url: str) -> None:
     assert b != a
 
 
-def test_a_database_at_the_first_revision_upgrades_keeping_its_visits(url: str) -> None:
-    """A store created by the previous release (revision 0001) opens, gains the display's
-    columns, and its open visit is still listed."""
+_OLD_DECISION = (
+    "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, cues, reasons, "
+    "holdout, degraded, created_at) VALUES ('d1', 'c1', 'paris', 'vip', 0.9, 0.9, '[]', "
+    "'[]', false, false, :t)"
+)
+_OLD_VISIT = (
+    "INSERT INTO visits (site, ticket, decision_id, opened_at) VALUES ('paris', 7, 'd1', :t)"
+)
+
+
+def _migrate(url: str, revision: str, *statements: str, down: bool = False) -> None:
+    """Move the database at ``url`` to ``revision`` (an older release's schema), then run
+    ``statements`` (with ``:t``, a fixed time) in the same transaction."""
     database = Database(url)
     try:
         with database.write() as conn:
             config = alembic_config()
             config.attributes["connection"] = conn
-            command.upgrade(config, "0001")
-            conn.execute(
-                sa.text(
-                    "INSERT INTO decisions (id, site, tier, confidence, score, cues, reasons, "
-                    "holdout, degraded, created_at) VALUES ('d1', 'paris', 'vip', 0.9, 0.9, "
-                    "'[]', '[]', false, false, :t)"
-                ),
-                {"t": datetime(2025, 11, 26, tzinfo=UTC)},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO visits (site, ticket, decision_id, opened_at) "
-                    "VALUES ('paris', 7, 'd1', :t)"
-                ),
-                {"t": datetime(2025, 11, 26, tzinfo=UTC)},
-            )
+            (command.downgrade if down else command.upgrade)(config, revision)
+            for sql in statements:
+                conn.execute(sa.text(sql), {"t": datetime(2025, 11, 26, tzinfo=UTC)})
     finally:
         database.dispose()
+
+
+def test_a_database_at_the_first_revision_upgrades_keeping_its_visits(url: str) -> None:
+    """A store created by the previous release (revision 0001) opens, gains the display's
+    columns, and its open visit is still listed."""
+    _migrate(url, "0001", _OLD_DECISION, _OLD_VISIT)
     with Store.open(url) as store:
         [view] = store.list_open_visits("paris")
     assert view["ticket"] == 7 and view["tier"] == "vip" and view["source"] is None
@@ -725,6 +728,7 @@ def test_a_database_at_revision_0002_drops_the_decision_indexes_and_keeps_its_de
 ) -> None:
     """Revision 0003 drops the decisions' customer and time indexes, which nothing reads;
     the decisions stay, and going back to 0002 builds the indexes again."""
+    dropped = {"ix_decisions_customer_id", "ix_decisions_created_at"}
 
     def decision_indexes() -> set[str]:
         engine = sa.create_engine(url)
@@ -733,34 +737,12 @@ def test_a_database_at_revision_0002_drops_the_decision_indexes_and_keeps_its_de
         finally:
             engine.dispose()
 
-    database = Database(url)
-    try:
-        with database.write() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0002")
-            conn.execute(
-                sa.text(
-                    "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, "
-                    "cues, reasons, holdout, degraded, created_at) VALUES ('d1', 'c1', "
-                    "'paris', 'vip', 0.9, 0.9, '[]', '[]', false, false, :t)"
-                ),
-                {"t": datetime(2025, 11, 26, tzinfo=UTC)},
-            )
-    finally:
-        database.dispose()
-    assert decision_indexes() >= {"ix_decisions_customer_id", "ix_decisions_created_at"}
+    _migrate(url, "0002", _OLD_DECISION)
+    assert decision_indexes() >= dropped
     with Store.open(url) as store:
         kept = store.get_decision("d1")
         assert kept is not None and kept["customer_id"] == "c1"
         assert store.get_decision(_decide(store)) is not None
-    assert decision_indexes() & {"ix_decisions_customer_id", "ix_decisions_created_at"} == set()
-    database = Database(url)
-    try:
-        with database.write() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0002")
-    finally:
-        database.dispose()
-    assert decision_indexes() >= {"ix_decisions_customer_id", "ix_decisions_created_at"}
+    assert decision_indexes() & dropped == set()
+    _migrate(url, "0002", down=True)
+    assert decision_indexes() >= dropped
