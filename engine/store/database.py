@@ -1,11 +1,12 @@
 """The connection to the database: one engine per URL, two kinds of transaction, UTC times.
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``, so a commit is
-on disk before the call returns. Decisions are the exception (``engine.store.raw``,
-``durable=False``): they are written at ``synchronous=NORMAL``, which in WAL mode survives
-a crash of the process but may lose the last commits on a power cut, because one fsync
-per decision capped the service at a few hundred decisions a second. Outcomes, perks,
-visits and keys stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``:
+on disk before the call returns. Decisions and the perks they issue are the exception
+(``engine.store.raw``, ``durable=False``): they are written at ``synchronous=NORMAL``,
+which in WAL mode survives a crash of the process but may lose the last commits on a
+power cut, because one fsync per decision capped the service at a few hundred decisions
+a second (and a perk's fsync stalled its worker's event loop). Outcomes, visits and keys
+stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``:
 a thread lock in the process, ``flock`` on a file beside the database between processes) rather than on
 SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries and made the slowest
 writes wait up to a second under load. SQLAlchemy emits ``BEGIN`` itself (the documented recipe,
@@ -296,7 +297,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         _enable_wal(cursor)
-        # FULL: a commit (an outcome, an issued perk) survives a power cut, not only a crash.
+        # FULL: a commit (an outcome, a visit, a key) survives a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous=FULL")
         # No checkpoint inside a commit: _Checkpointer does them in the background.
         cursor.execute("PRAGMA wal_autocheckpoint=0")

