@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# The staff display's screenshots in docs/ (the README's), taken again by its browser test.
+screenshots: $(STAMP)
+	TIERLINE_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/api/test_display.py -k screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
