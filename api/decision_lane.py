@@ -39,7 +39,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.deps import check_key
 from api.errors import ApiError, error_response, validation_response
-from api.limits import declared_too_large, refuse_too_large
+from api.limits import declared_too_large, refuse_too_large, send_json
 from api.metrics import Metrics
 from api.routers.decisions import decide_and_store
 from api.schemas import DecisionRequest
@@ -98,17 +98,7 @@ class DecisionLane:
         except Exception as error:  # the one error shape, as the app's handlers answer
             response = error_response(error)
         else:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(answer)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": answer})
+            await send_json(send, 200, answer)
             return 200
         await response(scope, receive, send)
         return response.status_code

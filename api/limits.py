@@ -21,6 +21,7 @@ __all__ = [
     "RateLimiter",
     "declared_too_large",
     "refuse_too_large",
+    "send_json",
 ]
 
 
@@ -39,6 +40,25 @@ def declared_too_large(scope: Scope, max_bytes: int) -> bool:
     return False
 
 
+async def send_json(
+    send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer ``body`` (JSON already encoded) with ``status``, straight on ASGI: for the
+    answers sent in front of the app (the body limit, the decision lane)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 async def refuse_too_large(send: Send, max_bytes: int) -> None:
     """Answer 413 in the error shape and close the connection (the rest of the body is
     not read)."""
@@ -49,18 +69,7 @@ async def refuse_too_large(send: Send, max_bytes: int) -> None:
             {"max_bytes": max_bytes},
         )
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 413, body, ((b"connection", b"close"),))
 
 
 class BodySizeLimit:

@@ -6,12 +6,12 @@ on disk before the call returns. Decisions and the perks they issue are the exce
 which in WAL mode survives a crash of the process but may lose the last commits on a
 power cut, because one fsync per decision capped the service at a few hundred decisions
 a second (and a perk's fsync stalled its worker's event loop). Outcomes, visits and keys
-stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``:
-a thread lock in the process, ``flock`` on a file beside the database between processes) rather than on
+stay FULL. SQLite writers queue on a lock of their own (``_WriteTurn``: a thread lock in
+the process, ``flock`` on a file beside the database between processes) rather than on
 SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries and made the slowest
-writes wait up to a second under load. SQLAlchemy emits ``BEGIN`` itself (the documented recipe,
-``sqlite3``'s own transaction handling is switched off) so that a write transaction can
-take the write lock up front with ``BEGIN IMMEDIATE``: two writers then queue on the busy
+writes wait up to a second under load. SQLAlchemy emits ``BEGIN`` itself (the documented
+recipe, ``sqlite3``'s own transaction handling is switched off) so that a write
+transaction can take the write lock up front with ``BEGIN IMMEDIATE``: two writers then queue on the busy
 timeout instead of one failing with "database is locked" when it upgrades a read lock.
 
 PostgreSQL runs at READ COMMITTED; the store's writes are single conditional statements
