@@ -90,7 +90,8 @@ class Registry:
         pointer = self.root / "champion"
         if not pointer.is_file():
             return None
-        name = pointer.read_text(encoding="utf-8").strip()
+        # A garbled pointer still yields a name, which then fails as an unknown version.
+        name = pointer.read_text(encoding="utf-8", errors="replace").strip()
         return name or None
 
     def info(self, version: str) -> VersionInfo:

@@ -1,22 +1,94 @@
 """The promotion gate: a challenger is promoted only if it is not worse than the champion.
 
 Both are measured on the challenger's held-out customers with the target's headline metric
-(``training.evaluate.PRIMARY``). A champion that predicts another target or reads other
-columns cannot be compared, so the gate refuses and says to use ``--promote always``.
+(``training.evaluate.PRIMARY``); ``compare`` applies the tolerance. The outcomes, each with
+a ``why`` for a person:
+
+* no champion yet: promoted;
+* the champion cannot be loaded (tampered, files missing, the pointer names a missing
+  version): promoted, since there is nothing to compare with and a verified version
+  repairs the pointer;
+* the champion predicts another target kind, gives other tiers or reads columns the new
+  data does not hold: refused, naming the difference (``--promote always`` overrides);
+* otherwise ``compare`` decides.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from engine.errors import ArtifactError, NotFound
 from engine.registry import Registry
 from engine.spec import Spec
 from training.evaluate import PRIMARY, measure_scored
 
-__all__ = ["gate"]
+__all__ = ["compare", "gate"]
+
+# Float subtraction can land a hair past an exact tie (0.8 - 0.1 > 0.7); no real metric
+# difference is this small.
+_SLACK = 1e-9
+_OVERRIDE = "use --promote always to promote it anyway"
+
+
+def compare(
+    *, metric: str, challenger: float | None, champion: float | None, tolerance: float
+) -> tuple[bool, str]:
+    """Whether the challenger may replace the champion on ``metric`` (higher is better), and why.
+
+    Promoted when it is worse by at most ``tolerance``, the boundary included.
+    """
+    if challenger is None or not math.isfinite(challenger):
+        return False, (
+            f"the new version's {metric} cannot be measured on its held-out customers "
+            f"({challenger}); {_OVERRIDE}"
+        )
+    if champion is None or not math.isfinite(champion):
+        return True, (
+            f"the champion's {metric} cannot be measured on these customers ({champion}), "
+            f"so it cannot hold the new version back"
+        )
+    worse_by = champion - challenger
+    figures = f"{metric} {challenger:.4f} against the champion's {champion:.4f}"
+    if worse_by <= 0:
+        return True, f"not worse than the champion ({figures})"
+    if worse_by <= tolerance + _SLACK:
+        return (
+            True,
+            f"worse than the champion by {worse_by:.4f}, within the tolerance {tolerance:g} ({figures})",
+        )
+    return False, (
+        f"worse than the champion by {worse_by:.4f}, more than the tolerance {tolerance:g} "
+        f"({figures}); {_OVERRIDE}"
+    )
+
+
+def _mismatch(champion: Spec, spec: Spec, columns: Iterable[str]) -> str | None:
+    """What makes the champion incomparable with the challenger, or None."""
+    if champion.target_kind != spec.target_kind:
+        return (
+            f"the champion predicts a {champion.target_kind} target and the new version "
+            f"a {spec.target_kind} target"
+        )
+    # The metric is computed per tier name, so only the set matters, not the display order.
+    if set(champion.tiers) != set(spec.tiers):
+        return (
+            f"the champion gives the tiers {', '.join(champion.tiers)} and the new version "
+            f"{', '.join(spec.tiers)}"
+        )
+    present = set(columns)
+    needed = dict.fromkeys(champion.feature_columns + champion.rule_columns)
+    missing = [c for c in needed if c not in present]
+    if missing:
+        return (
+            f"the champion reads {', '.join(repr(c) for c in missing)}, which the new "
+            f"version's data does not hold"
+        )
+    return None
 
 
 def gate(
@@ -34,39 +106,33 @@ def gate(
         "metric": metric,
         "challenger": challenger.get(metric),
         "tolerance": tolerance,
+        "champion": None,
     }
     champion_name = registry.champion()
     if champion_name is None:
-        result.update(champion=None, passed=True, why="no champion yet")
+        result.update(passed=True, why="no champion yet")
         return result
     result["champion_version"] = champion_name
     try:
         champion = registry.load(champion_name)
-    except Exception as exc:  # a broken champion must not block a good challenger
-        result.update(champion=None, passed=True, why=f"the champion cannot be loaded ({exc})")
-        return result
-    cspec = champion.spec
-    needed = set(cspec.feature_columns) | set(cspec.rule_columns)
-    if (
-        cspec.target_kind != spec.target_kind
-        or cspec.tiers != spec.tiers
-        or not needed <= set(test_frame.columns)
-    ):
+    except (ArtifactError, NotFound) as exc:
         result.update(
-            champion=None,
-            passed=False,
-            why="the champion predicts a different target or reads other columns; use --promote always",
+            passed=True,
+            why=f"the champion {champion_name} cannot be loaded, so there is nothing to "
+            f"compare with ({exc})",
         )
         return result
-    m = measure_scored(spec, scored=champion.score_frame(test_frame), y_true=y_test)
-    result["champion"] = m.get(metric)
-    passed = (
-        result["challenger"] is not None and result["challenger"] >= m.get(metric, 0.0) - tolerance
+    mismatch = _mismatch(champion.spec, spec, test_frame.columns)
+    if mismatch is not None:
+        result.update(passed=False, why=f"{mismatch}, so they cannot be compared; {_OVERRIDE}")
+        return result
+    measured = measure_scored(spec, scored=champion.score_frame(test_frame), y_true=y_test)
+    result["champion"] = measured.get(metric)
+    passed, why = compare(
+        metric=metric,
+        challenger=result["challenger"],
+        champion=result["champion"],
+        tolerance=tolerance,
     )
-    result.update(
-        passed=bool(passed),
-        why="not worse than the champion"
-        if passed
-        else "worse than the champion by more than the tolerance",
-    )
+    result.update(passed=passed, why=why)
     return result
