@@ -195,9 +195,8 @@ def train(
         _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
         return
     out.print(result.report)
-    state = (
-        "promoted to champion" if result.promoted else f"not promoted ({result.gate.get('why')})"
-    )
+    state = "promoted to champion" if result.promoted else "not promoted"
+    state += f" ({result.gate.get('why')})"
     out.print(f"\nmodel {result.version} written to {models}: {state}")
 
 
