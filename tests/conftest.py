@@ -63,6 +63,27 @@ def trained(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained
 
 
 @pytest.fixture(scope="session")
+def gate_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small clean customers, and the same with the training part's tiers shuffled."""
+    from tests.gate_data import write_customers, write_worse_customers
+
+    folder = tmp_path_factory.mktemp("gate_data")
+    return {
+        "clean": write_customers(folder / "clean.csv"),
+        "worse": write_worse_customers(folder / "worse.csv"),
+    }
+
+
+@pytest.fixture(scope="session")
+def gate_champion(gate_data: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder whose champion v0001 was trained on the small clean customers."""
+    models = tmp_path_factory.mktemp("gate_models")
+    spec = load_spec(EXAMPLES / "demo.toml")
+    train(data_path=gate_data["clean"], spec=spec, models=models, promote="always", threads=1)
+    return models
+
+
+@pytest.fixture(scope="session")
 def pg_admin() -> Iterator[sa.Engine]:
     """An autocommit engine on the PostgreSQL test database; fails the test if unreachable."""
     engine = sa.create_engine(

@@ -8,36 +8,15 @@ from pathlib import Path
 import pytest
 
 from engine.registry import ARTIFACT_FILES, Registry
-from engine.spec import load_spec
 from tests.cli.test_cli import run
 from tests.conftest import EXAMPLES
-from tests.gate_data import copy_models, write_customers, write_worse_customers
-from training.train import train
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The clean and the worse customer files."""
-    folder = tmp_path_factory.mktemp("gate_cli_data")
-    return {
-        "clean": write_customers(folder / "clean.csv"),
-        "worse": write_worse_customers(folder / "worse.csv"),
-    }
-
-
-@pytest.fixture(scope="module")
-def champion(data: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder whose champion v0001 was trained on the clean customers."""
-    models = tmp_path_factory.mktemp("gate_cli_models")
-    spec = load_spec(EXAMPLES / "demo.toml")
-    train(data_path=data["clean"], spec=spec, models=models, promote="always", threads=1)
-    return models
+from tests.gate_data import copy_models
 
 
 @pytest.fixture
-def registry(champion: Path, tmp_path: Path) -> Registry:
+def registry(gate_champion: Path, tmp_path: Path) -> Registry:
     """A writable copy of the champion's models folder."""
-    return copy_models(champion, tmp_path / "models")
+    return copy_models(gate_champion, tmp_path / "models")
 
 
 def retrain(data: Path, models: Path) -> dict[str, object]:
@@ -54,11 +33,11 @@ def retrain(data: Path, models: Path) -> dict[str, object]:
 
 
 def test_retrain_says_why_a_worse_challenger_is_not_promoted(
-    registry: Registry, data: dict[str, Path]
+    registry: Registry, gate_data: dict[str, Path]
 ) -> None:
     """retrain of a worse model exits 0, writes it, keeps the champion and says why in its
     one-line summary."""
-    summary = retrain(data["worse"], registry.root)
+    summary = retrain(gate_data["worse"], registry.root)
     assert summary["version"] == "v0002" and summary["promoted"] is False
     gate = summary["gate"]
     assert isinstance(gate, dict) and "worse than the champion by" in gate["why"]
@@ -67,7 +46,7 @@ def test_retrain_says_why_a_worse_challenger_is_not_promoted(
 
 
 def test_train_says_the_champion_was_broken_when_it_replaces_it(
-    registry: Registry, data: dict[str, Path]
+    registry: Registry, gate_data: dict[str, Path]
 ) -> None:
     """train over a tampered champion promotes the new version, exit 0, and its last line says
     the champion could not be loaded; no traceback."""
@@ -75,7 +54,14 @@ def test_train_says_the_champion_was_broken_when_it_replaces_it(
     path.write_text(path.read_text() + "\n")
     spec = str(EXAMPLES / "demo.toml")
     proc = run(
-        "train", "--data", str(data["clean"]), "--spec", spec, "--models", str(registry.root), "-q"
+        "train",
+        "--data",
+        str(gate_data["clean"]),
+        "--spec",
+        spec,
+        "--models",
+        str(registry.root),
+        "-q",
     )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
@@ -85,12 +71,12 @@ def test_train_says_the_champion_was_broken_when_it_replaces_it(
 
 
 def test_retrain_twice_with_a_champion_in_place_is_deterministic(
-    registry: Registry, data: dict[str, Path]
+    registry: Registry, gate_data: dict[str, Path]
 ) -> None:
     """Two retrains in a row on the same data write one complete version each with the same
     model, measured equal to the champion; the pointer and history follow."""
-    first = retrain(data["clean"], registry.root)
-    second = retrain(data["clean"], registry.root)
+    first = retrain(gate_data["clean"], registry.root)
+    second = retrain(gate_data["clean"], registry.root)
     assert (first["version"], second["version"]) == ("v0002", "v0003")
     assert first["promoted"] is second["promoted"] is True
     assert first["value"] == second["value"]

@@ -10,33 +10,15 @@ import pytest
 from engine.registry import Registry
 from engine.spec import Spec, load_spec, parse_spec
 from tests.conftest import EXAMPLES
-from tests.gate_data import copy_models, write_customers, write_worse_customers
+from tests.gate_data import copy_models
 from training.gate import compare
 from training.train import TrainResult, train
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The clean and the worse customer files."""
-    folder = tmp_path_factory.mktemp("gate_data")
-    return {
-        "clean": write_customers(folder / "clean.csv"),
-        "worse": write_worse_customers(folder / "worse.csv"),
-    }
-
-
-@pytest.fixture(scope="module")
-def champion(data: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder whose champion v0001 was trained on the clean customers."""
-    models = tmp_path_factory.mktemp("gate_models")
-    fit(data["clean"], load_spec(EXAMPLES / "demo.toml"), models, promote="always")
-    return models
-
-
 @pytest.fixture
-def registry(champion: Path, tmp_path: Path) -> Registry:
+def registry(gate_champion: Path, tmp_path: Path) -> Registry:
     """A writable copy of the champion's models folder."""
-    return copy_models(champion, tmp_path / "models")
+    return copy_models(gate_champion, tmp_path / "models")
 
 
 def fit(
@@ -102,11 +84,13 @@ def test_an_unmeasurable_challenger_is_refused(challenger: float | None) -> None
 
 
 # -- end to end through train() ---------------------------------------------------------
-def test_a_worse_challenger_stays_unpromoted(registry: Registry, data: dict[str, Path]) -> None:
+def test_a_worse_challenger_stays_unpromoted(
+    registry: Registry, gate_data: dict[str, Path]
+) -> None:
     """A worse challenger is written and verified, the champion pointer and history stay, the
     gate says why in the result and in the version's metadata."""
     history = registry.history()
-    result = fit(data["worse"], load_spec(EXAMPLES / "demo.toml"), registry.root)
+    result = fit(gate_data["worse"], load_spec(EXAMPLES / "demo.toml"), registry.root)
     assert not result.promoted
     assert registry.champion() == "v0001" and registry.history() == history
     assert result.version == "v0002" and registry.versions() == ["v0001", "v0002"]
@@ -118,15 +102,15 @@ def test_a_worse_challenger_stays_unpromoted(registry: Registry, data: dict[str,
     assert registry.metadata("v0002")["gate"] == gate
 
 
-def test_the_tolerance_boundary_end_to_end(registry: Registry, data: dict[str, Path]) -> None:
+def test_the_tolerance_boundary_end_to_end(registry: Registry, gate_data: dict[str, Path]) -> None:
     """Retraining the same worse challenger: refused just below its gap, promoted at the gap."""
     spec = load_spec(EXAMPLES / "demo.toml")
-    first = fit(data["worse"], spec, registry.root, promote="never")
+    first = fit(gate_data["worse"], spec, registry.root, promote="never")
     gap = first.gate["champion"] - first.gate["challenger"]
     assert gap > 0.01
-    below = fit(data["worse"], spec, registry.root, tolerance=gap - 1e-6)
+    below = fit(gate_data["worse"], spec, registry.root, tolerance=gap - 1e-6)
     assert not below.promoted and registry.champion() == "v0001"
-    at = fit(data["worse"], spec, registry.root, tolerance=gap)
+    at = fit(gate_data["worse"], spec, registry.root, tolerance=gap)
     assert at.promoted and registry.champion() == at.version == "v0004"
     assert "within the tolerance" in at.gate["why"]
 
@@ -140,12 +124,12 @@ def test_the_tolerance_boundary_end_to_end(registry: Registry, data: dict[str, P
     ids=["target kind", "missing column"],
 )
 def test_an_incomparable_champion_refuses_promotion_by_name(
-    registry: Registry, data: dict[str, Path], spec: object, named: list[str]
+    registry: Registry, gate_data: dict[str, Path], spec: object, named: list[str]
 ) -> None:
     """Another target kind or a column the champion reads but the new data lacks: the new
     version is written, not promoted, and the reason names the difference."""
     assert callable(spec)
-    result = fit(data["clean"], spec(), registry.root)
+    result = fit(gate_data["clean"], spec(), registry.root)
     assert not result.promoted and registry.champion() == "v0001"
     assert registry.versions() == ["v0001", "v0002"]
     why = result.gate["why"]
@@ -153,22 +137,22 @@ def test_an_incomparable_champion_refuses_promotion_by_name(
 
 
 def test_a_tier_set_mismatch_refuses_promotion_and_a_reordering_does_not(
-    data: dict[str, Path], tmp_path: Path
+    gate_data: dict[str, Path], tmp_path: Path
 ) -> None:
     """Other tier names are refused, naming both sets; the same tiers in another display
     order are measured against each other as usual."""
     models = tmp_path / "models"
     gold = spec_with(('"vip"', '"gold"'), "binary.toml")
     assert "gold" in gold.tiers
-    fit(data["clean"], gold, models, promote="always")
-    result = fit(data["clean"], load_spec(EXAMPLES / "binary.toml"), models)
+    fit(gate_data["clean"], gold, models, promote="always")
+    result = fit(gate_data["clean"], load_spec(EXAMPLES / "binary.toml"), models)
     assert not result.promoted and Registry(models).champion() == "v0001"
     assert "gold, standard, student" in result.gate["why"]
     assert "vip, standard, student" in result.gate["why"]
 
     reordered = spec_with(('["vip", "standard", "student"]', '["standard", "vip", "student"]'))
-    fit(data["clean"], load_spec(EXAMPLES / "demo.toml"), models, promote="always")
-    result = fit(data["clean"], reordered, models)
+    fit(gate_data["clean"], load_spec(EXAMPLES / "demo.toml"), models, promote="always")
+    result = fit(gate_data["clean"], reordered, models)
     assert result.gate["champion"] is not None, result.gate
     assert "cannot be compared" not in result.gate["why"]
 
@@ -201,13 +185,13 @@ def _garble_the_pointer(root: Path) -> None:
     ids=["digest mismatch", "missing file", "missing version", "garbled pointer"],
 )
 def test_a_broken_champion_lets_the_challenger_through(
-    registry: Registry, data: dict[str, Path], breakage: object, named: str
+    registry: Registry, gate_data: dict[str, Path], breakage: object, named: str
 ) -> None:
     """A champion that cannot be loaded is replaced on purpose: the challenger is promoted and
     the gate names what was wrong with the champion."""
     assert callable(breakage)
     breakage(registry.root)
-    result = fit(data["clean"], load_spec(EXAMPLES / "demo.toml"), registry.root)
+    result = fit(gate_data["clean"], load_spec(EXAMPLES / "demo.toml"), registry.root)
     assert result.promoted and registry.champion() == result.version
     assert "cannot be loaded" in result.gate["why"] and named in result.gate["why"]
     assert registry.load().version == result.version
