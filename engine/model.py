@@ -149,19 +149,21 @@ class TierModel:
             with self._single_lock:
                 single = self._single
                 if single is None:
-                    n = self.features.n_features_out_
-                    single = checked_forest(self.booster, n_features=n)
-                    if isinstance(single, str):
-                        log.warning(
-                            "model %s scores one customer with LightGBM's own call, "
-                            "not the compiled forest: %s",
-                            self.version,
-                            single,
-                        )
-                        single = _SingleRowPredictor(self.booster, n, self.n_outputs)
-                    single.predict(np.zeros(n))  # the compiled loop's first call loads it
+                    single = self._build_single()
                     self._single = single
         return single
+
+    def _build_single(self) -> Forest | _SingleRowPredictor:
+        n = self.features.n_features_out_
+        forest = checked_forest(self.booster, n_features=n)
+        if isinstance(forest, Forest):
+            return forest  # its check already ran (and so loaded) the compiled loop
+        log.warning(
+            "model %s scores one customer with LightGBM's own call, not the compiled forest: %s",
+            self.version,
+            forest,
+        )
+        return _SingleRowPredictor(self.booster, n, self.n_outputs)
 
     def warm(self) -> None:
         """Prepare the one-customer path now (compiling and checking the forest), so that

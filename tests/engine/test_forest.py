@@ -5,8 +5,10 @@ to LightGBM with one log line."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import lightgbm as lgb
 import numba
@@ -116,7 +118,7 @@ def _assert_identical(booster: lgb.Booster, forest: Forest, rows: np.ndarray) ->
 
 
 IDENTITY_OBJECTIVES = ("regression_l1", "huber", "fair", "quantile", "mape")
-BOOSTERS = {
+BOOSTERS: dict[str, Callable[[], lgb.Booster]] = {
     "multiclass": lambda: _booster("multiclass"),
     "binary": lambda: _booster("binary"),
     "tweedie": lambda: _booster("tweedie", tweedie_variance_power=1.3),
@@ -124,7 +126,7 @@ BOOSTERS = {
     "zero-as-missing": lambda: _booster("binary", zero_as_missing=True),
     "no-missing": lambda: _booster("regression", use_missing=False),
     "sigmoid-2": lambda: _booster("binary", sigmoid=2.0),
-    **{name: (lambda name=name: _booster(name)) for name in IDENTITY_OBJECTIVES},
+    **{name: functools.partial(_booster, name) for name in IDENTITY_OBJECTIVES},
 }
 
 
@@ -391,7 +393,7 @@ def _without_objective_line(booster: lgb.Booster) -> lgb.Booster:
 
 # Objectives whose output LightGBM transforms in a way the loop does not compute (or that
 # name no transform at all), each with the label kind it trains on.
-INEXACT = {
+INEXACT: dict[str, tuple[dict[str, Any], str]] = {
     "regression-sqrt": ({"objective": "regression", "reg_sqrt": True}, "amount"),
     "regression_l1-sqrt": ({"objective": "regression_l1", "reg_sqrt": True}, "amount"),
     "poisson": ({"objective": "poisson"}, "amount"),
