@@ -15,12 +15,13 @@ alone and in a batch (``Booster.predict``) must get the same answer. The loop fo
 LightGBM's own code (``include/LightGBM/tree.h``: ``NumericalDecision``,
 ``CategoricalDecision``; ``gbdt_prediction.cpp``: trees summed in their order, per
 class), including how a dense row is read (values within ``kZeroThreshold`` of zero
-count as zero) and the output conversions of the objectives tierline trains
-(multiclass softmax, binary sigmoid, tweedie's exp), computed with the same operations
-in the same order. Tests compare it bit for bit with LightGBM on rows with missing,
-zero, negative, huge and unseen values. A model this does not know (linear trees,
-random-forest averaging, another objective) is not compiled: ``compile_forest`` returns
-None and the caller keeps LightGBM's fast path.
+count as zero) and the output conversions of a whitelist of objectives (``_EXACT``:
+multiclass softmax, binary sigmoid, tweedie's exp, the identity of plain regressions),
+computed with the same operations in the same order. Tests compare it bit for bit with
+LightGBM on rows with missing, zero, negative, huge and unseen values. A model this does
+not know (linear trees, random-forest averaging, another objective or none) is not
+compiled: ``compile_forest`` says why and the caller keeps LightGBM's own call. Before
+a compiled forest serves, ``engine.forest_probe`` checks it against LightGBM on probe rows.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _compiled() -> Callable[..., None]:
                 out[k] /= total
         elif conversion == _SIGMOID:  # BinaryLogloss: 1.0f / (1.0f + exp(-sigmoid_ * x))
             out[0] = 1.0 / (1.0 + math.exp(-sigmoid * out[0]))
-        elif conversion == _EXP:  # tweedie, poisson, gamma
+        elif conversion == _EXP:  # tweedie: std::exp
             out[0] = math.exp(out[0])
 
     return raw_scores
@@ -145,22 +146,28 @@ class Forest:
         return out
 
 
-def compile_forest(model_text: str, *, n_features: int) -> Forest | None:
-    """The flattened trees of a LightGBM text model, or None for a model this module does
-    not evaluate exactly (the caller then keeps LightGBM's own prediction)."""
+def compile_forest(model_text: str, *, n_features: int) -> Forest | str:
+    """The flattened trees of a LightGBM text model, or why this module does not evaluate
+    it exactly (a sentence for the log; the caller then keeps LightGBM's own prediction).
+    ``engine.forest_probe.checked_forest`` also checks the answers before trusting them."""
     header, trees = _parse(model_text)
-    if (
-        header is None
-        or "average_output" in header
-        or any(t.get("is_linear") == "1" for t in trees)
-    ):
-        return None
-    conversion = _conversion(header.get("objective", ""))
+    if header is None:
+        return "the text is not a LightGBM model"
+    if "average_output" in header:
+        return "the model averages its trees (random-forest mode)"
+    if any(t.get("is_linear") == "1" for t in trees):
+        return "the model has linear trees"
+    objective = header.get("objective")
+    if objective is None:
+        return "the model names no objective (a custom objective, or none)"
     per_iteration = int(header.get("num_tree_per_iteration", "1"))
-    if conversion is None or not trees or len(trees) % per_iteration:
-        return None
+    conversion = _conversion(objective, per_iteration=per_iteration)
+    if conversion is None:
+        return f"the objective {objective!r} is not one the forest computes exactly"
+    if not trees or len(trees) % per_iteration:
+        return "the model has no trees, or a last boosting round cut short"
     if int(header.get("max_feature_idx", "-1")) + 1 != n_features:
-        return None
+        return "the model's feature count differs from the feature builder's"
     return Forest(
         n_features=n_features,
         per_iteration=per_iteration,
@@ -248,17 +255,33 @@ def _flatten(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
     )
 
 
-def _conversion(objective: str) -> tuple[int, float] | None:
+# The objectives whose ConvertOutput the loop reproduces operation for operation, and the
+# options their model-file line may carry. A whitelist: anything else (``sqrt``, poisson,
+# gamma, cross-entropy, one-vs-all, ranking, custom) is left to LightGBM.
+_EXACT: dict[str, tuple[int, frozenset[str]]] = {
+    "multiclass": (_SOFTMAX, frozenset({"num_class"})),
+    "binary": (_SIGMOID, frozenset({"sigmoid"})),
+    "tweedie": (_EXP, frozenset()),  # what tierline trains for value targets
+    "regression": (_IDENTITY, frozenset()),
+    "regression_l1": (_IDENTITY, frozenset()),
+    "huber": (_IDENTITY, frozenset()),
+    "fair": (_IDENTITY, frozenset()),
+    "quantile": (_IDENTITY, frozenset()),
+    "mape": (_IDENTITY, frozenset()),
+}
+
+
+def _conversion(objective: str, *, per_iteration: int) -> tuple[int, float] | None:
     """How LightGBM's ConvertOutput turns raw scores into the output for ``objective``
-    (the model file's line) and the sigmoid parameter, or None for one not known here."""
-    name, *options = objective.split()
-    params = dict(o.split(":", 1) for o in options if ":" in o)
-    if name == "multiclass":
-        return _SOFTMAX, 1.0
-    if name == "binary":
-        return _SIGMOID, float(params.get("sigmoid", "1"))
-    if name in ("tweedie", "poisson", "gamma"):
-        return _EXP, 1.0
-    if name in ("regression", "regression_l1", "huber", "fair", "quantile", "mape"):
-        return _IDENTITY, 1.0
-    return None
+    (the model file's line) and the sigmoid parameter, or None for one not known exact."""
+    name, *options = objective.split() or [""]
+    if name not in _EXACT:
+        return None
+    conversion, allowed = _EXACT[name]
+    params = dict(o.partition(":")[::2] for o in options)
+    if any(":" not in o for o in options) or not set(params) <= allowed:
+        return None  # e.g. ``regression sqrt``: its output is squared back
+    classes = int(params.get("num_class", "1"))
+    if per_iteration != (classes if conversion == _SOFTMAX else 1):
+        return None
+    return conversion, float(params.get("sigmoid", "1"))

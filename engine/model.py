@@ -9,6 +9,7 @@ customer scored alone and in a batch gets the same answer.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -21,7 +22,8 @@ import pandas as pd
 from lightgbm.basic import _LIB, _safe_call
 
 from engine.features import FeatureBuilder
-from engine.forest import Forest, compile_forest
+from engine.forest import Forest
+from engine.forest_probe import checked_forest
 from engine.playbook import Cue, Playbook
 from engine.reasons import Reason, describe, join_texts, top_contributions
 from engine.spec import Spec
@@ -33,6 +35,8 @@ __all__ = ["Scored", "TierModel"]
 # LightGBM C API constants (c_api.h).
 _PREDICT_NORMAL = 0
 _DTYPE_FLOAT64 = 1
+
+log = logging.getLogger("tierline.model")
 
 
 class _SingleRowPredictor:
@@ -137,24 +141,33 @@ class TierModel:
     def single_row_predictor(self) -> Forest | _SingleRowPredictor:
         """What scores one customer: the model's trees compiled flat (``engine.forest``: the
         same answers, and measured about a fifth less CPU per decision on the served route)
-        where they apply, else LightGBM's own cheapest one-row call. Built on first use, so
-        batch scoring never pays for it; ``warm`` builds it ahead."""
+        where they apply and agree with LightGBM on probe rows, else LightGBM's own cheapest
+        one-row call (logged once, with why). Built on first use, so batch scoring never
+        pays for it; ``warm`` builds it ahead."""
         single = self._single
         if single is None:
             with self._single_lock:
                 single = self._single
                 if single is None:
-                    n = self.features.n_features_out_
-                    single = compile_forest(self.booster.model_to_string(), n_features=n)
-                    if single is None:
-                        single = _SingleRowPredictor(self.booster, n, self.n_outputs)
-                    single.predict(np.zeros(n))  # the compiled loop's first call loads it
+                    single = self._build_single()
                     self._single = single
         return single
 
+    def _build_single(self) -> Forest | _SingleRowPredictor:
+        n = self.features.n_features_out_
+        forest = checked_forest(self.booster, n_features=n)
+        if isinstance(forest, Forest):
+            return forest  # its check already ran (and so loaded) the compiled loop
+        log.warning(
+            "model %s scores one customer with LightGBM's own call, not the compiled forest: %s",
+            self.version,
+            forest,
+        )
+        return _SingleRowPredictor(self.booster, n, self.n_outputs)
+
     def warm(self) -> None:
-        """Prepare the one-customer path now (about a second for the first model of a
-        process), so that the first decision after a load or a swap does not wait for it."""
+        """Prepare the one-customer path now (compiling and checking the forest), so that
+        the first decision after a load or a swap does not wait for it."""
         self.single_row_predictor()
 
     # -- raw model output ----------------------------------------------------------

@@ -1,17 +1,27 @@
 """The compiled flat trees (engine.forest) give LightGBM's answer to the last bit, for the
 objectives tierline trains and for every kind of value a row can hold; a model they do not
-know is left to LightGBM."""
+know, or that fails the load-time check against LightGBM (engine.forest_probe), is left
+to LightGBM with one log line."""
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
 import lightgbm as lgb
+import numba
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine.forest as forest_module
 from engine.forest import Forest, compile_forest
+from engine.forest_probe import checked_forest
+from engine.model import TierModel, _SingleRowPredictor
 from engine.registry import Registry
 from tests.conftest import Trained
 
@@ -107,7 +117,8 @@ def _assert_identical(booster: lgb.Booster, forest: Forest, rows: np.ndarray) ->
         assert got.tobytes() == want.tobytes(), (i, row, got, want)
 
 
-BOOSTERS = {
+IDENTITY_OBJECTIVES = ("regression_l1", "huber", "fair", "quantile", "mape")
+BOOSTERS: dict[str, Callable[[], lgb.Booster]] = {
     "multiclass": lambda: _booster("multiclass"),
     "binary": lambda: _booster("binary"),
     "tweedie": lambda: _booster("tweedie", tweedie_variance_power=1.3),
@@ -115,14 +126,15 @@ BOOSTERS = {
     "zero-as-missing": lambda: _booster("binary", zero_as_missing=True),
     "no-missing": lambda: _booster("regression", use_missing=False),
     "sigmoid-2": lambda: _booster("binary", sigmoid=2.0),
+    **{name: functools.partial(_booster, name) for name in IDENTITY_OBJECTIVES},
 }
 
 
 @pytest.fixture(scope="module", params=sorted(BOOSTERS))
 def pair(request: pytest.FixtureRequest) -> tuple[lgb.Booster, Forest]:
     booster = BOOSTERS[request.param]()
-    forest = compile_forest(booster.model_to_string(), n_features=booster.num_feature())
-    assert forest is not None
+    forest = checked_forest(booster, n_features=booster.num_feature())
+    assert isinstance(forest, Forest), forest  # the load-time check passes a good model
     return booster, forest
 
 
@@ -147,7 +159,7 @@ def test_the_forest_equals_lightgbm_on_any_row(row: list[float]) -> None:
 
 def _compiled(booster: lgb.Booster) -> tuple[lgb.Booster, Forest]:
     forest = compile_forest(booster.model_to_string(), n_features=booster.num_feature())
-    assert forest is not None
+    assert isinstance(forest, Forest)
     return booster, forest
 
 
@@ -226,7 +238,7 @@ def test_each_decision_rule_is_lightgbms(threshold: str, numerical: int, categor
     )
     booster = lgb.Booster(model_str=text)
     forest = compile_forest(text, n_features=2)
-    assert forest is not None
+    assert isinstance(forest, Forest)
     rows = np.array([[a, b] for a in GRID for b in GRID], dtype=np.float64)
     _assert_identical(booster, forest, rows)
 
@@ -258,7 +270,166 @@ def test_models_the_forest_does_not_know_are_left_to_lightgbm() -> None:
         num_boost_round=5,
     )
     for booster in (linear, forest_mode, ranked):
-        assert compile_forest(booster.model_to_string(), n_features=X.shape[1]) is None
+        assert isinstance(compile_forest(booster.model_to_string(), n_features=X.shape[1]), str)
     plain = _booster("regression")
-    assert compile_forest(plain.model_to_string(), n_features=4) is None
-    assert compile_forest("not a model", n_features=5) is None
+    assert isinstance(compile_forest(plain.model_to_string(), n_features=4), str)
+    assert isinstance(compile_forest("not a model", n_features=5), str)
+
+
+# -- the load-time check: any doubt leaves the model to LightGBM, logged once -------------
+
+
+@pytest.fixture(scope="module")
+def demo_model(trained: Trained) -> TierModel:
+    registry = Registry(trained.models)
+    return registry.load(registry.champion() or "")
+
+
+def _fresh(model: TierModel, booster: lgb.Booster | None = None) -> TierModel:
+    """The same model version, not yet warmed, optionally with another booster."""
+    return TierModel(
+        version=model.version,
+        spec=model.spec,
+        features=model.features,
+        policy=model.policy,
+        playbook=model.playbook,
+        booster=model.booster if booster is None else booster,
+        metadata=model.metadata,
+    )
+
+
+def _warm_twice(model: TierModel, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Warm the model twice and score with it; the WARNING lines its loading logged."""
+    with caplog.at_level(logging.WARNING, logger="tierline.model"):
+        model.warm()
+        model.warm()
+        model.single_row_predictor().predict(np.zeros(model.features.n_features_out_))
+    return [r.getMessage() for r in caplog.records if r.name == "tierline.model"]
+
+
+def test_a_good_model_serves_from_the_compiled_forest(
+    demo_model: TierModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The demo model passes the load-time check: warm leaves the compiled forest serving
+    and logs nothing."""
+    model = _fresh(demo_model)
+    assert _warm_twice(model, caplog) == []
+    assert isinstance(model.single_row_predictor(), Forest)
+
+
+def test_a_threshold_one_ulp_off_is_caught_and_lightgbm_serves(
+    demo_model: TierModel, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiled root threshold one double above the model's is found by the probe rows:
+    LightGBM's own call serves and one WARNING line says the forest differs."""
+    flatten = forest_module._flatten
+
+    def corrupted(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
+        arrays = flatten(trees)
+        num_leaves, node_base, decision, threshold = arrays[0], arrays[1], arrays[6], arrays[5]
+        roots = node_base[(num_leaves > 1) & (decision[node_base] & 1 == 0)]
+        threshold[roots[0]] = np.nextafter(threshold[roots[0]], np.inf)
+        return arrays
+
+    monkeypatch.setattr(forest_module, "_flatten", corrupted)
+    model = _fresh(demo_model)
+    lines = _warm_twice(model, caplog)
+    assert len(lines) == 1 and "differs from LightGBM" in lines[0], lines
+    assert isinstance(model.single_row_predictor(), _SingleRowPredictor)
+
+
+def test_a_loop_whose_answer_is_off_in_the_last_bit_is_not_trusted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A compiled loop one ulp away from LightGBM's output fails the check (bit for bit)."""
+    kernel = forest_module._compiled()
+
+    def one_ulp_off(x: np.ndarray, out: np.ndarray, *args: object) -> None:
+        kernel(x, out, *args)
+        out[0] = np.nextafter(out[0], np.inf)
+
+    monkeypatch.setattr(forest_module, "_compiled", lambda: one_ulp_off)
+    booster = _booster("binary")
+    assert "differs from LightGBM" in str(checked_forest(booster, n_features=5))
+
+
+def _numba_typing_error() -> Callable[..., None]:
+    raise numba.core.errors.TypingError("Failed in nopython mode pipeline (step: typing)")
+
+
+def _failing_run() -> Callable[..., None]:
+    def kernel(*args: object) -> None:
+        raise numba.core.errors.NumbaError("the compiled loop failed")
+
+    return kernel
+
+
+@pytest.mark.parametrize("seam", [_numba_typing_error, _failing_run], ids=["compile", "run"])
+def test_a_numba_error_leaves_the_model_to_lightgbm(
+    seam: Callable[[], Callable[..., None]],
+    demo_model: TierModel,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A numba error while compiling or running the loop: warm does not fail, LightGBM's
+    own call serves and one WARNING line names the error."""
+    monkeypatch.setattr(forest_module, "_compiled", seam)
+    model = _fresh(demo_model)
+    lines = _warm_twice(model, caplog)
+    assert len(lines) == 1 and "Error" in lines[0], lines
+    assert isinstance(model.single_row_predictor(), _SingleRowPredictor)
+
+
+def _custom_l2(preds: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    return preds - data.get_label(), np.ones_like(preds)
+
+
+def _without_objective_line(booster: lgb.Booster) -> lgb.Booster:
+    text = booster.model_to_string()
+    return lgb.Booster(
+        model_str="\n".join(line for line in text.splitlines() if not line.startswith("objective="))
+    )
+
+
+# Objectives whose output LightGBM transforms in a way the loop does not compute (or that
+# name no transform at all), each with the label kind it trains on.
+INEXACT: dict[str, tuple[dict[str, Any], str]] = {
+    "regression-sqrt": ({"objective": "regression", "reg_sqrt": True}, "amount"),
+    "regression_l1-sqrt": ({"objective": "regression_l1", "reg_sqrt": True}, "amount"),
+    "poisson": ({"objective": "poisson"}, "amount"),
+    "gamma": ({"objective": "gamma"}, "amount"),
+    "cross_entropy": ({"objective": "cross_entropy"}, "flag"),
+    "cross_entropy_lambda": ({"objective": "cross_entropy_lambda"}, "flag"),
+    "multiclassova": ({"objective": "multiclassova", "num_class": 3}, "class"),
+    "custom": ({"objective": _custom_l2}, "amount"),
+    "no-objective-line": ({"objective": "regression"}, "amount"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INEXACT))
+def test_objectives_not_computed_exactly_are_left_to_lightgbm(
+    case: str, demo_model: TierModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model whose objective the forest does not compute exactly (or whose text names
+    none) is scored by LightGBM's own call, with one WARNING line saying why."""
+    params, label_kind = INEXACT[case]
+    n = demo_model.features.n_features_out_
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, n))
+    amount = np.exp(X[:, 0]) + 0.1
+    label = {
+        "amount": amount,
+        "flag": (amount > np.median(amount)).astype(float),
+        "class": np.digitize(amount, np.quantile(amount, [0.3, 0.7])),
+    }[label_kind]
+    booster = lgb.train(
+        {**params, "verbose": -1, "num_leaves": 7, "num_threads": 1},
+        lgb.Dataset(X, label=label),
+        num_boost_round=5,
+    )
+    if case == "no-objective-line":
+        booster = _without_objective_line(booster)
+    model = _fresh(demo_model, booster)
+    lines = _warm_twice(model, caplog)
+    assert len(lines) == 1 and "objective" in lines[0], lines
+    assert isinstance(model.single_row_predictor(), _SingleRowPredictor)
