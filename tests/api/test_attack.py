@@ -123,7 +123,7 @@ def test_no_generated_request_gets_a_server_error(served: Served, mode: Generati
                 assert mode is GenerationMode.NEGATIVE and not _has_inputs(operation)
                 continue
             attacked += 1
-    assert attacked >= 12
+    assert attacked >= (len(operations) if mode is GenerationMode.POSITIVE else 10)
     assert not found, "\n".join(f"{label}: {why}" for label, why in found.items())
 
 
