@@ -73,6 +73,29 @@ MATRIX = [
 RANK = {"staff": 0, "pos": 1, "admin": 2}
 
 
+def test_the_role_matrix_has_a_cell_for_every_route(settings: Settings) -> None:
+    """Each keyed route and method of the app is a row of MATRIX, so a new route cannot
+    escape the role test, and no row names a route the app does not have."""
+    routes = [
+        (method, route)
+        for route in _flatten(create_app(settings).routes)
+        if isinstance(route, APIRoute) and route.path not in PUBLIC
+        for method in route.methods
+    ]
+    uncovered = [
+        f"{method} {route.path}"
+        for method, route in routes
+        if not any(m == method and route.path_regex.match(p) for m, p, _, _ in MATRIX)
+    ]
+    stale = [
+        f"{m} {p}"
+        for m, p, _, _ in MATRIX
+        if not any(method == m and route.path_regex.match(p) for method, route in routes)
+    ]
+    assert not uncovered, f"routes missing from MATRIX: {uncovered}"
+    assert not stale, f"MATRIX rows without a route: {stale}"
+
+
 @pytest.mark.parametrize(("method", "path", "body", "least"), MATRIX)
 def test_role_matrix(
     client: TestClient, keys: Keys, method: str, path: str, body: object, least: str
