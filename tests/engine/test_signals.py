@@ -35,14 +35,6 @@ when = { column = "has_dog", equals = true }
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tl.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 def store(url: str) -> Iterator[Store]:
     with Store.open(url) as opened:
