@@ -23,6 +23,7 @@ from engine.errors import (
     SpecError,
     StoreError,
     TierlineError,
+    UnknownSignals,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ log = logging.getLogger("tierline.api")
 
 # The one table: the first matching class wins (most specific first).
 STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
+    (UnknownSignals, 422, "unknown_signals"),  # details.signals names them
     (SpecError, 422, "spec_error"),
     (DataError, 422, "data_error"),
     (PlaybookError, 422, "playbook_error"),
@@ -104,7 +106,7 @@ def error_response(exc: Exception) -> JSONResponse:
             if isinstance(exc, cls):
                 if status >= 500:
                     log.warning("store unavailable: %s", exc)
-                return _json(status, code, str(exc))
+                return _json(status, code, str(exc), exc.details)
     log.exception("unexpected error", exc_info=exc)
     return _json(500, "internal_error", "Internal error; the server log has the details")
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests and latency per route, decisions by tier, fallbacks, model.
+"""Prometheus metrics: requests and latency per route, decisions by tier, fallbacks, ignored
+signals, model.
 
 Each app has its own registry, so several apps in one process (tests) do not collide.
 With several uvicorn workers each worker reports its own numbers.
@@ -44,6 +45,17 @@ class Metrics:
             "Decisions answered by the fallback (no model loaded).",
             registry=self.registry,
         )
+        # Unlabelled: the names are the customer's, unbounded; the answers list them.
+        self.ignored_signals = Counter(
+            "tierline_signals_ignored_total",
+            "Signal names sent with decisions that nothing uses (misspelt or unknown).",
+            registry=self.registry,
+        )
+        self.ignoring = Counter(
+            "tierline_decisions_ignoring_signals_total",
+            "Decisions whose request sent at least one signal that nothing uses.",
+            registry=self.registry,
+        )
         self.model = Gauge(
             "tierline_model_info",
             "The serving model version (1 for the version served; 'none' when degraded).",
@@ -60,6 +72,10 @@ class Metrics:
             counter.inc()
             if d.get("degraded"):
                 self.fallbacks.inc()
+            ignored = d.get("ignored_signals")
+            if isinstance(ignored, list) and ignored:
+                self.ignored_signals.inc(len(ignored))
+                self.ignoring.inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency under its route template."""

@@ -4,7 +4,8 @@ The stored profile (if the id is known) is merged with the request's signals (th
 wins), the champion scores the merged record, each perk cue is checked against stock and
 today's budget before it is shown, and the decision is stored and returned. With no
 loadable model the decision still answers: the fallback's default tier and cues, marked
-``degraded``.
+``degraded``. Each decision lists the signal names of its request that nothing uses
+(``ignored_signals``, see ``engine.signals``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from engine.errors import NotFound
 from engine.model import TierModel
 from engine.playbook import Cue, Playbook
+from engine.signals import SOURCE_SIGNALS, ignored_signals, refuse_unknown
 from engine.store import Store, new_decision_id
 
 __all__ = [
@@ -29,9 +31,7 @@ __all__ = [
     "prepare_many",
 ]
 
-# Signals that say where a customer came from: a visit keeps them so staff can read how
-# warm the lead is and the manager can total spend by campaign.
-SOURCE_SIGNALS = ("campaign", "landing_page", "channel", "utm_source", "utm_medium", "referrer")
+Request = tuple[str | None, Mapping[str, Any] | None]  # (customer id, the request's signals)
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,22 @@ def _merged(
     return merged
 
 
+def _ignored(
+    model: TierModel | None, requests: Sequence[Request], *, batch: bool
+) -> list[list[str]]:
+    """Each request's ignored signals; refused here, before anything is scored or taken,
+    when the model's spec says ``unknown_signals = "refuse"``."""
+    if model is None:
+        # The fallback cannot tell a misspelt name from a feature of the model it stands
+        # in for, and ``degraded`` already says the signals went unused: it reports none.
+        return [[] for _ in requests]
+    known = model.known_signals
+    ignored = [ignored_signals(signals, known) for _, signals in requests]
+    if model.spec.unknown_signals == "refuse":
+        refuse_unknown(ignored, version=model.version, batch=batch)
+    return ignored
+
+
 def _decide_one(
     *,
     store: Store,
@@ -64,6 +80,7 @@ def _decide_one(
     fallback: Fallback,
     customer_id: str | None,
     signals: Mapping[str, Any],
+    ignored: list[str],
     explain: bool,
     available: Callable[[str], bool],
 ) -> dict[str, Any]:
@@ -86,6 +103,7 @@ def _decide_one(
             "model_version": None,
             "holdout": holdout,
             "degraded": True,
+            "ignored_signals": ignored,
         }
     scored = model.score_record(
         signals, customer_id=customer_id, explain=explain, perk_available=available
@@ -116,6 +134,7 @@ def _decide_one(
         "model_version": scored.model_version,
         "holdout": scored.holdout,
         "degraded": False,
+        "ignored_signals": ignored,
     }
 
 
@@ -139,6 +158,7 @@ def decide(
         requests=[(customer_id, signals)],
         explain=explain,
         today=today,
+        batch=False,
     )[0]
 
 
@@ -148,11 +168,13 @@ def decide_many(
     model: TierModel | None,
     fallback: Fallback,
     site: str,
-    requests: Sequence[tuple[str | None, Mapping[str, Any] | None]],
+    requests: Sequence[Request],
     explain: bool = True,
     today: dt.date | None = None,
+    batch: bool = True,
 ) -> list[dict[str, Any]]:
-    """``decide`` for several customers (the same code path), stored in one transaction."""
+    """``decide`` for several customers (the same code path), stored in one transaction.
+    A refusal of unknown signals names the items that sent them when ``batch``."""
     decisions = prepare_many(
         store=store,
         model=model,
@@ -160,6 +182,7 @@ def decide_many(
         requests=requests,
         explain=explain,
         today=today,
+        batch=batch,
     )
     store.record_decisions(decision_rows(decisions, site=site))
     return decisions
@@ -170,16 +193,19 @@ def prepare_many(
     store: Store,
     model: TierModel | None,
     fallback: Fallback,
-    requests: Sequence[tuple[str | None, Mapping[str, Any] | None]],
+    requests: Sequence[Request],
     explain: bool = True,
     today: dt.date | None = None,
+    batch: bool = False,
 ) -> list[dict[str, Any]]:
     """Everything of ``decide_many`` but the write: the decisions, each with the
     ``decision_id`` it will be stored under. Whoever calls this stores them
     (``store.record_decisions(decision_rows(...))``) before answering; the API does it for
     several requests at once (``api.group_commit``)."""
+    ignored = _ignored(model, requests, batch=batch)
     merged = [
-        (customer_id, _merged(store, customer_id, signals)) for customer_id, signals in requests
+        (customer_id, _merged(store, customer_id, signals), names)
+        for (customer_id, signals), names in zip(requests, ignored, strict=True)
     ]
     return _decide_merged(
         store=store,
@@ -213,6 +239,7 @@ def check_in(
     Returns ``(visit, decision)``. The visit keeps where the customer came from (the
     ``SOURCE_SIGNALS`` of the merged profile and request) for the staff display.
     """
+    [ignored] = _ignored(model, [(customer_id, signals)], batch=False)
     merged = _merged(store, customer_id, signals)
     if party_size is not None and "party_size" not in (signals or {}):
         merged["party_size"] = party_size  # the request wins over the stored profile
@@ -220,7 +247,7 @@ def check_in(
         store=store,
         model=model,
         fallback=fallback,
-        merged=[(customer_id, merged)],
+        merged=[(customer_id, merged, ignored)],
         explain=explain,
         today=today,
     )
@@ -243,7 +270,7 @@ def _decide_merged(
     store: Store,
     model: TierModel | None,
     fallback: Fallback,
-    merged: Sequence[tuple[str | None, dict[str, Any]]],
+    merged: Sequence[tuple[str | None, dict[str, Any], list[str]]],
     explain: bool,
     today: dt.date | None,
 ) -> list[dict[str, Any]]:
@@ -261,9 +288,10 @@ def _decide_merged(
                 fallback=fallback,
                 customer_id=customer_id,
                 signals=signals,
+                ignored=ignored,
                 explain=explain,
                 available=available,
             ),
         }
-        for customer_id, signals in merged
+        for customer_id, signals, ignored in merged
     ]

@@ -5,6 +5,7 @@ The tree::
     TierlineError                 anything tierline refuses, with a message for a person
     ├── SpecError                 the spec file is unreadable, malformed or inconsistent
     ├── DataError                 a data file is missing, unreadable or does not fit the spec
+    │   └── UnknownSignals        a request sends signals nothing uses (the spec refuses them)
     ├── PlaybookError             the playbook file is malformed or does not fit the tiers
     ├── ArtifactError             a model version is incomplete, tampered or unloadable
     ├── NotFound                  a named thing (model version, customer, ...) does not exist
@@ -12,10 +13,13 @@ The tree::
     └── StoreError                the database is unreachable, misconfigured or newer than this code
 
 The CLI maps every TierlineError to a one-line message and exit code 2; the API maps them
-to 4xx statuses in one table.
+to 4xx statuses in one table. An error may carry ``details`` (plain data, such as the
+names at fault) that the API answers with.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ArtifactError",
@@ -26,11 +30,14 @@ __all__ = [
     "SpecError",
     "StoreError",
     "TierlineError",
+    "UnknownSignals",
 ]
 
 
 class TierlineError(Exception):
     """Base of every error tierline raises on purpose."""
+
+    details: Any = None
 
 
 class SpecError(TierlineError):
@@ -39,6 +46,14 @@ class SpecError(TierlineError):
 
 class DataError(TierlineError):
     """A data file is missing, unreadable or does not fit the spec."""
+
+
+class UnknownSignals(DataError):
+    """A request sends signal names that nothing uses, under a spec that refuses them."""
+
+    def __init__(self, message: str, *, details: Any) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class PlaybookError(TierlineError):

@@ -131,6 +131,10 @@ class Playbook:
             [c.code for t in self.tiers.values() for c in t.cues]
             + [p.cue.code for p in self._personal]
         )
+        # The signals personal cues read: their conditions' columns and their texts' fields.
+        self.signal_names = frozenset(
+            name for p in self._personal for name in (p.rule.column, *p.fields)
+        )
 
     # -- loading ---------------------------------------------------------------------
     @classmethod

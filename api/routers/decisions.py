@@ -50,7 +50,7 @@ async def decide_and_store(
     return decisions[0]
 
 
-@router.post("", responses=documented("decision", 400, 404, 413))
+@router.post("", response_model=None, responses=documented("decision", 400, 404, 413))
 async def create_decision(
     body: DecisionRequest,
     key: PosKey,
@@ -69,7 +69,7 @@ async def create_decision(
     )
 
 
-@router.post("/batch", responses=documented("decisions", 400, 404, 413))
+@router.post("/batch", response_model=None, responses=documented("decisions", 400, 404, 413))
 def create_decisions(
     body: BatchRequest,
     key: PosKey,

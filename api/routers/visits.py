@@ -27,6 +27,7 @@ Ticket = Annotated[int, Path(ge=0, le=1_000_000)]
 @router.post(
     "",
     status_code=201,
+    response_model=None,
     responses=documented("check_in", 400, 404, 409, 413, status=201),
 )
 def create_visit(

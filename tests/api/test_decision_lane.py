@@ -44,6 +44,7 @@ GOOD = [
         "headers": {"Content-Type": "application/vnd.tierline+json; charset=utf-8"},
     },
     {"url": "/v1/decisions", "json": {"signals": {"campaign": "Frühling ☕", "x": None}}},
+    {"url": "/v1/decisions", "json": {"signals": {**PLAIN, "visits_09d": 3, "Zoë": True}}},
 ]
 
 BAD = [

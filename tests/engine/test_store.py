@@ -53,20 +53,7 @@ OUTCOME = {
 
 
 # -- fixtures --------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database kind under test."""
-    return str(request.param)
-
-
-@pytest.fixture
-def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
+# ``backend`` and ``url`` (each database kind) come from tests/engine/conftest.py.
 @pytest.fixture
 def store(url: str) -> Iterator[Store]:
     """An open, migrated store."""
