@@ -453,30 +453,39 @@ def test_outcome_replay_returns_the_first_result_even_after_reopening(url: str) 
     """The same key and body give back the first stored outcome, also from a new process."""
     with Store.open(url) as first_process:
         body = {"decision_id": _decide(first_process), **OUTCOME}
-        stored, replay = first_process.record_outcome(idempotency_key="k-1", body=body)
+        stored, replay = first_process.record_outcome(
+            site="paris", idempotency_key="k-1", body=body
+        )
         assert replay is False
         assert stored["note"] == OUTCOME["note"] and stored["spend"] == 84.5
-        again, replay = first_process.record_outcome(idempotency_key="k-1", body=dict(body))
+        again, replay = first_process.record_outcome(
+            site="paris", idempotency_key="k-1", body=dict(body)
+        )
         assert (again, replay) == (stored, True)
         assert list(again) == list(stored)
     with Store.open(url) as second_process:
-        assert second_process.record_outcome(idempotency_key="k-1", body=body) == (stored, True)
-        assert second_process.get_outcome("k-1") == stored
+        assert second_process.record_outcome(site="paris", idempotency_key="k-1", body=body) == (
+            stored,
+            True,
+        )
+        assert second_process.get_outcome("paris", "k-1") == stored
 
 
 def test_outcome_key_reused_with_another_body_is_a_conflict(store: Store) -> None:
     """Reusing an idempotency key with a different body is a Conflict and stores nothing."""
     body = {"decision_id": _decide(store), **OUTCOME}
-    stored, _ = store.record_outcome(idempotency_key="k-1", body=body)
+    stored, _ = store.record_outcome(site="paris", idempotency_key="k-1", body=body)
     with pytest.raises(Conflict, match="k-1"):
-        store.record_outcome(idempotency_key="k-1", body={**body, "spend": 1.0})
-    assert store.get_outcome("k-1") == stored
+        store.record_outcome(site="paris", idempotency_key="k-1", body={**body, "spend": 1.0})
+    assert store.get_outcome("paris", "k-1") == stored
 
 
 def test_concurrent_posts_with_one_key_store_one_outcome(store: Store) -> None:
     """Retries racing with one key store one outcome; all but one are replays of it."""
     body = {"decision_id": _decide(store), **OUTCOME}
-    results = _parallel(lambda _: store.record_outcome(idempotency_key="k", body=body), 12, 6)
+    results = _parallel(
+        lambda _: store.record_outcome(site="paris", idempotency_key="k", body=body), 12, 6
+    )
     assert [replay for _, replay in results].count(False) == 1
     assert all(out == results[0][0] for out, _ in results)
 
@@ -486,6 +495,7 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
     body = {"decision_id": _decide(store), **OUTCOME}
     first = {
         "id": "a" * 32,
+        "site": "paris",
         "idempotency_key": "k",
         "request_hash": request_hash(body),
         "decision_id": body["decision_id"],
@@ -497,7 +507,9 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
         with ThreadPoolExecutor(1) as pool:
             with engine.begin() as conn:
                 conn.execute(sa.insert(outcomes).values(first))
-                retry = pool.submit(store.record_outcome, idempotency_key="k", body=body)
+                retry = pool.submit(
+                    store.record_outcome, site="paris", idempotency_key="k", body=body
+                )
                 time.sleep(0.3)  # the retry reaches the key's row lock and waits
                 assert not retry.done()
             stored, replay = retry.result(timeout=30)
@@ -509,8 +521,10 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
 def test_outcome_for_an_unknown_decision_is_not_found(store: Store) -> None:
     """An outcome naming a decision that was never stored is NotFound and not stored."""
     with pytest.raises(NotFound, match="Decision"):
-        store.record_outcome(idempotency_key="k", body={"decision_id": "0" * 32, **OUTCOME})
-    assert store.get_outcome("k") is None
+        store.record_outcome(
+            site="paris", idempotency_key="k", body={"decision_id": "0" * 32, **OUTCOME}
+        )
+    assert store.get_outcome("paris", "k") is None
 
 
 # -- keys and audit --------------------------------------------------------------------------
@@ -604,13 +618,15 @@ def test_a_visit_view_carries_decision_source_and_marked_cues(store: Store) -> N
     the cues marked by outcomes, the latest mark of a cue winning."""
     source = {"campaign": "printemps ☀", "landing_page": "/menu"}
     ticket, decision_id = _visit(store, source=source)
-    store.record_outcome(idempotency_key="k1", body={**OUTCOME, "decision_id": decision_id})
+    store.record_outcome(
+        site="paris", idempotency_key="k1", body={**OUTCOME, "decision_id": decision_id}
+    )
     view = store.get_visit("paris", ticket)
     assert view["source"] == source and view["tier"] == "vip" and view["override"] is None
     assert view["decision"]["cues"][0]["code"] == "welcome_coffee"
     assert view["accepted"] == sorted(OUTCOME["accepted"])
     correction = {**OUTCOME, "decision_id": decision_id, "accepted": [], "declined": ["seat_fast"]}
-    store.record_outcome(idempotency_key="k2", body=correction)
+    store.record_outcome(site="paris", idempotency_key="k2", body=correction)
     [listed] = store.list_open_visits("paris")
     assert "seat_fast" in listed["declined"] and "seat_fast" not in listed["accepted"]
     assert not {"close_key", "override_key", "id"} & set(listed)
