@@ -12,7 +12,7 @@ import hmac
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -50,42 +50,6 @@ OUTCOME = {
     "converted": True,
     "note": "Gäste mochten den Kaffee ☕ — 再来",
 }
-
-
-# -- fixtures --------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database kind under test."""
-    return str(request.param)
-
-
-@pytest.fixture
-def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    """An open, migrated store."""
-    with Store.open(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def raw(url: str) -> Iterator[Callable[[str], list[Any]]]:
-    """Run one SQL statement on the store's database, outside the store."""
-    engine = sa.create_engine(url)
-
-    def run(sql: str) -> list[Any]:
-        with engine.begin() as conn:
-            result = conn.execute(sa.text(sql))
-            return list(result) if result.returns_rows else []
-
-    yield run
-    engine.dispose()
 
 
 def _decide(store: Store, *, customer_id: str | None = "c1", site: str = "paris") -> str:
@@ -772,3 +736,60 @@ def test_a_database_at_revision_0002_drops_the_decision_indexes_and_keeps_its_de
     assert decision_indexes() & dropped == set()
     _migrate(url, "0002", down=True)
     assert decision_indexes() >= dropped
+
+
+_OLD_OUTCOME = (
+    "INSERT INTO outcomes (id, idempotency_key, request_hash, decision_id, spend, accepted, "
+    "declined, created_at) VALUES ('o1', 'till3-0001', :hash, 'd1', 12.5, '[]', '[]', :t)"
+)
+_OLD_CLOSED_VISIT = (
+    "INSERT INTO visits (site, ticket, decision_id, opened_at, closed_at, spend, close_key, "
+    "override_tier, override_reason, override_key) VALUES ('paris', 8, 'd1', :t, :t, 30.0, "
+    "'till3-0002', 'student', 'card', 'till3-0003')"
+)
+
+
+def test_a_database_at_revision_0003_scopes_its_idempotency_keys_to_the_site(url: str) -> None:
+    """Revision 0004 gives each stored outcome its decision's site and keeps every key:
+    retries of the stored outcome, close and override replay, another site may use the same
+    keys, and going back to 0003 (then forward again) keeps the outcome."""
+    body = {"decision_id": "d1", "spend": 12.5, "accepted": [], "declined": []}
+    body |= {"converted": None, "note": None}
+    old_outcome = _OLD_OUTCOME.replace(":hash", f"'{request_hash(body)}'")
+    _migrate(url, "0003", _OLD_DECISION, _OLD_VISIT, old_outcome, _OLD_CLOSED_VISIT)
+    with Store.open(url) as store:
+        kept = store.get_outcome("paris", "till3-0001")
+        assert kept is not None and kept["id"] == "o1" and kept["spend"] == 12.5
+        assert store.record_outcome(site="paris", idempotency_key="till3-0001", body=body) == (
+            kept,
+            True,
+        )
+        closed = store.close_visit("paris", 8, spend=30.0, idempotency_key="till3-0002")
+        assert closed["closed_at"] is not None and closed["tier"] == "student"
+        again, replay = store.override_visit(
+            "paris", 8, tier="student", reason="card", actor="k", idempotency_key="till3-0003"
+        )
+        assert replay and again == closed
+        [open_visit] = store.list_open_visits("paris")
+        assert open_visit["ticket"] == 7
+        lyon = {**body, "decision_id": _decide(store, site="lyon")}
+        _, replay = store.record_outcome(site="lyon", idempotency_key="till3-0001", body=lyon)
+        assert replay is False
+    # 0003 holds each outcome key once: going back is refused while two sites share one.
+    with pytest.raises(StoreError, match="till3-0001"):
+        _migrate(url, "0003", down=True)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM outcomes WHERE id <> 'o1'"))
+        _migrate(url, "0003", down=True)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, idempotency_key FROM outcomes")).all()
+            outcome_columns = {c["name"] for c in sa.inspect(conn).get_columns("outcomes")}
+            unique = sa.inspect(conn).get_unique_constraints("outcomes")
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("o1", "till3-0001")] and "site" not in outcome_columns
+    assert [u["column_names"] for u in unique] == [["idempotency_key"]]
+    with Store.open(url) as store:  # and forward again
+        assert store.get_outcome("paris", "till3-0001") == kept
