@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -37,6 +37,16 @@ _HIDDEN = {"id", "close_key", "override_key"}
 _OVERRIDE = ("override_tier", "override_reason", "overridden_at", "overridden_by")
 # What a visit view shows of its decision: all but who and where, which the visit holds.
 _DECISION = tuple(f for f in DECISION_FIELDS if f not in {"customer_id", "site"})
+
+
+class _Override(NamedTuple):
+    """One override request: what its idempotency key stands for."""
+
+    site: str
+    ticket: int
+    tier: str
+    reason: str
+    key: str | None
 
 
 class VisitStore(StorePart):
@@ -208,35 +218,27 @@ class VisitStore(StorePart):
         own), ticket, tier and reason returns the visit without a second audit entry; the
         key with another request is refused.
         """
-        request = {"ticket": ticket, "tier": tier, "reason": reason, "key": idempotency_key}
+        request = _Override(site, ticket, tier, reason, idempotency_key)
         try:
             with self._db.write() as conn:
-                return self._override(conn, site, actor=actor, **request)
+                return self._override(conn, request, actor=actor)
         except exc.IntegrityError as error:
             # Another ticket took this key at the same time (PostgreSQL): it answers.
             if idempotency_key is None or not is_unique_violation(error):
                 raise
             with self._db.read() as conn:
-                replay = self._override_replay(conn, site, **request)
+                replay = self._override_replay(conn, request)
             if replay is None:
                 raise
             return replay, True
 
     def _override(
-        self,
-        conn: sa.Connection,
-        site: str,
-        *,
-        ticket: int,
-        tier: str,
-        reason: str,
-        actor: str,
-        key: str | None,
+        self, conn: sa.Connection, request: _Override, *, actor: str
     ) -> tuple[dict[str, Any], bool]:
-        request = {"ticket": ticket, "tier": tier, "reason": reason, "key": key}
-        replay = self._override_replay(conn, site, **request)
+        replay = self._override_replay(conn, request)
         if replay is not None:
             return replay, True
+        site, ticket, tier, reason, key = request
         row = self._latest(conn, site, ticket)
         closed = Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
         if row["closed_at"] is not None:
@@ -256,7 +258,7 @@ class VisitStore(StorePart):
         if key is not None:  # a retry racing this request must not be audited twice
             query = query.where(visits.c.override_key.is_distinct_from(key))
         if conn.execute(query.values(**change)).rowcount != 1:
-            replay = self._override_replay(conn, site, **request)
+            replay = self._override_replay(conn, request)
             if replay is None:
                 raise closed
             return replay, True
@@ -277,24 +279,16 @@ class VisitStore(StorePart):
         row.update(change)
         return self._views(conn, [row])[0], False
 
-    def _override_replay(
-        self,
-        conn: sa.Connection,
-        site: str,
-        *,
-        ticket: int,
-        tier: str,
-        reason: str,
-        key: str | None,
-    ) -> dict[str, Any] | None:
+    def _override_replay(self, conn: sa.Connection, request: _Override) -> dict[str, Any] | None:
         """The visit this key already overrode, if the request is the same; None for a new key."""
-        row = self._visit_by_key(conn, site, visits.c.override_key, key)
+        row = self._visit_by_key(conn, request.site, visits.c.override_key, request.key)
         if row is None:
             return None
-        if (row["ticket"], row["override_tier"], row["override_reason"]) != (ticket, tier, reason):
+        done = (row["ticket"], row["override_tier"], row["override_reason"])
+        if done != (request.ticket, request.tier, request.reason):
             raise IdempotencyKeyReused(
-                f"Idempotency key '{key}' was already used for another override at this "
-                "site; use a new key"
+                f"Idempotency key '{request.key}' was already used for another override at "
+                "this site; use a new key"
             )
         return self._views(conn, [row])[0]
 
