@@ -742,6 +742,11 @@ _OLD_OUTCOME = (
     "INSERT INTO outcomes (id, idempotency_key, request_hash, decision_id, spend, accepted, "
     "declined, created_at) VALUES ('o1', 'till3-0001', :hash, 'd1', 12.5, '[]', '[]', :t)"
 )
+# An older close that sent the same key for another ticket, as 0003 let a client do.
+_OLD_REUSED_CLOSE_KEY = (
+    "INSERT INTO visits (site, ticket, decision_id, opened_at, closed_at, spend, close_key) "
+    "VALUES ('paris', 9, 'd1', :t, :t, 5.0, 'till3-0002')"
+)
 _OLD_CLOSED_VISIT = (
     "INSERT INTO visits (site, ticket, decision_id, opened_at, closed_at, spend, close_key, "
     "override_tier, override_reason, override_key) VALUES ('paris', 8, 'd1', :t, :t, 30.0, "
@@ -752,11 +757,13 @@ _OLD_CLOSED_VISIT = (
 def test_a_database_at_revision_0003_scopes_its_idempotency_keys_to_the_site(url: str) -> None:
     """Revision 0004 gives each stored outcome its decision's site and keeps every key:
     retries of the stored outcome, close and override replay, another site may use the same
-    keys, and going back to 0003 (then forward again) keeps the outcome."""
+    keys (a close key an older visit shared stays with the newest), and going back to 0003
+    (then forward again) keeps the outcome."""
     body = {"decision_id": "d1", "spend": 12.5, "accepted": [], "declined": []}
     body |= {"converted": None, "note": None}
     old_outcome = _OLD_OUTCOME.replace(":hash", f"'{request_hash(body)}'")
-    _migrate(url, "0003", _OLD_DECISION, _OLD_VISIT, old_outcome, _OLD_CLOSED_VISIT)
+    old_visits = (_OLD_VISIT, _OLD_REUSED_CLOSE_KEY, _OLD_CLOSED_VISIT)
+    _migrate(url, "0003", _OLD_DECISION, old_outcome, *old_visits)
     with Store.open(url) as store:
         kept = store.get_outcome("paris", "till3-0001")
         assert kept is not None and kept["id"] == "o1" and kept["spend"] == 12.5
@@ -770,6 +777,7 @@ def test_a_database_at_revision_0003_scopes_its_idempotency_keys_to_the_site(url
             "paris", 8, tier="student", reason="card", actor="k", idempotency_key="till3-0003"
         )
         assert replay and again == closed
+        assert store.get_visit("paris", 9)["spend"] == 5.0
         [open_visit] = store.list_open_visits("paris")
         assert open_visit["ticket"] == 7
         lyon = {**body, "decision_id": _decide(store, site="lyon")}
