@@ -18,6 +18,7 @@ from engine.errors import (
     ArtifactError,
     Conflict,
     DataError,
+    IdempotencyKeyReused,
     NotFound,
     PlaybookError,
     SpecError,
@@ -44,6 +45,8 @@ STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
     (DataError, 422, "data_error"),
     (PlaybookError, 422, "playbook_error"),
     (NotFound, 404, "not_found"),
+    # The IETF Idempotency-Key draft's status: the request, not the state, is at fault.
+    (IdempotencyKeyReused, 422, "idempotency_key_reused"),
     (Conflict, 409, "conflict"),
     (ArtifactError, 409, "artifact_error"),  # a tampered/corrupt version refused on promote
     (StoreError, 503, "store_unavailable"),

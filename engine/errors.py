@@ -10,6 +10,7 @@ The tree::
     ├── ArtifactError             a model version is incomplete, tampered or unloadable
     ├── NotFound                  a named thing (model version, customer, ...) does not exist
     ├── Conflict                  the action clashes with the current state (a lock is held, ...)
+    │   └── IdempotencyKeyReused  an idempotency key comes again with a different request
     └── StoreError                the database is unreachable, misconfigured or newer than this code
 
 The CLI maps every TierlineError to a one-line message and exit code 2; the API maps them
@@ -25,6 +26,7 @@ __all__ = [
     "ArtifactError",
     "Conflict",
     "DataError",
+    "IdempotencyKeyReused",
     "NotFound",
     "PlaybookError",
     "SpecError",
@@ -70,6 +72,10 @@ class NotFound(TierlineError):
 
 class Conflict(TierlineError):
     """The action clashes with the current state, e.g. another retrain holds the lock."""
+
+
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already used at this site comes with a different request."""
 
 
 class StoreError(TierlineError):

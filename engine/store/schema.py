@@ -89,13 +89,16 @@ visits = sa.Table(
         sqlite_where=sa.text("closed_at IS NULL"),
         postgresql_where=sa.text("closed_at IS NULL"),
     ),
+    # Migration 0004: an idempotency key names one request of its site (README, Retries).
+    sa.Index("uq_visits_site_close_key", "site", "close_key", unique=True),
+    sa.Index("uq_visits_site_override_key", "site", "override_key", unique=True),
 )
 
 outcomes = sa.Table(
     "outcomes",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
+    sa.Column("idempotency_key", sa.Text, nullable=False),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("decision_id", sa.String(32), sa.ForeignKey("decisions.id"), nullable=False),
     sa.Column("spend", sa.Double, nullable=True),
@@ -104,7 +107,10 @@ outcomes = sa.Table(
     sa.Column("converted", sa.Boolean, nullable=True),
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Migration 0004: the decision's site, so that each site has its own idempotency keys.
+    sa.Column("site", sa.Text, nullable=False),
     sa.CheckConstraint("spend IS NULL OR spend >= 0", name="ck_outcomes_spend"),
+    sa.Index("uq_outcomes_site_key", "site", "idempotency_key", unique=True),
 )
 
 perks = sa.Table(

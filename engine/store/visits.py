@@ -8,8 +8,8 @@ and it tries again with the next free one.
 What the staff display reads is one "visit view": the visit, its decision, the tier in
 force (a staff override wins over the model's), where the customer came from, and the cues
 already marked accepted or declined. Closing and overriding take an optional idempotency
-key, stored on the row, so a tablet that retries after a lost response gets the first
-answer back instead of a conflict.
+key, stored on the row and unique at its site, so a tablet that retries after a lost
+response gets the first answer back instead of a conflict, even once the ticket is reused.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, IdempotencyKeyReused, NotFound
 from engine.store.customers import DECISION_FIELDS
 from engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
 from engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
@@ -37,6 +37,16 @@ _HIDDEN = {"id", "close_key", "override_key"}
 _OVERRIDE = ("override_tier", "override_reason", "overridden_at", "overridden_by")
 # What a visit view shows of its decision: all but who and where, which the visit holds.
 _DECISION = tuple(f for f in DECISION_FIELDS if f not in {"customer_id", "site"})
+
+
+class _Override(NamedTuple):
+    """One override request: what its idempotency key stands for."""
+
+    site: str
+    ticket: int
+    tier: str
+    reason: str
+    key: str | None
 
 
 class VisitStore(StorePart):
@@ -139,29 +149,58 @@ class VisitStore(StorePart):
     ) -> dict[str, Any]:
         """Close the open visit with this ticket, recording the spend; the ticket is free again.
 
-        A repeat with the same ``idempotency_key`` and spend returns the closed visit.
+        A repeat with the same ``idempotency_key`` (the site's own), ticket and spend
+        returns the closed visit; the key with another ticket or spend is refused.
         """
-        with self._db.write() as conn:
-            row = self._latest(conn, site, ticket)
-            if row["closed_at"] is not None:
-                if idempotency_key is not None and row["close_key"] == idempotency_key:
-                    if row["spend"] != spend:
-                        raise Conflict(
-                            f"Idempotency key '{idempotency_key}' already closed ticket "
-                            f"{ticket} with spend {row['spend']}; use a new key"
-                        )
-                    return self._views(conn, [row])[0]
-                raise Conflict(f"Ticket {ticket} at site '{site}' is already closed")
+        try:
+            with self._db.write() as conn:
+                return self._close(conn, site, ticket, spend=spend, key=idempotency_key)
+        except exc.IntegrityError as error:
+            # Another ticket took this key at the same time (PostgreSQL): it answers.
+            if idempotency_key is None or not is_unique_violation(error):
+                raise
+            with self._db.read() as conn:
+                replay = self._close_replay(conn, site, ticket, spend=spend, key=idempotency_key)
+            if replay is None:
+                raise
+            return replay
+
+    def _close(
+        self, conn: sa.Connection, site: str, ticket: int, *, spend: float, key: str | None
+    ) -> dict[str, Any]:
+        replay = self._close_replay(conn, site, ticket, spend=spend, key=key)
+        if replay is not None:
+            return replay
+        row = self._latest(conn, site, ticket)
+        if row["closed_at"] is None:
             closed_at = self._now()
             done = conn.execute(
                 sa.update(visits)
                 .where(visits.c.id == row["id"], visits.c.closed_at.is_(None))
-                .values(closed_at=closed_at, spend=spend, close_key=idempotency_key)
+                .values(closed_at=closed_at, spend=spend, close_key=key)
             )
-            if done.rowcount != 1:  # closed by a concurrent request since we read it
-                raise Conflict(f"Ticket {ticket} at site '{site}' is already closed")
-            row.update(closed_at=closed_at, spend=spend, close_key=idempotency_key)
-            return self._views(conn, [row])[0]
+            if done.rowcount == 1:
+                row.update(closed_at=closed_at, spend=spend, close_key=key)
+                return self._views(conn, [row])[0]
+            # Closed by a concurrent request since we read it: perhaps a retry of this one.
+            replay = self._close_replay(conn, site, ticket, spend=spend, key=key)
+            if replay is not None:
+                return replay
+        raise Conflict(f"Ticket {ticket} at site '{site}' is already closed")
+
+    def _close_replay(
+        self, conn: sa.Connection, site: str, ticket: int, *, spend: float, key: str | None
+    ) -> dict[str, Any] | None:
+        """The visit this key already closed, if the request is the same; None for a new key."""
+        row = self._visit_by_key(conn, site, visits.c.close_key, key)
+        if row is None:
+            return None
+        if (row["ticket"], row["spend"]) != (ticket, spend):
+            raise IdempotencyKeyReused(
+                f"Idempotency key '{key}' already closed ticket {row['ticket']} with spend "
+                f"{row['spend']}; use a new key for another close"
+            )
+        return self._views(conn, [row])[0]
 
     def override_visit(
         self,
@@ -175,54 +214,83 @@ class VisitStore(StorePart):
     ) -> tuple[dict[str, Any], bool]:
         """Override the tier of an open visit, audited in the same transaction.
 
-        Returns ``(view, replay)``: a repeat with the same ``idempotency_key`` (same tier
-        and reason) returns the visit without a second audit entry.
+        Returns ``(view, replay)``: a repeat with the same ``idempotency_key`` (the site's
+        own), ticket, tier and reason returns the visit without a second audit entry; the
+        key with another request is refused.
         """
-        with self._db.write() as conn:
-            row = self._latest(conn, site, ticket)
-            if idempotency_key is not None and row["override_key"] == idempotency_key:
-                if (row["override_tier"], row["override_reason"]) != (tier, reason):
-                    raise Conflict(
-                        f"Idempotency key '{idempotency_key}' was already used for another "
-                        "override; use a new key"
-                    )
-                return self._views(conn, [row])[0], True
-            if row["closed_at"] is not None:
-                raise Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
-            previous = row["override_tier"] or conn.scalar(
-                sa.select(decisions.c.tier).where(decisions.c.id == row["decision_id"])
+        request = _Override(site, ticket, tier, reason, idempotency_key)
+        try:
+            with self._db.write() as conn:
+                return self._override(conn, request, actor=actor)
+        except exc.IntegrityError as error:
+            # Another ticket took this key at the same time (PostgreSQL): it answers.
+            if idempotency_key is None or not is_unique_violation(error):
+                raise
+            with self._db.read() as conn:
+                replay = self._override_replay(conn, request)
+            if replay is None:
+                raise
+            return replay, True
+
+    def _override(
+        self, conn: sa.Connection, request: _Override, *, actor: str
+    ) -> tuple[dict[str, Any], bool]:
+        replay = self._override_replay(conn, request)
+        if replay is not None:
+            return replay, True
+        site, ticket, tier, reason, key = request
+        row = self._latest(conn, site, ticket)
+        closed = Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
+        if row["closed_at"] is not None:
+            raise closed
+        previous = row["override_tier"] or conn.scalar(
+            sa.select(decisions.c.tier).where(decisions.c.id == row["decision_id"])
+        )
+        now = self._now()
+        change = {
+            "override_tier": tier,
+            "override_reason": reason,
+            "override_key": key,
+            "overridden_at": now,
+            "overridden_by": actor,
+        }
+        query = sa.update(visits).where(visits.c.id == row["id"], visits.c.closed_at.is_(None))
+        if key is not None:  # a retry racing this request must not be audited twice
+            query = query.where(visits.c.override_key.is_distinct_from(key))
+        if conn.execute(query.values(**change)).rowcount != 1:
+            replay = self._override_replay(conn, request)
+            if replay is None:
+                raise closed
+            return replay, True
+        conn.execute(
+            sa.insert(audit).values(
+                at=now,
+                actor=actor,
+                action="override",
+                subject=f"{site}/{ticket}",
+                detail={
+                    "decision_id": row["decision_id"],
+                    "from": previous,
+                    "to": tier,
+                    "reason": reason,
+                },
             )
-            now = self._now()
-            change = {
-                "override_tier": tier,
-                "override_reason": reason,
-                "override_key": idempotency_key,
-                "overridden_at": now,
-                "overridden_by": actor,
-            }
-            done = conn.execute(
-                sa.update(visits)
-                .where(visits.c.id == row["id"], visits.c.closed_at.is_(None))
-                .values(**change)
+        )
+        row.update(change)
+        return self._views(conn, [row])[0], False
+
+    def _override_replay(self, conn: sa.Connection, request: _Override) -> dict[str, Any] | None:
+        """The visit this key already overrode, if the request is the same; None for a new key."""
+        row = self._visit_by_key(conn, request.site, visits.c.override_key, request.key)
+        if row is None:
+            return None
+        done = (row["ticket"], row["override_tier"], row["override_reason"])
+        if done != (request.ticket, request.tier, request.reason):
+            raise IdempotencyKeyReused(
+                f"Idempotency key '{request.key}' was already used for another override at "
+                "this site; use a new key"
             )
-            if done.rowcount != 1:
-                raise Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
-            conn.execute(
-                sa.insert(audit).values(
-                    at=now,
-                    actor=actor,
-                    action="override",
-                    subject=f"{site}/{ticket}",
-                    detail={
-                        "decision_id": row["decision_id"],
-                        "from": previous,
-                        "to": tier,
-                        "reason": reason,
-                    },
-                )
-            )
-            row.update(change)
-            return self._views(conn, [row])[0], False
+        return self._views(conn, [row])[0]
 
     def day_report(self, site: str, day: dt.date) -> dict[str, Any]:
         """The manager's view of one UTC day at ``site``: visits and spend by tier and by
@@ -326,6 +394,15 @@ class VisitStore(StorePart):
             view["declined"] = sorted(mark["declined"])
             views.append(view)
         return views
+
+    def _visit_by_key(
+        self, conn: sa.Connection, site: str, column: sa.Column[Any], key: str | None
+    ) -> dict[str, Any] | None:
+        """The visit at ``site`` whose close or override (``column``) used ``key``."""
+        if key is None:
+            return None
+        row = conn.execute(sa.select(visits).where(visits.c.site == site, column == key)).first()
+        return None if row is None else dict(row._mapping)
 
     def _latest(self, conn: sa.Connection, site: str, ticket: int) -> dict[str, Any]:
         # At most one visit per ticket is open, and it is the newest: a closed visit with

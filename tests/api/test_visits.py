@@ -151,7 +151,7 @@ def test_staff_close_and_override_replay_with_their_idempotency_key(
     assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert counts(db_path)["audit"] == 1
     other = client.post(f"{path}/override", json={**body, "tier": "student"}, headers=once)
-    assert_error(other, 409)
+    assert assert_error(other, 422)["code"] == "idempotency_key_reused"
     closing = {**keys.staff, "Idempotency-Key": "close-1"}
     closed = client.post(f"{path}/close", json={"spend": 55.0}, headers=closing)
     assert closed.status_code == 200 and closed.json()["tier"] == "vip"

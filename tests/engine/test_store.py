@@ -12,7 +12,7 @@ import hmac
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -50,29 +50,6 @@ OUTCOME = {
     "converted": True,
     "note": "Gäste mochten den Kaffee ☕ — 再来",
 }
-
-
-# -- fixtures --------------------------------------------------------------------------
-# ``backend`` and ``url`` (each database kind) come from tests/engine/conftest.py.
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    """An open, migrated store."""
-    with Store.open(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def raw(url: str) -> Iterator[Callable[[str], list[Any]]]:
-    """Run one SQL statement on the store's database, outside the store."""
-    engine = sa.create_engine(url)
-
-    def run(sql: str) -> list[Any]:
-        with engine.begin() as conn:
-            result = conn.execute(sa.text(sql))
-            return list(result) if result.returns_rows else []
-
-    yield run
-    engine.dispose()
 
 
 def _decide(store: Store, *, customer_id: str | None = "c1", site: str = "paris") -> str:
@@ -440,30 +417,39 @@ def test_outcome_replay_returns_the_first_result_even_after_reopening(url: str) 
     """The same key and body give back the first stored outcome, also from a new process."""
     with Store.open(url) as first_process:
         body = {"decision_id": _decide(first_process), **OUTCOME}
-        stored, replay = first_process.record_outcome(idempotency_key="k-1", body=body)
+        stored, replay = first_process.record_outcome(
+            site="paris", idempotency_key="k-1", body=body
+        )
         assert replay is False
         assert stored["note"] == OUTCOME["note"] and stored["spend"] == 84.5
-        again, replay = first_process.record_outcome(idempotency_key="k-1", body=dict(body))
+        again, replay = first_process.record_outcome(
+            site="paris", idempotency_key="k-1", body=dict(body)
+        )
         assert (again, replay) == (stored, True)
         assert list(again) == list(stored)
     with Store.open(url) as second_process:
-        assert second_process.record_outcome(idempotency_key="k-1", body=body) == (stored, True)
-        assert second_process.get_outcome("k-1") == stored
+        assert second_process.record_outcome(site="paris", idempotency_key="k-1", body=body) == (
+            stored,
+            True,
+        )
+        assert second_process.get_outcome("paris", "k-1") == stored
 
 
 def test_outcome_key_reused_with_another_body_is_a_conflict(store: Store) -> None:
     """Reusing an idempotency key with a different body is a Conflict and stores nothing."""
     body = {"decision_id": _decide(store), **OUTCOME}
-    stored, _ = store.record_outcome(idempotency_key="k-1", body=body)
+    stored, _ = store.record_outcome(site="paris", idempotency_key="k-1", body=body)
     with pytest.raises(Conflict, match="k-1"):
-        store.record_outcome(idempotency_key="k-1", body={**body, "spend": 1.0})
-    assert store.get_outcome("k-1") == stored
+        store.record_outcome(site="paris", idempotency_key="k-1", body={**body, "spend": 1.0})
+    assert store.get_outcome("paris", "k-1") == stored
 
 
 def test_concurrent_posts_with_one_key_store_one_outcome(store: Store) -> None:
     """Retries racing with one key store one outcome; all but one are replays of it."""
     body = {"decision_id": _decide(store), **OUTCOME}
-    results = _parallel(lambda _: store.record_outcome(idempotency_key="k", body=body), 12, 6)
+    results = _parallel(
+        lambda _: store.record_outcome(site="paris", idempotency_key="k", body=body), 12, 6
+    )
     assert [replay for _, replay in results].count(False) == 1
     assert all(out == results[0][0] for out, _ in results)
 
@@ -473,6 +459,7 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
     body = {"decision_id": _decide(store), **OUTCOME}
     first = {
         "id": "a" * 32,
+        "site": "paris",
         "idempotency_key": "k",
         "request_hash": request_hash(body),
         "decision_id": body["decision_id"],
@@ -484,7 +471,9 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
         with ThreadPoolExecutor(1) as pool:
             with engine.begin() as conn:
                 conn.execute(sa.insert(outcomes).values(first))
-                retry = pool.submit(store.record_outcome, idempotency_key="k", body=body)
+                retry = pool.submit(
+                    store.record_outcome, site="paris", idempotency_key="k", body=body
+                )
                 time.sleep(0.3)  # the retry reaches the key's row lock and waits
                 assert not retry.done()
             stored, replay = retry.result(timeout=30)
@@ -496,8 +485,10 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
 def test_outcome_for_an_unknown_decision_is_not_found(store: Store) -> None:
     """An outcome naming a decision that was never stored is NotFound and not stored."""
     with pytest.raises(NotFound, match="Decision"):
-        store.record_outcome(idempotency_key="k", body={"decision_id": "0" * 32, **OUTCOME})
-    assert store.get_outcome("k") is None
+        store.record_outcome(
+            site="paris", idempotency_key="k", body={"decision_id": "0" * 32, **OUTCOME}
+        )
+    assert store.get_outcome("paris", "k") is None
 
 
 # -- keys and audit --------------------------------------------------------------------------
@@ -591,13 +582,15 @@ def test_a_visit_view_carries_decision_source_and_marked_cues(store: Store) -> N
     the cues marked by outcomes, the latest mark of a cue winning."""
     source = {"campaign": "printemps ☀", "landing_page": "/menu"}
     ticket, decision_id = _visit(store, source=source)
-    store.record_outcome(idempotency_key="k1", body={**OUTCOME, "decision_id": decision_id})
+    store.record_outcome(
+        site="paris", idempotency_key="k1", body={**OUTCOME, "decision_id": decision_id}
+    )
     view = store.get_visit("paris", ticket)
     assert view["source"] == source and view["tier"] == "vip" and view["override"] is None
     assert view["decision"]["cues"][0]["code"] == "welcome_coffee"
     assert view["accepted"] == sorted(OUTCOME["accepted"])
     correction = {**OUTCOME, "decision_id": decision_id, "accepted": [], "declined": ["seat_fast"]}
-    store.record_outcome(idempotency_key="k2", body=correction)
+    store.record_outcome(site="paris", idempotency_key="k2", body=correction)
     [listed] = store.list_open_visits("paris")
     assert "seat_fast" in listed["declined"] and "seat_fast" not in listed["accepted"]
     assert not {"close_key", "override_key", "id"} & set(listed)
@@ -743,3 +736,68 @@ def test_a_database_at_revision_0002_drops_the_decision_indexes_and_keeps_its_de
     assert decision_indexes() & dropped == set()
     _migrate(url, "0002", down=True)
     assert decision_indexes() >= dropped
+
+
+_OLD_OUTCOME = (
+    "INSERT INTO outcomes (id, idempotency_key, request_hash, decision_id, spend, accepted, "
+    "declined, created_at) VALUES ('o1', 'till3-0001', :hash, 'd1', 12.5, '[]', '[]', :t)"
+)
+# An older close that sent the same key for another ticket, as 0003 let a client do.
+_OLD_REUSED_CLOSE_KEY = (
+    "INSERT INTO visits (site, ticket, decision_id, opened_at, closed_at, spend, close_key) "
+    "VALUES ('paris', 9, 'd1', :t, :t, 5.0, 'till3-0002')"
+)
+_OLD_CLOSED_VISIT = (
+    "INSERT INTO visits (site, ticket, decision_id, opened_at, closed_at, spend, close_key, "
+    "override_tier, override_reason, override_key) VALUES ('paris', 8, 'd1', :t, :t, 30.0, "
+    "'till3-0002', 'student', 'card', 'till3-0003')"
+)
+
+
+def test_a_database_at_revision_0003_scopes_its_idempotency_keys_to_the_site(url: str) -> None:
+    """Revision 0004 gives each stored outcome its decision's site and keeps every key:
+    retries of the stored outcome, close and override replay, another site may use the same
+    keys (a close key an older visit shared stays with the newest), and going back to 0003
+    (then forward again) keeps the outcome."""
+    body = {"decision_id": "d1", "spend": 12.5, "accepted": [], "declined": []}
+    body |= {"converted": None, "note": None}
+    old_outcome = _OLD_OUTCOME.replace(":hash", f"'{request_hash(body)}'")
+    old_visits = (_OLD_VISIT, _OLD_REUSED_CLOSE_KEY, _OLD_CLOSED_VISIT)
+    _migrate(url, "0003", _OLD_DECISION, old_outcome, *old_visits)
+    with Store.open(url) as store:
+        kept = store.get_outcome("paris", "till3-0001")
+        assert kept is not None and kept["id"] == "o1" and kept["spend"] == 12.5
+        assert store.record_outcome(site="paris", idempotency_key="till3-0001", body=body) == (
+            kept,
+            True,
+        )
+        closed = store.close_visit("paris", 8, spend=30.0, idempotency_key="till3-0002")
+        assert closed["closed_at"] is not None and closed["tier"] == "student"
+        again, replay = store.override_visit(
+            "paris", 8, tier="student", reason="card", actor="k", idempotency_key="till3-0003"
+        )
+        assert replay and again == closed
+        assert store.get_visit("paris", 9)["spend"] == 5.0
+        [open_visit] = store.list_open_visits("paris")
+        assert open_visit["ticket"] == 7
+        lyon = {**body, "decision_id": _decide(store, site="lyon")}
+        _, replay = store.record_outcome(site="lyon", idempotency_key="till3-0001", body=lyon)
+        assert replay is False
+    # 0003 holds each outcome key once: going back is refused while two sites share one.
+    with pytest.raises(StoreError, match="till3-0001"):
+        _migrate(url, "0003", down=True)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM outcomes WHERE id <> 'o1'"))
+        _migrate(url, "0003", down=True)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, idempotency_key FROM outcomes")).all()
+            outcome_columns = {c["name"] for c in sa.inspect(conn).get_columns("outcomes")}
+            unique = sa.inspect(conn).get_unique_constraints("outcomes")
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("o1", "till3-0001")] and "site" not in outcome_columns
+    assert [u["column_names"] for u in unique] == [["idempotency_key"]]
+    with Store.open(url) as store:  # and forward again
+        assert store.get_outcome("paris", "till3-0001") == kept
