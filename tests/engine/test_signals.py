@@ -36,12 +36,6 @@ when = { column = "has_dog", equals = true }
 
 
 @pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    with Store.open(url) as opened:
-        yield opened
-
-
-@pytest.fixture
 def stored(url: str) -> Iterator[Callable[[], list[Any]]]:
     """What the database holds (decisions, visits, perk stock and use), read outside the store."""
     engine = sa.create_engine(url)
