@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from engine.errors import Conflict, NotFound
-from engine.store.customers import DECISION_FIELDS
+from engine.store.customers import DECISION_FIELDS, insert_decisions
 from engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
 from engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
 
@@ -52,21 +52,68 @@ class VisitStore(StorePart):
         party_size: int | None,
         source: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Check a customer in with the lowest free ticket of ``ticket_range`` at ``site``.
+        """Check a customer in with the lowest free ticket of ``ticket_range`` at ``site``,
+        for a stored decision.
 
         ``source`` is where the customer came from (campaign, landing page, channel), kept
         for the staff display and the manager's spend-by-campaign view.
         """
+        return self._open(
+            site=site,
+            ticket_range=ticket_range,
+            decision=None,
+            decision_id=decision_id,
+            customer_id=customer_id,
+            party_size=party_size,
+            source=source,
+        )
+
+    def check_in(
+        self,
+        *,
+        decision: Mapping[str, Any],
+        ticket_range: tuple[int, int],
+        party_size: int | None,
+        source: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store ``decision`` (an item of ``record_decisions``, its perks taken here) and
+        open its visit (``open_visit``) in one transaction: neither is stored without the
+        other."""
+        return self._open(
+            site=decision["site"],
+            ticket_range=ticket_range,
+            decision=decision,
+            decision_id=decision["decision_id"],
+            customer_id=decision["customer_id"],
+            party_size=party_size,
+            source=source,
+        )
+
+    def _open(
+        self,
+        *,
+        site: str,
+        ticket_range: tuple[int, int],
+        decision: Mapping[str, Any] | None,
+        decision_id: str,
+        customer_id: str | None,
+        party_size: int | None,
+        source: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         for _ in range(_TICKET_ATTEMPTS):
             try:
-                return self._try_open(
-                    site=site,
-                    ticket_range=ticket_range,
-                    decision_id=decision_id,
-                    customer_id=customer_id,
-                    party_size=party_size,
-                    source=dict(source) if source else None,
-                )
+                with self._db.write() as conn:
+                    if decision is not None:
+                        insert_decisions(self._db.raw.cursor_of(conn), [decision], now=self._now())
+                    return self._try_open(
+                        conn,
+                        site=site,
+                        ticket_range=ticket_range,
+                        decision_id=decision_id,
+                        customer_id=customer_id,
+                        party_size=party_size,
+                        source=dict(source) if source else None,
+                    )
             except exc.IntegrityError as error:
                 if is_foreign_key_violation(error):
                     raise NotFound(f"Decision '{decision_id}' does not exist") from error
@@ -79,6 +126,7 @@ class VisitStore(StorePart):
 
     def _try_open(
         self,
+        conn: sa.Connection,
         *,
         site: str,
         ticket_range: tuple[int, int],
@@ -88,34 +136,32 @@ class VisitStore(StorePart):
         source: dict[str, Any] | None,
     ) -> dict[str, Any]:
         low, high = ticket_range
-        with self._db.write() as conn:
-            taken = set(
-                conn.scalars(
-                    sa.select(visits.c.ticket).where(
-                        visits.c.site == site,
-                        visits.c.closed_at.is_(None),
-                        visits.c.ticket.between(low, high),
-                    )
+        taken = set(
+            conn.scalars(
+                sa.select(visits.c.ticket).where(
+                    visits.c.site == site,
+                    visits.c.closed_at.is_(None),
+                    visits.c.ticket.between(low, high),
                 )
             )
-            ticket = next((t for t in range(low, high + 1) if t not in taken), None)
-            if ticket is None:
-                raise Conflict(
-                    f"All tickets {low}-{high} at site '{site}' are in use; close a visit "
-                    "to free one"
-                )
-            row = {
-                "site": site,
-                "ticket": ticket,
-                "decision_id": decision_id,
-                "customer_id": customer_id,
-                "party_size": party_size,
-                "opened_at": self._now(),
-                "closed_at": None,
-                "spend": None,
-                "source": source,
-            }
-            conn.execute(sa.insert(visits).values(row))
+        )
+        ticket = next((t for t in range(low, high + 1) if t not in taken), None)
+        if ticket is None:
+            raise Conflict(
+                f"All tickets {low}-{high} at site '{site}' are in use; close a visit to free one"
+            )
+        row = {
+            "site": site,
+            "ticket": ticket,
+            "decision_id": decision_id,
+            "customer_id": customer_id,
+            "party_size": party_size,
+            "opened_at": self._now(),
+            "closed_at": None,
+            "spend": None,
+            "source": source,
+        }
+        conn.execute(sa.insert(visits).values(row))
         return row
 
     def list_open_visits(self, site: str) -> list[dict[str, Any]]:
