@@ -10,9 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.errors import Conflict, DataError
 from engine.store.database import StorePart
 from engine.store.perks import pick_cues
-from engine.store.raw import RawCursor
+from engine.store.raw import RawCursor, refused_kind
 from engine.store.schema import customers, decisions
 
 __all__ = ["CustomerStore", "insert_decisions", "new_decision_id"]
@@ -135,19 +136,31 @@ def insert_decisions(
     """``CustomerStore.record_decisions`` in the caller's write transaction."""
     ids = [item.get("decision_id") or new_decision_id() for item in items]
     created_at = cur.time(now)
-    cur.executemany(
-        _INSERT_DECISION,
-        [
-            (
-                decision_id,
-                *(item[name] for name in _PLAIN_FIELDS),
-                cur.json([dict(c) for c in cues]),
-                cur.json([dict(r) for r in item["reasons"]]),
-                bool(item["holdout"]),
-                bool(item["degraded"]),
-                created_at,
-            )
-            for decision_id, item, cues in zip(ids, items, pick_cues(cur, items), strict=True)
-        ],
-    )
+    rows = [
+        (
+            decision_id,
+            *(item[name] for name in _PLAIN_FIELDS),
+            cur.json([dict(c) for c in cues]),
+            cur.json([dict(r) for r in item["reasons"]]),
+            bool(item["holdout"]),
+            bool(item["degraded"]),
+            created_at,
+        )
+        for decision_id, item, cues in zip(ids, items, pick_cues(cur, items), strict=True)
+    ]
+    try:
+        cur.executemany(_INSERT_DECISION, rows)
+    except Exception as error:
+        kind = refused_kind(error)
+        if kind == "integrity":
+            raise Conflict(
+                f"A decision could not be stored: {error}; a decision id is stored once, "
+                "so ask for a new decision"
+            ) from error
+        if kind == "data":
+            raise DataError(
+                f"A decision could not be stored: the database refused a value ({error}); "
+                "remove control characters such as NUL from the customer id and signals"
+            ) from error
+        raise
     return ids

@@ -27,7 +27,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import StoreError
 
-__all__ = ["RawConnections", "RawCursor", "store_unavailable", "unavailable_error"]
+__all__ = [
+    "RawConnections",
+    "RawCursor",
+    "refused_kind",
+    "store_unavailable",
+    "unavailable_error",
+]
 
 # SQLAlchemy's storage format for DateTime on SQLite: the rows written here and those
 # written through Core must read back alike (and sort alike as text).
@@ -218,6 +224,25 @@ def _pg_sql(sql: str) -> str:
 
 
 _PG_CACHE: dict[str, str] = {}
+
+
+def refused_kind(error: BaseException) -> str | None:
+    """``"integrity"`` when the driver's error is a constraint refusing a row, ``"data"``
+    when it is a value the database cannot hold (PostgreSQL refuses NUL characters in
+    text), None for anything else."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "integrity"
+    if isinstance(error, sqlite3.DataError):
+        return "data"
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return None
+    if isinstance(error, psycopg.IntegrityError):
+        return "integrity"
+    if isinstance(error, psycopg.DataError):
+        return "data"
+    return None
 
 
 def _is_psycopg_operational(error: Exception) -> bool:
