@@ -29,6 +29,7 @@ __all__ = [
     "check_in",
     "decide",
     "decide_many",
+    "override",
     "prepare_many",
 ]
 
@@ -310,3 +311,43 @@ def _decide_merged(
             row["pick_cues"] = pick
         rows.append(row)
     return decisions, rows
+
+
+def override(
+    *,
+    store: Store,
+    playbook: Playbook,
+    default_tier: str,
+    site: str,
+    ticket: int,
+    tier: str,
+    reason: str,
+    actor: str,
+    idempotency_key: str | None = None,
+    today: dt.date | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """A staff override of an open visit's tier (``Store.override_visit``), its cues picked
+    again for ``tier`` by ``playbook`` as for a decision, perks taken under the same rules
+    in the override's transaction. The signals are the customer's stored profile and
+    where they came from: a decision does not keep the request's signals."""
+    visit = store.get_visit(site, ticket)
+    profile = store.get_customer(visit["customer_id"]) if visit["customer_id"] else None
+    signals = {**(profile["signals"] if profile else {}), **(visit["source"] or {})}
+    pick = _CuePick(
+        playbook=playbook,
+        tier=tier,
+        signals=signals,
+        holdout=bool(visit["decision"].get("holdout")),
+        default_tier=default_tier,
+        day=today or dt.datetime.now(dt.UTC).date(),
+        decision={},
+    )
+    return store.override_visit(
+        site,
+        ticket,
+        tier=tier,
+        reason=reason,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        pick_cues=pick,
+    )

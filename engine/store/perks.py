@@ -13,6 +13,7 @@ back with the rows that promised them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,7 +28,16 @@ from engine.store.schema import perk_usage, perks
 if TYPE_CHECKING:  # the playbook module brings pandas, which the store does not need
     from engine.playbook import Perk
 
-__all__ = ["CuePick", "PerkStore", "Take", "lock_perks", "pick_cues", "take_in"]
+__all__ = [
+    "CuePick",
+    "PerkStore",
+    "Take",
+    "lock_perks",
+    "pick_cues",
+    "put_back",
+    "repick_in",
+    "take_in",
+]
 
 # Money is a float here; sums such as 0.1 + 0.2 may land a hair above a budget they fit.
 _MONEY_EPSILON = 1e-9
@@ -127,6 +137,26 @@ def pick_cues(cur: RawCursor, items: Sequence[Mapping[str, Any]]) -> list[Any]:
         item["cues"] if pick is None else pick(take)
         for item, pick in zip(items, picks, strict=True)
     ]
+
+
+def repick_in(cur: RawCursor, pick: CuePick, *, held: Sequence[str], held_day: date) -> list[Any]:
+    """``pick``'s cues in place of cues holding the perks ``held`` (issued on ``held_day``),
+    in ``cur``'s transaction: a held perk shown again is kept rather than taken twice, a
+    new one is taken, and a held one no longer shown goes back to stock and budget."""
+    lock_perks(cur, [*pick.perks, *held])
+    left = Counter(held)
+
+    def take(name: str, day: date) -> bool:
+        if left[name] > 0:
+            left[name] -= 1
+            return True
+        return take_in(cur, name, day)
+
+    cues = pick(take)
+    for name, count in left.items():
+        for _ in range(count):
+            put_back(cur, name, held_day)
+    return cues
 
 
 class PerkStore(StorePart):

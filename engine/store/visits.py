@@ -25,6 +25,7 @@ from sqlalchemy import exc
 from engine.errors import Conflict, NotFound
 from engine.store.customers import DECISION_FIELDS, insert_decisions
 from engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
+from engine.store.perks import CuePick, repick_in
 from engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
 
 __all__ = ["VisitStore"]
@@ -33,7 +34,7 @@ __all__ = ["VisitStore"]
 _TICKET_ATTEMPTS = 50
 
 # Columns a caller never sees: the row id and the idempotency keys.
-_HIDDEN = {"id", "close_key", "override_key"}
+_HIDDEN = {"id", "close_key", "override_key", "override_cues"}
 _OVERRIDE = ("override_tier", "override_reason", "overridden_at", "overridden_by")
 # What a visit view shows of its decision: all but who and where, which the visit holds.
 _DECISION = tuple(f for f in DECISION_FIELDS if f not in {"customer_id", "site"})
@@ -218,11 +219,14 @@ class VisitStore(StorePart):
         reason: str,
         actor: str,
         idempotency_key: str | None = None,
+        pick_cues: CuePick | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Override the tier of an open visit, audited in the same transaction.
 
-        Returns ``(view, replay)``: a repeat with the same ``idempotency_key`` (same tier
-        and reason) returns the visit without a second audit entry.
+        ``pick_cues`` picks the cues for the new tier there too, with the perks of the
+        cues in force until now (``repick_in``). Returns ``(view, replay)``: a repeat with
+        the same ``idempotency_key`` (same tier and reason) returns the visit without a
+        second audit entry.
         """
         with self._db.write() as conn:
             row = self._latest(conn, site, ticket)
@@ -235,11 +239,24 @@ class VisitStore(StorePart):
                 return self._views(conn, [row])[0], True
             if row["closed_at"] is not None:
                 raise Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
-            previous = row["override_tier"] or conn.scalar(
-                sa.select(decisions.c.tier).where(decisions.c.id == row["decision_id"])
-            )
+            decided = conn.execute(
+                sa.select(decisions.c.tier, decisions.c.cues, decisions.c.created_at).where(
+                    decisions.c.id == row["decision_id"]
+                )
+            ).one()
+            previous = row["override_tier"] or decided.tier
             now = self._now()
+            cues = row["override_cues"]
+            if pick_cues is not None:
+                in_force = decided.cues if cues is None else cues
+                cues = repick_in(
+                    self._db.raw.cursor_of(conn),
+                    pick_cues,
+                    held=[c["perk"] for c in in_force if c.get("perk") is not None],
+                    held_day=(row["overridden_at"] or decided.created_at).date(),
+                )
             change = {
+                "override_cues": cues,
                 "override_tier": tier,
                 "override_reason": reason,
                 "override_key": idempotency_key,
@@ -264,6 +281,7 @@ class VisitStore(StorePart):
                         "from": previous,
                         "to": tier,
                         "reason": reason,
+                        "cues": None if cues is None else [c["code"] for c in cues],
                     },
                 )
             )
@@ -368,6 +386,10 @@ class VisitStore(StorePart):
                 }
             )
             view["decision"] = decision
+            # The cues in force: those picked for an override's tier, else the decision's.
+            view["cues"] = (
+                decision.get("cues") if row.get("override_cues") is None else row["override_cues"]
+            )
             view["accepted"] = sorted(mark["accepted"])
             view["declined"] = sorted(mark["declined"])
             views.append(view)

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.group_commit import DecisionWriter
-from engine.decisions import Fallback, check_in, decide, decide_many, prepare_many
+from engine.decisions import Fallback, check_in, decide, decide_many, override, prepare_many
 from engine.errors import Conflict, StoreError, TierlineError
 from engine.model import TierModel
 from engine.playbook import Perk
@@ -66,9 +66,9 @@ def _stock(store: Store, model: TierModel, *, coffee: int, dessert: int = 60) ->
     return Fallback(default_tier="standard", playbook=model.playbook)
 
 
-def _perks(store: Store) -> dict[str, tuple[int | None, int, float]]:
-    """Each perk's (stock left, issued today, spent today)."""
-    return {p["name"]: (p["stock"], p["issued"], p["spent"]) for p in store.list_perks(day=DAY)}
+def _perks(store: Store, day: dt.date = DAY) -> dict[str, tuple[int | None, int, float]]:
+    """Each perk's (stock left, issued on ``day``, spent on ``day``)."""
+    return {p["name"]: (p["stock"], p["issued"], p["spent"]) for p in store.list_perks(day=day)}
 
 
 def _fail_decision_writes(sql: Callable[[str], list[Any]], db_url: str) -> None:
@@ -85,7 +85,9 @@ def _fail_decision_writes(sql: Callable[[str], list[Any]], db_url: str) -> None:
         "RAISE EXCEPTION 'could not extend file: No space left on device' "
         "USING ERRCODE = 'disk_full'; END $$ LANGUAGE plpgsql"
     )
-    sql("CREATE TRIGGER disk_full BEFORE INSERT ON decisions FOR EACH ROW EXECUTE FUNCTION disk_full()")
+    sql(
+        "CREATE TRIGGER disk_full BEFORE INSERT ON decisions FOR EACH ROW EXECUTE FUNCTION disk_full()"
+    )
 
 
 def test_a_failed_decision_write_takes_no_perk(
@@ -237,6 +239,51 @@ def test_a_bad_row_in_a_group_fails_only_its_request(store: Store, model: TierMo
         assert stored is not None and stored["cues"] == decision["cues"]
         assert _has(decision["cues"], "welcome_coffee")
     assert _perks(store)["coffee"][:2] == (6, 4)  # the first decision's and three more
+
+
+def test_an_override_picks_the_new_tiers_cues_and_moves_their_perks(
+    store: Store, model: TierModel
+) -> None:
+    """Overriding a VIP visit to standard shows standard's cues and gives the VIP perks
+    back; overriding it to vip again takes them anew, and a perk out of stock by then is
+    not shown."""
+    fallback = _stock(store, model, coffee=1)
+    store.upsert_customer("c-9", VIP)
+    today = dt.datetime.now(dt.UTC).date()  # the day the decision's perks are counted on
+    visit, decision = check_in(
+        store=store, model=model, fallback=fallback, site="s", customer_id="c-9"
+    )
+    assert decision["tier"] == "vip" and _has(decision["cues"], "welcome_coffee")
+    assert _perks(store, today)["coffee"][:2] == (0, 1)
+
+    def to(tier: str) -> dict[str, Any]:
+        view, replay = override(
+            store=store,
+            playbook=model.playbook,
+            default_tier="standard",
+            site="s",
+            ticket=visit["ticket"],
+            tier=tier,
+            reason="manager's call",
+            actor="k1",
+        )
+        assert not replay and view["tier"] == tier
+        assert store.get_visit("s", visit["ticket"])["cues"] == view["cues"]
+        return view
+
+    standard = to("standard")
+    assert [c["code"] for c in standard["cues"]] == [
+        c.code for c in model.playbook.tiers["standard"].cues
+    ]
+    assert _perks(store, today)["coffee"][:2] == (1, 0)
+    assert _perks(store, today)["brand_dessert"][:2] == (60, 0)
+    again = to("vip")
+    assert _has(again["cues"], "welcome_coffee") and _has(again["cues"], "car_dessert")
+    assert _perks(store, today)["coffee"][:2] == (0, 1)
+    assert to("vip")["cues"] == again["cues"]  # the held perks are kept, not taken twice
+    assert _perks(store, today)["coffee"][:2] == (0, 1)
+    assert _perks(store, today)["brand_dessert"][:2] == (59, 1)
+    assert decision["cues"] == store.get_visit("s", visit["ticket"])["decision"]["cues"]
 
 
 def _has(cues: Any, code: str) -> bool:
