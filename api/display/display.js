@@ -541,6 +541,7 @@
       view.ticket,
       view.tier,
       view.override,
+      view.cues,
       view.party_size,
       view.source,
       view.accepted,
@@ -591,8 +592,14 @@
     card.source.replaceChildren(...sourceParts(view.source));
     card.source.hidden = card.source.childElementCount === 0;
 
-    if (first) {
-      for (const cue of decision.cues || []) {
+    // The cues in force: an override's tier brings its own.
+    const cues = view.cues || decision.cues || [];
+    const cueCodes = JSON.stringify(cues.map((cue) => cue.code));
+    if (first || card.cueCodes !== cueCodes) {
+      card.cueCodes = cueCodes;
+      card.cues.clear();
+      card.cueList.replaceChildren();
+      for (const cue of cues) {
         const entry = makeCue(card, cue);
         card.cues.set(cue.code, entry);
         card.cueList.append(entry.row);

@@ -14,7 +14,7 @@ from api.group_commit import DecisionWriter
 from api.metrics import Metrics
 from api.schemas import BatchRequest, DecisionRequest
 from api.serving import Serving
-from engine.decisions import decide_many, decision_rows, prepare_many
+from engine.decisions import decide_many, prepare_many
 from engine.store import Store
 
 __all__ = ["create_decision", "create_decisions", "decide_and_store", "router"]
@@ -35,16 +35,17 @@ async def decide_and_store(
     store: Store = state.store
     serving: Serving = state.serving.current  # one snapshot for the whole request
     writer: DecisionWriter = state.decision_writer
-    decisions = await on_store(
+    decisions, rows = await on_store(
         store,
         prepare_many,
         store=store,
         model=serving.model,
         fallback=serving.fallback,
+        site=site,
         requests=[(customer_id, signals)],
         explain=explain,
     )
-    await writer.write(decision_rows(decisions, site=site))  # stored before the answer
+    await writer.write(rows)  # stored, with the perks it takes, before the answer
     metrics: Metrics = state.metrics
     metrics.count_decisions(decisions)
     return decisions[0]

@@ -1,31 +1,61 @@
-"""Perks: stock and daily budget, issued exactly once each under any concurrency.
+"""Perks: stock and daily budget, issued exactly once each under any concurrency, and only
+in the transaction that stores the decision or visit promising them.
 
-``take_perk`` is one write transaction: a conditional ``UPDATE perks SET stock = stock - 1
-WHERE stock > 0`` (PostgreSQL re-checks the condition after waiting for a concurrent
-updater's row lock; SQLite holds the database write lock from ``BEGIN IMMEDIATE``), then a
-conditional upsert of the day's usage that only applies while the budget allows. If either
-finds nothing to do, the transaction rolls back and the perk is not issued.
+A decision that may show a perk cue reaches the store with a ``CuePick``: the store asks
+it for the cues inside the write transaction, and each perk cue it asks for is taken
+there (``take_in``): a conditional ``UPDATE perks SET stock = stock - 1 WHERE stock > 0``
+(PostgreSQL re-checks the condition after waiting for a concurrent updater's row lock;
+SQLite holds the database write lock from ``BEGIN IMMEDIATE``), then a conditional upsert
+of the day's usage that only applies while the budget allows. A refused take leaves
+nothing behind, so the pick moves on to the next cue; a failed write rolls the takes
+back with the rows that promised them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
 from engine.errors import NotFound
 from engine.store.database import StorePart
+from engine.store.raw import RawCursor
 from engine.store.schema import perk_usage, perks
 
 if TYPE_CHECKING:  # the playbook module brings pandas, which the store does not need
     from engine.playbook import Perk
 
-__all__ = ["PerkStore"]
+__all__ = [
+    "CuePick",
+    "PerkStore",
+    "Take",
+    "lock_perks",
+    "pick_cues",
+    "put_back",
+    "repick_in",
+    "take_in",
+]
 
 # Money is a float here; sums such as 0.1 + 0.2 may land a hair above a budget they fit.
 _MONEY_EPSILON = 1e-9
+
+Take = Callable[[str, date], bool]
+"""``take(perk, day)``: issue one unit of ``perk`` against ``day``'s budget; False if it
+is out of stock or over budget."""
+
+
+class CuePick(Protocol):
+    """Picks a decision's cues while its row is written, taking each perk cue it shows."""
+
+    @property
+    def perks(self) -> Collection[str]:
+        """Every perk the pick may ask for (locked up front, in one order)."""
+
+    def __call__(self, take: Take) -> list[dict[str, Any]]:
+        """The cues, JSON-ready; a perk cue is shown only if ``take`` issued it."""
 
 
 # NULL stock is unlimited and stays NULL.
@@ -33,6 +63,7 @@ _TAKE_STOCK = (
     "UPDATE perks SET stock = stock - 1 WHERE name = ? AND (stock IS NULL OR stock > 0) "
     "RETURNING cost, daily_budget"
 )
+_PUT_BACK = "UPDATE perks SET stock = stock + 1 WHERE name = ? AND stock IS NOT NULL"
 # The day's usage; with a budget it grows only while the budget allows, and no row back
 # means the budget is spent.
 _USE = (
@@ -42,10 +73,90 @@ _USE = (
 )
 _USE_UNLIMITED = _USE + "RETURNING issued"
 _USE_WITHIN_BUDGET = _USE + "WHERE perk_usage.spent + ? <= ? RETURNING issued"
+_UNUSE = (
+    "UPDATE perk_usage SET issued = issued - 1, spent = spent - "
+    "(SELECT cost FROM perks WHERE name = ?) WHERE perk = ? AND day = ? AND issued > 0"
+)
 
 
-class _Refused(Exception):
-    """Roll the perk's transaction back: it is not issued."""
+def take_in(cur: RawCursor, name: str, day: date) -> bool:
+    """Issue one unit of perk ``name`` in the caller's write transaction, if it is in stock
+    and within ``day``'s budget; False (and nothing changed) otherwise."""
+    taken = cur.execute(_TAKE_STOCK, (name,)).fetchone()
+    if taken is None:
+        if cur.execute("SELECT 1 FROM perks WHERE name = ?", (name,)).fetchone() is None:
+            raise NotFound(f"Perk '{name}' is not in the store; sync the playbook first")
+        return False  # out of stock
+    cost, budget = taken
+    if budget is None:
+        cur.execute(_USE_UNLIMITED, (name, cur.day(day), cost, cost)).fetchone()
+        return True
+    used = cost <= budget + _MONEY_EPSILON and (
+        cur.execute(
+            _USE_WITHIN_BUDGET, (name, cur.day(day), cost, cost, cost, budget + _MONEY_EPSILON)
+        ).fetchone()
+        is not None
+    )
+    if not used:  # over budget: the unit goes back (this transaction holds the row)
+        cur.execute(_PUT_BACK, (name,))
+    return used
+
+
+def put_back(cur: RawCursor, name: str, day: date) -> None:
+    """Return one issued unit of ``name`` to its stock and to ``day``'s budget."""
+    cur.execute(_PUT_BACK, (name,))
+    cur.execute(_UNUSE, (name, name, cur.day(day)))
+
+
+def lock_perks(cur: RawCursor, names: Iterable[str]) -> None:
+    """Lock the rows of ``names`` in name order before any is taken, so that two
+    transactions taking the same perks in different cue orders queue instead of
+    deadlocking (PostgreSQL; SQLite's write lock already admits one writer)."""
+    ordered = sorted(set(names))
+    if cur.is_sqlite or not ordered:
+        return
+    marks = ", ".join("?" * len(ordered))
+    cur.execute(
+        f"SELECT name FROM perks WHERE name IN ({marks}) ORDER BY name FOR UPDATE", ordered
+    ).fetchall()
+
+
+def pick_cues(cur: RawCursor, items: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Each item's cues: its ``pick_cues`` (a ``CuePick``) asked here, taking perks in
+    ``cur``'s transaction, else its ``cues`` as given."""
+    picks: list[CuePick | None] = [item.get("pick_cues") for item in items]
+    wanted = [p.perks for p in picks if p is not None]
+    if not wanted:
+        return [item["cues"] for item in items]
+    lock_perks(cur, (name for names in wanted for name in names))
+
+    def take(name: str, day: date) -> bool:
+        return take_in(cur, name, day)
+
+    return [
+        item["cues"] if pick is None else pick(take)
+        for item, pick in zip(items, picks, strict=True)
+    ]
+
+
+def repick_in(cur: RawCursor, pick: CuePick, *, held: Sequence[str], held_day: date) -> list[Any]:
+    """``pick``'s cues in place of cues holding the perks ``held`` (issued on ``held_day``),
+    in ``cur``'s transaction: a held perk shown again is kept rather than taken twice, a
+    new one is taken, and a held one no longer shown goes back to stock and budget."""
+    lock_perks(cur, [*pick.perks, *held])
+    left = Counter(held)
+
+    def take(name: str, day: date) -> bool:
+        if left[name] > 0:
+            left[name] -= 1
+            return True
+        return take_in(cur, name, day)
+
+    cues = pick(take)
+    for name, count in left.items():
+        for _ in range(count):
+            put_back(cur, name, held_day)
+    return cues
 
 
 class PerkStore(StorePart):
@@ -68,37 +179,11 @@ class PerkStore(StorePart):
             conn.execute(stmt, rows)
 
     def take_perk(self, name: str, *, day: date) -> bool:
-        """Issue one unit if it is in stock and within ``day``'s budget; False otherwise."""
-        # Asked for every perk cue of every decision: raw statements (engine.store.raw).
-        # Not durable, as the decision that shows the perk is not: on SQLite a durable take
-        # waited for an fsync on the event loop (measured: a median of 357 us and a p99 of
-        # 1.6 ms a take, against 48 and 101 us), stalling every request of the worker. A
-        # power cut loses the last takes with the last decisions; a crash loses neither.
-        try:
-            with self._db.raw.transaction(write=True, durable=False) as cur:
-                taken = cur.execute(_TAKE_STOCK, (name,)).fetchone()
-                if taken is None:
-                    known = cur.execute("SELECT 1 FROM perks WHERE name = ?", (name,)).fetchone()
-                    if known is None:
-                        raise NotFound(
-                            f"Perk '{name}' is not in the store; sync the playbook first"
-                        )
-                    raise _Refused  # out of stock
-                cost, budget = taken
-                if budget is None:
-                    cur.execute(_USE_UNLIMITED, (name, cur.day(day), cost, cost)).fetchone()
-                    return True
-                if cost > budget + _MONEY_EPSILON:
-                    raise _Refused
-                used = cur.execute(
-                    _USE_WITHIN_BUDGET,
-                    (name, cur.day(day), cost, cost, cost, budget + _MONEY_EPSILON),
-                ).fetchone()
-                if used is None:
-                    raise _Refused  # over budget: the rollback puts the unit back
-        except _Refused:
-            return False
-        return True
+        """Issue one unit if it is in stock and within ``day``'s budget; False otherwise.
+        On its own: a decision takes its perks in the transaction that stores it."""
+        # Not durable, as the decisions that take perks are not (engine.store.database).
+        with self._db.raw.transaction(write=True, durable=False) as cur:
+            return take_in(cur, name, day)
 
     def list_perks(self, *, day: date) -> list[dict[str, Any]]:
         """Every perk with its stock left and ``day``'s issued count and spend."""

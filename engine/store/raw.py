@@ -23,11 +23,17 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import StoreError
 
-__all__ = ["RawConnections", "RawCursor", "store_unavailable"]
+__all__ = [
+    "RawConnections",
+    "RawCursor",
+    "refused_kind",
+    "store_unavailable",
+    "unavailable_error",
+]
 
 # SQLAlchemy's storage format for DateTime on SQLite: the rows written here and those
 # written through Core must read back alike (and sort alike as text).
@@ -44,12 +50,23 @@ def store_unavailable(name: str, detail: object) -> StoreError:
     )
 
 
+def unavailable_error(name: str, error: BaseException) -> StoreError | None:
+    """``store_unavailable`` for a driver's error that means the database is unavailable
+    (a lost connection, a busy timeout, disk I/O), None for any other error."""
+    if isinstance(error, sqlite3.OperationalError | sqlite3.InterfaceError):
+        return store_unavailable(name, error)
+    if isinstance(error, Exception) and _is_psycopg_operational(error):
+        return store_unavailable(name, error)
+    return None
+
+
 class RawCursor:
     """A cursor in one transaction, with the value conversions of the store's columns."""
 
     def __init__(self, cursor: Any, *, is_sqlite: bool, dumps: Callable[[Any], str]) -> None:
         self._cursor = cursor
         self._is_sqlite = is_sqlite
+        self.is_sqlite = is_sqlite
         self._dumps = dumps
         if not is_sqlite:
             from psycopg.types.json import Jsonb
@@ -125,12 +142,18 @@ class RawConnections:
             else:
                 with self._postgresql() as cursor:
                     yield cursor
-        except (sqlite3.OperationalError, sqlite3.InterfaceError) as error:
-            raise store_unavailable(self._name, error) from error
         except Exception as error:
-            if _is_psycopg_operational(error):
-                raise store_unavailable(self._name, error) from error
+            unavailable = unavailable_error(self._name, error)
+            if unavailable is not None:
+                raise unavailable from error
             raise
+
+    def cursor_of(self, conn: Connection) -> RawCursor:
+        """A raw cursor in the transaction of a SQLAlchemy connection (``Database.write``),
+        so raw statements and Core ones commit or roll back together."""
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None  # an open connection in a transaction
+        return RawCursor(dbapi.cursor(), is_sqlite=self._is_sqlite, dumps=self._dumps)
 
     @contextmanager
     def _sqlite(self, *, write: bool, durable: bool) -> Iterator[RawCursor]:
@@ -201,6 +224,25 @@ def _pg_sql(sql: str) -> str:
 
 
 _PG_CACHE: dict[str, str] = {}
+
+
+def refused_kind(error: BaseException) -> str | None:
+    """``"integrity"`` when the driver's error is a constraint refusing a row, ``"data"``
+    when it is a value the database cannot hold (PostgreSQL refuses NUL characters in
+    text), None for anything else."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "integrity"
+    if isinstance(error, sqlite3.DataError):
+        return "data"
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return None
+    if isinstance(error, psycopg.IntegrityError):
+        return "integrity"
+    if isinstance(error, psycopg.DataError):
+        return "data"
+    return None
 
 
 def _is_psycopg_operational(error: Exception) -> bool:

@@ -76,6 +76,8 @@ visits = sa.Table(
     sa.Column("override_key", sa.Text, nullable=True),
     sa.Column("overridden_at", UTCDateTime, nullable=True),
     sa.Column("overridden_by", sa.Text, nullable=True),
+    # Migration 0004: the cues picked again for the override's tier.
+    sa.Column("override_cues", JSON, nullable=True),
     sa.CheckConstraint("spend IS NULL OR spend >= 0", name="ck_visits_spend"),
     sa.CheckConstraint("party_size IS NULL OR party_size > 0", name="ck_visits_party_size"),
     sa.Index("ix_visits_site_ticket", "site", "ticket"),

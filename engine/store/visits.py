@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from engine.errors import Conflict, IdempotencyKeyReused, NotFound
-from engine.store.customers import DECISION_FIELDS
+from engine.store.customers import DECISION_FIELDS, insert_decisions
 from engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
+from engine.store.perks import CuePick, repick_in
 from engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
 
 __all__ = ["VisitStore"]
@@ -33,7 +34,7 @@ __all__ = ["VisitStore"]
 _TICKET_ATTEMPTS = 50
 
 # Columns a caller never sees: the row id and the idempotency keys.
-_HIDDEN = {"id", "close_key", "override_key"}
+_HIDDEN = {"id", "close_key", "override_key", "override_cues"}
 _OVERRIDE = ("override_tier", "override_reason", "overridden_at", "overridden_by")
 # What a visit view shows of its decision: all but who and where, which the visit holds.
 _DECISION = tuple(f for f in DECISION_FIELDS if f not in {"customer_id", "site"})
@@ -62,21 +63,68 @@ class VisitStore(StorePart):
         party_size: int | None,
         source: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Check a customer in with the lowest free ticket of ``ticket_range`` at ``site``.
+        """Check a customer in with the lowest free ticket of ``ticket_range`` at ``site``,
+        for a stored decision.
 
         ``source`` is where the customer came from (campaign, landing page, channel), kept
         for the staff display and the manager's spend-by-campaign view.
         """
+        return self._open(
+            site=site,
+            ticket_range=ticket_range,
+            decision=None,
+            decision_id=decision_id,
+            customer_id=customer_id,
+            party_size=party_size,
+            source=source,
+        )
+
+    def check_in(
+        self,
+        *,
+        decision: Mapping[str, Any],
+        ticket_range: tuple[int, int],
+        party_size: int | None,
+        source: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store ``decision`` (an item of ``record_decisions``, its perks taken here) and
+        open its visit (``open_visit``) in one transaction: neither is stored without the
+        other."""
+        return self._open(
+            site=decision["site"],
+            ticket_range=ticket_range,
+            decision=decision,
+            decision_id=decision["decision_id"],
+            customer_id=decision["customer_id"],
+            party_size=party_size,
+            source=source,
+        )
+
+    def _open(
+        self,
+        *,
+        site: str,
+        ticket_range: tuple[int, int],
+        decision: Mapping[str, Any] | None,
+        decision_id: str,
+        customer_id: str | None,
+        party_size: int | None,
+        source: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         for _ in range(_TICKET_ATTEMPTS):
             try:
-                return self._try_open(
-                    site=site,
-                    ticket_range=ticket_range,
-                    decision_id=decision_id,
-                    customer_id=customer_id,
-                    party_size=party_size,
-                    source=dict(source) if source else None,
-                )
+                with self._db.write() as conn:
+                    if decision is not None:
+                        insert_decisions(self._db.raw.cursor_of(conn), [decision], now=self._now())
+                    return self._try_open(
+                        conn,
+                        site=site,
+                        ticket_range=ticket_range,
+                        decision_id=decision_id,
+                        customer_id=customer_id,
+                        party_size=party_size,
+                        source=dict(source) if source else None,
+                    )
             except exc.IntegrityError as error:
                 if is_foreign_key_violation(error):
                     raise NotFound(f"Decision '{decision_id}' does not exist") from error
@@ -89,6 +137,7 @@ class VisitStore(StorePart):
 
     def _try_open(
         self,
+        conn: sa.Connection,
         *,
         site: str,
         ticket_range: tuple[int, int],
@@ -98,34 +147,32 @@ class VisitStore(StorePart):
         source: dict[str, Any] | None,
     ) -> dict[str, Any]:
         low, high = ticket_range
-        with self._db.write() as conn:
-            taken = set(
-                conn.scalars(
-                    sa.select(visits.c.ticket).where(
-                        visits.c.site == site,
-                        visits.c.closed_at.is_(None),
-                        visits.c.ticket.between(low, high),
-                    )
+        taken = set(
+            conn.scalars(
+                sa.select(visits.c.ticket).where(
+                    visits.c.site == site,
+                    visits.c.closed_at.is_(None),
+                    visits.c.ticket.between(low, high),
                 )
             )
-            ticket = next((t for t in range(low, high + 1) if t not in taken), None)
-            if ticket is None:
-                raise Conflict(
-                    f"All tickets {low}-{high} at site '{site}' are in use; close a visit "
-                    "to free one"
-                )
-            row = {
-                "site": site,
-                "ticket": ticket,
-                "decision_id": decision_id,
-                "customer_id": customer_id,
-                "party_size": party_size,
-                "opened_at": self._now(),
-                "closed_at": None,
-                "spend": None,
-                "source": source,
-            }
-            conn.execute(sa.insert(visits).values(row))
+        )
+        ticket = next((t for t in range(low, high + 1) if t not in taken), None)
+        if ticket is None:
+            raise Conflict(
+                f"All tickets {low}-{high} at site '{site}' are in use; close a visit to free one"
+            )
+        row = {
+            "site": site,
+            "ticket": ticket,
+            "decision_id": decision_id,
+            "customer_id": customer_id,
+            "party_size": party_size,
+            "opened_at": self._now(),
+            "closed_at": None,
+            "spend": None,
+            "source": source,
+        }
+        conn.execute(sa.insert(visits).values(row))
         return row
 
     def list_open_visits(self, site: str) -> list[dict[str, Any]]:
@@ -211,17 +258,20 @@ class VisitStore(StorePart):
         reason: str,
         actor: str,
         idempotency_key: str | None = None,
+        pick_cues: CuePick | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Override the tier of an open visit, audited in the same transaction.
 
         Returns ``(view, replay)``: a repeat with the same ``idempotency_key`` (the site's
         own), ticket, tier and reason returns the visit without a second audit entry; the
-        key with another request is refused.
+        key with another request is refused. ``pick_cues`` picks the cues for the new tier
+        in the same transaction, with the perks of the cues in force until now
+        (``repick_in``).
         """
         request = _Override(site, ticket, tier, reason, idempotency_key)
         try:
             with self._db.write() as conn:
-                return self._override(conn, request, actor=actor)
+                return self._override(conn, request, actor=actor, pick_cues=pick_cues)
         except exc.IntegrityError as error:
             # Another ticket took this key at the same time (PostgreSQL): it answers.
             if idempotency_key is None or not is_unique_violation(error):
@@ -233,7 +283,7 @@ class VisitStore(StorePart):
             return replay, True
 
     def _override(
-        self, conn: sa.Connection, request: _Override, *, actor: str
+        self, conn: sa.Connection, request: _Override, *, actor: str, pick_cues: CuePick | None
     ) -> tuple[dict[str, Any], bool]:
         replay = self._override_replay(conn, request)
         if replay is not None:
@@ -243,9 +293,12 @@ class VisitStore(StorePart):
         closed = Conflict(f"Ticket {ticket} is closed; only an open visit can be overridden")
         if row["closed_at"] is not None:
             raise closed
-        previous = row["override_tier"] or conn.scalar(
-            sa.select(decisions.c.tier).where(decisions.c.id == row["decision_id"])
-        )
+        decided = conn.execute(
+            sa.select(decisions.c.tier, decisions.c.cues, decisions.c.created_at).where(
+                decisions.c.id == row["decision_id"]
+            )
+        ).one()
+        previous = row["override_tier"] or decided.tier
         now = self._now()
         change = {
             "override_tier": tier,
@@ -262,6 +315,20 @@ class VisitStore(StorePart):
             if replay is None:
                 raise closed
             return replay, True
+        # Perks move only once this request owns the override (a racing retry replays).
+        cues = row["override_cues"]
+        if pick_cues is not None:
+            in_force = decided.cues if cues is None else cues
+            cues = repick_in(
+                self._db.raw.cursor_of(conn),
+                pick_cues,
+                held=[c["perk"] for c in in_force if c.get("perk") is not None],
+                held_day=(row["overridden_at"] or decided.created_at).date(),
+            )
+            conn.execute(
+                sa.update(visits).where(visits.c.id == row["id"]).values(override_cues=cues)
+            )
+        change["override_cues"] = cues
         conn.execute(
             sa.insert(audit).values(
                 at=now,
@@ -273,6 +340,7 @@ class VisitStore(StorePart):
                     "from": previous,
                     "to": tier,
                     "reason": reason,
+                    "cues": None if cues is None else [c["code"] for c in cues],
                 },
             )
         )
@@ -390,6 +458,10 @@ class VisitStore(StorePart):
                 }
             )
             view["decision"] = decision
+            # The cues in force: those picked for an override's tier, else the decision's.
+            view["cues"] = (
+                decision.get("cues") if row.get("override_cues") is None else row["override_cues"]
+            )
             view["accepted"] = sorted(mark["accepted"])
             view["declined"] = sorted(mark["declined"])
             views.append(view)

@@ -7,7 +7,7 @@ site too, so that a key names one request there and a late retry finds it by key
 Downgrading is refused while two sites share an outcome key: revision 0003 can hold only
 one of them, and dropping either would lose a stored outcome.
 
-Revision ID: 0004_scoped_idempotency
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02
 """
@@ -19,7 +19,7 @@ from alembic import op
 
 from engine.errors import StoreError
 
-revision = "0004_scoped_idempotency"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
