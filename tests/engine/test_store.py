@@ -12,7 +12,7 @@ import hmac
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -41,6 +41,7 @@ TABLES = {
     "perk_usage",
     "api_keys",
     "audit",
+    "retention_marks",
     "alembic_version",
 }
 OUTCOME = {
@@ -50,42 +51,6 @@ OUTCOME = {
     "converted": True,
     "note": "Gäste mochten den Kaffee ☕ — 再来",
 }
-
-
-# -- fixtures --------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database kind under test."""
-    return str(request.param)
-
-
-@pytest.fixture
-def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    """An open, migrated store."""
-    with Store.open(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def raw(url: str) -> Iterator[Callable[[str], list[Any]]]:
-    """Run one SQL statement on the store's database, outside the store."""
-    engine = sa.create_engine(url)
-
-    def run(sql: str) -> list[Any]:
-        with engine.begin() as conn:
-            result = conn.execute(sa.text(sql))
-            return list(result) if result.returns_rows else []
-
-    yield run
-    engine.dispose()
 
 
 def _decide(store: Store, *, customer_id: str | None = "c1", site: str = "paris") -> str:
