@@ -72,15 +72,7 @@ def serve(
 
     check_port_free(host, port)
     if workers == 1:
-        uvicorn.run(
-            app,
-            factory=factory,
-            host=host,
-            port=port,
-            log_level=log_level,
-            log_config=log_config(log_level),
-            access_log=False,
-        )
+        uvicorn.run(app, factory=factory, host=host, port=port, **_logging(log_level))
         return
     _Supervisor(
         host=host, port=port, workers=workers, log_level=log_level, app=app, factory=factory
@@ -152,16 +144,13 @@ def _worker(host: str, port: int, log_level: str, app: str, factory: bool) -> No
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(_BACKLOG)
-    config = uvicorn.Config(
-        app,
-        factory=factory,
-        host=host,
-        port=port,
-        log_level=log_level,
-        log_config=log_config(log_level),
-        access_log=False,
-    )
+    config = uvicorn.Config(app, factory=factory, host=host, port=port, **_logging(log_level))
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _logging(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging options: its access log off, tierline's on (module docstring)."""
+    return {"log_level": log_level, "log_config": log_config(log_level), "access_log": False}
 
 
 def log_config(log_level: str) -> dict[str, Any]:

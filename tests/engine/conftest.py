@@ -1,4 +1,5 @@
-"""Store fixtures: each test runs on SQLite (a temp file) and PostgreSQL (a fresh schema)."""
+"""Store fixtures: a test that takes `store` (or `url`, `raw`) runs on SQLite (a temp file)
+and on PostgreSQL (a fresh schema of its own)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from engine.errors import NotFound
 from engine.store import Store
 from engine.store.privacy import ERASE_ACTION, erasure_digest
+from tests.conftest import record_vip_decision
 
 GUEST = "guest-7c1e9"  # a distinctive id, to find any copy of it left in the database
 OTHER = "guest-other"
@@ -49,20 +50,8 @@ def timed(url: str, clock: Clock) -> Any:
         yield opened
 
 
-def _decide(store: Store, customer_id: str | None, **extra: Any) -> str:
-    return store.record_decision(
-        customer_id=customer_id,
-        site="paris",
-        tier="vip",
-        confidence=0.91,
-        score=0.87,
-        cues=CUES,
-        reasons=REASONS,
-        model_version="v0001",
-        holdout=False,
-        degraded=False,
-        **extra,
-    )
+def _decide(store: Store, customer_id: str | None) -> str:
+    return record_vip_decision(store, customer_id, cues=CUES, reasons=REASONS, site="paris")
 
 
 def _guest_history(store: Store, customer_id: str, ticket: int) -> tuple[str, int]:
