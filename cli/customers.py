@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from api.settings import Settings
 from engine.errors import TierlineError
-from engine.store import Store
-from engine.store.database import utcnow
+
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 __all__ = ["customers_app"]
 
@@ -30,6 +29,11 @@ _out = Console(highlight=False, soft_wrap=True)
 
 
 def _settings() -> Settings:
+    # Imported here, as in cli.main: `tierline --help` does not load pydantic or the store.
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
     try:
         return Settings()
     except ValidationError as error:
@@ -48,6 +52,8 @@ def erase(
 
     Example: tierline customers erase 00000042
     """
+    from engine.store import Store
+
     with Store.open(_settings().database_url) as store:
         erased = store.erase_customer(customer_id, actor="cli")
     if as_json:
@@ -74,6 +80,9 @@ def prune(
 
     Example: tierline customers prune --days 365
     """
+    from engine.store import Store
+    from engine.store.database import utcnow
+
     settings = _settings()
     days = days or settings.retention_days
     if days is None:
