@@ -146,6 +146,7 @@ SUCCESS: dict[str, Any] = {
         ],
     },
     "promoted": {"champion": "v0003", "previous": "v0002", "serving": "v0003"},
+    "erased": {"profile": True, "decisions": 12, "visits": 5, "outcomes": 4},
 }
 
 _ERRORS: dict[int, tuple[str, str, str]] = {

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(default=1.0, gt=0)
     # How long a checked key is trusted without reading the store (a revocation's delay).
     key_cache_seconds: float = Field(default=1.0, ge=0)
+    # Decision and visit signals older than this many days are pruned (None: kept).
+    retention_days: int | None = Field(default=None, ge=1)
+    # How often a server prunes them (each worker; a pass is cheap when nothing aged).
+    prune_seconds: float = Field(default=3600.0, gt=0)
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.customers import customers_app
 from engine.errors import Conflict, TierlineError
 from engine.registry import Registry
 
@@ -39,6 +40,7 @@ models_app = typer.Typer(
     help="List, inspect, promote and roll back model versions.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+app.add_typer(customers_app, name="customers")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line
 out = Console(highlight=False, soft_wrap=True)

@@ -21,6 +21,7 @@ __all__ = [
     "outcomes",
     "perk_usage",
     "perks",
+    "retention_marks",
     "visits",
 ]
 
@@ -157,4 +158,13 @@ audit = sa.Table(
     sa.Column("action", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("detail", JSON, nullable=False),
+)
+
+# How far retention has pruned each table (migration 0005): the next pass starts there, so
+# a pass touches only rows that aged past the limit since the last one.
+retention_marks = sa.Table(
+    "retention_marks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("through", sa.Text, nullable=False),
 )

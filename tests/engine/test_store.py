@@ -30,6 +30,7 @@ from engine.store import Store, head, request_hash, upgrade
 from engine.store.database import Database
 from engine.store.migrate import alembic_config
 from engine.store.schema import metadata, outcomes
+from tests.conftest import record_vip_decision
 
 DAY = date(2025, 11, 26)
 TABLES = {
@@ -41,6 +42,7 @@ TABLES = {
     "perk_usage",
     "api_keys",
     "audit",
+    "retention_marks",
     "alembic_version",
 }
 OUTCOME = {
@@ -53,17 +55,12 @@ OUTCOME = {
 
 
 def _decide(store: Store, *, customer_id: str | None = "c1", site: str = "paris") -> str:
-    return store.record_decision(
-        customer_id=customer_id,
-        site=site,
-        tier="vip",
-        confidence=0.91,
-        score=0.87,
+    return record_vip_decision(
+        store,
+        customer_id,
         cues=[{"code": "welcome_coffee", "text": "Offer a coffee", "perk": "coffee"}],
         reasons=[{"feature": "visits_90d", "value": "14", "effect": 0.42}],
-        model_version="20251126-abc",
-        holdout=False,
-        degraded=False,
+        site=site,
     )
 
 
