@@ -933,7 +933,7 @@
 
   function renderReport(report) {
     setText($("report-site"), report.site);
-    setText($("report-day"), `UTC day ${report.day} · refreshed ${clockText()}`);
+    setText($("report-day"), `${report.day} (${report.timezone}) · refreshed ${clockText()}`);
     const open = (report.by_tier || []).reduce((n, t) => n + (t.open || 0), 0);
     const total = (label, value, testid) =>
       el("div", { class: "total", testid }, [
@@ -981,7 +981,7 @@
       }
       const stock = p.stock_left == null ? "unlimited" : count.format(p.stock_left);
       return el("tr", {}, [
-        cell(p.perk),
+        cell(p.text || p.perk),
         cell(count.format(p.issued), true),
         cell(money.format(p.spent), true),
         cell(budget === null ? "—" : money.format(budget), true),
