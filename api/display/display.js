@@ -933,7 +933,7 @@
 
   function renderReport(report) {
     setText($("report-site"), report.site);
-    setText($("report-day"), `${report.day} (${report.timezone}) · refreshed ${clockText()}`);
+    setText($("report-day"), `Day ${report.day} (${report.timezone} time) · refreshed ${clockText()}`);
     const open = (report.by_tier || []).reduce((n, t) => n + (t.open || 0), 0);
     const total = (label, value, testid) =>
       el("div", { class: "total", testid }, [
