@@ -68,8 +68,7 @@ def _checked_zone(name: str, where: str) -> str:
         ZoneInfo(name)
     except (ValueError, KeyError, OSError):  # KeyError: ZoneInfoNotFoundError
         raise ValueError(
-            f"unknown time zone {name!r}{where}; use an IANA name such as 'Europe/Paris' "
-            "or 'UTC'"
+            f"unknown time zone {name!r}{where}; use an IANA name such as 'Europe/Paris' or 'UTC'"
         ) from None
     return name
 
