@@ -147,6 +147,37 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient, keys: 
     assert_error(client.delete("/v1/decisions", headers=keys.pos), 405)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/v1/visits", "GET, POST"),
+        ("DELETE", "/v1/visits", "GET, POST"),
+        ("PATCH", "/v1/decisions", "POST"),
+        ("POST", "/v1/customers/c-1", "GET, PUT"),
+    ],
+)
+def test_a_wrong_method_is_a_405_naming_every_allowed_method(
+    client: TestClient, keys: Keys, method: str, path: str, allowed: str
+) -> None:
+    """A 405's Allow header (and message) lists every method the path takes, not only
+    those of the first route declared at it."""
+    r = client.request(method, path, headers=keys.admin)
+    error = assert_error(r, 405)
+    assert r.headers["Allow"] == allowed and allowed in str(error["message"])
+
+
+def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_callers_host(
+    client: TestClient, keys: Keys
+) -> None:
+    """GET /v1/visits/ with a forged Host header is a 404 in the error shape: no redirect
+    that would send the client (and its key) to that host."""
+    r = client.get(
+        "/v1/visits/", headers={**keys.staff, "Host": "evil.example"}, follow_redirects=False
+    )
+    assert_error(r, 404)
+    assert "location" not in r.headers
+
+
 def test_the_key_cache_forgets_a_key_after_its_ttl() -> None:
     """A checked key is trusted for ttl seconds only, found by its hash, never by itself."""
     from api.limits import KeyCache
