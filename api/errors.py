@@ -32,6 +32,7 @@ __all__ = [
     "ApiError",
     "error_body",
     "error_response",
+    "flat_routes",
     "install_error_handlers",
     "validation_response",
 ]
@@ -154,20 +155,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app takes at the request's path."""
     methods: set[str] = set()
-    for route in _flat(request.app.router.routes):
+    for route in flat_routes(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods.update(getattr(route, "methods", None) or ())
     return sorted(methods)
 
 
-def _flat(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
-    # FastAPI keeps an included router as one entry wrapping it; the app includes its
-    # routers without a prefix of their own, so their routes match the full path.
+def flat_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, those of included routers too: FastAPI keeps an included router as one
+    entry wrapping it. The app includes its routers without a prefix of their own, so
+    their routes match the full path."""
     for route in routes:
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from _flat(inner.routes)
+            yield from flat_routes(inner.routes)
         else:
             yield route
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import BaseRoute
 
 from api.app import create_app
 from api.deps import role_of
+from api.errors import flat_routes
 from api.settings import Settings
 from tests.api.conftest import PLAIN, Keys, assert_error, counts
 
@@ -29,21 +29,11 @@ PUBLIC = {
 }
 
 
-def _flatten(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
-    # FastAPI >= 0.16x keeps an included router as one entry that wraps the original.
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _flatten(inner.routes)
-        else:
-            yield route
-
-
 def test_every_route_names_a_role(settings: Settings) -> None:
     """Every route except health, metrics and docs has an explicit role dependency."""
     app = create_app(settings)
     missing = []
-    for route in _flatten(app.routes):
+    for route in flat_routes(app.routes):
         path = getattr(route, "path", "")
         if path in PUBLIC:
             continue
