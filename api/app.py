@@ -118,6 +118,8 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
         version="1",
         summary="Service tiers for arriving customers: who is this, and what do we do for them?",
         lifespan=lifespan,
+        # A redirect to the slash-less path would be built from the request's Host header.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = metrics

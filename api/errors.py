@@ -7,12 +7,14 @@ nothing of HTTP (engine/errors.py); this module is the only place that maps them
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from engine.errors import (
     ArtifactError,
@@ -32,6 +34,7 @@ __all__ = [
     "ApiError",
     "error_body",
     "error_response",
+    "flat_routes",
     "install_error_handlers",
     "validation_response",
 ]
@@ -142,10 +145,38 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return validation_response(list(exc.errors()))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return _json(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        # Starlette's Allow names the methods of the first route at the path only.
+        headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
+        message = f"{request.method} is not allowed here; use {headers['Allow']}"
+    return _json(exc.status_code, code, message, None, headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at the request's path."""
+    methods: set[str] = set()
+    for route in flat_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def flat_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, those of included routers too: FastAPI keeps an included router as one
+    entry wrapping it. The app includes its routers without a prefix of their own, so
+    their routes match the full path."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from flat_routes(inner.routes)
+        else:
+            yield route
 
 
 def install_error_handlers(app: FastAPI) -> None:

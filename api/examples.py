@@ -121,6 +121,7 @@ SUCCESS: dict[str, Any] = {
     "report": {
         "site": "lyon",
         "day": "2026-11-26",
+        "timezone": "Europe/Paris",
         "visits": 48,
         "spend": 2210.5,
         "by_tier": [
@@ -129,7 +130,14 @@ SUCCESS: dict[str, Any] = {
         ],
         "by_campaign": [{"campaign": "spring_menu", "visits": 12, "spend": 640.0}],
         "perks": [
-            {"perk": "coffee", "issued": 7, "spent": 17.5, "stock_left": 493, "daily_budget": 150.0}
+            {
+                "perk": "coffee",
+                "text": "Coffee on the house",
+                "issued": 7,
+                "spent": 17.5,
+                "stock_left": 493,
+                "daily_budget": 150.0,
+            }
         ],
     },
     "models": {

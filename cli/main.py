@@ -581,10 +581,16 @@ def serve(
 
     Example: TIERLINE_MODELS=models tierline serve --port 8000 --workers 2
     """
-    from api.server import serve as run_server
-    from api.settings import Settings
+    from pydantic import ValidationError
 
-    settings = Settings()  # fail here, with a message, on a bad TIERLINE_* variable
+    from api.server import serve as run_server
+    from api.settings import Settings, settings_problem
+
+    try:  # fail here, with a message, on a bad TIERLINE_* variable
+        settings = Settings()
+    except ValidationError as exc:
+        err.print(f"error: {settings_problem(exc)}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     err.print(
         f"serving on http://{host}:{port} (docs at /docs), models {settings.models}, "
         f"{workers} worker(s)"

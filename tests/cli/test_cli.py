@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -388,3 +389,31 @@ def test_keys_commands_do_not_load_the_model_libraries(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        ("TIERLINE_TIMEZONE", "Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
+        ("TIERLINE_SITE_TIMEZONES", "lyon=Europe/Paris,nyc=Americas/NYC", "for site 'nyc'"),
+        ("TIERLINE_SITE_TIMEZONES", "lyon", "'site=Zone'"),
+    ],
+)
+def test_serve_refuses_an_unknown_time_zone(
+    tmp_path: Path, variable: str, value: str, needle: str
+) -> None:
+    """`tierline serve` with a time zone zoneinfo does not know stops before serving, names
+    the variable and the zone, and exits 2."""
+    with socket.socket() as taken:  # a server that got past its settings stops here too
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proc = run(
+            "serve",
+            "--port",
+            str(taken.getsockname()[1]),
+            cwd=tmp_path,
+            env={variable: value, "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"},
+        )
+    assert_refused(proc, needle)
+    assert variable in proc.stderr
+    assert not (tmp_path / "never.db").exists()

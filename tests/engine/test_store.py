@@ -9,14 +9,16 @@ fail: the store must be proven on both databases.
 from __future__ import annotations
 
 import hmac
+import itertools
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -674,6 +676,70 @@ def test_day_report_totals_visits_spend_and_perks(url: str) -> None:
         {"perk": "coffee", "issued": 1, "spent": 2.5, "stock_left": 9, "daily_budget": 20.0}
     ]
     assert b != a
+
+
+def _campaigns_by_day(
+    url: str, opened: list[tuple[str, datetime]], days: list[date], zones: list[tzinfo]
+) -> dict[tuple[str, date], set[str]]:
+    """Open a visit per ``(campaign, opened_at)``; the campaigns each zone's report of each
+    of ``days`` counts, by ``(zone name, day)``."""
+    now = [opened[0][1]]
+    found: dict[tuple[str, date], set[str]] = {}
+    with Store.open(url, clock=lambda: now[0]) as store:
+        for campaign, at in opened:
+            now[0] = at
+            _visit(store, source={"campaign": campaign})
+        for zone, day in itertools.product(zones, days):
+            report = store.day_report("paris", day, zone=zone)
+            assert report["timezone"] == str(zone) and report["day"] == day.isoformat()
+            found[str(zone), day] = {c["campaign"] for c in report["by_campaign"]}
+    return found
+
+
+def test_day_report_counts_visits_on_the_sites_local_day(url: str) -> None:
+    """In Europe/Berlin (UTC+1 in November) a visit at 23:30 UTC counts on the next day and
+    one at 23:10 UTC the day before on this one; in UTC (the default zone) they do not."""
+    opened = [
+        ("late_25th_utc", datetime(2025, 11, 25, 23, 10, tzinfo=UTC)),
+        ("early_26th", datetime(2025, 11, 26, 0, 30, tzinfo=UTC)),
+        ("evening_26th", datetime(2025, 11, 26, 22, 59, tzinfo=UTC)),
+        ("late_26th_utc", datetime(2025, 11, 26, 23, 30, tzinfo=UTC)),
+    ]
+    zones = [ZoneInfo("Europe/Berlin"), UTC]
+    found = _campaigns_by_day(url, opened, [DAY, DAY + timedelta(1)], zones)
+    assert found == {
+        ("Europe/Berlin", DAY): {"late_25th_utc", "early_26th", "evening_26th"},
+        ("Europe/Berlin", DAY + timedelta(1)): {"late_26th_utc"},
+        ("UTC", DAY): {"early_26th", "evening_26th", "late_26th_utc"},
+        ("UTC", DAY + timedelta(1)): set(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("day", "before", "first", "last", "after"),
+    [
+        # Spring forward: 23 hours, from 23:00 UTC (CET) to 22:00 UTC (CEST).
+        (date(2025, 3, 30), (3, 29, 22, 59), (3, 29, 23, 0), (3, 30, 21, 59), (3, 30, 22, 0)),
+        # Fall back: 25 hours, from 22:00 UTC (CEST) to 23:00 UTC (CET).
+        (date(2025, 10, 26), (10, 25, 21, 59), (10, 25, 22, 0), (10, 26, 22, 59), (10, 26, 23, 0)),
+    ],
+)
+def test_day_report_on_a_daylight_saving_day(
+    url: str,
+    day: date,
+    before: tuple[int, ...],
+    first: tuple[int, ...],
+    last: tuple[int, ...],
+    after: tuple[int, ...],
+) -> None:
+    """On a daylight-saving change the Berlin day is 23 or 25 hours long: its first and
+    last minutes count, the minutes either side of it do not."""
+    opened = [
+        (name, datetime(2025, *t, tzinfo=UTC))
+        for name, t in (("before", before), ("first", first), ("last", last), ("after", after))
+    ]
+    found = _campaigns_by_day(url, opened, [day], [ZoneInfo("Europe/Berlin")])
+    assert found == {("Europe/Berlin", day): {"first", "last"}}
 
 
 _OLD_DECISION = (
