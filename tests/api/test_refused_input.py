@@ -104,6 +104,7 @@ def test_nul_in_any_string_is_refused_naming_the_field(served: Served) -> None:
         ("PUT", "/v1/customers/c-1", {"signals": {"\u0000": 1}}, {}, "signals.\\u0000.[key]"),
         ("PUT", "/v1/customers/c-%002", {"signals": VIP}, {}, "path.customer_id"),
         ("GET", "/v1/customers/c-%001", b"", {}, "path.customer_id"),
+        ("POST", "/v1/models/v0001%00/promote", b"", {}, "path.version"),
         ("POST", "/v1/outcomes", {"decision_id": decision_id, "note": "a\u0000"}, once, "note"),
         (
             "POST",
