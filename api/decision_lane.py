@@ -192,7 +192,8 @@ def _as_fastapi(body: bytes, *, is_json: bool) -> DecisionRequest:
             raise _Invalid(
                 [{"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error"}]
             ) from None
-        except ValueError:  # not UTF-8: FastAPI's words for a body it cannot read
+        except (ValueError, RecursionError):
+            # Not UTF-8, or nested too deep to parse: FastAPI's words for a body it cannot read.
             raise ApiError(400, "bad_request", "There was an error parsing the body") from None
     try:
         return DecisionRequest.model_validate(value, from_attributes=True)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
+from api.schemas import NO_NUL
 from engine.errors import (
     ArtifactError,
     Conflict,
@@ -117,11 +118,17 @@ def error_response(exc: Exception) -> JSONResponse:
     return _json(500, "internal_error", "Internal error; the server log has the details")
 
 
+def _msg(error: Any) -> Any:
+    """pydantic's words, but the NUL refusal says so rather than quoting its pattern."""
+    ctx = error.get("ctx") or {}
+    if error.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
+        return "Text should not contain the NUL character (\\u0000)"
+    return error.get("msg")
+
+
 def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     # ctx may hold exception objects; input may be large or not JSON-able: keep it short.
-    return [
-        {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors
-    ]
+    return [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": _msg(e)} for e in errors]
 
 
 def validation_response(errors: list[Any]) -> JSONResponse:
@@ -131,8 +138,9 @@ def validation_response(errors: list[Any]) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         return _json(400, "malformed_json", "The request body is not valid JSON", _clean(errors))
     first = errors[0] if errors else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg", "invalid request"))
+    # A NUL in a signal's name is in the location too: shown escaped, as JSON writes it.
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body").replace("\x00", "\\u0000")
+    message = f"{where}: {_msg(first)}" if where else str(first.get("msg", "invalid request"))
     return _json(422, "validation_error", message, _clean(errors))
 
 
