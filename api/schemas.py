@@ -8,6 +8,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.store.perks import MAX_STOCK
+
 __all__ = [
     "BatchRequest",
     "CheckInAnswer",
@@ -18,6 +20,7 @@ __all__ = [
     "DecisionRequest",
     "OutcomeRequest",
     "OverrideRequest",
+    "PerkPut",
     "Signals",
     "VisitRequest",
 ]
@@ -143,6 +146,18 @@ class OutcomeRequest(_Body):
     declined: list[CueCode] = Field(default_factory=list, max_length=20)
     converted: bool | None = None
     note: str | None = Field(default=None, max_length=2000)
+
+
+class PerkPut(_Body):
+    """An admin's restock of a perk: the units in stock, and the daily budget if given
+    (null: no budget; left out: kept)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"stock": 200, "daily_budget": 150.0}, {"stock": 50}]}
+    )
+
+    stock: int = Field(ge=0, le=MAX_STOCK)
+    daily_budget: Money | None = None
 
 
 class _Answer(BaseModel):
