@@ -694,9 +694,7 @@ def _or_none(value: object, none: str) -> str:
 @perks_app.command("set")
 def perks_set(
     name: Annotated[str, typer.Argument(help="The perk's name (perks list).")],
-    stock: Annotated[
-        int, typer.Option("--stock", min=0, help="Units in stock from now.")
-    ],
+    stock: Annotated[int, typer.Option("--stock", min=0, help="Units in stock from now.")],
     budget: Annotated[
         float | None,
         typer.Option("--budget", min=0, help="Daily budget (money); left as it is if omitted."),

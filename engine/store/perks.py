@@ -13,12 +13,11 @@ back with the rows that promised them.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
-
-import math
 
 import sqlalchemy as sa
 
@@ -210,7 +209,7 @@ class PerkStore(StorePart):
             conn.execute(stmt, rows)
 
     def set_perk(
-        self, name: str, *, stock: int, daily_budget: float | None | object = KEEP, actor: str
+        self, name: str, *, stock: int, daily_budget: float | object | None = KEEP, actor: str
     ) -> dict[str, Any]:
         """Restock ``name`` to ``stock`` units (and set its daily budget unless ``KEEP``;
         None: no budget), audited in the same transaction; returns the perk as now stored.
@@ -289,9 +288,7 @@ def _declared_update(excluded: Any) -> dict[str, Any]:
 
 def _valid_stock(stock: object) -> int:
     if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
-        raise TierlineError(
-            f"Stock {stock!r} is not a whole number of units from 0 to {MAX_STOCK}"
-        )
+        raise TierlineError(f"Stock {stock!r} is not a whole number of units from 0 to {MAX_STOCK}")
     return stock
 
 
