@@ -31,6 +31,7 @@ from api.routers import (
     health,
     models,
     outcomes,
+    perks,
     reports,
     visits,
 )
@@ -126,7 +127,17 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     install_error_handlers(app)
-    for module in (decisions, customers, visits, outcomes, reports, models, health, display):
+    for module in (
+        decisions,
+        customers,
+        visits,
+        outcomes,
+        perks,
+        reports,
+        models,
+        health,
+        display,
+    ):
         app.include_router(module.router)
     # Outermost last: metrics see every response, including the 413s.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

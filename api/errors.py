@@ -1,12 +1,15 @@
 """Errors as HTTP: one table from domain errors to statuses, one JSON shape everywhere.
 
 Every error body is ``{"error": {"code", "message", "details"}}``. Domain errors know
-nothing of HTTP (engine/errors.py); this module is the only place that maps them.
+nothing of HTTP (engine/errors.py); this module is the only place that maps them. Logs
+carry no request body and no statement parameter (the engines hide them, and a driver's
+DETAIL line, which may quote a row, is cut from a logged trace).
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,6 +32,7 @@ from engine.errors import (
     TierlineError,
     UnknownSignals,
 )
+from engine.store.raw import without_values
 
 __all__ = [
     "STATUS",
@@ -114,7 +118,8 @@ def error_response(exc: Exception) -> JSONResponse:
                 if status >= 500:
                     log.warning("store unavailable: %s", exc)
                 return _json(status, code, str(exc), exc.details)
-    log.exception("unexpected error", exc_info=exc)
+    # No exc_info: the trace is logged without the values a database error may quote.
+    log.error("unexpected error\n%s", without_values("".join(traceback.format_exception(exc))))
     return _json(500, "internal_error", "Internal error; the server log has the details")
 
 

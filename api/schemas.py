@@ -9,6 +9,8 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
 from pydantic_core import CoreSchema, core_schema
 
+from engine.store.perks import MAX_STOCK
+
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
@@ -23,6 +25,7 @@ __all__ = [
     "DecisionRequest",
     "OutcomeRequest",
     "OverrideRequest",
+    "PerkPut",
     "Signals",
     "VisitRequest",
 ]
@@ -183,6 +186,18 @@ class OutcomeRequest(_Body):
     declined: list[CueCode] = Field(default_factory=list, max_length=20)
     converted: bool | None = None
     note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
+
+
+class PerkPut(_Body):
+    """An admin's restock of a perk: the units in stock, and the daily budget if given
+    (null: no budget; left out: kept)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"stock": 200, "daily_budget": 150.0}, {"stock": 50}]}
+    )
+
+    stock: int = Field(ge=0, le=MAX_STOCK)
+    daily_budget: Money | None = None
 
 
 class _Answer(BaseModel):

@@ -123,6 +123,11 @@ perks = sa.Table(
     sa.Column("cost", sa.Double, nullable=False),
     sa.Column("stock", sa.Integer, nullable=True),  # NULL: unlimited
     sa.Column("daily_budget", sa.Double, nullable=True),  # NULL: no budget
+    # Migration 0007: what the playbook last declared (engine.store.perks, sync_perks);
+    # declared_at NULL: nothing declared yet.
+    sa.Column("declared_stock", sa.Integer, nullable=True),
+    sa.Column("declared_budget", sa.Double, nullable=True),
+    sa.Column("declared_at", UTCDateTime, nullable=True),
     # The last line of defence for "never issue more than the stock".
     sa.CheckConstraint("stock IS NULL OR stock >= 0", name="ck_perks_stock"),
 )

@@ -417,3 +417,38 @@ def test_serve_refuses_an_unknown_time_zone(
     assert_refused(proc, needle)
     assert variable in proc.stderr
     assert not (tmp_path / "never.db").exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_perks_set_restocks_and_refuses_with_exit_2(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`perks set` restocks a perk (audited as the CLI's user) and `perks list` shows it; an
+    unknown perk or a bad number exits 2 with a message and changes nothing."""
+    from engine.playbook import Perk
+    from engine.store import Store
+
+    url = (
+        f"sqlite:///{tmp_path / 'p.db'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    with Store.open(url) as store:
+        store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=100, daily_budget=None)})
+    env = {"TIERLINE_DATABASE_URL": url}
+    done = run("perks", "set", "coffee", "--stock", "40", "--budget", "12.5", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "stock 40" in done.stdout
+    assert_refused(run("perks", "set", "caviar", "--stock", "1", env=env), "No perk named 'caviar'")
+    assert_refused(run("perks", "set", "coffee", "--stock", "-3", env=env), "--stock")
+    assert_refused(run("perks", "set", "coffee", "--stock", "x", env=env), "--stock")
+    assert_refused(
+        run("perks", "set", "coffee", "--stock", "5", "--budget", "nan", env=env), "budget"
+    )
+    listed = run("perks", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    [coffee] = json.loads(listed.stdout)
+    assert (coffee["stock"], coffee["daily_budget"], coffee["declared_stock"]) == (40, 12.5, 100)
+    with Store.open(url) as store:
+        [entry] = store.audit_log()
+    assert entry["action"] == "perk_set" and entry["actor"].startswith("cli")

@@ -304,11 +304,12 @@ def test_take_perk_budget_refusal_puts_the_unit_back(store: Store) -> None:
     assert store.list_perks(day=DAY)[0]["stock"] == 2
 
 
-def test_sync_perks_updates_cost_and_budget_but_keeps_stock(store: Store) -> None:
-    """Re-syncing the playbook changes cost and budget and leaves the counted-down stock."""
+def test_sync_perks_updates_cost_and_keeps_an_undeclared_change_of_stock(store: Store) -> None:
+    """Re-syncing the playbook changes cost, and stock and budget only where the playbook
+    declares new values: the counted-down stock stays while its declaration does."""
     store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=10, daily_budget=None)})
     assert store.take_perk("coffee", day=DAY)
-    store.sync_perks({"coffee": Perk(name="coffee", cost=3.0, stock=500, daily_budget=90.0)})
+    store.sync_perks({"coffee": Perk(name="coffee", cost=3.0, stock=10, daily_budget=90.0)})
     (coffee,) = store.list_perks(day=DAY)
     assert (coffee["cost"], coffee["stock"], coffee["daily_budget"]) == (3.0, 9, 90.0)
 
