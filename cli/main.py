@@ -17,8 +17,9 @@ import sys
 import time
 from collections.abc import Iterator
 from enum import StrEnum
+from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +28,9 @@ from rich.table import Table
 from tierline.cli.customers import customers_app
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
+
+if TYPE_CHECKING:
+    from tierline.engine.spec import Spec
 
 __all__ = ["app", "main"]
 
@@ -46,7 +50,8 @@ app.add_typer(customers_app, name="customers")
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line
 out = Console(highlight=False, soft_wrap=True)
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The example specs ship inside the package, so `tierline demo` runs from any folder.
+EXAMPLES = resources.files("tierline") / "examples"
 
 
 class PromoteMode(StrEnum):
@@ -447,14 +452,12 @@ def demo(
     (printed once); Ctrl-C stops it.
     """
     from tierline.api.server import check_port_free
-    from tierline.engine.spec import load_spec
     from tierline.training import data as data_io
     from tierline.training.demo_data import generate_customers
     from tierline.training.train import train as run_train
 
     if serve_api:
         check_port_free("127.0.0.1", port)
-    spec_path = EXAMPLES / "demo.toml"
     data_path = workdir / "customers.csv"
     models = workdir / "models"
     scored_path = workdir / "scored.csv"
@@ -463,7 +466,7 @@ def demo(
         data_io.write_table(generate_customers(customers, seed=7), data_path)
         result = run_train(
             data_path=data_path,
-            spec=load_spec(spec_path),
+            spec=_example_spec("demo.toml"),
             models=models,
             promote="always",
             progress=say,
@@ -480,6 +483,14 @@ def demo(
     _print_sample(model, frame, scored)
     if serve_api:
         _serve_demo(workdir=workdir, models=models, port=port, model=model, frame=frame)
+
+
+def _example_spec(name: str) -> Spec:
+    """A spec shipped in the package's examples (a real file once extracted, if zipped)."""
+    from tierline.engine.spec import load_spec
+
+    with resources.as_file(EXAMPLES / name) as path:
+        return load_spec(path)
 
 
 def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: Any) -> None:

@@ -223,13 +223,17 @@ def fit_booster(
 
 
 def _git_revision() -> str | None:
+    # Only a checkout has a revision: an installed package may sit in someone else's repository.
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / ".git").exists():
+        return None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
             capture_output=True,
             text=True,
             timeout=5,
-            cwd=Path(__file__).parent,
+            cwd=checkout,
         )
     except (OSError, subprocess.SubprocessError):
         return None
