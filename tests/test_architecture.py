@@ -16,14 +16,29 @@ FORBIDDEN = {
 }
 
 
-def _imports(path: Path) -> set[str]:
+LAYERS = ("engine", "training", "api", "cli")
+
+
+def _modules(path: Path) -> set[str]:
+    """Every module a file imports, by its full dotted name."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            if node.module == "tierline":  # from tierline import engine
+                names |= {f"tierline.{a.name}" for a in node.names}
+    return names
+
+
+def _imports(path: Path) -> set[str]:
+    """The packages a file imports: tierline's layers by their own name, others by their top."""
+    names = set()
+    for module in _modules(path):
+        top, _, rest = module.partition(".")
+        names.add(rest.split(".")[0] if top == "tierline" and rest else top)
     return names
 
 
@@ -42,3 +57,15 @@ def test_no_pickle_on_the_serving_path() -> None:
     """Engine code never loads pickles or joblib files (artifacts are text and JSON)."""
     for path in sorted((ROOT / "engine").rglob("*.py")):
         assert not (_imports(path) & {"pickle", "joblib", "dill", "cloudpickle"}), path
+
+
+def test_layers_are_imported_through_the_tierline_namespace() -> None:
+    """Code, tests and benchmarks import a layer as tierline.<layer>: installed, only the
+    tierline package exists, so a top-level `import engine` works in a checkout alone."""
+    offenders = []
+    for folder in (*LAYERS, "tests", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            bare = {m for m in _modules(path) if m.split(".")[0] in LAYERS}
+            if bare:
+                offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bare)}")
+    assert not offenders, offenders
