@@ -109,43 +109,36 @@ def test_the_wheel_installs_only_the_tierline_package(wheel: Path) -> None:
     assert set(DATA) - names == set()
 
 
+def _run_installed(installed: Path, cwd: Path, program: str, *args: str) -> str:
+    """Run a program of the installed venv in ``cwd``; return its output, checked."""
+    done = subprocess.run(
+        [str(installed / "bin" / program), *args],
+        cwd=cwd,
+        env={**_clean_env(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def test_demo_runs_from_an_empty_folder_with_the_installed_package(
     installed: Path, tmp_path: Path
 ) -> None:
     """`tierline demo --no-serve` from an empty folder trains, promotes and scores into
     var/demo/, and a key created afterwards migrates var/tierline.db there, all from the
     installed package (not the checkout)."""
-    bin_dir = installed / "bin"
-    env = {**_clean_env(), "COLUMNS": "200"}
-    where = subprocess.run(
-        [str(bin_dir / "python"), "-c", "import tierline.cli.main as m; print(m.__file__)"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert Path(where).is_relative_to(installed), where
-
-    demo = subprocess.run(
-        [str(bin_dir / "tierline"), "demo", "--no-serve", "--customers", "1000", "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
+    where = _run_installed(
+        installed, tmp_path, "python", "-c", "import tierline.cli.main as m; print(m.__file__)"
     )
-    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert Path(where.strip()).is_relative_to(installed), where
+
+    _run_installed(installed, tmp_path, "tierline", "demo", "--no-serve", "-n", "1000", "-q")
     assert (tmp_path / "var/demo/models/champion").is_file()
     assert (tmp_path / "var/demo/scored.csv").is_file()
 
-    key = subprocess.run(
-        [str(bin_dir / "tierline"), "keys", "create", "--role", "admin", "--site", "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
+    _run_installed(
+        installed, tmp_path, "tierline", "keys", "create", "--role", "admin", "--site", "demo"
     )
-    assert key.returncode == 0, key.stdout + key.stderr
     assert (tmp_path / "var/tierline.db").is_file()
