@@ -169,7 +169,7 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient, keys: 
         ("OPTIONS", "/v1/visits", "GET, POST"),
         ("DELETE", "/v1/visits", "GET, POST"),
         ("PATCH", "/v1/decisions", "POST"),
-        ("POST", "/v1/customers/c-1", "GET, PUT"),
+        ("POST", "/v1/customers/c-1", "DELETE, GET, PUT"),
     ],
 )
 def test_a_wrong_method_is_a_405_naming_every_allowed_method(
