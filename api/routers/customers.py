@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from api.answers import CustomerAnswer
 from api.deps import PosKey, StoreDep
 from api.examples import documented
 from api.schemas import CustomerPut
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CustomerPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-@router.get("/{customer_id}", responses=documented("customer", 404))
+@router.get("/{customer_id}", response_model=CustomerAnswer, responses=documented("customer", 404))
 def get_customer(customer_id: CustomerPath, key: PosKey, store: StoreDep) -> dict[str, Any]:
     """Look up a known customer's stored profile."""
     customer = store.get_customer(customer_id)
@@ -25,7 +26,9 @@ def get_customer(customer_id: CustomerPath, key: PosKey, store: StoreDep) -> dic
     return customer
 
 
-@router.put("/{customer_id}", responses=documented("customer", 400, 413))
+@router.put(
+    "/{customer_id}", response_model=CustomerAnswer, responses=documented("customer", 400, 413)
+)
 def put_customer(
     customer_id: CustomerPath, body: CustomerPut, key: PosKey, store: StoreDep
 ) -> dict[str, Any]:

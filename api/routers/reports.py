@@ -7,13 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from api.answers import ReportAnswer
 from api.deps import AdminKey, StoreDep
 from api.examples import documented
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/day", responses=documented("report"))
+@router.get("/day", response_model=ReportAnswer, responses=documented("report"))
 def day_report(
     key: AdminKey,
     store: StoreDep,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.answers import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
 from api.app import create_app
-from api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
 from api.settings import Settings
 from tests.api.conftest import PLAIN, SITE, VIP, Keys, assert_error, counts
 from tests.conftest import champion_with_features
