@@ -60,7 +60,7 @@ async def promote(
     return {"champion": version, "previous": previous, "serving": serving.current.version}
 
 
-@router.post("/rollback", response_model=PromotedAnswer, responses=documented("promoted", 409))
+@router.post("/rollback", response_model=PromotedAnswer, responses=documented("promoted", 404, 409))
 async def rollback(
     key: AdminKey, serving: ServingDep, store: StoreDep, metrics: MetricsDep
 ) -> dict[str, Any]:

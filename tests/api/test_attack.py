@@ -250,8 +250,9 @@ def _with_edge(
 
 
 def _text(edge: Any) -> str:
-    """An edge value as it goes into a URL."""
-    return edge.text if isinstance(edge, Raw) else str(edge)
+    """An edge value as it goes into a URL (which cannot carry a lone surrogate)."""
+    text = edge.text if isinstance(edge, Raw) else str(edge)
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _poisoned(body: dict[str, Any], edge: Any, data: st.DataObject) -> dict[str, Any]:
