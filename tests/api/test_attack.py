@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -213,7 +214,7 @@ def _attack(
         in_body = edges
         if edges and case.path_parameters and data.draw(st.booleans(), label="in path"):
             name = data.draw(st.sampled_from(sorted(case.path_parameters)), label="path")
-            case.path_parameters[name] = _text(edge)
+            case.path_parameters[name] = quote(_text(edge), safe="")
             in_body = False
         request = case.as_transport_kwargs(base_url=str(http.base_url), headers=key)
         content = _content(request)
