@@ -20,10 +20,13 @@ __all__ = [
     "CustomerAnswer",
     "DecisionAnswer",
     "DecisionBatchAnswer",
+    "ErasedAnswer",
     "ErrorBody",
     "HealthAnswer",
     "ModelListAnswer",
     "OutcomeAnswer",
+    "PerkAnswer",
+    "PerkListAnswer",
     "PromotedAnswer",
     "ReadyAnswer",
     "ReasonAnswer",
@@ -197,6 +200,7 @@ class CampaignDay(_Answer):
 
 class PerkDay(_Answer):
     perk: str
+    text: str = Field(description="The playbook's text for the perk (its name if none).")
     issued: int
     spent: float
     stock_left: int | None = Field(description="null: unlimited.")
@@ -204,15 +208,46 @@ class PerkDay(_Answer):
 
 
 class ReportAnswer(_Answer):
-    """One UTC day at the key's site."""
+    """One day, midnight to midnight in the site's time zone, at the key's site."""
 
     site: str
     day: dt.date
+    timezone: str
     visits: int
     spend: float
     by_tier: list[TierDay]
     by_campaign: list[CampaignDay]
     perks: list[PerkDay]
+
+
+class ErasedAnswer(_Answer):
+    """What an erasure scrubbed: the profile (if there was one) and how many rows."""
+
+    profile: bool
+    decisions: int
+    visits: int
+    outcomes: int
+
+
+class PerkAnswer(_Answer):
+    """A perk's stock left, daily budget and what the playbook declared; with the day's
+    use when listed."""
+
+    name: str
+    cost: float
+    stock: int | None = Field(description="null: unlimited.")
+    daily_budget: float | None = Field(description="null: no budget.")
+    declared_stock: int | None
+    declared_budget: float | None
+    issued: int | None = None
+    spent: float | None = None
+
+
+class PerkListAnswer(_Answer):
+    """Every perk, with its use on ``day`` (UTC)."""
+
+    day: dt.date
+    items: list[PerkAnswer]
 
 
 class ModelItem(_Answer):
