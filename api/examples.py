@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.answers import DecisionAnswer, ErrorBody
+from tierline.api.answers import DecisionAnswer, ErrorBody
 
 __all__ = ["DECISION", "VISIT_VIEW", "documented"]
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.answers import ErrorBody, HealthAnswer, ReadyAnswer
-from api.deps import MetricsDep, ModelDep, StoreDep
-from api.errors import error_body
+from tierline.api.answers import ErrorBody, HealthAnswer, ReadyAnswer
+from tierline.api.deps import MetricsDep, ModelDep, StoreDep
+from tierline.api.errors import error_body
 
 router = APIRouter(tags=["health"])
 
