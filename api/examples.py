@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tierline.api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
+from tierline.api.answers import DecisionAnswer, ErrorBody
 
 __all__ = ["DECISION", "VISIT_VIEW", "documented"]
 
@@ -81,12 +81,8 @@ PERK: dict[str, Any] = {
     "spent": 17.5,
 }
 
-# name -> the typed answer documented for it, where there is one
-MODELS: dict[str, type[BaseModel]] = {
-    "decision": DecisionAnswer,
-    "decisions": DecisionBatchAnswer,
-    "check_in": CheckInAnswer,
-}
+# name -> the typed answer of a route that serialises its answer itself (response_model=None)
+MODELS: dict[str, type[BaseModel]] = {"decision": DecisionAnswer}
 
 # name -> example body of a successful response
 SUCCESS: dict[str, Any] = {
@@ -201,26 +197,32 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
 
 
 # Every keyed route can answer these: no or a bad key, too low a role, a bad header or
-# parameter, too many requests.
-_KEYED_ERRORS = (401, 403, 422, 429)
+# parameter, too many requests, a store that cannot check the key.
+_KEYED_ERRORS = (401, 403, 422, 429, 503)
 
 
 def documented(success: str, *errors: int, status: int = 200) -> dict[int | str, Any]:
-    """``responses=`` for a keyed route: the success example named ``success`` and one
-    example of the error shape for each status in ``errors`` and in ``_KEYED_ERRORS``."""
+    """``responses=`` for a keyed route: the success example named ``success`` and, for each
+    status in ``errors`` and in ``_KEYED_ERRORS``, the ``ErrorBody`` schema with an example."""
     responses: dict[int | str, Any] = {
         status: {"content": {"application/json": {"example": SUCCESS[success]}}}
     }
-    if success in MODELS:  # the route itself declares response_model=None
+    if success in MODELS:
         responses[status]["model"] = MODELS[success]
     for code in sorted({*errors, *_KEYED_ERRORS}):
-        description, name, message = _ERRORS[code]
-        responses[code] = {
-            "description": description,
-            "content": {
-                "application/json": {
-                    "example": {"error": {"code": name, "message": message, "details": None}}
-                }
-            },
-        }
+        responses[code] = _error_doc(code)
     return responses
+
+
+def _error_doc(code: int) -> dict[str, Any]:
+    """The OpenAPI response for the error status ``code``: ``ErrorBody``, with an example."""
+    description, name, message = _ERRORS[code]
+    return {
+        "model": ErrorBody,
+        "description": description,
+        "content": {
+            "application/json": {
+                "example": {"error": {"code": name, "message": message, "details": None}}
+            }
+        },
+    }

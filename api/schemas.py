@@ -1,6 +1,5 @@
-"""Request bodies: strict (``"12"`` is not a number) and closed (unknown fields are 422);
-and the decision answers, typed for the OpenAPI document (the routes return plain dicts,
-so the answers cost no second validation; a test checks them against these models)."""
+"""Request bodies: strict (``"12"`` is not a number) and closed (unknown fields are 422).
+The answers are in ``api.answers``."""
 
 from __future__ import annotations
 
@@ -17,11 +16,8 @@ __all__ = [
     "NO_NUL",
     "SIGNAL_VALUE_MESSAGE",
     "BatchRequest",
-    "CheckInAnswer",
     "CloseRequest",
     "CustomerPut",
-    "DecisionAnswer",
-    "DecisionBatchAnswer",
     "DecisionRequest",
     "OutcomeRequest",
     "OverrideRequest",
@@ -198,60 +194,3 @@ class PerkPut(_Body):
 
     stock: int = Field(ge=0, le=MAX_STOCK)
     daily_budget: Money | None = None
-
-
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CueAnswer(_Answer):
-    """A cue staff read; ``perk`` names what it costs, if anything."""
-
-    code: str
-    text: str
-    perk: str | None
-
-
-class ReasonAnswer(_Answer):
-    """One contribution to the tier: a feature (or ``rule``), its value, its effect."""
-
-    feature: str
-    value: str
-    effect: float
-    text: str
-
-
-class DecisionAnswer(_Answer):
-    """A stored decision: the tier, the cues, why, and what was ignored."""
-
-    decision_id: str
-    customer_id: str | None
-    tier: str
-    confidence: float
-    score: float
-    cues: list[CueAnswer]
-    reasons: list[ReasonAnswer]
-    model_version: str | None
-    holdout: bool
-    degraded: bool
-    ignored_signals: list[str] = Field(
-        description="The request's signal names that nothing uses (not a model input, a "
-        "hard rule's column, a playbook cue's, a source signal or party_size), sorted; "
-        "usually a misspelling. Empty when no model is loaded (degraded)."
-    )
-
-
-class DecisionBatchAnswer(_Answer):
-    """The decisions of a batch, in the order of its items."""
-
-    items: list[DecisionAnswer]
-
-
-class CheckInAnswer(_Answer):
-    """A check-in: the ticket from the tier's range and the decision behind it."""
-
-    ticket: int
-    site: str
-    opened_at: str
-    party_size: int | None
-    decision: DecisionAnswer

@@ -1,9 +1,12 @@
 """Hypothesis strategies shared by the property tests: raw signal values as CRM exports and
 JSON requests deliver them (numbers, numeric text, booleans in many spellings, missing
-markers, unicode, unseen categories)."""
+markers, unicode, unseen categories), and edge values for the HTTP attack (with the JSON
+writer that puts them on the wire as raw tokens)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -44,3 +47,46 @@ def records(
     fields.update({c: number_values for c in numeric})
     fields.update({c: bool_values for c in boolean})
     return st.fixed_dictionaries({}, optional=fields)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """JSON text written as it is: tokens ``json.dumps`` will not write, or nesting deeper
+    than a Python encoder recurses."""
+
+    text: str
+
+
+DEPTH = 1000
+
+edge_values: st.SearchStrategy[Any] = st.sampled_from(
+    [
+        "\u0000",
+        "a\u0000b",
+        Raw("9" * 400),
+        Raw("-" + "9" * 400),
+        Raw("1e400"),
+        Raw("NaN"),
+        Raw("Infinity"),
+        Raw("-Infinity"),
+        Raw("[" * DEPTH + "]" * DEPTH),
+        Raw('{"a":' * DEPTH + "0" + "}" * DEPTH),
+        "Zürich ☕ 𝄞 e\u0301",
+        "\u202eevil\u202c",
+        "\ufeff",
+        "\ud800",  # a lone surrogate: valid JSON text, not valid unicode
+        "\U0010ffff",
+        "x" * 10_000,
+    ]
+)
+
+
+def render_json(value: Any) -> str:
+    """``value`` as JSON text, with each ``Raw`` written as it is."""
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{render_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(render_json(v) for v in value) + "]"
+    return json.dumps(value)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from tierline.api.answers import DecisionBatchAnswer
 from tierline.api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep, on_store
 from tierline.api.errors import ApiError
 from tierline.api.examples import documented
@@ -70,7 +71,11 @@ async def create_decision(
     )
 
 
-@router.post("/batch", response_model=None, responses=documented("decisions", 400, 404, 413))
+@router.post(
+    "/batch",
+    response_model=DecisionBatchAnswer,
+    responses=documented("decisions", 400, 404, 413),
+)
 def create_decisions(
     body: BatchRequest,
     key: PosKey,

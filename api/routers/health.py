@@ -5,22 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from tierline.api.answers import ErrorBody, HealthAnswer, ReadyAnswer
 from tierline.api.deps import MetricsDep, ModelDep, StoreDep
 from tierline.api.errors import error_body
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthAnswer)
 async def healthz() -> dict[str, Any]:
     """The process is alive."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get(
+    "/readyz",
+    response_model=ReadyAnswer,
+    responses={503: {"model": ErrorBody, "description": "No model loaded, or no store"}},
+)
 def readyz(store: StoreDep, serving: ModelDep) -> dict[str, Any] | JSONResponse:
     """Ready only when a model is loaded and the store answers (503 otherwise)."""
     store_ok = store.ping()
@@ -31,7 +36,7 @@ def readyz(store: StoreDep, serving: ModelDep) -> dict[str, Any] | JSONResponse:
     return {"status": "ready", **checks}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics_text(metrics: MetricsDep, serving: ModelDep) -> Response:
     """Prometheus text format: requests, latency, decisions by tier, fallbacks, model."""
     metrics.set_model(serving.version)

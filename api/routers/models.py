@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
+from tierline.api.answers import ModelListAnswer, PromotedAnswer
 from tierline.api.deps import AdminKey, MetricsDep, ServingDep, StoreDep
 from tierline.api.examples import documented
 from tierline.api.schemas import NO_NUL
@@ -14,7 +15,7 @@ from tierline.api.schemas import NO_NUL
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("", responses=documented("models"))
+@router.get("", response_model=ModelListAnswer, responses=documented("models"))
 def list_models(key: AdminKey, serving: ServingDep) -> dict[str, Any]:
     """Every model version, oldest first, with the champion and the version served here."""
     registry = serving.registry
@@ -34,7 +35,11 @@ def list_models(key: AdminKey, serving: ServingDep) -> dict[str, Any]:
     return {"champion": registry.champion(), "serving": serving.current.version, "items": items}
 
 
-@router.post("/{version}/promote", responses=documented("promoted", 404, 409))
+@router.post(
+    "/{version}/promote",
+    response_model=PromotedAnswer,
+    responses=documented("promoted", 404, 409),
+)
 async def promote(
     version: Annotated[str, Path(min_length=1, max_length=50, pattern=NO_NUL)],
     key: AdminKey,
@@ -56,7 +61,7 @@ async def promote(
     return {"champion": version, "previous": previous, "serving": serving.current.version}
 
 
-@router.post("/rollback", responses=documented("promoted", 409))
+@router.post("/rollback", response_model=PromotedAnswer, responses=documented("promoted", 404, 409))
 async def rollback(
     key: AdminKey, serving: ServingDep, store: StoreDep, metrics: MetricsDep
 ) -> dict[str, Any]:

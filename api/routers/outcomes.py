@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from tierline.api.answers import OutcomeAnswer
 from tierline.api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
 from tierline.api.errors import ApiError
 from tierline.api.examples import documented
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 @router.post(
     "",
     status_code=201,
+    response_model=OutcomeAnswer,
     responses=documented("outcome", 400, 404, 413, status=201),
 )
 def post_outcome(

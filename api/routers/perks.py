@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from tierline.api.answers import PerkAnswer, PerkListAnswer
 from tierline.api.deps import AdminKey, StoreDep, on_store
 from tierline.api.examples import documented
 from tierline.api.schemas import PerkPut
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/perks", tags=["perks"])
 PerkName = Annotated[str, Path(min_length=1, max_length=100)]
 
 
-@router.get("", responses=documented("perks"))
+@router.get("", response_model=PerkListAnswer, responses=documented("perks"))
 async def list_perks(
     key: AdminKey,
     store: StoreDep,
@@ -33,7 +34,7 @@ async def list_perks(
     return {"day": day.isoformat(), "items": [_public(p) for p in items]}
 
 
-@router.put("/{name}", responses=documented("perk", 404))
+@router.put("/{name}", response_model=PerkAnswer, responses=documented("perk", 404))
 async def set_perk(name: PerkName, body: PerkPut, key: AdminKey, store: StoreDep) -> dict[str, Any]:
     """Restock a perk (and set its daily budget if given); audited. A later playbook sync
     keeps this until the playbook declares another stock or budget."""

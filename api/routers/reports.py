@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BeforeValidator
 
+from tierline.api.answers import ReportAnswer
 from tierline.api.deps import AdminKey, ModelDep, SettingsDep, StoreDep
 from tierline.api.examples import documented
 
@@ -35,7 +36,7 @@ def _in_range(day: dt.date) -> dt.date:
 Day = Annotated[dt.date, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 
 
-@router.get("/day", responses=documented("report"))
+@router.get("/day", response_model=ReportAnswer, responses=documented("report"))
 def day_report(
     key: AdminKey,
     store: StoreDep,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
+from tierline.api.answers import CheckInAnswer, VisitAnswer, VisitListAnswer
 from tierline.api.deps import (
     MetricsDep,
     ModelDep,
@@ -27,7 +28,7 @@ Ticket = Annotated[int, Path(ge=0, le=1_000_000)]
 @router.post(
     "",
     status_code=201,
-    response_model=None,
+    response_model=CheckInAnswer,
     responses=documented("check_in", 400, 404, 409, 413, status=201),
 )
 def create_visit(
@@ -59,7 +60,7 @@ def create_visit(
     }
 
 
-@router.get("", responses=documented("visits"))
+@router.get("", response_model=VisitListAnswer, responses=documented("visits"))
 def list_visits(key: StaffKey, store: StoreDep, serving: ModelDep) -> dict[str, Any]:
     """The open visits at the key's site, newest first, with what the staff display needs:
     each visit's decision, the tier in force, where the customer came from and the cues
@@ -78,13 +79,15 @@ def list_visits(key: StaffKey, store: StoreDep, serving: ModelDep) -> dict[str, 
     }
 
 
-@router.get("/{ticket}", responses=documented("visit", 404))
+@router.get("/{ticket}", response_model=VisitAnswer, responses=documented("visit", 404))
 def get_visit(ticket: Ticket, key: StaffKey, store: StoreDep) -> dict[str, Any]:
     """One visit at the key's site (the open one with this ticket, else its latest)."""
     return store.get_visit(key.site, ticket)
 
 
-@router.post("/{ticket}/close", responses=documented("closed", 400, 404, 409))
+@router.post(
+    "/{ticket}/close", response_model=VisitAnswer, responses=documented("closed", 400, 404, 409)
+)
 def close_visit(
     ticket: Ticket,
     body: CloseRequest,
@@ -99,6 +102,7 @@ def close_visit(
 
 @router.post(
     "/{ticket}/override",
+    response_model=VisitAnswer,
     responses=documented("overridden", 400, 404, 409),
 )
 def override_tier(

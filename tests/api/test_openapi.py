@@ -66,6 +66,34 @@ def test_every_v1_request_body_has_an_example(client: TestClient) -> None:
             getattr(schemas, name).model_validate(example)  # raises if the example is wrong
 
 
+def test_every_route_documents_a_typed_answer_and_the_error_body(client: TestClient) -> None:
+    """Every route's success answer is a named, closed schema (not a free-form object), and
+    every documented 4xx and 5xx refers to the one ErrorBody schema."""
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    untyped = []
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            for status, response in op["responses"].items():
+                content = response.get("content", {}).get("application/json")
+                if path == "/metrics" and status == "200":
+                    assert "text/plain" in response["content"], response
+                    continue
+                ref = (content or {}).get("schema", {}).get("$ref", "")
+                name = ref.rsplit("/", 1)[-1]
+                if status[0] in "45":
+                    ok = name == "ErrorBody"
+                else:
+                    ok = components.get(name, {}).get("additionalProperties") is False
+                if not ok:
+                    untyped.append(f"{method.upper()} {path} {status}: {ref or 'no schema'}")
+    assert not untyped, f"responses without their typed schema: {untyped}"
+    error = components["ErrorBody"]
+    assert error["required"] == ["error"]
+    detail = components[error["properties"]["error"]["$ref"].rsplit("/", 1)[-1]]
+    assert set(detail["required"]) == {"code", "message", "details"}
+
+
 def test_the_input_limits_are_in_the_schema(client: TestClient) -> None:
     """The OpenAPI schema shows what is refused: NUL in text (a pattern), signal integers
     within the 64-bit range, and the customer path's pattern."""

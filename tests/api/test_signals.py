@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import PLAIN, SITE, VIP, Keys, assert_error, counts
 from tests.conftest import champion_with_features
+from tierline.api.answers import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
 from tierline.api.app import create_app
-from tierline.api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
 from tierline.api.settings import Settings
 
 MISSPELT = {**VIP, "visits_09d": 12, "Car_Brand": "Porsche"}
