@@ -9,9 +9,12 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "CUSTOMER_ID_PATTERN",
+    "MAX_SPEND",
     "BatchRequest",
     "CheckInAnswer",
     "CloseRequest",
+    "CustomerId",
     "CustomerPut",
     "DecisionAnswer",
     "DecisionBatchAnswer",
@@ -23,8 +26,13 @@ __all__ = [
 ]
 
 Signals = dict[Annotated[str, Field(min_length=1, max_length=100)], str | int | float | bool | None]
-CustomerId = Annotated[str, Field(min_length=1, max_length=200)]
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# One alphabet for customer ids in bodies and paths alike: an id the decisions accept can
+# be read and updated through /v1/customers/{id} (no "/", no spaces, no control characters).
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+CustomerId = Annotated[str, Field(min_length=1, max_length=128, pattern=CUSTOMER_ID_PATTERN)]
+# Far above any party's bill, and small enough that a day's sum stays a finite number.
+MAX_SPEND = 1e9
+Money = Annotated[float, Field(ge=0, le=MAX_SPEND, allow_inf_nan=False)]
 CueCode = Annotated[str, Field(min_length=1, max_length=100)]
 
 

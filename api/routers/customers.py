@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path
 
 from api.deps import PosKey, StoreDep
 from api.examples import documented
-from api.schemas import CustomerPut
+from api.schemas import CustomerId, CustomerPut
 from engine.errors import NotFound
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-CustomerPath = Annotated[str, Path(min_length=1, max_length=200)]
+CustomerPath = Annotated[CustomerId, Path()]
 
 
 @router.get("/{customer_id}", responses=documented("customer", 404))
