@@ -20,7 +20,7 @@ from api.decision_lane import PATH as DECISIONS_PATH
 from api.decision_lane import DecisionLane
 from api.errors import install_error_handlers
 from api.group_commit import DecisionWriter
-from api.limits import BodySizeLimit, KeyCache, RateLimiter
+from api.limits import BodyLimits, KeyCache, RateLimiter
 from api.metrics import Metrics, MetricsMiddleware
 from api.routers import (
     customers,
@@ -114,11 +114,16 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
     for module in (decisions, customers, visits, outcomes, reports, models, health, display):
         app.include_router(module.router)
     # Outermost last: metrics see every response, including the 413s.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if decision_lane:
         app.decision_lane = DecisionLane(
-            state=app.state, metrics=metrics, max_bytes=settings.max_body_bytes
+            state=app.state,
+            metrics=metrics,
+            max_bytes=settings.max_body_bytes,
+            body_timeout=settings.body_timeout_seconds,
         )
     return app
 
