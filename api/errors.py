@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.errors import (
     ArtifactError,
     Conflict,
+    CuesNotOffered,
     DataError,
     IdempotencyKeyReused,
     NotFound,
@@ -41,6 +42,7 @@ log = logging.getLogger("tierline.api")
 # The one table: the first matching class wins (most specific first).
 STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
     (UnknownSignals, 422, "unknown_signals"),  # details.signals names them
+    (CuesNotOffered, 422, "cue_not_offered"),  # details.unknown names them
     (SpecError, 422, "spec_error"),
     (DataError, 422, "data_error"),
     (PlaybookError, 422, "playbook_error"),

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.schemas import CUSTOMER_ID_PATTERN, MAX_SPEND
-from api.settings import Settings
-from tests.api.conftest import PLAIN, SITE, VIP, assert_error
+from tests.api.conftest import PLAIN, VIP, assert_error, site_key
 
 BAD_IDS = ("a/b", "a b", "é", "a" * 129, "a\tb")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_client(
-    request: pytest.FixtureRequest, models_dir: Path, db_path: Path
-) -> Iterator[TestClient]:
-    """The app with its lifespan, on SQLite and on an empty PostgreSQL schema."""
-    url = f"sqlite:///{db_path}"
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-    settings = Settings(database_url=url, models=str(models_dir), reload_seconds=0.2)
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-def _key(client: TestClient, role: str, site: str = SITE) -> dict[str, str]:
-    plaintext, _ = client.app.state.store.create_key(role=role, site=site, name=role)  # type: ignore[attr-defined]
-    return {"X-API-Key": plaintext}
 
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_an_id_outside_the_alphabet_is_422_everywhere(any_client: TestClient, bad: str) -> None:
     """A customer id outside the one alphabet is refused by every body and path, naming it."""
-    client, pos = any_client, _key(any_client, "pos")
+    client, pos = any_client, site_key(any_client, "pos")
     bodies = (
         ("/v1/decisions", {"customer_id": bad, "signals": PLAIN}, "customer_id"),
         ("/v1/decisions/batch", {"items": [{"customer_id": bad}]}, "items.0.customer_id"),
@@ -63,7 +41,7 @@ def test_an_id_outside_the_alphabet_is_422_everywhere(any_client: TestClient, ba
 def test_every_id_the_decisions_accept_can_be_read_and_updated(any_client: TestClient) -> None:
     """An id made of every character of the alphabet round-trips through decisions and
     /v1/customers/{id}."""
-    client, pos = any_client, _key(any_client, "pos")
+    client, pos = any_client, site_key(any_client, "pos")
     cid = "Az09._:@-" + "x" * 119
     assert len(cid) == 128
     put = client.put(f"/v1/customers/{cid}", json={"signals": VIP}, headers=pos)
@@ -92,7 +70,7 @@ def test_spend_out_of_bounds_is_422_and_changes_nothing(
 ) -> None:
     """A close or an outcome with spend above the maximum (or negative) is 422 naming spend,
     and the visit stays open."""
-    client, pos, staff = any_client, _key(any_client, "pos"), _key(any_client, "staff")
+    client, pos, staff = any_client, site_key(any_client, "pos"), site_key(any_client, "staff")
     visit = client.post("/v1/visits", json={"signals": PLAIN}, headers=pos).json()
     closing = client.post(f"/v1/visits/{visit['ticket']}/close", json={"spend": spend}, headers=pos)
     assert str(assert_error(closing, 422)["message"]).startswith("spend:")
@@ -105,7 +83,7 @@ def test_spend_out_of_bounds_is_422_and_changes_nothing(
 def test_the_day_report_stays_finite_at_the_maximum_spend(any_client: TestClient) -> None:
     """Two visits closed at the maximum spend give a finite day total; a third close above
     it is refused and leaves the total alone."""
-    client, pos, admin = any_client, _key(any_client, "pos"), _key(any_client, "admin")
+    client, pos, admin = any_client, site_key(any_client, "pos"), site_key(any_client, "admin")
     for _ in range(2):
         ticket = client.post("/v1/visits", json={"signals": PLAIN}, headers=pos).json()["ticket"]
         closed = client.post(f"/v1/visits/{ticket}/close", json={"spend": MAX_SPEND}, headers=pos)
