@@ -70,6 +70,17 @@ OUTCOME: dict[str, Any] = {
     "created_at": "2026-11-26T20:31:02.118000Z",
 }
 
+PERK: dict[str, Any] = {
+    "name": "coffee",
+    "cost": 2.5,
+    "stock": 493,
+    "daily_budget": 150.0,
+    "declared_stock": 500,
+    "declared_budget": 150.0,
+    "issued": 7,
+    "spent": 17.5,
+}
+
 # name -> the typed answer documented for it, where there is one
 MODELS: dict[str, type[BaseModel]] = {
     "decision": DecisionAnswer,
@@ -121,6 +132,7 @@ SUCCESS: dict[str, Any] = {
     "report": {
         "site": "lyon",
         "day": "2026-11-26",
+        "timezone": "Europe/Paris",
         "visits": 48,
         "spend": 2210.5,
         "by_tier": [
@@ -129,7 +141,14 @@ SUCCESS: dict[str, Any] = {
         ],
         "by_campaign": [{"campaign": "spring_menu", "visits": 12, "spend": 640.0}],
         "perks": [
-            {"perk": "coffee", "issued": 7, "spent": 17.5, "stock_left": 493, "daily_budget": 150.0}
+            {
+                "perk": "coffee",
+                "text": "Coffee on the house",
+                "issued": 7,
+                "spent": 17.5,
+                "stock_left": 493,
+                "daily_budget": 150.0,
+            }
         ],
     },
     "models": {
@@ -146,6 +165,9 @@ SUCCESS: dict[str, Any] = {
         ],
     },
     "promoted": {"champion": "v0003", "previous": "v0002", "serving": "v0003"},
+    "erased": {"profile": True, "decisions": 12, "visits": 5, "outcomes": 4},
+    "perks": {"day": "2026-11-26", "items": [PERK]},
+    "perk": {k: v for k, v in PERK.items() if k not in ("issued", "spent")},
 }
 
 _ERRORS: dict[int, tuple[str, str, str]] = {

@@ -14,6 +14,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.access_log import log_request
+
 __all__ = ["Metrics", "MetricsMiddleware"]
 
 
@@ -97,7 +99,7 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Counts and times every HTTP request by its route template (not the raw path)."""
+    """Counts, times and logs every HTTP request by its route template (not the raw path)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -124,3 +126,4 @@ class MetricsMiddleware:
             self.metrics.observe_request(
                 scope["method"], template, status, time.perf_counter() - start
             )
+            log_request(scope, template, status)

@@ -4,13 +4,20 @@ so the answers cost no second validation; a test checks them against these model
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic_core import CoreSchema, core_schema
+
+from engine.store.perks import MAX_STOCK
 
 __all__ = [
     "CUSTOMER_ID_PATTERN",
+    "INT64_MAX",
+    "INT64_MIN",
     "MAX_SPEND",
+    "NO_NUL",
+    "SIGNAL_VALUE_MESSAGE",
     "BatchRequest",
     "CheckInAnswer",
     "CloseRequest",
@@ -21,11 +28,47 @@ __all__ = [
     "DecisionRequest",
     "OutcomeRequest",
     "OverrideRequest",
+    "PerkPut",
     "Signals",
     "VisitRequest",
 ]
 
-Signals = dict[Annotated[str, Field(min_length=1, max_length=100)], str | int | float | bool | None]
+# Every string the API takes: PostgreSQL text cannot hold NUL, so no backend accepts it.
+# A pattern is checked by pydantic's Rust core and shows in the OpenAPI schema.
+NO_NUL = r"^[^\x00]*$"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SIGNAL_VALUE_MESSAGE = (
+    "Input should be text without the NUL character (\\u0000), a finite number "
+    "(within about ±1.8e308), true, false or null"
+)
+
+
+class _OneSignalError:
+    """One error naming the signal, instead of one per member of the value's union (the
+    first of which, "should be a valid string", would mislead for a number too large)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.custom_error_schema(
+            handler(source),
+            custom_error_type="signal_value",
+            custom_error_message=SIGNAL_VALUE_MESSAGE,
+        )
+
+
+SignalName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+# Integers past the 64-bit range are read as the nearest float; past the float range
+# (and NaN, Infinity) they are refused: the feature step could not hold them.
+SignalValue = Annotated[
+    Annotated[str, Field(pattern=NO_NUL)]
+    | Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+    | None,
+    _OneSignalError(),
+]
+Signals = dict[SignalName, SignalValue]
 # One alphabet for customer ids in bodies and paths alike: an id the decisions accept can
 # be read and updated through /v1/customers/{id} (no "/", no spaces, no control characters).
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
@@ -33,7 +76,7 @@ CustomerId = Annotated[str, Field(min_length=1, max_length=128, pattern=CUSTOMER
 # Far above any party's bill, and small enough that a day's sum stays a finite number.
 MAX_SPEND = 1e9
 Money = Annotated[float, Field(ge=0, le=MAX_SPEND, allow_inf_nan=False)]
-CueCode = Annotated[str, Field(min_length=1, max_length=100)]
+CueCode = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class _Body(BaseModel):
@@ -123,8 +166,8 @@ class OverrideRequest(_Body):
         json_schema_extra={"examples": [{"tier": "vip", "reason": "Regular for twenty years"}]}
     )
 
-    tier: str = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=1, max_length=1000)
+    tier: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    reason: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)
 
 
 class OutcomeRequest(_Body):
@@ -145,12 +188,24 @@ class OutcomeRequest(_Body):
         }
     )
 
-    decision_id: str = Field(min_length=1, max_length=64)
+    decision_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     spend: Money | None = None
     accepted: list[CueCode] = Field(default_factory=list, max_length=20)
     declined: list[CueCode] = Field(default_factory=list, max_length=20)
     converted: bool | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
+
+
+class PerkPut(_Body):
+    """An admin's restock of a perk: the units in stock, and the daily budget if given
+    (null: no budget; left out: kept)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"stock": 200, "daily_budget": 150.0}, {"stock": 50}]}
+    )
+
+    stock: int = Field(ge=0, le=MAX_STOCK)
+    daily_budget: Money | None = None
 
 
 class _Answer(BaseModel):

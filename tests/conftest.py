@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from engine.registry import Registry
 from engine.spec import Spec, load_spec
+from engine.store import Store
 from training.data import write_table
 from training.demo_data import generate_customers
 from training.train import TrainResult, train
@@ -38,6 +39,29 @@ VIP = {
     "campaign": "brand_search",
     "landing_page": "/book",
 }
+
+
+def record_vip_decision(
+    store: Store,
+    customer_id: str | None,
+    *,
+    cues: list[dict[str, Any]],
+    reasons: list[dict[str, Any]] | None = None,
+    site: str = "lyon",
+) -> str:
+    """Store a vip decision with these cues and reasons as the API would; returns its id."""
+    return store.record_decision(
+        customer_id=customer_id,
+        site=site,
+        tier="vip",
+        confidence=0.91,
+        score=0.87,
+        cues=cues,
+        reasons=reasons or [],
+        model_version="v0001",
+        holdout=False,
+        degraded=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -940,7 +940,7 @@
 
   function renderReport(report) {
     setText($("report-site"), report.site);
-    setText($("report-day"), `UTC day ${report.day} · refreshed ${clockText()}`);
+    setText($("report-day"), `Day ${report.day} (${report.timezone} time) · refreshed ${clockText()}`);
     const open = (report.by_tier || []).reduce((n, t) => n + (t.open || 0), 0);
     const total = (label, value, testid) =>
       el("div", { class: "total", testid }, [
@@ -988,7 +988,7 @@
       }
       const stock = p.stock_left == null ? "unlimited" : count.format(p.stock_left);
       return el("tr", {}, [
-        cell(p.perk),
+        cell(p.text || p.perk),
         cell(count.format(p.issued), true),
         cell(money.format(p.spent), true),
         cell(budget === null ? "—" : money.format(budget), true),

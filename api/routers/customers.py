@@ -1,4 +1,4 @@
-"""Customers: CRM lookup and upsert of profile signals."""
+"""Customers: CRM lookup and upsert of profile signals, and erasure (admin)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.deps import PosKey, StoreDep
+from api.deps import AdminKey, PosKey, StoreDep
 from api.examples import documented
 from api.schemas import CustomerId, CustomerPut
 from engine.errors import NotFound
@@ -31,3 +31,9 @@ def put_customer(
 ) -> dict[str, Any]:
     """Create or replace a customer's profile signals (CRM sync)."""
     return store.upsert_customer(customer_id, body.signals)
+
+
+@router.delete("/{customer_id}", responses=documented("erased", 404))
+def erase_customer(customer_id: CustomerPath, key: AdminKey, store: StoreDep) -> dict[str, Any]:
+    """Erase a customer: the profile goes; decisions, visits and outcomes keep their figures."""
+    return store.erase_customer(customer_id, actor=key.id, detail={"key_name": key.name})

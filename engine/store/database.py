@@ -291,6 +291,7 @@ def _sqlite_engine(url: URL) -> Engine:
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         json_serializer=_json_dumps,
+        hide_parameters=True,  # a statement's values (notes, keys, ids) never reach a log
     )
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
@@ -347,6 +348,7 @@ def _postgresql_engine(url: URL) -> Engine:
         url,
         connect_args=connect_args,
         json_serializer=_json_dumps,
+        hide_parameters=True,  # a statement's values (notes, keys, ids) never reach a log
         pool_pre_ping=True,  # survive a database restart without failing the next request
     )
 

@@ -13,6 +13,7 @@ back with the rows that promised them.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date
@@ -20,15 +21,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
-from engine.errors import NotFound
+from engine.errors import NotFound, TierlineError
 from engine.store.database import StorePart
 from engine.store.raw import RawCursor
-from engine.store.schema import perk_usage, perks
+from engine.store.schema import audit, perk_usage, perks
 
 if TYPE_CHECKING:  # the playbook module brings pandas, which the store does not need
     from engine.playbook import Perk
 
 __all__ = [
+    "KEEP",
+    "MAX_STOCK",
     "CuePick",
     "PerkStore",
     "Take",
@@ -38,6 +41,11 @@ __all__ = [
     "repick_in",
     "take_in",
 ]
+
+MAX_STOCK = 1_000_000_000  # well inside the column's 32-bit integer
+
+KEEP: Any = object()
+"""``set_perk(daily_budget=KEEP)``: leave the budget as it is."""
 
 # Money is a float here; sums such as 0.1 + 0.2 may land a hair above a budget they fit.
 _MONEY_EPSILON = 1e-9
@@ -160,23 +168,74 @@ def repick_in(cur: RawCursor, pick: CuePick, *, held: Sequence[str], held_day: d
 
 
 class PerkStore(StorePart):
-    """Perk stock, budgets and usage."""
+    """Perk stock, budgets and usage.
 
-    def sync_perks(self, playbook_perks: Mapping[str, Perk]) -> None:
-        """Add the playbook's new perks; update cost and budget of known ones, keeping stock."""
+    A perk's stock counts down as decisions take it, so a sync of the playbook (at every
+    start and model swap) must not refill it. The rule: a sync sets stock and daily budget
+    from the playbook when the perk is new, or when the playbook now declares a different
+    value than the last one recorded (``declared_stock``, ``declared_budget``); otherwise it
+    keeps them, restocks by an admin (``set_perk``) included. Cost always follows the
+    playbook. The fallback's playbook only adds perks the store lacks, so a model's
+    declaration is not undone by the fallback's at the next start.
+    """
+
+    def sync_perks(self, playbook_perks: Mapping[str, Perk], *, declare: bool = True) -> None:
+        """Add the playbook's new perks; for known ones update cost, and stock or budget
+        where the declaration changed (the class's rule). ``declare=False`` (the fallback)
+        adds new perks only."""
         if not playbook_perks:
             return
+        now = self._now()
         rows = [
-            {"name": p.name, "cost": p.cost, "stock": p.stock, "daily_budget": p.daily_budget}
+            {
+                "name": p.name,
+                "cost": p.cost,
+                "stock": p.stock,
+                "daily_budget": p.daily_budget,
+                "declared_stock": p.stock,
+                "declared_budget": p.daily_budget,
+                "declared_at": now,
+            }
             for p in playbook_perks.values()
         ]
         stmt = self._db.insert(perks)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[perks.c.name],
-            set_={"cost": stmt.excluded.cost, "daily_budget": stmt.excluded.daily_budget},
-        )
+        if declare:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[perks.c.name], set_=_declared_update(stmt.excluded)
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[perks.c.name])
         with self._db.write() as conn:
             conn.execute(stmt, rows)
+
+    def set_perk(
+        self, name: str, *, stock: int, daily_budget: float | object | None = KEEP, actor: str
+    ) -> dict[str, Any]:
+        """Restock ``name`` to ``stock`` units (and set its daily budget unless ``KEEP``;
+        None: no budget), audited in the same transaction; returns the perk as now stored.
+        A later sync keeps these until the playbook declares other values."""
+        change: dict[str, Any] = {"stock": _valid_stock(stock)}
+        if daily_budget is not KEEP:
+            change["daily_budget"] = _valid_budget(daily_budget)
+        with self._db.write() as conn:
+            before = conn.execute(
+                sa.select(perks).where(perks.c.name == name).with_for_update()
+            ).first()
+            if before is None:
+                known = conn.execute(sa.select(perks.c.name).order_by(perks.c.name)).scalars()
+                raise NotFound(
+                    f"No perk named '{name}'; known perks: {', '.join(known) or 'none'} "
+                    "(a playbook's perks reach the store when a server or the demo starts)"
+                )
+            conn.execute(sa.update(perks).where(perks.c.name == name).values(change))
+            detail = {k: {"from": before._mapping[k], "to": v} for k, v in change.items()}
+            conn.execute(
+                sa.insert(audit).values(
+                    at=self._now(), actor=actor, action="perk_set", subject=name, detail=detail
+                )
+            )
+            row = conn.execute(sa.select(perks).where(perks.c.name == name)).one()
+        return dict(row._mapping)
 
     def take_perk(self, name: str, *, day: date) -> bool:
         """Issue one unit if it is in stock and within ``day``'s budget; False otherwise.
@@ -201,3 +260,46 @@ class PerkStore(StorePart):
         )
         with self._db.read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _declared_update(excluded: Any) -> dict[str, Any]:
+    """The upsert's SET for a perk already stored: the class's sync rule."""
+    undeclared = perks.c.declared_at.is_(None)  # a row from before migration 0007
+    stock_changed = sa.and_(
+        ~undeclared, perks.c.declared_stock.is_distinct_from(excluded.declared_stock)
+    )
+    budget_changed = sa.and_(
+        ~undeclared, perks.c.declared_budget.is_distinct_from(excluded.declared_budget)
+    )
+    return {
+        "cost": excluded.cost,
+        "stock": sa.case((stock_changed, excluded.stock), else_=perks.c.stock),
+        "daily_budget": sa.case(
+            (budget_changed, excluded.daily_budget), else_=perks.c.daily_budget
+        ),
+        "declared_stock": excluded.declared_stock,
+        "declared_budget": excluded.declared_budget,
+        "declared_at": sa.case(
+            (sa.or_(undeclared, stock_changed, budget_changed), excluded.declared_at),
+            else_=perks.c.declared_at,
+        ),
+    }
+
+
+def _valid_stock(stock: object) -> int:
+    if isinstance(stock, bool) or not isinstance(stock, int) or not 0 <= stock <= MAX_STOCK:
+        raise TierlineError(f"Stock {stock!r} is not a whole number of units from 0 to {MAX_STOCK}")
+    return stock
+
+
+def _valid_budget(budget: object) -> float | None:
+    if budget is None:
+        return None
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, int | float)
+        or not math.isfinite(budget)
+        or budget < 0
+    ):
+        raise TierlineError(f"Daily budget {budget!r} is not an amount of money, 0 or more")
+    return float(budget)

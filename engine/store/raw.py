@@ -33,6 +33,7 @@ __all__ = [
     "refused_kind",
     "store_unavailable",
     "unavailable_error",
+    "without_values",
 ]
 
 # SQLAlchemy's storage format for DateTime on SQLite: the rows written here and those
@@ -40,12 +41,18 @@ __all__ = [
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
+def without_values(text: str) -> str:
+    """``text`` (a driver's error, a traceback) without PostgreSQL's DETAIL lines, which may
+    quote a row's values ("Failing row contains (...)")."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:"))
+
+
 def store_unavailable(name: str, detail: object) -> StoreError:
     """The error for a lost server, a refused connection or a busy timeout: the store being
     unavailable (a 503 for the API), not a bug in the request. Core and raw statements
     alike."""
     return StoreError(
-        f"The store at '{name}' is unavailable: {detail}; check that the database is running "
+        f"The store at '{name}' is unavailable: {without_values(str(detail))}; check that the database is running "
         "and TIERLINE_DATABASE_URL points at it"
     )
 

@@ -21,6 +21,7 @@ __all__ = [
     "outcomes",
     "perk_usage",
     "perks",
+    "retention_marks",
     "visits",
 ]
 
@@ -122,6 +123,11 @@ perks = sa.Table(
     sa.Column("cost", sa.Double, nullable=False),
     sa.Column("stock", sa.Integer, nullable=True),  # NULL: unlimited
     sa.Column("daily_budget", sa.Double, nullable=True),  # NULL: no budget
+    # Migration 0007: what the playbook last declared (engine.store.perks, sync_perks);
+    # declared_at NULL: nothing declared yet.
+    sa.Column("declared_stock", sa.Integer, nullable=True),
+    sa.Column("declared_budget", sa.Double, nullable=True),
+    sa.Column("declared_at", UTCDateTime, nullable=True),
     # The last line of defence for "never issue more than the stock".
     sa.CheckConstraint("stock IS NULL OR stock >= 0", name="ck_perks_stock"),
 )
@@ -157,4 +163,13 @@ audit = sa.Table(
     sa.Column("action", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("detail", JSON, nullable=False),
+)
+
+# How far retention has pruned each table (migration 0005): the next pass starts there, so
+# a pass touches only rows that aged past the limit since the last one.
+retention_marks = sa.Table(
+    "retention_marks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("through", sa.Text, nullable=False),
 )

@@ -360,14 +360,16 @@ class VisitStore(StorePart):
             )
         return self._views(conn, [row])[0]
 
-    def day_report(self, site: str, day: dt.date) -> dict[str, Any]:
-        """The manager's view of one UTC day at ``site``: visits and spend by tier and by
-        campaign, and each perk issued against its stock and daily budget."""
-        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    def day_report(self, site: str, day: dt.date, *, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
+        """The manager's view of ``day`` at ``site``, from midnight to midnight in ``zone``
+        (23 or 25 hours on a daylight-saving change): visits and spend by tier and by
+        campaign, and each perk issued against its stock and the daily budget of the
+        same date."""
+        start, end = (
+            dt.datetime.combine(d, dt.time(), tzinfo=zone) for d in (day, day + dt.timedelta(1))
+        )
         query = sa.select(visits).where(
-            visits.c.site == site,
-            visits.c.opened_at >= start,
-            visits.c.opened_at < start + dt.timedelta(days=1),
+            visits.c.site == site, visits.c.opened_at >= start, visits.c.opened_at < end
         )
         by_tier: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"visits": 0, "open": 0, "spend": 0.0}
@@ -396,6 +398,7 @@ class VisitStore(StorePart):
         return {
             "site": site,
             "day": day.isoformat(),
+            "timezone": str(zone),
             "visits": len(views),
             "spend": round(sum(v["spend"] or 0.0 for v in views), 2),
             "by_tier": _rounded(by_tier, "tier"),

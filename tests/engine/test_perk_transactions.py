@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from api.group_commit import DecisionWriter
 from engine.decisions import Fallback, check_in, decide, decide_many, override, prepare_many
@@ -25,32 +23,7 @@ from tests.conftest import VIP, Trained
 DAY = dt.date(2026, 11, 26)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database of each kind: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store.open(db_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def sql(db_url: str) -> Iterator[Callable[[str], list[Any]]]:
-    """Run one statement on the store's database from outside the store."""
-    engine = sa.create_engine(db_url)
-
-    def run(statement: str) -> list[Any]:
-        with engine.begin() as conn:
-            result = conn.execute(sa.text(statement))
-            return list(result) if result.returns_rows else []
-
-    yield run
-    engine.dispose()
+# ``store``, ``url`` and ``raw`` (each database kind) come from tests/engine/conftest.py.
 
 
 @pytest.fixture
@@ -71,32 +44,32 @@ def _perks(store: Store, day: dt.date = DAY) -> dict[str, tuple[int | None, int,
     return {p["name"]: (p["stock"], p["issued"], p["spent"]) for p in store.list_perks(day=day)}
 
 
-def _fail_decision_writes(sql: Callable[[str], list[Any]], db_url: str) -> None:
+def _fail_decision_writes(raw: Callable[[str], list[Any]], url: str) -> None:
     """Make the database refuse every decision row, as a full disk would: the write fails
     at the database after the perks were taken in the same transaction."""
-    if db_url.startswith("sqlite"):
-        sql(
+    if url.startswith("sqlite"):
+        raw(
             "CREATE TRIGGER disk_full BEFORE INSERT ON decisions "
             "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
         )
         return
-    sql(
+    raw(
         "CREATE FUNCTION disk_full() RETURNS trigger AS $$ BEGIN "
         "RAISE EXCEPTION 'could not extend file: No space left on device' "
         "USING ERRCODE = 'disk_full'; END $$ LANGUAGE plpgsql"
     )
-    sql(
+    raw(
         "CREATE TRIGGER disk_full BEFORE INSERT ON decisions FOR EACH ROW EXECUTE FUNCTION disk_full()"
     )
 
 
 def test_a_failed_decision_write_takes_no_perk(
-    store: Store, model: TierModel, sql: Callable[[str], list[Any]], db_url: str
+    store: Store, model: TierModel, raw: Callable[[str], list[Any]], url: str
 ) -> None:
     """When the database refuses the decision rows, stock and budget are as before."""
     fallback = _stock(store, model, coffee=10)
     before = _perks(store)
-    _fail_decision_writes(sql, db_url)
+    _fail_decision_writes(raw, url)
     with pytest.raises(TierlineError) as raised:
         decide_many(
             store=store,
@@ -108,9 +81,9 @@ def test_a_failed_decision_write_takes_no_perk(
         )
     # On PostgreSQL a full disk is the store being unavailable; on SQLite the trigger's
     # abort is a refused row.
-    assert isinstance(raised.value, StoreError if db_url.startswith("postgres") else Conflict)
+    assert isinstance(raised.value, StoreError if url.startswith("postgres") else Conflict)
     assert _perks(store) == before
-    assert sql("SELECT COUNT(*) FROM decisions") == [(0,)]
+    assert raw("SELECT COUNT(*) FROM decisions") == [(0,)]
 
 
 def test_a_duplicate_decision_id_takes_no_perk(store: Store, model: TierModel) -> None:
@@ -130,7 +103,7 @@ def test_a_duplicate_decision_id_takes_no_perk(store: Store, model: TierModel) -
 
 
 def test_1000_concurrent_decisions_issue_exactly_the_stock_and_store_it(
-    store: Store, model: TierModel, sql: Callable[[str], list[Any]]
+    store: Store, model: TierModel, raw: Callable[[str], list[Any]]
 ) -> None:
     """1,000 concurrent VIP decisions against a coffee stock of 100: exactly 100 answers
     and exactly 100 stored decisions carry the coffee, and the stock is spent."""
@@ -152,7 +125,7 @@ def test_1000_concurrent_decisions_issue_exactly_the_stock_and_store_it(
     with_coffee = {a["decision_id"] for a in answers if _has(a["cues"], "welcome_coffee")}
     assert len(with_coffee) == 100
     stored = {
-        row[0]: row[1] for row in sql("SELECT id, cues FROM decisions")
+        row[0]: row[1] for row in raw("SELECT id, cues FROM decisions")
     }  # JSON text on SQLite, decoded on PostgreSQL
     assert len(stored) == 1000
     assert {i for i, cues in stored.items() if "welcome_coffee" in str(cues)} == with_coffee
@@ -185,7 +158,7 @@ def test_a_refused_perk_gives_its_place_and_the_answer_matches_the_row(
 
 
 def test_a_check_in_without_a_ticket_stores_no_decision_and_takes_no_perk(
-    store: Store, model: TierModel, sql: Callable[[str], list[Any]]
+    store: Store, model: TierModel, raw: Callable[[str], list[Any]]
 ) -> None:
     """The visit, the decision and its perks are one transaction: when no ticket is free
     the check-in stores nothing."""
@@ -202,7 +175,7 @@ def test_a_check_in_without_a_ticket_stores_no_decision_and_takes_no_perk(
     with pytest.raises(Conflict, match="in use"):
         store.check_in(decision=second, ticket_range=(1, 1), party_size=2)
     assert _perks(store) == before
-    assert sql("SELECT COUNT(*) FROM decisions") == [(1,)]
+    assert raw("SELECT COUNT(*) FROM decisions") == [(1,)]
     visit, decision = check_in(
         store=store, model=model, fallback=fallback, site="s", signals=VIP, today=DAY
     )

@@ -9,14 +9,16 @@ fail: the store must be proven on both databases.
 from __future__ import annotations
 
 import hmac
+import itertools
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +32,7 @@ from engine.store import Store, head, request_hash, upgrade
 from engine.store.database import Database
 from engine.store.migrate import alembic_config
 from engine.store.schema import metadata, outcomes
+from tests.conftest import record_vip_decision
 
 DAY = date(2025, 11, 26)
 TABLES = {
@@ -41,6 +44,7 @@ TABLES = {
     "perk_usage",
     "api_keys",
     "audit",
+    "retention_marks",
     "alembic_version",
 }
 OUTCOME = {
@@ -53,17 +57,12 @@ OUTCOME = {
 
 
 def _decide(store: Store, *, customer_id: str | None = "c1", site: str = "paris") -> str:
-    return store.record_decision(
-        customer_id=customer_id,
-        site=site,
-        tier="vip",
-        confidence=0.91,
-        score=0.87,
+    return record_vip_decision(
+        store,
+        customer_id,
         cues=[{"code": "welcome_coffee", "text": "Offer a coffee", "perk": "coffee"}],
         reasons=[{"feature": "visits_90d", "value": "14", "effect": 0.42}],
-        model_version="20251126-abc",
-        holdout=False,
-        degraded=False,
+        site=site,
     )
 
 
@@ -305,11 +304,12 @@ def test_take_perk_budget_refusal_puts_the_unit_back(store: Store) -> None:
     assert store.list_perks(day=DAY)[0]["stock"] == 2
 
 
-def test_sync_perks_updates_cost_and_budget_but_keeps_stock(store: Store) -> None:
-    """Re-syncing the playbook changes cost and budget and leaves the counted-down stock."""
+def test_sync_perks_updates_cost_and_keeps_an_undeclared_change_of_stock(store: Store) -> None:
+    """Re-syncing the playbook changes cost, and stock and budget only where the playbook
+    declares new values: the counted-down stock stays while its declaration does."""
     store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=10, daily_budget=None)})
     assert store.take_perk("coffee", day=DAY)
-    store.sync_perks({"coffee": Perk(name="coffee", cost=3.0, stock=500, daily_budget=90.0)})
+    store.sync_perks({"coffee": Perk(name="coffee", cost=3.0, stock=10, daily_budget=90.0)})
     (coffee,) = store.list_perks(day=DAY)
     assert (coffee["cost"], coffee["stock"], coffee["daily_budget"]) == (3.0, 9, 90.0)
 
@@ -677,6 +677,70 @@ def test_day_report_totals_visits_spend_and_perks(url: str) -> None:
         {"perk": "coffee", "issued": 1, "spent": 2.5, "stock_left": 9, "daily_budget": 20.0}
     ]
     assert b != a
+
+
+def _campaigns_by_day(
+    url: str, opened: list[tuple[str, datetime]], days: list[date], zones: list[tzinfo]
+) -> dict[tuple[str, date], set[str]]:
+    """Open a visit per ``(campaign, opened_at)``; the campaigns each zone's report of each
+    of ``days`` counts, by ``(zone name, day)``."""
+    now = [opened[0][1]]
+    found: dict[tuple[str, date], set[str]] = {}
+    with Store.open(url, clock=lambda: now[0]) as store:
+        for campaign, at in opened:
+            now[0] = at
+            _visit(store, source={"campaign": campaign})
+        for zone, day in itertools.product(zones, days):
+            report = store.day_report("paris", day, zone=zone)
+            assert report["timezone"] == str(zone) and report["day"] == day.isoformat()
+            found[str(zone), day] = {c["campaign"] for c in report["by_campaign"]}
+    return found
+
+
+def test_day_report_counts_visits_on_the_sites_local_day(url: str) -> None:
+    """In Europe/Berlin (UTC+1 in November) a visit at 23:30 UTC counts on the next day and
+    one at 23:10 UTC the day before on this one; in UTC (the default zone) they do not."""
+    opened = [
+        ("late_25th_utc", datetime(2025, 11, 25, 23, 10, tzinfo=UTC)),
+        ("early_26th", datetime(2025, 11, 26, 0, 30, tzinfo=UTC)),
+        ("evening_26th", datetime(2025, 11, 26, 22, 59, tzinfo=UTC)),
+        ("late_26th_utc", datetime(2025, 11, 26, 23, 30, tzinfo=UTC)),
+    ]
+    zones = [ZoneInfo("Europe/Berlin"), UTC]
+    found = _campaigns_by_day(url, opened, [DAY, DAY + timedelta(1)], zones)
+    assert found == {
+        ("Europe/Berlin", DAY): {"late_25th_utc", "early_26th", "evening_26th"},
+        ("Europe/Berlin", DAY + timedelta(1)): {"late_26th_utc"},
+        ("UTC", DAY): {"early_26th", "evening_26th", "late_26th_utc"},
+        ("UTC", DAY + timedelta(1)): set(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("day", "before", "first", "last", "after"),
+    [
+        # Spring forward: 23 hours, from 23:00 UTC (CET) to 22:00 UTC (CEST).
+        (date(2025, 3, 30), (3, 29, 22, 59), (3, 29, 23, 0), (3, 30, 21, 59), (3, 30, 22, 0)),
+        # Fall back: 25 hours, from 22:00 UTC (CEST) to 23:00 UTC (CET).
+        (date(2025, 10, 26), (10, 25, 21, 59), (10, 25, 22, 0), (10, 26, 22, 59), (10, 26, 23, 0)),
+    ],
+)
+def test_day_report_on_a_daylight_saving_day(
+    url: str,
+    day: date,
+    before: tuple[int, ...],
+    first: tuple[int, ...],
+    last: tuple[int, ...],
+    after: tuple[int, ...],
+) -> None:
+    """On a daylight-saving change the Berlin day is 23 or 25 hours long: its first and
+    last minutes count, the minutes either side of it do not."""
+    opened = [
+        (name, datetime(2025, *t, tzinfo=UTC))
+        for name, t in (("before", before), ("first", first), ("last", last), ("after", after))
+    ]
+    found = _campaigns_by_day(url, opened, [day], [ZoneInfo("Europe/Berlin")])
+    assert found == {("Europe/Berlin", day): {"first", "last"}}
 
 
 _OLD_DECISION = (
