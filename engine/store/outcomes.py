@@ -20,9 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from engine.errors import CuesNotOffered, IdempotencyKeyReused, NotFound
-from engine.store.database import StorePart, is_unique_violation
-from engine.store.schema import decisions, outcomes, visits
+from tierline.engine.errors import CuesNotOffered, IdempotencyKeyReused, NotFound
+from tierline.engine.store.database import StorePart, is_unique_violation
+from tierline.engine.store.schema import decisions, outcomes, visits
 
 __all__ = ["OutcomeStore", "request_hash"]
 

@@ -7,8 +7,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from api.schemas import CUSTOMER_ID_PATTERN, MAX_SPEND
 from tests.api.conftest import PLAIN, VIP, assert_error, site_key
+from tierline.api.schemas import CUSTOMER_ID_PATTERN, MAX_SPEND
 
 BAD_IDS = ("a/b", "a b", "é", "a" * 129, "a\tb")
 

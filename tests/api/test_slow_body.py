@@ -33,7 +33,16 @@ def port(models_dir: Path, tmp_path: Path) -> Iterator[int]:
     chosen = free_port()
     with (tmp_path / "server.log").open("wb") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(chosen)],
+            [
+                sys.executable,
+                "-m",
+                "tierline.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chosen),
+            ],
             env=env,
             cwd=ROOT,
             stdout=sink,

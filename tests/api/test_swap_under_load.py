@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from engine.registry import Registry
 from tests.api.conftest import VIP
 from tests.api.test_serve import ROOT, _tierline
 from tests.servers import free_port, wait_ready
+from tierline.engine.registry import Registry
 
 LOAD_SECONDS = 60
 SWAPS = 10
@@ -57,7 +57,7 @@ def test_ten_swaps_during_a_minute_of_load_fail_no_request(
         [
             sys.executable,
             "-m",
-            "cli",
+            "tierline.cli",
             "serve",
             "--host",
             "127.0.0.1",
