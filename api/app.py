@@ -22,7 +22,7 @@ from tierline.api.decision_lane import PATH as DECISIONS_PATH
 from tierline.api.decision_lane import DecisionLane
 from tierline.api.errors import install_error_handlers
 from tierline.api.group_commit import DecisionWriter
-from tierline.api.limits import BodySizeLimit, KeyCache, RateLimiter
+from tierline.api.limits import BodyLimits, KeyCache, RateLimiter
 from tierline.api.metrics import Metrics, MetricsMiddleware
 from tierline.api.routers import (
     customers,
@@ -140,11 +140,16 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
     ):
         app.include_router(module.router)
     # Outermost last: metrics see every response, including the 413s.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if decision_lane:
         app.decision_lane = DecisionLane(
-            state=app.state, metrics=metrics, max_bytes=settings.max_body_bytes
+            state=app.state,
+            metrics=metrics,
+            max_bytes=settings.max_body_bytes,
+            body_timeout=settings.body_timeout_seconds,
         )
     return app
 

@@ -9,7 +9,8 @@ decision (the model, the profile look-up, the write) has to fit next to them. So
 ``TierlineApp`` hands this one path and method to ``DecisionLane`` before its middleware
 stack, and the lane does, in this order, what that machinery does for the route:
 
-1. 413 for a body over the limit (by Content-Length, or counted as it arrives);
+1. 413 for a body over the limit (by Content-Length, or counted as it arrives), 408 for
+   one that takes longer than the body timeout to arrive (``api.limits.BodyLimits``);
 2. the key (``api.deps.check_key``): 401, 403 or 429, before the body is parsed, so a
    request without a key is a 401 whatever its body;
 3. ``explain`` parsed as FastAPI parses a ``bool`` query parameter (422 otherwise);
@@ -28,6 +29,7 @@ same requests both ways and compares the answers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -40,7 +42,7 @@ from starlette.types import Receive, Scope, Send
 from tierline.api.access_log import log_request
 from tierline.api.deps import check_key
 from tierline.api.errors import ApiError, error_response, validation_response
-from tierline.api.limits import declared_too_large, refuse_too_large, send_json
+from tierline.api.limits import declared_too_large, refuse_too_large, refuse_too_slow, send_json
 from tierline.api.metrics import Metrics
 from tierline.api.routers.decisions import decide_and_store
 from tierline.api.schemas import DecisionRequest
@@ -68,10 +70,13 @@ class _Gone(Exception):
 class DecisionLane:
     """The ASGI handler of ``POST /v1/decisions`` (see the module's docstring)."""
 
-    def __init__(self, *, state: Any, metrics: Metrics, max_bytes: int) -> None:
+    def __init__(
+        self, *, state: Any, metrics: Metrics, max_bytes: int, body_timeout: float
+    ) -> None:
         self._state = state  # the app's state: store, serving model, keys, writer
         self._metrics = metrics
         self._max_bytes = max_bytes
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
@@ -87,9 +92,13 @@ class DecisionLane:
             await refuse_too_large(send, self._max_bytes)
             return 413
         try:
-            body = await self._body(receive)
+            async with asyncio.timeout(self._body_timeout):
+                body = await self._body(receive)
         except _Gone:
             return _CLIENT_GONE
+        except TimeoutError:
+            await refuse_too_slow(send, self._body_timeout)
+            return 408
         if body is None:
             await refuse_too_large(send, self._max_bytes)
             return 413

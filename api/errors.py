@@ -23,6 +23,7 @@ from tierline.api.schemas import NO_NUL
 from tierline.engine.errors import (
     ArtifactError,
     Conflict,
+    CuesNotOffered,
     DataError,
     IdempotencyKeyReused,
     NotFound,
@@ -49,6 +50,7 @@ log = logging.getLogger("tierline.api")
 # The one table: the first matching class wins (most specific first).
 STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
     (UnknownSignals, 422, "unknown_signals"),  # details.signals names them
+    (CuesNotOffered, 422, "cue_not_offered"),  # details.unknown names them
     (SpecError, 422, "spec_error"),
     (DataError, 422, "data_error"),
     (PlaybookError, 422, "playbook_error"),

@@ -1,14 +1,15 @@
-"""Limits: request body size (ASGI middleware), a per-key token-bucket rate limit, and the
-short-lived cache of checked keys."""
+"""Limits: request body size and read time (ASGI middleware), a per-key token-bucket rate
+limit, and the short-lived cache of checked keys."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,17 +17,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tierline.api.errors import error_body
 
 __all__ = [
-    "BodySizeLimit",
+    "BodyLimits",
     "KeyCache",
     "RateLimiter",
     "declared_too_large",
     "refuse_too_large",
+    "refuse_too_slow",
     "send_json",
 ]
 
 
-class _TooLarge(Exception):
-    pass
+class _Refused(Exception):
+    """The body broke a limit: ``answer`` sends the refusal."""
+
+    def __init__(self, answer: Callable[[Send], Awaitable[None]]) -> None:
+        super().__init__("request body refused")
+        self.answer = answer
 
 
 def declared_too_large(scope: Scope, max_bytes: int) -> bool:
@@ -72,13 +78,29 @@ async def refuse_too_large(send: Send, max_bytes: int) -> None:
     await send_json(send, 413, body, ((b"connection", b"close"),))
 
 
-class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413: by Content-Length, and by counting the
-    bytes as they stream in (a chunked body has no Content-Length)."""
+async def refuse_too_slow(send: Send, seconds: float) -> None:
+    """Answer 408 in the error shape and close the connection: the body did not arrive
+    within ``seconds``."""
+    body = json.dumps(
+        error_body(
+            "request_timeout",
+            f"The request body did not arrive within {seconds:g} seconds; send it at once",
+            {"timeout_seconds": seconds},
+        )
+    ).encode()
+    await send_json(send, 408, body, ((b"connection", b"close"),))
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimits:
+    """Refuse bodies over ``max_bytes`` with 413 (by Content-Length, and by counting the
+    bytes as they stream in: a chunked body has no Content-Length), and bodies that take
+    longer than ``timeout`` seconds to arrive with 408 (a client dribbling a body would
+    otherwise hold its connection and a worker's memory for as long as it likes)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,35 +110,45 @@ class BodySizeLimit:
             await refuse_too_large(send, self.max_bytes)
             return
         seen = 0
-        exceeded = False
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        complete = False
+        refusal: _Refused | None = None
         refused = False
 
-        async def counting_receive() -> Message:
-            nonlocal seen, exceeded
-            message = await receive()
+        async def limited_receive() -> Message:
+            nonlocal seen, complete, refusal
+            if complete:  # only a disconnect is left to wait for, as long as it takes
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                refusal = _Refused(lambda s: refuse_too_slow(s, self.timeout))
+                raise refusal from None
+            complete = not message.get("more_body", False)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    exceeded = True
-                    raise _TooLarge
+                    refusal = _Refused(lambda s: refuse_too_large(s, self.max_bytes))
+                    raise refusal
             return message
 
         async def guarded_send(message: Message) -> None:
-            # FastAPI turns an error while reading the body into its own 400; once the
-            # limit is crossed, whatever the app answers is replaced by the 413.
+            # FastAPI turns an error while reading the body into its own 400; once a limit
+            # is crossed, whatever the app answers is replaced by the limit's refusal.
             nonlocal refused
-            if not exceeded:
+            if refusal is None:
                 await send(message)
             elif not refused and message["type"] == "http.response.start":
                 refused = True
-                await refuse_too_large(send, self.max_bytes)
+                await refusal.answer(send)
 
         try:
-            await self.app(scope, counting_receive, guarded_send)
-        except _TooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except _Refused as error:
             if not refused:
                 refused = True
-                await refuse_too_large(send, self.max_bytes)
+                await error.answer(send)
 
 
 class RateLimiter:

@@ -11,12 +11,15 @@ from pydantic_core import CoreSchema, core_schema
 from tierline.engine.store.perks import MAX_STOCK
 
 __all__ = [
+    "CUSTOMER_ID_PATTERN",
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_SPEND",
     "NO_NUL",
     "SIGNAL_VALUE_MESSAGE",
     "BatchRequest",
     "CloseRequest",
+    "CustomerId",
     "CustomerPut",
     "DecisionRequest",
     "OutcomeRequest",
@@ -62,8 +65,13 @@ SignalValue = Annotated[
     _OneSignalError(),
 ]
 Signals = dict[SignalName, SignalValue]
-CustomerId = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# One alphabet for customer ids in bodies and paths alike: an id the decisions accept can
+# be read and updated through /v1/customers/{id} (no "/", no spaces, no control characters).
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+CustomerId = Annotated[str, Field(min_length=1, max_length=128, pattern=CUSTOMER_ID_PATTERN)]
+# Far above any party's bill, and small enough that a day's sum stays a finite number.
+MAX_SPEND = 1e9
+Money = Annotated[float, Field(ge=0, le=MAX_SPEND, allow_inf_nan=False)]
 CueCode = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 

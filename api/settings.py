@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     default_tier: str = Field(default="standard", min_length=1)
     batch_cap: int = Field(default=100, ge=1, le=10_000)
     max_body_bytes: int = Field(default=65_536, ge=1)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     reload_seconds: float = Field(default=1.0, gt=0)
     # How long a checked key is trusted without reading the store (a revocation's delay).

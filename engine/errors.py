@@ -5,7 +5,8 @@ The tree::
     TierlineError                 anything tierline refuses, with a message for a person
     ├── SpecError                 the spec file is unreadable, malformed or inconsistent
     ├── DataError                 a data file is missing, unreadable or does not fit the spec
-    │   └── UnknownSignals        a request sends signals nothing uses (the spec refuses them)
+    │   ├── UnknownSignals        a request sends signals nothing uses (the spec refuses them)
+    │   └── CuesNotOffered        an outcome marks cues its decision never offered
     ├── PlaybookError             the playbook file is malformed or does not fit the tiers
     ├── ArtifactError             a model version is incomplete, tampered or unloadable
     ├── NotFound                  a named thing (model version, customer, ...) does not exist
@@ -25,6 +26,7 @@ from typing import Any
 __all__ = [
     "ArtifactError",
     "Conflict",
+    "CuesNotOffered",
     "DataError",
     "IdempotencyKeyReused",
     "NotFound",
@@ -52,6 +54,14 @@ class DataError(TierlineError):
 
 class UnknownSignals(DataError):
     """A request sends signal names that nothing uses, under a spec that refuses them."""
+
+    def __init__(self, message: str, *, details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class CuesNotOffered(DataError):
+    """An outcome marks cue codes that its decision (or the visit's override) never offered."""
 
     def __init__(self, message: str, *, details: Any) -> None:
         super().__init__(message)

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Path
 from tierline.api.answers import CustomerAnswer, ErasedAnswer
 from tierline.api.deps import AdminKey, PosKey, StoreDep
 from tierline.api.examples import documented
-from tierline.api.schemas import NO_NUL, CustomerPut
+from tierline.api.schemas import CustomerId, CustomerPut
 from tierline.engine.errors import NotFound
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-CustomerPath = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL)]
+CustomerPath = Annotated[CustomerId, Path()]
 
 
 @router.get("/{customer_id}", response_model=CustomerAnswer, responses=documented("customer", 404))

@@ -20,9 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from tierline.engine.errors import IdempotencyKeyReused, NotFound
+from tierline.engine.errors import CuesNotOffered, IdempotencyKeyReused, NotFound
 from tierline.engine.store.database import StorePart, is_unique_violation
-from tierline.engine.store.schema import decisions, outcomes
+from tierline.engine.store.schema import decisions, outcomes, visits
 
 __all__ = ["OutcomeStore", "request_hash"]
 
@@ -55,12 +55,7 @@ class OutcomeStore(StorePart):
                 stored = self._outcome_by_key(conn, site, idempotency_key)
                 if stored is not None:
                     return _replay(stored, digest, idempotency_key), True
-                decided_at = conn.scalar(
-                    sa.select(decisions.c.site).where(decisions.c.id == body["decision_id"])
-                )
-                if decided_at != site:
-                    # The same words for another site's decision as for one never stored.
-                    raise NotFound(f"Decision '{body['decision_id']}' does not exist")
+                _check_cues(conn, site, body)
                 row = _row(body, key=idempotency_key, digest=digest)
                 row["site"] = site
                 row["id"] = uuid.uuid4().hex
@@ -88,6 +83,32 @@ class OutcomeStore(StorePart):
             sa.select(outcomes).where(outcomes.c.site == site, outcomes.c.idempotency_key == key)
         ).first()
         return None if row is None else dict(row._mapping)
+
+
+def _check_cues(conn: sa.Connection, site: str, body: Mapping[str, Any]) -> None:
+    """Refuse an outcome about another site's decision (as one never stored), or marking
+    cues the decision never offered: its own, or those an override of its visit picked."""
+    decision_id = body["decision_id"]
+    decided = conn.execute(
+        sa.select(decisions.c.site, decisions.c.cues).where(decisions.c.id == decision_id)
+    ).first()
+    if decided is None or decided.site != site:
+        # The same words for another site's decision as for one never stored.
+        raise NotFound(f"Decision '{decision_id}' does not exist")
+    offered = {cue["code"] for cue in decided.cues}
+    for (cues,) in conn.execute(
+        sa.select(visits.c.override_cues).where(
+            visits.c.site == site, visits.c.decision_id == decision_id
+        )
+    ):
+        offered.update(cue["code"] for cue in cues or ())
+    unknown = sorted({*body.get("accepted", ()), *body.get("declined", ())} - offered)
+    if unknown:
+        raise CuesNotOffered(
+            f"Decision '{decision_id}' did not offer the cue(s) {', '.join(unknown)}; "
+            "mark only the cues it showed",
+            details={"unknown": unknown, "offered": sorted(offered)},
+        )
 
 
 def _public(row: Mapping[Any, Any]) -> dict[str, Any]:

@@ -98,3 +98,22 @@ def assert_error(response: object, status: int) -> dict[str, object]:
     assert set(body["error"]) == {"code", "message", "details"}
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return dict(body["error"])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_client(
+    request: pytest.FixtureRequest, models_dir: Path, db_path: Path
+) -> Iterator[TestClient]:
+    """The app with its lifespan, on SQLite and on an empty PostgreSQL schema."""
+    url = f"sqlite:///{db_path}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    settings = Settings(database_url=url, models=str(models_dir), reload_seconds=0.2)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def site_key(client: TestClient, role: str, site: str = SITE) -> dict[str, str]:
+    """A new key of ``role`` at ``site``, as request headers."""
+    plaintext, _ = client.app.state.store.create_key(role=role, site=site, name=role)  # type: ignore[attr-defined]
+    return {"X-API-Key": plaintext}
