@@ -452,7 +452,6 @@ def demo(
     (printed once); Ctrl-C stops it.
     """
     from tierline.api.server import check_port_free
-    from tierline.engine.spec import load_spec
     from tierline.training import data as data_io
     from tierline.training.demo_data import generate_customers
     from tierline.training.train import train as run_train
