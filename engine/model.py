@@ -126,7 +126,10 @@ class TierModel:
         playbook: Playbook,
         booster: lgb.Booster,
         metadata: Mapping[str, Any],
+        model_text: str | None = None,
     ) -> None:
+        """``model_text``: the LightGBM text ``booster`` was built from, if at hand; the
+        compiled forest is built from it (and then let go)."""
         self.version = version
         self.spec = spec
         self.features = features
@@ -136,6 +139,7 @@ class TierModel:
         self.metadata = dict(metadata)
         self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
         self._single: Forest | _SingleRowPredictor | None = None  # built on first use
+        self._model_text = model_text
         self._single_lock = threading.Lock()
 
     def single_row_predictor(self) -> Forest | _SingleRowPredictor:
@@ -155,7 +159,8 @@ class TierModel:
 
     def _build_single(self) -> Forest | _SingleRowPredictor:
         n = self.features.n_features_out_
-        forest = checked_forest(self.booster, n_features=n)
+        forest = checked_forest(self.booster, n_features=n, model_text=self._model_text)
+        self._model_text = None
         if isinstance(forest, Forest):
             return forest  # its check already ran (and so loaded) the compiled loop
         log.warning(
