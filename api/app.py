@@ -1,8 +1,9 @@
 """The FastAPI app: ``create_app(settings)`` wires the store, the serving model and routers.
 
 The lifespan opens the store, loads the champion (no loadable model means the fallback
-answers, ``degraded``, and readiness is 503), syncs the playbook's perks and starts the
-watcher that swaps in a newly promoted champion within ``reload_seconds``.
+answers, ``degraded``, and readiness is 503), syncs the playbook's perks, starts the
+watcher that swaps in a newly promoted champion within ``reload_seconds`` and, with
+``retention_days`` set, the retention task that prunes old signals every ``prune_seconds``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -29,13 +31,16 @@ from api.routers import (
     health,
     models,
     outcomes,
+    perks,
     reports,
     visits,
 )
 from api.serving import ServingModel, freeze_startup_objects
 from api.settings import Settings, get_settings
+from engine.errors import TierlineError
 from engine.registry import Registry
 from engine.store import Store
+from engine.store.database import utcnow
 
 __all__ = ["TierlineApp", "create_app", "create_app_from_env"]
 
@@ -90,13 +95,22 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
             app.state.serving = serving
             app.state.decision_writer = DecisionWriter(store)
             freeze_startup_objects()
-            watcher = asyncio.create_task(serving.watch(settings.reload_seconds))
+            tasks = [asyncio.create_task(serving.watch(settings.reload_seconds))]
+            if settings.retention_days is not None:
+                tasks.append(
+                    asyncio.create_task(
+                        _retention(
+                            store, days=settings.retention_days, every=settings.prune_seconds
+                        )
+                    )
+                )
             try:
                 yield
             finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         finally:
             store.close()
 
@@ -105,13 +119,25 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
         version="1",
         summary="Service tiers for arriving customers: who is this, and what do we do for them?",
         lifespan=lifespan,
+        # A redirect to the slash-less path would be built from the request's Host header.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     install_error_handlers(app)
-    for module in (decisions, customers, visits, outcomes, reports, models, health, display):
+    for module in (
+        decisions,
+        customers,
+        visits,
+        outcomes,
+        perks,
+        reports,
+        models,
+        health,
+        display,
+    ):
         app.include_router(module.router)
     # Outermost last: metrics see every response, including the 413s.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -121,6 +147,28 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
             state=app.state, metrics=metrics, max_bytes=settings.max_body_bytes
         )
     return app
+
+
+async def _retention(store: Store, *, days: int, every: float) -> None:
+    """Scrub the signals of decisions and visits older than ``days`` at start-up, then every
+    ``every`` seconds, in the thread pool: off the event loop and off the decision path."""
+    while True:
+        try:
+            pruned = await run_in_threadpool(
+                store.prune_signals, older_than=utcnow() - timedelta(days=days)
+            )
+        except TierlineError as error:  # the store is down: the next pass catches up
+            log.warning("retention pass failed: %s", error)
+        else:
+            if any(pruned.values()):
+                log.info(
+                    "retention: scrubbed the signals of %d decisions and %d visits older "
+                    "than %d days",
+                    pruned["decisions"],
+                    pruned["visits"],
+                    days,
+                )
+        await asyncio.sleep(every)
 
 
 def create_app_from_env() -> TierlineApp:

@@ -19,7 +19,7 @@ stack, and the lane does, in this order, what that machinery does for the route:
 5. the decision (``api.routers.decisions.decide_and_store``: the route's own code),
    answered as JSON by pydantic's encoder, as FastAPI encodes it;
 6. errors in the one shape (``api.errors``), and a logged 500 for a bug;
-7. the request counted and timed in the metrics under the route's template.
+7. the request counted and timed in the metrics, and logged, under the route's template.
 
 The route stays declared in ``api.routers.decisions`` for the OpenAPI document and the
 role test, and answers there too (an app mounted under a prefix, say); a test sends the
@@ -37,6 +37,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
+from api.access_log import log_request
 from api.deps import check_key
 from api.errors import ApiError, error_response, validation_response
 from api.limits import declared_too_large, refuse_too_large, send_json
@@ -79,6 +80,7 @@ class DecisionLane:
             status = await self._serve(scope, receive, send)
         finally:
             self._metrics.observe_request("POST", PATH, status, time.perf_counter() - start)
+            log_request(scope, PATH, status)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> int:
         if declared_too_large(scope, self._max_bytes):
@@ -190,7 +192,8 @@ def _as_fastapi(body: bytes, *, is_json: bool) -> DecisionRequest:
             raise _Invalid(
                 [{"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error"}]
             ) from None
-        except ValueError:  # not UTF-8: FastAPI's words for a body it cannot read
+        except (ValueError, RecursionError):
+            # Not UTF-8, or nested too deep to parse: FastAPI's words for a body it cannot read.
             raise ApiError(400, "bad_request", "There was an error parsing the body") from None
     try:
         return DecisionRequest.model_validate(value, from_attributes=True)

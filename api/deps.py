@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import ApiError
 from api.limits import KeyCache, RateLimiter
 from api.metrics import Metrics
+from api.schemas import NO_NUL
 from api.serving import Serving, ServingModel
 from api.settings import Settings
 from engine.store import ROLES, Store
@@ -102,9 +103,11 @@ ModelDep = Annotated[Serving, Depends(get_model)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 # A client that is unsure whether its post arrived sends it again with the same key.
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+IdempotencyKey = Annotated[
+    str, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=NO_NUL)
+]
 OptionalIdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=NO_NUL)
 ]
 
 

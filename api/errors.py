@@ -1,35 +1,45 @@
 """Errors as HTTP: one table from domain errors to statuses, one JSON shape everywhere.
 
 Every error body is ``{"error": {"code", "message", "details"}}``. Domain errors know
-nothing of HTTP (engine/errors.py); this module is the only place that maps them.
+nothing of HTTP (engine/errors.py); this module is the only place that maps them. Logs
+carry no request body and no statement parameter (the engines hide them, and a driver's
+DETAIL line, which may quote a row, is cut from a logged trace).
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
+from api.schemas import NO_NUL
 from engine.errors import (
     ArtifactError,
     Conflict,
     DataError,
+    IdempotencyKeyReused,
     NotFound,
     PlaybookError,
     SpecError,
     StoreError,
     TierlineError,
+    UnknownSignals,
 )
+from engine.store.raw import without_values
 
 __all__ = [
     "STATUS",
     "ApiError",
     "error_body",
     "error_response",
+    "flat_routes",
     "install_error_handlers",
     "validation_response",
 ]
@@ -38,10 +48,13 @@ log = logging.getLogger("tierline.api")
 
 # The one table: the first matching class wins (most specific first).
 STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
+    (UnknownSignals, 422, "unknown_signals"),  # details.signals names them
     (SpecError, 422, "spec_error"),
     (DataError, 422, "data_error"),
     (PlaybookError, 422, "playbook_error"),
     (NotFound, 404, "not_found"),
+    # The IETF Idempotency-Key draft's status: the request, not the state, is at fault.
+    (IdempotencyKeyReused, 422, "idempotency_key_reused"),
     (Conflict, 409, "conflict"),
     (ArtifactError, 409, "artifact_error"),  # a tampered/corrupt version refused on promote
     (StoreError, 503, "store_unavailable"),
@@ -104,16 +117,23 @@ def error_response(exc: Exception) -> JSONResponse:
             if isinstance(exc, cls):
                 if status >= 500:
                     log.warning("store unavailable: %s", exc)
-                return _json(status, code, str(exc))
-    log.exception("unexpected error", exc_info=exc)
+                return _json(status, code, str(exc), exc.details)
+    # No exc_info: the trace is logged without the values a database error may quote.
+    log.error("unexpected error\n%s", without_values("".join(traceback.format_exception(exc))))
     return _json(500, "internal_error", "Internal error; the server log has the details")
+
+
+def _msg(error: Any) -> Any:
+    """pydantic's words, but the NUL refusal says so rather than quoting its pattern."""
+    ctx = error.get("ctx") or {}
+    if error.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
+        return "Text should not contain the NUL character (\\u0000)"
+    return error.get("msg")
 
 
 def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     # ctx may hold exception objects; input may be large or not JSON-able: keep it short.
-    return [
-        {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors
-    ]
+    return [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": _msg(e)} for e in errors]
 
 
 def validation_response(errors: list[Any]) -> JSONResponse:
@@ -123,8 +143,9 @@ def validation_response(errors: list[Any]) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         return _json(400, "malformed_json", "The request body is not valid JSON", _clean(errors))
     first = errors[0] if errors else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg", "invalid request"))
+    # A NUL in a signal's name is in the location too: shown escaped, as JSON writes it.
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body").replace("\x00", "\\u0000")
+    message = f"{where}: {_msg(first)}" if where else str(first.get("msg", "invalid request"))
     return _json(422, "validation_error", message, _clean(errors))
 
 
@@ -137,10 +158,38 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return validation_response(list(exc.errors()))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return _json(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        # Starlette's Allow names the methods of the first route at the path only.
+        headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
+        message = f"{request.method} is not allowed here; use {headers['Allow']}"
+    return _json(exc.status_code, code, message, None, headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at the request's path."""
+    methods: set[str] = set()
+    for route in flat_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def flat_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, those of included routers too: FastAPI keeps an included router as one
+    entry wrapping it. The app includes its routers without a prefix of their own, so
+    their routes match the full path."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from flat_routes(inner.routes)
+        else:
+            yield route
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
+from api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
+
 __all__ = ["DECISION", "VISIT_VIEW", "documented"]
 
 _CUES = [
@@ -32,6 +36,7 @@ DECISION: dict[str, Any] = {
     "model_version": "v0003",
     "holdout": False,
     "degraded": False,
+    "ignored_signals": ["visits_09d"],
 }
 VISIT_VIEW: dict[str, Any] = {
     "site": "lyon",
@@ -45,7 +50,11 @@ VISIT_VIEW: dict[str, Any] = {
     "source": {"campaign": "spring_menu", "landing_page": "/book", "channel": "email"},
     "tier": "vip",
     "override": None,
-    "decision": {k: v for k, v in DECISION.items() if k not in {"decision_id", "customer_id"}},
+    "decision": {
+        k: v
+        for k, v in DECISION.items()
+        if k not in {"decision_id", "customer_id", "ignored_signals"}
+    },
     "accepted": ["seat_fast"],
     "declined": [],
 }
@@ -59,6 +68,24 @@ OUTCOME: dict[str, Any] = {
     "converted": True,
     "note": "Liked the terrace; asked about the tasting menu",
     "created_at": "2026-11-26T20:31:02.118000Z",
+}
+
+PERK: dict[str, Any] = {
+    "name": "coffee",
+    "cost": 2.5,
+    "stock": 493,
+    "daily_budget": 150.0,
+    "declared_stock": 500,
+    "declared_budget": 150.0,
+    "issued": 7,
+    "spent": 17.5,
+}
+
+# name -> the typed answer documented for it, where there is one
+MODELS: dict[str, type[BaseModel]] = {
+    "decision": DecisionAnswer,
+    "decisions": DecisionBatchAnswer,
+    "check_in": CheckInAnswer,
 }
 
 # name -> example body of a successful response
@@ -105,6 +132,7 @@ SUCCESS: dict[str, Any] = {
     "report": {
         "site": "lyon",
         "day": "2026-11-26",
+        "timezone": "Europe/Paris",
         "visits": 48,
         "spend": 2210.5,
         "by_tier": [
@@ -113,7 +141,14 @@ SUCCESS: dict[str, Any] = {
         ],
         "by_campaign": [{"campaign": "spring_menu", "visits": 12, "spend": 640.0}],
         "perks": [
-            {"perk": "coffee", "issued": 7, "spent": 17.5, "stock_left": 493, "daily_budget": 150.0}
+            {
+                "perk": "coffee",
+                "text": "Coffee on the house",
+                "issued": 7,
+                "spent": 17.5,
+                "stock_left": 493,
+                "daily_budget": 150.0,
+            }
         ],
     },
     "models": {
@@ -130,6 +165,9 @@ SUCCESS: dict[str, Any] = {
         ],
     },
     "promoted": {"champion": "v0003", "previous": "v0002", "serving": "v0003"},
+    "erased": {"profile": True, "decisions": 12, "visits": 5, "outcomes": 4},
+    "perks": {"day": "2026-11-26", "items": [PERK]},
+    "perk": {k: v for k, v in PERK.items() if k not in ("issued", "spent")},
 }
 
 _ERRORS: dict[int, tuple[str, str, str]] = {
@@ -148,7 +186,8 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
     ),
     413: ("Body over the size limit", "payload_too_large", "The request body exceeds 65536 bytes"),
     422: (
-        "Invalid body or parameters",
+        "Invalid body or parameters (or, under a spec that refuses them, unknown signals: "
+        "code unknown_signals, details.signals)",
         "validation_error",
         "signals.visits_90d: Input should be a valid number",
     ),
@@ -172,6 +211,8 @@ def documented(success: str, *errors: int, status: int = 200) -> dict[int | str,
     responses: dict[int | str, Any] = {
         status: {"content": {"application/json": {"example": SUCCESS[success]}}}
     }
+    if success in MODELS:  # the route itself declares response_model=None
+        responses[status]["model"] = MODELS[success]
     for code in sorted({*errors, *_KEYED_ERRORS}):
         description, name, message = _ERRORS[code]
         responses[code] = {

@@ -7,8 +7,13 @@ SQLite WAL (the row and three indexes), most of them the same pages as the reque
 before. Here each request computes its decision (``engine.decisions.prepare_many``),
 queues the row and waits; one task per turn writes all the queued rows in one
 transaction and wakes the requests, which answer only then, so an answered decision is
-stored exactly as before. A failed write fails every request of its group (a 503, as a
-failed write of one decision did).
+stored exactly as before, with the perks it shows (taken in that transaction).
+
+A write that fails for one request's row must not fail its neighbours: the group is then
+written again one request at a time, so only the request whose row is refused fails (a
+4xx for a value the database refuses, ``api.errors``), and each other request's perks are
+taken in its own transaction. When the store itself is unavailable every request of the
+group gets the 503 at once: writing them one by one would only wait on it again.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from api.deps import on_store
+from engine.errors import StoreError
 from engine.store import Store
 
 __all__ = ["DecisionWriter"]
@@ -48,12 +54,37 @@ class DecisionWriter:
         try:
             await on_store(self._store, self._store.record_decisions, items=rows)
         except Exception as error:
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(error)
+            if len(group) == 1 or isinstance(error, StoreError):
+                for _, future in group:
+                    _settle(future, error)
+                return
+            await self._write_one_by_one(group)
             return
         self.groups += 1
         self.rows += len(rows)
         for _, future in group:
-            if not future.done():
-                future.set_result(None)
+            _settle(future, None)
+
+    async def _write_one_by_one(
+        self, group: list[tuple[Sequence[Mapping[str, Any]], asyncio.Future[None]]]
+    ) -> None:
+        """Each request of a failed group in a transaction of its own."""
+        for rows, future in group:
+            try:
+                await on_store(self._store, self._store.record_decisions, items=rows)
+            except Exception as error:
+                _settle(future, error)
+                continue
+            self.groups += 1
+            self.rows += len(rows)
+            _settle(future, None)
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    """Wake a waiting request (unless it has gone: its future is cancelled)."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

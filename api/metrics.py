@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests and latency per route, decisions by tier, fallbacks, model.
+"""Prometheus metrics: requests and latency per route, decisions by tier, fallbacks, ignored
+signals, model.
 
 Each app has its own registry, so several apps in one process (tests) do not collide.
 With several uvicorn workers each worker reports its own numbers.
@@ -12,6 +13,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.access_log import log_request
 
 __all__ = ["Metrics", "MetricsMiddleware"]
 
@@ -44,6 +47,17 @@ class Metrics:
             "Decisions answered by the fallback (no model loaded).",
             registry=self.registry,
         )
+        # Unlabelled: the names are the customer's, unbounded; the answers list them.
+        self.ignored_signals = Counter(
+            "tierline_signals_ignored_total",
+            "Signal names sent with decisions that nothing uses (misspelt or unknown).",
+            registry=self.registry,
+        )
+        self.ignoring = Counter(
+            "tierline_decisions_ignoring_signals_total",
+            "Decisions whose request sent at least one signal that nothing uses.",
+            registry=self.registry,
+        )
         self.model = Gauge(
             "tierline_model_info",
             "The serving model version (1 for the version served; 'none' when degraded).",
@@ -60,6 +74,10 @@ class Metrics:
             counter.inc()
             if d.get("degraded"):
                 self.fallbacks.inc()
+            ignored = d.get("ignored_signals")
+            if isinstance(ignored, list) and ignored:
+                self.ignored_signals.inc(len(ignored))
+                self.ignoring.inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency under its route template."""
@@ -81,7 +99,7 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Counts and times every HTTP request by its route template (not the raw path)."""
+    """Counts, times and logs every HTTP request by its route template (not the raw path)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -108,3 +126,4 @@ class MetricsMiddleware:
             self.metrics.observe_request(
                 scope["method"], template, status, time.perf_counter() - start
             )
+            log_request(scope, template, status)

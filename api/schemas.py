@@ -1,26 +1,74 @@
-"""Request bodies: strict (``"12"`` is not a number) and closed (unknown fields are 422)."""
+"""Request bodies: strict (``"12"`` is not a number) and closed (unknown fields are 422);
+and the decision answers, typed for the OpenAPI document (the routes return plain dicts,
+so the answers cost no second validation; a test checks them against these models)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic_core import CoreSchema, core_schema
+
+from engine.store.perks import MAX_STOCK
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "NO_NUL",
+    "SIGNAL_VALUE_MESSAGE",
     "BatchRequest",
+    "CheckInAnswer",
     "CloseRequest",
     "CustomerPut",
+    "DecisionAnswer",
+    "DecisionBatchAnswer",
     "DecisionRequest",
     "OutcomeRequest",
     "OverrideRequest",
+    "PerkPut",
     "Signals",
     "VisitRequest",
 ]
 
-Signals = dict[Annotated[str, Field(min_length=1, max_length=100)], str | int | float | bool | None]
-CustomerId = Annotated[str, Field(min_length=1, max_length=200)]
+# Every string the API takes: PostgreSQL text cannot hold NUL, so no backend accepts it.
+# A pattern is checked by pydantic's Rust core and shows in the OpenAPI schema.
+NO_NUL = r"^[^\x00]*$"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SIGNAL_VALUE_MESSAGE = (
+    "Input should be text without the NUL character (\\u0000), a finite number "
+    "(within about ±1.8e308), true, false or null"
+)
+
+
+class _OneSignalError:
+    """One error naming the signal, instead of one per member of the value's union (the
+    first of which, "should be a valid string", would mislead for a number too large)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.custom_error_schema(
+            handler(source),
+            custom_error_type="signal_value",
+            custom_error_message=SIGNAL_VALUE_MESSAGE,
+        )
+
+
+SignalName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+# Integers past the 64-bit range are read as the nearest float; past the float range
+# (and NaN, Infinity) they are refused: the feature step could not hold them.
+SignalValue = Annotated[
+    Annotated[str, Field(pattern=NO_NUL)]
+    | Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+    | None,
+    _OneSignalError(),
+]
+Signals = dict[SignalName, SignalValue]
+CustomerId = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-CueCode = Annotated[str, Field(min_length=1, max_length=100)]
+CueCode = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class _Body(BaseModel):
@@ -110,8 +158,8 @@ class OverrideRequest(_Body):
         json_schema_extra={"examples": [{"tier": "vip", "reason": "Regular for twenty years"}]}
     )
 
-    tier: str = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=1, max_length=1000)
+    tier: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    reason: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)
 
 
 class OutcomeRequest(_Body):
@@ -132,9 +180,78 @@ class OutcomeRequest(_Body):
         }
     )
 
-    decision_id: str = Field(min_length=1, max_length=64)
+    decision_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     spend: Money | None = None
     accepted: list[CueCode] = Field(default_factory=list, max_length=20)
     declined: list[CueCode] = Field(default_factory=list, max_length=20)
     converted: bool | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
+
+
+class PerkPut(_Body):
+    """An admin's restock of a perk: the units in stock, and the daily budget if given
+    (null: no budget; left out: kept)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"stock": 200, "daily_budget": 150.0}, {"stock": 50}]}
+    )
+
+    stock: int = Field(ge=0, le=MAX_STOCK)
+    daily_budget: Money | None = None
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CueAnswer(_Answer):
+    """A cue staff read; ``perk`` names what it costs, if anything."""
+
+    code: str
+    text: str
+    perk: str | None
+
+
+class ReasonAnswer(_Answer):
+    """One contribution to the tier: a feature (or ``rule``), its value, its effect."""
+
+    feature: str
+    value: str
+    effect: float
+    text: str
+
+
+class DecisionAnswer(_Answer):
+    """A stored decision: the tier, the cues, why, and what was ignored."""
+
+    decision_id: str
+    customer_id: str | None
+    tier: str
+    confidence: float
+    score: float
+    cues: list[CueAnswer]
+    reasons: list[ReasonAnswer]
+    model_version: str | None
+    holdout: bool
+    degraded: bool
+    ignored_signals: list[str] = Field(
+        description="The request's signal names that nothing uses (not a model input, a "
+        "hard rule's column, a playbook cue's, a source signal or party_size), sorted; "
+        "usually a misspelling. Empty when no model is loaded (degraded)."
+    )
+
+
+class DecisionBatchAnswer(_Answer):
+    """The decisions of a batch, in the order of its items."""
+
+    items: list[DecisionAnswer]
+
+
+class CheckInAnswer(_Answer):
+    """A check-in: the ticket from the tier's range and the decision behind it."""
+
+    ticket: int
+    site: str
+    opened_at: str
+    party_size: int | None
+    decision: DecisionAnswer

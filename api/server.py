@@ -8,20 +8,27 @@ one worker while the other sat idle, for as long as the connections lived. So ea
 worker here binds its own socket with ``SO_REUSEPORT``, and the kernel spreads new
 connections over the workers' sockets evenly. The supervisor restarts a worker that
 dies and stops them all on Ctrl-C or SIGTERM.
+
+Logging: uvicorn's access log prints each path and query string as sent, and a path can
+name a customer, so it is off; ``api.access_log`` logs the route's template instead, with
+uvicorn's formatter, and tierline's own loggers print at the same level as uvicorn's.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import multiprocessing
 import signal
 import socket
 import time
 from types import FrameType
+from typing import Any
 
+from api.access_log import ACCESS_LOGGER
 from engine.errors import TierlineError
 
-__all__ = ["check_port_free", "serve"]
+__all__ = ["check_port_free", "log_config", "serve"]
 
 log = logging.getLogger("tierline.serve")
 
@@ -65,7 +72,7 @@ def serve(
 
     check_port_free(host, port)
     if workers == 1:
-        uvicorn.run(app, factory=factory, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, factory=factory, host=host, port=port, **_logging(log_level))
         return
     _Supervisor(
         host=host, port=port, workers=workers, log_level=log_level, app=app, factory=factory
@@ -137,8 +144,24 @@ def _worker(host: str, port: int, log_level: str, app: str, factory: bool) -> No
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(_BACKLOG)
-    config = uvicorn.Config(app, factory=factory, host=host, port=port, log_level=log_level)
+    config = uvicorn.Config(app, factory=factory, host=host, port=port, **_logging(log_level))
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _logging(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging options: its access log off, tierline's on (module docstring)."""
+    return {"log_level": log_level, "log_config": log_config(log_level), "access_log": False}
+
+
+def log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, plus tierline's access log and its other loggers."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    level = log_level.upper()
+    config["loggers"][ACCESS_LOGGER] = {"handlers": ["access"], "level": level, "propagate": False}
+    config["loggers"]["tierline"] = {"handlers": ["default"], "level": level, "propagate": False}
+    return config
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -74,7 +74,8 @@ class ServingModel:
         self._store = store
         tiers = list(dict.fromkeys([default_tier, *_DEFAULT_TIERS]))
         fallback = Fallback(default_tier, Playbook.default(tiers=tiers))
-        store.sync_perks(fallback.playbook.perks)  # degraded cues may name perks too
+        # Degraded cues may name perks too; a model's playbook declares their stock.
+        store.sync_perks(fallback.playbook.perks, declare=False)
         self.current = Serving(model=None, fallback=fallback)
         self._seen: str | None = None  # the pointer text last acted on
         self._stamp: tuple[int, int, int] | None = None  # the pointer's stat when last read

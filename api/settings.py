@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "settings_problem"]
 
 
 class Settings(BaseSettings):
@@ -26,6 +28,63 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(default=0.25, gt=0)
     # How long a checked key is trusted without reading the store (a revocation's delay).
     key_cache_seconds: float = Field(default=1.0, ge=0)
+    # Decision and visit signals older than this many days are pruned (None: kept).
+    retention_days: int | None = Field(default=None, ge=1)
+    # How often a server prunes them (each worker; a pass is cheap when nothing aged).
+    prune_seconds: float = Field(default=3600.0, gt=0)
+    # A site's day (the manager's report) runs from its own local midnight to the next.
+    timezone: str = "UTC"
+    # "site=Zone,site=Zone"; a site not named here uses ``timezone``.
+    site_timezones: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        return _checked_zone(name, "")
+
+    @field_validator("site_timezones", mode="before")
+    @classmethod
+    def _site_zones(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        zones: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            site, sep, name = (s.strip() for s in item.partition("="))
+            if not sep or not site or site in zones:
+                raise ValueError(
+                    f"{item!r} is not a new 'site=Zone' pair; write it as "
+                    "'lyon-1=Europe/Paris,nyc=America/New_York', each site once"
+                )
+            zones[site] = name
+        return zones
+
+    @field_validator("site_timezones")
+    @classmethod
+    def _known_site_zones(cls, zones: dict[str, str]) -> dict[str, str]:
+        return {site: _checked_zone(name, f" for site {site!r}") for site, name in zones.items()}
+
+    def zone_for(self, site: str) -> ZoneInfo:
+        """The time zone of ``site``'s day (``ZoneInfo`` caches each zone it has read)."""
+        return ZoneInfo(self.site_timezones.get(site, self.timezone))
+
+
+def _checked_zone(name: str, where: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # KeyError: ZoneInfoNotFoundError
+        raise ValueError(
+            f"unknown time zone {name!r}{where}; use an IANA name such as 'Europe/Paris' or 'UTC'"
+        ) from None
+    return name
+
+
+def settings_problem(error: ValidationError) -> str:
+    """One line per bad ``TIERLINE_*`` variable: which one, and what is wrong with it."""
+    return "; ".join(
+        f"TIERLINE_{str(e['loc'][0]).upper() if e['loc'] else '?'}: "
+        + e["msg"].removeprefix("Value error, ")
+        for e in error.errors()
+    )
 
 
 @lru_cache(maxsize=1)

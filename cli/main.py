@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import getpass
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.customers import customers_app
 from engine.errors import Conflict, TierlineError
 from engine.registry import Registry
 
@@ -39,6 +41,7 @@ models_app = typer.Typer(
     help="List, inspect, promote and roll back model versions.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+app.add_typer(customers_app, name="customers")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line
 out = Console(highlight=False, soft_wrap=True)
@@ -579,10 +582,16 @@ def serve(
 
     Example: TIERLINE_MODELS=models tierline serve --port 8000 --workers 2
     """
-    from api.server import serve as run_server
-    from api.settings import Settings
+    from pydantic import ValidationError
 
-    settings = Settings()  # fail here, with a message, on a bad TIERLINE_* variable
+    from api.server import serve as run_server
+    from api.settings import Settings, settings_problem
+
+    try:  # fail here, with a message, on a bad TIERLINE_* variable
+        settings = Settings()
+    except ValidationError as exc:
+        err.print(f"error: {settings_problem(exc)}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     err.print(
         f"serving on http://{host}:{port} (docs at /docs), models {settings.models}, "
         f"{workers} worker(s)"
@@ -645,6 +654,77 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
     with Store.open(_database_url()) as store:
         record = store.revoke_key(key_id)
     out.print(f"key {record['id']} revoked at {record['revoked_at']}")
+
+
+# -- perks -------------------------------------------------------------------------------
+perks_app = typer.Typer(
+    help="Perk stock and budgets: list them, restock (audited).", no_args_is_help=True
+)
+app.add_typer(perks_app, name="perks")
+
+
+def _actor() -> str:
+    """Who a CLI change is audited as: the operating-system user, where there is one."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in the environment or the password file
+        return "cli"
+
+
+@perks_app.command("list")
+def perks_list(as_json: JsonOpt = False) -> None:
+    """List perks: stock left, daily budget, what the playbook declared, today's use (UTC)."""
+    from engine.store import Store
+
+    with Store.open(_database_url()) as store:
+        perks = store.list_perks(day=dt.datetime.now(dt.UTC).date())
+    if as_json:
+        _emit_json(perks)
+        return
+    table = Table("perk", "stock", "daily budget", "declared", "issued today", "spent today")
+    for p in perks:
+        table.add_row(
+            p["name"],
+            _or_none(p["stock"], "unlimited"),
+            _or_none(p["daily_budget"], "none"),
+            f"{_or_none(p['declared_stock'], 'unlimited')} / "
+            f"{_or_none(p['declared_budget'], 'none')}",
+            str(p["issued"]),
+            str(p["spent"]),
+        )
+    out.print(table)
+
+
+def _or_none(value: object, none: str) -> str:
+    return none if value is None else str(value)
+
+
+@perks_app.command("set")
+def perks_set(
+    name: Annotated[str, typer.Argument(help="The perk's name (perks list).")],
+    stock: Annotated[int, typer.Option("--stock", min=0, help="Units in stock from now.")],
+    budget: Annotated[
+        float | None,
+        typer.Option("--budget", min=0, help="Daily budget (money); left as it is if omitted."),
+    ] = None,
+) -> None:
+    """Restock a perk (and set its daily budget); audited. A later start or model swap keeps
+    it until the playbook declares another stock or budget.
+
+    Example: tierline perks set coffee --stock 200 --budget 150
+    """
+    from engine.store import Store
+    from engine.store.perks import KEEP
+
+    with Store.open(_database_url()) as store:
+        perk = store.set_perk(
+            name, stock=stock, daily_budget=KEEP if budget is None else budget, actor=_actor()
+        )
+    out.print(
+        f"perk {perk['name']}: stock {perk['stock']}, daily budget "
+        f"{_or_none(perk['daily_budget'], 'none')}",
+        markup=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

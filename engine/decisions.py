@@ -1,23 +1,29 @@
 """One use case: decide for this customer (the one path of a decision, ARCHITECTURE.md).
 
 The stored profile (if the id is known) is merged with the request's signals (the request
-wins), the champion scores the merged record, each perk cue is checked against stock and
-today's budget before it is shown, and the decision is stored and returned. With no
-loadable model the decision still answers: the fallback's default tier and cues, marked
-``degraded``.
+wins), the champion scores the merged record, and the decision is stored and returned.
+Perks move in the transaction that stores the decision: scoring picks the cues as if every
+perk were available, and a decision whose cues name a perk has them picked again while its
+row is written, each perk cue taken there against stock and today's budget (a refused one
+gives its place to the next cue). The answer carries the cues as stored. With no loadable
+model the decision still answers: the fallback's default tier and cues, marked
+``degraded``. Each decision lists the signal names of its request that nothing uses
+(``ignored_signals``, see ``engine.signals``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import NotFound
 from engine.model import TierModel
 from engine.playbook import Cue, Playbook
+from engine.signals import SOURCE_SIGNALS, ignored_signals, refuse_unknown
 from engine.store import Store, new_decision_id
+from engine.store.perks import Take
 
 __all__ = [
     "SOURCE_SIGNALS",
@@ -25,13 +31,11 @@ __all__ = [
     "check_in",
     "decide",
     "decide_many",
-    "decision_rows",
+    "override",
     "prepare_many",
 ]
 
-# Signals that say where a customer came from: a visit keeps them so staff can read how
-# warm the lead is and the manager can total spend by campaign.
-SOURCE_SIGNALS = ("campaign", "landing_page", "channel", "utm_source", "utm_medium", "referrer")
+Request = tuple[str | None, Mapping[str, Any] | None]  # (customer id, the request's signals)
 
 
 @dataclass(frozen=True)
@@ -57,58 +61,127 @@ def _merged(
     return merged
 
 
+def _ignored(
+    model: TierModel | None, requests: Sequence[Request], *, batch: bool
+) -> list[list[str]]:
+    """Each request's ignored signals; refused here, before anything is scored or taken,
+    when the model's spec says ``unknown_signals = "refuse"``."""
+    if model is None:
+        # The fallback cannot tell a misspelt name from a feature of the model it stands
+        # in for, and ``degraded`` already says the signals went unused: it reports none.
+        return [[] for _ in requests]
+    known = model.known_signals
+    ignored = [ignored_signals(signals, known) for _, signals in requests]
+    if model.spec.unknown_signals == "refuse":
+        refuse_unknown(ignored, version=model.version, batch=batch)
+    return ignored
+
+
+@dataclass(frozen=True, slots=True)
+class _CuePick:
+    """A decision's cues picked again while its row is written, each perk cue taken in
+    that transaction (``engine.store.perks.CuePick``); the answer gets the cues stored."""
+
+    playbook: Playbook
+    tier: str
+    signals: Mapping[str, Any]
+    holdout: bool
+    default_tier: str
+    day: dt.date
+    decision: dict[str, Any]
+
+    @property
+    def perks(self) -> Collection[str]:
+        return self.playbook.perks.keys()
+
+    def __call__(self, take: Take) -> list[dict[str, Any]]:
+        cues = self.playbook.cues_for(
+            tier=self.tier,
+            signals=self.signals,
+            holdout=self.holdout,
+            default_tier=self.default_tier,
+            available=lambda perk: take(perk, self.day),
+        )
+        self.decision["cues"] = [_cue_dict(c) for c in cues]
+        return self.decision["cues"]
+
+
 def _decide_one(
     *,
-    store: Store,
     model: TierModel | None,
     fallback: Fallback,
     customer_id: str | None,
     signals: Mapping[str, Any],
+    ignored: list[str],
     explain: bool,
-    available: Callable[[str], bool],
-) -> dict[str, Any]:
+    day: dt.date,
+) -> tuple[dict[str, Any], _CuePick | None]:
+    """The decision, its cues picked as if every perk were available, and the pick that
+    takes its perks when it is stored (None when its cues name no perk: fewer perks
+    available cannot bring one in)."""
     if model is None:
-        holdout = fallback.playbook.is_holdout(customer_id)
-        cues = fallback.playbook.cues_for(
-            tier=fallback.default_tier,
-            signals=signals,
-            holdout=holdout,
-            default_tier=fallback.default_tier,
-            available=available,
-        )
-        return {
-            "customer_id": customer_id,
-            "tier": fallback.default_tier,
-            "confidence": 0.0,
-            "score": 0.0,
-            "cues": [_cue_dict(c) for c in cues],
-            "reasons": [],
-            "model_version": None,
-            "holdout": holdout,
-            "degraded": True,
-        }
-    scored = model.score_record(
-        signals, customer_id=customer_id, explain=explain, perk_available=available
+        playbook, default_tier = fallback.playbook, fallback.default_tier
+        decision = _fallback_decision(fallback, customer_id, signals)
+    else:
+        playbook, default_tier = model.playbook, model.spec.default_tier
+        decision = _model_decision(model, customer_id, signals, explain=explain)
+    decision["ignored_signals"] = ignored
+    if not any(cue["perk"] is not None for cue in decision["cues"]):
+        return decision, None
+    pick = _CuePick(
+        playbook=playbook,
+        tier=decision["tier"],
+        signals=signals,
+        holdout=decision["holdout"],
+        default_tier=default_tier,
+        day=day,
+        decision=decision,
+    )
+    return decision, pick
+
+
+def _fallback_decision(
+    fallback: Fallback, customer_id: str | None, signals: Mapping[str, Any]
+) -> dict[str, Any]:
+    holdout = fallback.playbook.is_holdout(customer_id)
+    cues = fallback.playbook.cues_for(
+        tier=fallback.default_tier,
+        signals=signals,
+        holdout=holdout,
+        default_tier=fallback.default_tier,
     )
     return {
+        "decision_id": new_decision_id(),
+        "customer_id": customer_id,
+        "tier": fallback.default_tier,
+        "confidence": 0.0,
+        "score": 0.0,
+        "cues": [_cue_dict(c) for c in cues],
+        "reasons": [],
+        "model_version": None,
+        "holdout": holdout,
+        "degraded": True,
+    }
+
+
+def _model_decision(
+    model: TierModel, customer_id: str | None, signals: Mapping[str, Any], *, explain: bool
+) -> dict[str, Any]:
+    scored = model.score_record(signals, customer_id=customer_id, explain=explain)
+    # A hard rule that decided the tier is the reason staff read first.
+    rule = (
+        [{"feature": "rule", "value": scored.rule, "effect": 1.0, "text": f"rule: {scored.rule}"}]
+        if scored.rule
+        else []
+    )
+    return {
+        "decision_id": new_decision_id(),
         "customer_id": customer_id,
         "tier": scored.tier,
         "confidence": scored.confidence,
         "score": scored.score,
         "cues": [_cue_dict(c) for c in scored.cues],
-        # A hard rule that decided the tier is the reason staff read first.
-        "reasons": (
-            [
-                {
-                    "feature": "rule",
-                    "value": scored.rule,
-                    "effect": 1.0,
-                    "text": f"rule: {scored.rule}",
-                }
-            ]
-            if scored.rule
-            else []
-        )
+        "reasons": rule
         + [
             {"feature": r.feature, "value": r.value, "effect": r.effect, "text": r.text}
             for r in scored.reasons
@@ -139,6 +212,7 @@ def decide(
         requests=[(customer_id, signals)],
         explain=explain,
         today=today,
+        batch=False,
     )[0]
 
 
@@ -148,20 +222,25 @@ def decide_many(
     model: TierModel | None,
     fallback: Fallback,
     site: str,
-    requests: Sequence[tuple[str | None, Mapping[str, Any] | None]],
+    requests: Sequence[Request],
     explain: bool = True,
     today: dt.date | None = None,
+    batch: bool = True,
 ) -> list[dict[str, Any]]:
-    """``decide`` for several customers (the same code path), stored in one transaction."""
-    decisions = prepare_many(
+    """``decide`` for several customers (the same code path), stored in one transaction
+    with the perks they take. A refusal of unknown signals names the items that sent them
+    when ``batch``."""
+    decisions, rows = prepare_many(
         store=store,
         model=model,
         fallback=fallback,
+        site=site,
         requests=requests,
         explain=explain,
         today=today,
+        batch=batch,
     )
-    store.record_decisions(decision_rows(decisions, site=site))
+    store.record_decisions(rows)
     return decisions
 
 
@@ -170,30 +249,25 @@ def prepare_many(
     store: Store,
     model: TierModel | None,
     fallback: Fallback,
-    requests: Sequence[tuple[str | None, Mapping[str, Any] | None]],
+    site: str,
+    requests: Sequence[Request],
     explain: bool = True,
     today: dt.date | None = None,
-) -> list[dict[str, Any]]:
-    """Everything of ``decide_many`` but the write: the decisions, each with the
-    ``decision_id`` it will be stored under. Whoever calls this stores them
-    (``store.record_decisions(decision_rows(...))``) before answering; the API does it for
-    several requests at once (``api.group_commit``)."""
+    batch: bool = False,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Everything of ``decide_many`` but the write: ``(decisions, rows)``, each decision
+    with the ``decision_id`` it will be stored under. Whoever calls this stores the rows
+    (``store.record_decisions(rows)``) before answering with the decisions, whose perk
+    cues are final only once their rows are stored; the API stores the rows of several
+    requests at once (``api.group_commit``)."""
+    ignored = _ignored(model, requests, batch=batch)
     merged = [
-        (customer_id, _merged(store, customer_id, signals)) for customer_id, signals in requests
+        (customer_id, _merged(store, customer_id, signals), names)
+        for (customer_id, signals), names in zip(requests, ignored, strict=True)
     ]
     return _decide_merged(
-        store=store,
-        model=model,
-        fallback=fallback,
-        merged=merged,
-        explain=explain,
-        today=today,
+        model=model, fallback=fallback, site=site, merged=merged, explain=explain, today=today
     )
-
-
-def decision_rows(decisions: Sequence[Mapping[str, Any]], *, site: str) -> list[dict[str, Any]]:
-    """What ``Store.record_decisions`` takes for decisions made at ``site``."""
-    return [{**d, "site": site} for d in decisions]
 
 
 def check_in(
@@ -208,30 +282,28 @@ def check_in(
     explain: bool = True,
     today: dt.date | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The coat-check: decide, then open a visit with a ticket from the tier's range.
+    """The coat-check: decide and open a visit with a ticket from the tier's range, the
+    visit, the decision and its perks in one transaction.
 
     Returns ``(visit, decision)``. The visit keeps where the customer came from (the
     ``SOURCE_SIGNALS`` of the merged profile and request) for the staff display.
     """
+    [ignored] = _ignored(model, [(customer_id, signals)], batch=False)
     merged = _merged(store, customer_id, signals)
     if party_size is not None and "party_size" not in (signals or {}):
         merged["party_size"] = party_size  # the request wins over the stored profile
-    decisions = _decide_merged(
-        store=store,
+    [decision], [row] = _decide_merged(
         model=model,
         fallback=fallback,
-        merged=[(customer_id, merged)],
+        site=site,
+        merged=[(customer_id, merged, ignored)],
         explain=explain,
         today=today,
     )
-    store.record_decisions(decision_rows(decisions, site=site))
-    [decision] = decisions
     playbook = model.playbook if model is not None else fallback.playbook
-    visit = store.open_visit(
-        site=site,
+    visit = store.check_in(
+        decision=row,
         ticket_range=playbook.ticket_range(decision["tier"]),
-        decision_id=decision["decision_id"],
-        customer_id=customer_id,
         party_size=party_size,
         source={k: str(merged[k])[:200] for k in SOURCE_SIGNALS if merged.get(k) is not None},
     )
@@ -240,30 +312,69 @@ def check_in(
 
 def _decide_merged(
     *,
-    store: Store,
     model: TierModel | None,
     fallback: Fallback,
-    merged: Sequence[tuple[str | None, dict[str, Any]]],
+    site: str,
+    merged: Sequence[tuple[str | None, dict[str, Any], list[str]]],
     explain: bool,
     today: dt.date | None,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     day = today or dt.datetime.now(dt.UTC).date()
+    decisions: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for customer_id, signals, ignored in merged:
+        decision, pick = _decide_one(
+            model=model,
+            fallback=fallback,
+            customer_id=customer_id,
+            signals=signals,
+            ignored=ignored,
+            explain=explain,
+            day=day,
+        )
+        decisions.append(decision)
+        row = {**decision, "site": site}
+        if pick is not None:
+            row["pick_cues"] = pick
+        rows.append(row)
+    return decisions, rows
 
-    def available(perk: str) -> bool:
-        return store.take_perk(perk, day=day)
 
-    return [
-        {
-            "decision_id": new_decision_id(),
-            **_decide_one(
-                store=store,
-                model=model,
-                fallback=fallback,
-                customer_id=customer_id,
-                signals=signals,
-                explain=explain,
-                available=available,
-            ),
-        }
-        for customer_id, signals in merged
-    ]
+def override(
+    *,
+    store: Store,
+    playbook: Playbook,
+    default_tier: str,
+    site: str,
+    ticket: int,
+    tier: str,
+    reason: str,
+    actor: str,
+    idempotency_key: str | None = None,
+    today: dt.date | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """A staff override of an open visit's tier (``Store.override_visit``), its cues picked
+    again for ``tier`` by ``playbook`` as for a decision, perks taken under the same rules
+    in the override's transaction. The signals are the customer's stored profile and
+    where they came from: a decision does not keep the request's signals."""
+    visit = store.get_visit(site, ticket)
+    profile = store.get_customer(visit["customer_id"]) if visit["customer_id"] else None
+    signals = {**(profile["signals"] if profile else {}), **(visit["source"] or {})}
+    pick = _CuePick(
+        playbook=playbook,
+        tier=tier,
+        signals=signals,
+        holdout=bool(visit["decision"].get("holdout")),
+        default_tier=default_tier,
+        day=today or dt.datetime.now(dt.UTC).date(),
+        decision={},
+    )
+    return store.override_visit(
+        site,
+        ticket,
+        tier=tier,
+        reason=reason,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        pick_cues=pick,
+    )

@@ -5,32 +5,41 @@ The tree::
     TierlineError                 anything tierline refuses, with a message for a person
     ├── SpecError                 the spec file is unreadable, malformed or inconsistent
     ├── DataError                 a data file is missing, unreadable or does not fit the spec
+    │   └── UnknownSignals        a request sends signals nothing uses (the spec refuses them)
     ├── PlaybookError             the playbook file is malformed or does not fit the tiers
     ├── ArtifactError             a model version is incomplete, tampered or unloadable
     ├── NotFound                  a named thing (model version, customer, ...) does not exist
     ├── Conflict                  the action clashes with the current state (a lock is held, ...)
+    │   └── IdempotencyKeyReused  an idempotency key comes again with a different request
     └── StoreError                the database is unreachable, misconfigured or newer than this code
 
 The CLI maps every TierlineError to a one-line message and exit code 2; the API maps them
-to 4xx statuses in one table.
+to 4xx statuses in one table. An error may carry ``details`` (plain data, such as the
+names at fault) that the API answers with.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ArtifactError",
     "Conflict",
     "DataError",
+    "IdempotencyKeyReused",
     "NotFound",
     "PlaybookError",
     "SpecError",
     "StoreError",
     "TierlineError",
+    "UnknownSignals",
 ]
 
 
 class TierlineError(Exception):
     """Base of every error tierline raises on purpose."""
+
+    details: Any = None
 
 
 class SpecError(TierlineError):
@@ -39,6 +48,14 @@ class SpecError(TierlineError):
 
 class DataError(TierlineError):
     """A data file is missing, unreadable or does not fit the spec."""
+
+
+class UnknownSignals(DataError):
+    """A request sends signal names that nothing uses, under a spec that refuses them."""
+
+    def __init__(self, message: str, *, details: Any) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class PlaybookError(TierlineError):
@@ -55,6 +72,10 @@ class NotFound(TierlineError):
 
 class Conflict(TierlineError):
     """The action clashes with the current state, e.g. another retrain holds the lock."""
+
+
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already used at this site comes with a different request."""
 
 
 class StoreError(TierlineError):

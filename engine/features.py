@@ -25,6 +25,7 @@ the serving path.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,6 +39,8 @@ from engine.errors import DataError
 from engine.values import category_text, map_column, parse_bool, parse_number
 
 __all__ = ["FeatureBuilder"]
+
+log = logging.getLogger("tierline.features")
 
 _STATE_VERSION = 1
 
@@ -125,6 +128,19 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             else:
                 plan.append((pos, col, "boolean", None))
         self._plan = plan
+        self._reported: set[str] = set()  # signals already logged as unreadable
+
+    def _unreadable(self, col: str) -> float:
+        """Missing, for a number no float can hold (as ``parse_number`` reads it in a
+        batch); logged once per signal, by name only (the value is a customer's)."""
+        if col not in self._reported:
+            self._reported.add(col)
+            log.warning(
+                "Signal '%s' holds a number too large for a float; it is read as missing "
+                "(logged once per signal)",
+                col,
+            )
+        return math.nan
 
     # -- transforming ----------------------------------------------------------------
     def transform(self, X: pd.DataFrame, *, rows: np.ndarray | None = None) -> np.ndarray:
@@ -197,7 +213,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             if kind == "numeric" and (
                 kind_of_value is int or (kind_of_value is float and value == value)
             ):
-                append(float(value))  # type: ignore[arg-type]
+                try:
+                    append(float(value))  # type: ignore[arg-type]
+                except OverflowError:  # a stored integer past the float64 range
+                    append(self._unreadable(col))
                 continue
             if kind_of_value is str and index is not None:  # a categorical column
                 # A vocabulary entry as sent: entries are category_text's own output

@@ -26,6 +26,7 @@ from engine.forest import Forest
 from engine.forest_probe import checked_forest
 from engine.playbook import Cue, Playbook
 from engine.reasons import Reason, describe, join_texts, top_contributions
+from engine.signals import known_signals
 from engine.spec import Spec
 from engine.tiers import TierPolicy
 from engine.values import category_text, parse_bool
@@ -138,6 +139,8 @@ class TierModel:
         self.booster = booster
         self.metadata = dict(metadata)
         self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
+        # Built once here: a decision's ignored signals are its names missing from it.
+        self.known_signals = known_signals(spec=spec, playbook=playbook)
         self._single: Forest | _SingleRowPredictor | None = None  # built on first use
         self._model_text = model_text
         self._single_lock = threading.Lock()

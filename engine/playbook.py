@@ -68,6 +68,7 @@ class Perk:
     cost: float
     stock: int | None
     daily_budget: float | None
+    text: str | None = None  # what people read (the manager's report); ``name`` is the key
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,10 @@ class Playbook:
         self.cue_codes = frozenset(
             [c.code for t in self.tiers.values() for c in t.cues]
             + [p.cue.code for p in self._personal]
+        )
+        # The signals personal cues read: their conditions' columns and their texts' fields.
+        self.signal_names = frozenset(
+            name for p in self._personal for name in (p.rule.column, *p.fields)
         )
 
     # -- loading ---------------------------------------------------------------------
@@ -331,6 +336,29 @@ def _cue(raw: Any, where: str, source: str, perks: Mapping[str, Perk], allowed: 
     return Cue(code=code, text=text, perk=perk)
 
 
+def _perk(name: str, raw: Any, source: str) -> Perk:
+    p = _keys(raw, _PERK_KEYS, f"[perks.{name}]", source)
+    cost, stock, budget = p.get("cost", 0.0), p.get("stock"), p.get("daily_budget")
+    text = p.get("text")
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
+        raise PlaybookError(f"{source}: [perks.{name}] cost must be a number >= 0")
+    if stock is not None and (isinstance(stock, bool) or not isinstance(stock, int) or stock < 0):
+        raise PlaybookError(f"{source}: [perks.{name}] stock must be a whole number >= 0")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0
+    ):
+        raise PlaybookError(f"{source}: [perks.{name}] daily_budget must be a number >= 0")
+    if text is not None and (not isinstance(text, str) or not text.strip()):
+        raise PlaybookError(f"{source}: [perks.{name}] text must be a non-empty string")
+    return Perk(
+        name=name,
+        cost=float(cost),
+        stock=stock,
+        daily_budget=None if budget is None else float(budget),
+        text=text,
+    )
+
+
 def _parse(data: Mapping[str, Any], *, text: str, tiers: Sequence[str], source: str) -> Playbook:
     _keys(data, _TOP_KEYS, "the playbook", source)
     max_cues = data.get("max_cues", 3)
@@ -348,28 +376,12 @@ def _parse(data: Mapping[str, Any], *, text: str, tiers: Sequence[str], source: 
             f"{source}: holdout_fraction must be a number from 0 up to 0.5, got {holdout!r}"
         )
 
-    perks: dict[str, Perk] = {}
-    for name, raw in _keys(
-        data.get("perks", {}), set(data.get("perks", {})), "[perks]", source
-    ).items():
-        p = _keys(raw, _PERK_KEYS, f"[perks.{name}]", source)
-        cost, stock, budget = p.get("cost", 0.0), p.get("stock"), p.get("daily_budget")
-        if isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
-            raise PlaybookError(f"{source}: [perks.{name}] cost must be a number >= 0")
-        if stock is not None and (
-            isinstance(stock, bool) or not isinstance(stock, int) or stock < 0
-        ):
-            raise PlaybookError(f"{source}: [perks.{name}] stock must be a whole number >= 0")
-        if budget is not None and (
-            isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0
-        ):
-            raise PlaybookError(f"{source}: [perks.{name}] daily_budget must be a number >= 0")
-        perks[name] = Perk(
-            name=name,
-            cost=float(cost),
-            stock=stock,
-            daily_budget=None if budget is None else float(budget),
-        )
+    perks = {
+        name: _perk(name, raw, source)
+        for name, raw in _keys(
+            data.get("perks", {}), set(data.get("perks", {})), "[perks]", source
+        ).items()
+    }
 
     raw_tiers = _keys(data.get("tiers", {}), set(data.get("tiers", {})), "[tiers]", source)
     missing = [t for t in tiers if t not in raw_tiers]

@@ -222,9 +222,9 @@ class Registry:
     def _folder(self, version: str) -> Path:
         if not _VERSION_RE.match(version) or not (self.root / version).is_dir():
             known = ", ".join(self.versions()) or "none"
-            raise NotFound(
-                f"Model version '{version}' does not exist in {self.root} (versions: {known})"
-            )
+            # No folder in the message: the API answers with it, and the server's paths are
+            # nobody's business there.
+            raise NotFound(f"Model version '{version}' does not exist (versions: {known})")
         return self.root / version
 
     # -- writing ------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ class Registry:
         """Return the champion to the version it replaced; returns the new champion."""
         current = self.champion()
         if current is None:
-            raise NotFound(f"No champion in {self.root}, so there is nothing to roll back")
+            raise NotFound("No champion yet, so there is nothing to roll back")
         previous = self.rollback_target()
         if previous is None:
             raise NotFound(f"Champion {current} has no earlier champion to roll back to")

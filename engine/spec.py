@@ -19,6 +19,7 @@ from engine.errors import SpecError
 
 __all__ = [
     "TRANSACTION_FEATURES",
+    "UNKNOWN_SIGNAL_MODES",
     "Cut",
     "Rule",
     "Spec",
@@ -29,6 +30,8 @@ __all__ = [
 
 TARGET_KINDS = ("class", "binary", "value")
 RULE_OPS = ("equals", "in", "min", "max", "present")
+# ``[features] unknown_signals``: list signals nothing uses in the answer, or refuse them.
+UNKNOWN_SIGNAL_MODES = ("ignore", "refuse")
 
 # Features that a transaction log yields per customer (training.transactions builds them).
 TRANSACTION_FEATURES: tuple[str, ...] = (
@@ -50,7 +53,7 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 _ALLOWED: dict[str, set[str]] = {
     "": {"data", "features", "target", "tiers", "transactions"},
     "data": {"id", "time"},
-    "features": {"categorical", "numeric", "boolean", "drop", "protected"},
+    "features": {"categorical", "numeric", "boolean", "drop", "protected", "unknown_signals"},
     "target": {"kind", "column", "positive"},
     "tiers": {"names", "default", "min_confidence", "cuts", "rules"},
     "cut": {"tier", "top_fraction", "min_score"},
@@ -135,6 +138,7 @@ class Spec:
     cuts: tuple[Cut, ...] = ()
     rules: tuple[Rule, ...] = ()
     transactions: TransactionsSpec | None = None
+    unknown_signals: str = "ignore"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived views -------------------------------------------------------------
@@ -155,6 +159,16 @@ class Spec:
     @property
     def rule_columns(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.column for r in self.rules))
+
+    @property
+    def declared_columns(self) -> tuple[str, ...]:
+        """Every column the spec names, in whatever role (dropped and protected too)."""
+        cols = [self.id, self.time, self.target_column, *self.feature_columns, *self.numeric]
+        cols += [*self.drop, *self.protected, *self.rule_columns]
+        if self.transactions is not None:
+            tx = self.transactions
+            cols += [tx.customer, tx.time, tx.amount]
+        return tuple(dict.fromkeys(c for c in cols if c))
 
     def input_columns(self, *, with_target: bool) -> tuple[str, ...]:
         """Columns a customer table must hold (id, features, rule columns, time, target)."""
@@ -226,6 +240,7 @@ class Spec:
                 "boolean": list(self.boolean),
                 "drop": list(self.drop),
                 "protected": list(self.protected),
+                "unknown_signals": self.unknown_signals,
             },
             "target": target,
             "tiers": tiers,
@@ -306,6 +321,12 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     boolean = _str_list(f, "boolean", "[features]", source)
     drop = _str_list(f, "drop", "[features]", source)
     protected = _str_list(f, "protected", "[features]", source)
+    unknown_signals = f.get("unknown_signals", "ignore")
+    if unknown_signals not in UNKNOWN_SIGNAL_MODES:
+        raise SpecError(
+            f"{source}: [features] unknown_signals must be one of "
+            f"{', '.join(repr(m) for m in UNKNOWN_SIGNAL_MODES)}, got {unknown_signals!r}"
+        )
 
     t = _check_keys(data["target"], "target", "[target]", source)
     kind = t.get("kind")
@@ -361,6 +382,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         cuts=cuts,
         rules=rules,
         transactions=tx,
+        unknown_signals=unknown_signals,
         raw=dict(data),
     )
     _check_roles(spec, source)

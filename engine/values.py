@@ -63,11 +63,15 @@ def parse_bool(value: Any) -> float:
 
 
 def parse_number(value: Any) -> float:
-    """A float or NaN (missing); raise ValueError for text that is not a number."""
+    """A float or NaN (missing, or an integer too large for a float); raise ValueError for
+    text that is not a number."""
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past the float64 range: no model can read it
+            return math.nan
         # One NaN bit pattern for "missing", so both paths give identical bytes.
         return math.nan if number != number else number
     if is_missing(value):

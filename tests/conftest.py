@@ -3,16 +3,20 @@ empty PostgreSQL schemas for the tests that run on both databases."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from engine.registry import Registry
 from engine.spec import Spec, load_spec
+from engine.store import Store
 from training.data import write_table
 from training.demo_data import generate_customers
 from training.train import TrainResult, train
@@ -35,6 +39,29 @@ VIP = {
     "campaign": "brand_search",
     "landing_page": "/book",
 }
+
+
+def record_vip_decision(
+    store: Store,
+    customer_id: str | None,
+    *,
+    cues: list[dict[str, Any]],
+    reasons: list[dict[str, Any]] | None = None,
+    site: str = "lyon",
+) -> str:
+    """Store a vip decision with these cues and reasons as the API would; returns its id."""
+    return store.record_decision(
+        customer_id=customer_id,
+        site=site,
+        tier="vip",
+        confidence=0.91,
+        score=0.87,
+        cues=cues,
+        reasons=reasons or [],
+        model_version="v0001",
+        holdout=False,
+        degraded=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +87,26 @@ def trained(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained
     spec = load_spec(EXAMPLES / "demo.toml")
     result = train(data_path=demo_csv, spec=spec, models=models, promote="always")
     return Trained(data=demo_csv, models=models, spec=spec, result=result)
+
+
+def champion_with_features(models: Path, **options: Any) -> str:
+    """Write the champion again as a new version whose spec's [features] table gains
+    ``options`` (through the registry's own writer, so it verifies), and promote it."""
+    registry = Registry(models)
+    old = registry.champion()
+    assert old is not None
+    folder = models / old
+    meta = registry.metadata(old)
+    spec = {**meta["spec"], "features": {**meta["spec"]["features"], **options}}
+    version = registry.write(
+        booster_text=(folder / "model.txt").read_text(encoding="utf-8"),
+        features=json.loads((folder / "features.json").read_text(encoding="utf-8")),
+        policy=json.loads((folder / "policy.json").read_text(encoding="utf-8")),
+        playbook_text=(folder / "playbook.toml").read_text(encoding="utf-8"),
+        metadata={**meta, "spec": spec},
+    )
+    registry.promote(version)
+    return version
 
 
 @pytest.fixture(scope="session")

@@ -541,6 +541,7 @@
       view.ticket,
       view.tier,
       view.override,
+      view.cues,
       view.party_size,
       view.source,
       view.accepted,
@@ -591,8 +592,14 @@
     card.source.replaceChildren(...sourceParts(view.source));
     card.source.hidden = card.source.childElementCount === 0;
 
-    if (first) {
-      for (const cue of decision.cues || []) {
+    // The cues in force: an override's tier brings its own.
+    const cues = view.cues || decision.cues || [];
+    const cueCodes = JSON.stringify(cues.map((cue) => cue.code));
+    if (first || card.cueCodes !== cueCodes) {
+      card.cueCodes = cueCodes;
+      card.cues.clear();
+      card.cueList.replaceChildren();
+      for (const cue of cues) {
         const entry = makeCue(card, cue);
         card.cues.set(cue.code, entry);
         card.cueList.append(entry.row);
@@ -933,7 +940,7 @@
 
   function renderReport(report) {
     setText($("report-site"), report.site);
-    setText($("report-day"), `UTC day ${report.day} · refreshed ${clockText()}`);
+    setText($("report-day"), `Day ${report.day} (${report.timezone} time) · refreshed ${clockText()}`);
     const open = (report.by_tier || []).reduce((n, t) => n + (t.open || 0), 0);
     const total = (label, value, testid) =>
       el("div", { class: "total", testid }, [
@@ -981,7 +988,7 @@
       }
       const stock = p.stock_left == null ? "unlimited" : count.format(p.stock_left);
       return el("tr", {}, [
-        cell(p.perk),
+        cell(p.text || p.perk),
         cell(count.format(p.issued), true),
         cell(money.format(p.spent), true),
         cell(budget === null ? "—" : money.format(budget), true),

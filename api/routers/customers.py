@@ -1,4 +1,4 @@
-"""Customers: CRM lookup and upsert of profile signals."""
+"""Customers: CRM lookup and upsert of profile signals, and erasure (admin)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.deps import PosKey, StoreDep
+from api.deps import AdminKey, PosKey, StoreDep
 from api.examples import documented
-from api.schemas import CustomerPut
+from api.schemas import NO_NUL, CustomerPut
 from engine.errors import NotFound
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-CustomerPath = Annotated[str, Path(min_length=1, max_length=200)]
+CustomerPath = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 @router.get("/{customer_id}", responses=documented("customer", 404))
@@ -31,3 +31,9 @@ def put_customer(
 ) -> dict[str, Any]:
     """Create or replace a customer's profile signals (CRM sync)."""
     return store.upsert_customer(customer_id, body.signals)
+
+
+@router.delete("/{customer_id}", responses=documented("erased", 404))
+def erase_customer(customer_id: CustomerPath, key: AdminKey, store: StoreDep) -> dict[str, Any]:
+    """Erase a customer: the profile goes; decisions, visits and outcomes keep their figures."""
+    return store.erase_customer(customer_id, actor=key.id, detail={"key_name": key.name})

@@ -14,7 +14,7 @@ from api.group_commit import DecisionWriter
 from api.metrics import Metrics
 from api.schemas import BatchRequest, DecisionRequest
 from api.serving import Serving
-from engine.decisions import decide_many, decision_rows, prepare_many
+from engine.decisions import decide_many, prepare_many
 from engine.store import Store
 
 __all__ = ["create_decision", "create_decisions", "decide_and_store", "router"]
@@ -35,22 +35,23 @@ async def decide_and_store(
     store: Store = state.store
     serving: Serving = state.serving.current  # one snapshot for the whole request
     writer: DecisionWriter = state.decision_writer
-    decisions = await on_store(
+    decisions, rows = await on_store(
         store,
         prepare_many,
         store=store,
         model=serving.model,
         fallback=serving.fallback,
+        site=site,
         requests=[(customer_id, signals)],
         explain=explain,
     )
-    await writer.write(decision_rows(decisions, site=site))  # stored before the answer
+    await writer.write(rows)  # stored, with the perks it takes, before the answer
     metrics: Metrics = state.metrics
     metrics.count_decisions(decisions)
     return decisions[0]
 
 
-@router.post("", responses=documented("decision", 400, 404, 413))
+@router.post("", response_model=None, responses=documented("decision", 400, 404, 413))
 async def create_decision(
     body: DecisionRequest,
     key: PosKey,
@@ -69,7 +70,7 @@ async def create_decision(
     )
 
 
-@router.post("/batch", responses=documented("decisions", 400, 404, 413))
+@router.post("/batch", response_model=None, responses=documented("decisions", 400, 404, 413))
 def create_decisions(
     body: BatchRequest,
     key: PosKey,

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminKey, MetricsDep, ServingDep, StoreDep
 from api.examples import documented
+from api.schemas import NO_NUL
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -35,7 +36,7 @@ def list_models(key: AdminKey, serving: ServingDep) -> dict[str, Any]:
 
 @router.post("/{version}/promote", responses=documented("promoted", 404, 409))
 async def promote(
-    version: Annotated[str, Path(min_length=1, max_length=50)],
+    version: Annotated[str, Path(min_length=1, max_length=50, pattern=NO_NUL)],
     key: AdminKey,
     serving: ServingDep,
     store: StoreDep,

@@ -10,7 +10,7 @@ from api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
 from api.errors import ApiError
 from api.examples import documented
 from api.schemas import OutcomeRequest
-from engine.errors import Conflict, NotFound
+from engine.errors import NotFound
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 
@@ -42,12 +42,8 @@ def post_outcome(
     if decision is None or decision["site"] != key.site:
         # The same words for another site's decision as for one that never existed.
         raise NotFound(f"Decision '{body.decision_id}' does not exist")
-    try:
-        outcome, replay = store.record_outcome(
-            idempotency_key=idempotency_key, body=body.model_dump(mode="json")
-        )
-    except Conflict as exc:
-        # The contract: the same key with a different body is a 422.
-        raise ApiError(422, "idempotency_key_reused", str(exc)) from exc
+    outcome, replay = store.record_outcome(
+        site=key.site, idempotency_key=idempotency_key, body=body.model_dump(mode="json")
+    )
     response.headers["Idempotent-Replayed"] = "true" if replay else "false"
     return outcome

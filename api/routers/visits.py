@@ -17,7 +17,7 @@ from api.deps import (
 from api.errors import ApiError
 from api.examples import documented
 from api.schemas import CloseRequest, OverrideRequest, VisitRequest
-from engine.decisions import check_in
+from engine.decisions import check_in, override
 
 router = APIRouter(prefix="/v1/visits", tags=["visits"])
 
@@ -27,6 +27,7 @@ Ticket = Annotated[int, Path(ge=0, le=1_000_000)]
 @router.post(
     "",
     status_code=201,
+    response_model=None,
     responses=documented("check_in", 400, 404, 409, 413, status=201),
 )
 def create_visit(
@@ -109,9 +110,9 @@ def override_tier(
     response: Response,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
-    """Override an open visit's tier with a reason; audited, and shown on the display. A
-    repeat with the same ``Idempotency-Key`` returns the first answer without a second
-    audit entry."""
+    """Override an open visit's tier with a reason; audited, and shown on the display with
+    the new tier's cues. A repeat with the same ``Idempotency-Key`` returns the first
+    answer without a second audit entry."""
     tiers = list(serving.playbook.tiers)
     if body.tier not in tiers:
         raise ApiError(
@@ -120,9 +121,12 @@ def override_tier(
             f"Tier '{body.tier}' is not one of {', '.join(tiers)}",
             {"tiers": tiers},
         )
-    visit, replay = store.override_visit(
-        key.site,
-        ticket,
+    visit, replay = override(
+        store=store,
+        playbook=serving.playbook,
+        default_tier=serving.fallback.default_tier,
+        site=key.site,
+        ticket=ticket,
         tier=body.tier,
         reason=body.reason,
         actor=key.id,

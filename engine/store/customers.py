@@ -5,14 +5,18 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from engine.errors import Conflict, DataError
 from engine.store.database import StorePart
+from engine.store.perks import pick_cues
+from engine.store.raw import RawCursor, refused_kind
 from engine.store.schema import customers, decisions
 
-__all__ = ["CustomerStore", "new_decision_id"]
+__all__ = ["CustomerStore", "insert_decisions", "new_decision_id"]
 
 DECISION_FIELDS = (
     "customer_id",
@@ -108,34 +112,55 @@ class CustomerStore(StorePart):
     def record_decisions(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
         """Store many decisions in one transaction (one disk sync), each a mapping with
         ``record_decision``'s keyword arguments and, if it has one already, its
-        ``decision_id`` (from ``new_decision_id``); returns their ids in order."""
+        ``decision_id`` (from ``new_decision_id``); returns their ids in order.
+
+        An item with a ``pick_cues`` (``engine.store.perks.CuePick``) gets its cues picked
+        in this transaction, its perks taken there: a failed write takes none."""
         if not items:
             return []
-        now = self._now()
-        ids = [item.get("decision_id") or new_decision_id() for item in items]
         # Not durable: see engine/store/database.py; the outcome that follows is. On every
         # decision, so a raw statement (engine.store.raw).
         with self._db.raw.transaction(write=True, durable=False) as cur:
-            created_at = cur.time(now)
-            cur.executemany(
-                _INSERT_DECISION,
-                [
-                    (
-                        decision_id,
-                        *(item[name] for name in _PLAIN_FIELDS),
-                        cur.json([dict(c) for c in item["cues"]]),
-                        cur.json([dict(r) for r in item["reasons"]]),
-                        bool(item["holdout"]),
-                        bool(item["degraded"]),
-                        created_at,
-                    )
-                    for decision_id, item in zip(ids, items, strict=True)
-                ],
-            )
-        return ids
+            return insert_decisions(cur, items, now=self._now())
 
     def get_decision(self, decision_id: str) -> dict[str, Any] | None:
         """The stored decision with its id and ``created_at``, or None if unknown."""
         with self._db.read() as conn:
             row = conn.execute(sa.select(decisions).where(decisions.c.id == decision_id)).first()
         return None if row is None else dict(row._mapping)
+
+
+def insert_decisions(
+    cur: RawCursor, items: Sequence[Mapping[str, Any]], *, now: datetime
+) -> list[str]:
+    """``CustomerStore.record_decisions`` in the caller's write transaction."""
+    ids = [item.get("decision_id") or new_decision_id() for item in items]
+    created_at = cur.time(now)
+    rows = [
+        (
+            decision_id,
+            *(item[name] for name in _PLAIN_FIELDS),
+            cur.json([dict(c) for c in cues]),
+            cur.json([dict(r) for r in item["reasons"]]),
+            bool(item["holdout"]),
+            bool(item["degraded"]),
+            created_at,
+        )
+        for decision_id, item, cues in zip(ids, items, pick_cues(cur, items), strict=True)
+    ]
+    try:
+        cur.executemany(_INSERT_DECISION, rows)
+    except Exception as error:
+        kind = refused_kind(error)
+        if kind == "integrity":
+            raise Conflict(
+                f"A decision could not be stored: {error}; a decision id is stored once, "
+                "so ask for a new decision"
+            ) from error
+        if kind == "data":
+            raise DataError(
+                f"A decision could not be stored: the database refused a value ({error}); "
+                "remove control characters such as NUL from the customer id and signals"
+            ) from error
+        raise
+    return ids

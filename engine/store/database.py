@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.url import URL, make_url
 
 from engine.errors import StoreError
-from engine.store.raw import RawConnections, store_unavailable
+from engine.store.raw import RawConnections, store_unavailable, unavailable_error
 
 __all__ = [
     "Database",
@@ -159,6 +159,11 @@ class Database:
             yield
         except (exc.OperationalError, exc.InterfaceError) as error:
             raise store_unavailable(self.name, error.orig) from error
+        except Exception as error:  # a raw statement's driver error (``raw.cursor_of``)
+            unavailable = unavailable_error(self.name, error)
+            if unavailable is not None:
+                raise unavailable from error
+            raise
 
 
 class _WriteTurn:
@@ -286,6 +291,7 @@ def _sqlite_engine(url: URL) -> Engine:
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         json_serializer=_json_dumps,
+        hide_parameters=True,  # a statement's values (notes, keys, ids) never reach a log
     )
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
@@ -342,22 +348,24 @@ def _postgresql_engine(url: URL) -> Engine:
         url,
         connect_args=connect_args,
         json_serializer=_json_dumps,
+        hide_parameters=True,  # a statement's values (notes, keys, ids) never reach a log
         pool_pre_ping=True,  # survive a database restart without failing the next request
     )
 
 
-def is_unique_violation(error: exc.IntegrityError) -> bool:
-    """Did a unique index or primary key refuse the row?"""
+def is_unique_violation(error: Exception) -> bool:
+    """Did a unique index or primary key refuse the row? (SQLAlchemy's IntegrityError or
+    the driver's own, from a raw statement)"""
     return _constraint(error) == "unique"
 
 
-def is_foreign_key_violation(error: exc.IntegrityError) -> bool:
+def is_foreign_key_violation(error: Exception) -> bool:
     """Did a foreign key refuse the row (it points at nothing)?"""
     return _constraint(error) == "foreign_key"
 
 
-def _constraint(error: exc.IntegrityError) -> str | None:
-    orig = error.orig
+def _constraint(error: Exception) -> str | None:
+    orig = error.orig if isinstance(error, exc.StatementError) else error
     sqlstate = getattr(orig, "sqlstate", None)  # psycopg
     if sqlstate is not None:
         return {"23505": "unique", "23503": "foreign_key"}.get(sqlstate)

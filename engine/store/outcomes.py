@@ -1,9 +1,10 @@
 """Outcomes: what happened after a decision, recorded exactly once per idempotency key.
 
 A client that does not know whether its post arrived (a timeout, a killed server) sends it
-again with the same ``Idempotency-Key``. The first body is stored with the SHA-256 of its
-canonical JSON; a repeat with the same body gets the stored outcome back (a replay), a
-repeat with a different body is a ``Conflict``. The row is committed (and, on SQLite,
+again with the same ``Idempotency-Key``. Keys are the site's own: another site may use the
+same one. The first body is stored with the SHA-256 of its canonical JSON; a repeat with
+the same body gets the stored outcome back (a replay), a repeat with a different body is
+``IdempotencyKeyReused``. The row is committed (and, on SQLite,
 synced to disk) before ``record_outcome`` returns, so an acknowledged outcome survives a
 ``kill -9``.
 """
@@ -19,13 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from engine.errors import Conflict, NotFound
+from engine.errors import IdempotencyKeyReused, NotFound
 from engine.store.database import StorePart, is_unique_violation
 from engine.store.schema import decisions, outcomes
 
 __all__ = ["OutcomeStore", "request_hash"]
 
-_PUBLIC = tuple(c.name for c in outcomes.c if c.name != "request_hash")
+# The site is the key's scope, already the caller's own: answers look as they did before.
+_PUBLIC = tuple(c.name for c in outcomes.c if c.name not in {"request_hash", "site"})
 
 
 def request_hash(body: Mapping[str, Any]) -> str:
@@ -38,28 +40,29 @@ class OutcomeStore(StorePart):
     """Outcomes with idempotency keys."""
 
     def record_outcome(
-        self, *, idempotency_key: str, body: Mapping[str, Any]
+        self, *, site: str, idempotency_key: str, body: Mapping[str, Any]
     ) -> tuple[dict[str, Any], bool]:
-        """Store the outcome ``body`` once; returns ``(stored outcome, replay)``.
+        """Store the outcome ``body`` once per ``idempotency_key`` at ``site``; returns
+        ``(stored outcome, replay)``.
 
-        ``body`` is the validated request (``decision_id``, ``spend``, ``accepted``,
-        ``declined``, ``converted``, ``note``), dumped with its defaults so that the same
-        request always hashes the same.
+        The decision must be one of ``site``'s. ``body`` is the validated request
+        (``decision_id``, ``spend``, ``accepted``, ``declined``, ``converted``, ``note``),
+        dumped with its defaults so that the same request always hashes the same.
         """
         digest = request_hash(body)
         try:
             with self._db.write() as conn:
-                stored = self._by_key(conn, idempotency_key)
+                stored = self._outcome_by_key(conn, site, idempotency_key)
                 if stored is not None:
                     return _replay(stored, digest, idempotency_key), True
-                if (
-                    conn.scalar(
-                        sa.select(decisions.c.id).where(decisions.c.id == body["decision_id"])
-                    )
-                    is None
-                ):
+                decided_at = conn.scalar(
+                    sa.select(decisions.c.site).where(decisions.c.id == body["decision_id"])
+                )
+                if decided_at != site:
+                    # The same words for another site's decision as for one never stored.
                     raise NotFound(f"Decision '{body['decision_id']}' does not exist")
                 row = _row(body, key=idempotency_key, digest=digest)
+                row["site"] = site
                 row["id"] = uuid.uuid4().hex
                 row["created_at"] = self._now()
                 conn.execute(sa.insert(outcomes).values(row))
@@ -68,20 +71,22 @@ class OutcomeStore(StorePart):
             if not is_unique_violation(error):
                 raise
             with self._db.read() as conn:
-                stored = self._by_key(conn, idempotency_key)
+                stored = self._outcome_by_key(conn, site, idempotency_key)
             if stored is None:
                 raise
             return _replay(stored, digest, idempotency_key), True
         return _public(row), False
 
-    def get_outcome(self, idempotency_key: str) -> dict[str, Any] | None:
-        """The outcome stored under this idempotency key, or None."""
+    def get_outcome(self, site: str, idempotency_key: str) -> dict[str, Any] | None:
+        """The outcome stored under this idempotency key at ``site``, or None."""
         with self._db.read() as conn:
-            stored = self._by_key(conn, idempotency_key)
+            stored = self._outcome_by_key(conn, site, idempotency_key)
         return None if stored is None else _public(stored)
 
-    def _by_key(self, conn: sa.Connection, key: str) -> dict[str, Any] | None:
-        row = conn.execute(sa.select(outcomes).where(outcomes.c.idempotency_key == key)).first()
+    def _outcome_by_key(self, conn: sa.Connection, site: str, key: str) -> dict[str, Any] | None:
+        row = conn.execute(
+            sa.select(outcomes).where(outcomes.c.site == site, outcomes.c.idempotency_key == key)
+        ).first()
         return None if row is None else dict(row._mapping)
 
 
@@ -107,8 +112,8 @@ def _row(body: Mapping[str, Any], *, key: str, digest: str) -> dict[str, Any]:
 
 def _replay(stored: dict[str, Any], digest: str, key: str) -> dict[str, Any]:
     if stored["request_hash"] != digest:
-        raise Conflict(
-            f"Idempotency key '{key}' was already used with a different request; "
-            "use a new key for a new outcome"
+        raise IdempotencyKeyReused(
+            f"Idempotency key '{key}' was already used at this site with a different "
+            "request; use a new key for a new outcome"
         )
     return _public(stored)

@@ -23,15 +23,28 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import StoreError
 
-__all__ = ["RawConnections", "RawCursor", "store_unavailable"]
+__all__ = [
+    "RawConnections",
+    "RawCursor",
+    "refused_kind",
+    "store_unavailable",
+    "unavailable_error",
+    "without_values",
+]
 
 # SQLAlchemy's storage format for DateTime on SQLite: the rows written here and those
 # written through Core must read back alike (and sort alike as text).
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def without_values(text: str) -> str:
+    """``text`` (a driver's error, a traceback) without PostgreSQL's DETAIL lines, which may
+    quote a row's values ("Failing row contains (...)")."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:"))
 
 
 def store_unavailable(name: str, detail: object) -> StoreError:
@@ -39,9 +52,19 @@ def store_unavailable(name: str, detail: object) -> StoreError:
     unavailable (a 503 for the API), not a bug in the request. Core and raw statements
     alike."""
     return StoreError(
-        f"The store at '{name}' is unavailable: {detail}; check that the database is running "
+        f"The store at '{name}' is unavailable: {without_values(str(detail))}; check that the database is running "
         "and TIERLINE_DATABASE_URL points at it"
     )
+
+
+def unavailable_error(name: str, error: BaseException) -> StoreError | None:
+    """``store_unavailable`` for a driver's error that means the database is unavailable
+    (a lost connection, a busy timeout, disk I/O), None for any other error."""
+    if isinstance(error, sqlite3.OperationalError | sqlite3.InterfaceError):
+        return store_unavailable(name, error)
+    if isinstance(error, Exception) and _is_psycopg_operational(error):
+        return store_unavailable(name, error)
+    return None
 
 
 class RawCursor:
@@ -50,6 +73,7 @@ class RawCursor:
     def __init__(self, cursor: Any, *, is_sqlite: bool, dumps: Callable[[Any], str]) -> None:
         self._cursor = cursor
         self._is_sqlite = is_sqlite
+        self.is_sqlite = is_sqlite
         self._dumps = dumps
         if not is_sqlite:
             from psycopg.types.json import Jsonb
@@ -125,12 +149,18 @@ class RawConnections:
             else:
                 with self._postgresql() as cursor:
                     yield cursor
-        except (sqlite3.OperationalError, sqlite3.InterfaceError) as error:
-            raise store_unavailable(self._name, error) from error
         except Exception as error:
-            if _is_psycopg_operational(error):
-                raise store_unavailable(self._name, error) from error
+            unavailable = unavailable_error(self._name, error)
+            if unavailable is not None:
+                raise unavailable from error
             raise
+
+    def cursor_of(self, conn: Connection) -> RawCursor:
+        """A raw cursor in the transaction of a SQLAlchemy connection (``Database.write``),
+        so raw statements and Core ones commit or roll back together."""
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None  # an open connection in a transaction
+        return RawCursor(dbapi.cursor(), is_sqlite=self._is_sqlite, dumps=self._dumps)
 
     @contextmanager
     def _sqlite(self, *, write: bool, durable: bool) -> Iterator[RawCursor]:
@@ -201,6 +231,25 @@ def _pg_sql(sql: str) -> str:
 
 
 _PG_CACHE: dict[str, str] = {}
+
+
+def refused_kind(error: BaseException) -> str | None:
+    """``"integrity"`` when the driver's error is a constraint refusing a row, ``"data"``
+    when it is a value the database cannot hold (PostgreSQL refuses NUL characters in
+    text), None for anything else."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "integrity"
+    if isinstance(error, sqlite3.DataError):
+        return "data"
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return None
+    if isinstance(error, psycopg.IntegrityError):
+        return "integrity"
+    if isinstance(error, psycopg.DataError):
+        return "data"
+    return None
 
 
 def _is_psycopg_operational(error: Exception) -> bool:

@@ -21,6 +21,7 @@ __all__ = [
     "outcomes",
     "perk_usage",
     "perks",
+    "retention_marks",
     "visits",
 ]
 
@@ -76,6 +77,8 @@ visits = sa.Table(
     sa.Column("override_key", sa.Text, nullable=True),
     sa.Column("overridden_at", UTCDateTime, nullable=True),
     sa.Column("overridden_by", sa.Text, nullable=True),
+    # Migration 0004: the cues picked again for the override's tier.
+    sa.Column("override_cues", JSON, nullable=True),
     sa.CheckConstraint("spend IS NULL OR spend >= 0", name="ck_visits_spend"),
     sa.CheckConstraint("party_size IS NULL OR party_size > 0", name="ck_visits_party_size"),
     sa.Index("ix_visits_site_ticket", "site", "ticket"),
@@ -89,13 +92,16 @@ visits = sa.Table(
         sqlite_where=sa.text("closed_at IS NULL"),
         postgresql_where=sa.text("closed_at IS NULL"),
     ),
+    # Migration 0004: an idempotency key names one request of its site (README, Retries).
+    sa.Index("uq_visits_site_close_key", "site", "close_key", unique=True),
+    sa.Index("uq_visits_site_override_key", "site", "override_key", unique=True),
 )
 
 outcomes = sa.Table(
     "outcomes",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
+    sa.Column("idempotency_key", sa.Text, nullable=False),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("decision_id", sa.String(32), sa.ForeignKey("decisions.id"), nullable=False),
     sa.Column("spend", sa.Double, nullable=True),
@@ -104,7 +110,10 @@ outcomes = sa.Table(
     sa.Column("converted", sa.Boolean, nullable=True),
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Migration 0004: the decision's site, so that each site has its own idempotency keys.
+    sa.Column("site", sa.Text, nullable=False),
     sa.CheckConstraint("spend IS NULL OR spend >= 0", name="ck_outcomes_spend"),
+    sa.Index("uq_outcomes_site_key", "site", "idempotency_key", unique=True),
 )
 
 perks = sa.Table(
@@ -114,6 +123,11 @@ perks = sa.Table(
     sa.Column("cost", sa.Double, nullable=False),
     sa.Column("stock", sa.Integer, nullable=True),  # NULL: unlimited
     sa.Column("daily_budget", sa.Double, nullable=True),  # NULL: no budget
+    # Migration 0007: what the playbook last declared (engine.store.perks, sync_perks);
+    # declared_at NULL: nothing declared yet.
+    sa.Column("declared_stock", sa.Integer, nullable=True),
+    sa.Column("declared_budget", sa.Double, nullable=True),
+    sa.Column("declared_at", UTCDateTime, nullable=True),
     # The last line of defence for "never issue more than the stock".
     sa.CheckConstraint("stock IS NULL OR stock >= 0", name="ck_perks_stock"),
 )
@@ -149,4 +163,13 @@ audit = sa.Table(
     sa.Column("action", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("detail", JSON, nullable=False),
+)
+
+# How far retention has pruned each table (migration 0005): the next pass starts there, so
+# a pass touches only rows that aged past the limit since the last one.
+retention_marks = sa.Table(
+    "retention_marks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("through", sa.Text, nullable=False),
 )

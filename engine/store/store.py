@@ -16,13 +16,15 @@ from engine.store.keys import KeyStore
 from engine.store.migrate import upgrade_database
 from engine.store.outcomes import OutcomeStore
 from engine.store.perks import PerkStore
+from engine.store.privacy import PrivacyStore
 from engine.store.visits import VisitStore
 
 __all__ = ["Store"]
 
 
-class Store(CustomerStore, PerkStore, VisitStore, OutcomeStore, KeyStore):
-    """Customers, decisions, perks, visits, outcomes, API keys and the audit log.
+class Store(CustomerStore, PerkStore, VisitStore, OutcomeStore, KeyStore, PrivacyStore):
+    """Customers, decisions, perks, visits, outcomes, API keys, the audit log, erasure
+    and retention.
 
     Open it with ``Store.open(url)``, which also migrates the schema to the newest version.
     """

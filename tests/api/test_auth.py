@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import BaseRoute
 
 from api.app import create_app
 from api.deps import role_of
+from api.errors import flat_routes
 from api.settings import Settings
 from tests.api.conftest import PLAIN, Keys, assert_error, counts
 
@@ -29,21 +29,11 @@ PUBLIC = {
 }
 
 
-def _flatten(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
-    # FastAPI >= 0.16x keeps an included router as one entry that wraps the original.
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _flatten(inner.routes)
-        else:
-            yield route
-
-
 def test_every_route_names_a_role(settings: Settings) -> None:
     """Every route except health, metrics and docs has an explicit role dependency."""
     app = create_app(settings)
     missing = []
-    for route in _flatten(app.routes):
+    for route in flat_routes(app.routes):
         path = getattr(route, "path", "")
         if path in PUBLIC:
             continue
@@ -59,6 +49,7 @@ MATRIX = [
     ("POST", "/v1/decisions/batch", {"items": [{"signals": PLAIN}]}, "pos"),
     ("GET", "/v1/customers/c-1", None, "pos"),
     ("PUT", "/v1/customers/c-1", {"signals": PLAIN}, "pos"),
+    ("DELETE", "/v1/customers/c-1", None, "admin"),
     ("POST", "/v1/visits", {"signals": PLAIN}, "pos"),
     ("GET", "/v1/visits", None, "staff"),
     ("GET", "/v1/visits/1", None, "staff"),
@@ -69,6 +60,8 @@ MATRIX = [
     ("POST", "/v1/models/v0001/promote", None, "admin"),
     ("POST", "/v1/models/rollback", None, "admin"),
     ("GET", "/v1/reports/day", None, "admin"),
+    ("GET", "/v1/perks", None, "admin"),
+    ("PUT", "/v1/perks/coffee", {"stock": 10}, "admin"),
 ]
 RANK = {"staff": 0, "pos": 1, "admin": 2}
 
@@ -78,7 +71,7 @@ def test_the_role_matrix_has_a_cell_for_every_route(settings: Settings) -> None:
     escape the role test, and no row names a route the app does not have."""
     routes = [
         (method, route)
-        for route in _flatten(create_app(settings).routes)
+        for route in flat_routes(create_app(settings).routes)
         if isinstance(route, APIRoute) and route.path not in PUBLIC
         for method in route.methods
     ]
@@ -168,6 +161,37 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient, keys: 
     """Unknown paths (404) and wrong methods (405) answer in the one error shape."""
     assert_error(client.get("/v1/nothing", headers=keys.pos), 404)
     assert_error(client.delete("/v1/decisions", headers=keys.pos), 405)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/v1/visits", "GET, POST"),
+        ("DELETE", "/v1/visits", "GET, POST"),
+        ("PATCH", "/v1/decisions", "POST"),
+        ("POST", "/v1/customers/c-1", "GET, PUT"),
+    ],
+)
+def test_a_wrong_method_is_a_405_naming_every_allowed_method(
+    client: TestClient, keys: Keys, method: str, path: str, allowed: str
+) -> None:
+    """A 405's Allow header (and message) lists every method the path takes, not only
+    those of the first route declared at it."""
+    r = client.request(method, path, headers=keys.admin)
+    error = assert_error(r, 405)
+    assert r.headers["Allow"] == allowed and allowed in str(error["message"])
+
+
+def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_callers_host(
+    client: TestClient, keys: Keys
+) -> None:
+    """GET /v1/visits/ with a forged Host header is a 404 in the error shape: no redirect
+    that would send the client (and its key) to that host."""
+    r = client.get(
+        "/v1/visits/", headers={**keys.staff, "Host": "evil.example"}, follow_redirects=False
+    )
+    assert_error(r, 404)
+    assert "location" not in r.headers
 
 
 def test_the_key_cache_forgets_a_key_after_its_ttl() -> None:

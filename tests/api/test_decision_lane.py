@@ -44,6 +44,7 @@ GOOD = [
         "headers": {"Content-Type": "application/vnd.tierline+json; charset=utf-8"},
     },
     {"url": "/v1/decisions", "json": {"signals": {"campaign": "Frühling ☕", "x": None}}},
+    {"url": "/v1/decisions", "json": {"signals": {**PLAIN, "visits_09d": 3, "Zoë": True}}},
 ]
 
 BAD = [
@@ -82,6 +83,24 @@ BAD = [
         "status": 422,
     },
     {"url": "/v1/decisions", "json": {"signals": {"note": "x" * 70_000}}, "status": 413},
+    {"url": "/v1/decisions", "json": {"customer_id": "p\u00001"}, "status": 422},
+    {"url": "/v1/decisions", "json": {"signals": {"campaign": "a\u0000"}}, "status": 422},
+    {"url": "/v1/decisions", "json": {"signals": {"\u0000": 1}}, "status": 422},
+    *(
+        {
+            "url": "/v1/decisions",
+            "content": b'{"signals": {"visits_90d": ' + number + b"}}",
+            "headers": {"Content-Type": "application/json"},
+            "status": 422,
+        }
+        for number in (b"1" + b"0" * 400, b"1e400", b"NaN", b"-Infinity")
+    ),
+    {
+        "url": "/v1/decisions",
+        "content": b'{"signals": {"visits_90d": ' + b"[" * 1000 + b"]" * 1000 + b"}}",
+        "headers": {"Content-Type": "application/json"},
+        "status": 400,
+    },
 ]
 
 

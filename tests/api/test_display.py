@@ -47,6 +47,7 @@ from tests.conftest import ROOT, Trained
 from tests.servers import free_port
 
 SITE = "lyon"
+ZONE = "Europe/Berlin"  # the manager's day at SITE; SHOTS_SITE's is UTC
 SHOTS_SITE = "bistro"  # a site of its own, so the screenshots show only their guests
 STUDENT = {"student_verified": True, "campaign": "campus_flyer", "channel": "instagram"}
 DOCS = ROOT / "docs"
@@ -88,9 +89,8 @@ def live(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     models = tmp / "models"
     shutil.copytree(trained.models, models)
     db = tmp / "display.db"
-    server = LiveServer(
-        env=server_env(database=db, models=models), port=free_port(), log=tmp / "server.log"
-    )
+    env = server_env(database=db, models=models) | {"TIERLINE_SITE_TIMEZONES": f"{SITE}={ZONE}"}
+    server = LiveServer(env=env, port=free_port(), log=tmp / "server.log")
     server.start()
     try:
         keys = create_keys(
@@ -497,7 +497,8 @@ def test_every_card_reads_at_wcag_aa_and_tiers_differ_by_shape(live: Live, board
 
 def test_the_manager_view_shows_revenue_by_tier_and_perks(live: Live, board: Board) -> None:
     """An admin key gets a Manager tab with today's visits by tier, by campaign and the
-    perks against their budget, as GET /v1/reports/day has them."""
+    perks (by their playbook text) against their budget, as GET /v1/reports/day has them,
+    for the day in the site's time zone."""
     page = board.page
     check_in(live, VIP)
     sign_in(page, live.base, live.keys["admin"])
@@ -505,10 +506,14 @@ def test_the_manager_view_shows_revenue_by_tier_and_perks(live: Live, board: Boa
     expect(page.get_by_test_id("manager-view")).to_be_visible()
     expect(page.get_by_test_id("report-by-tier")).to_contain_text("VIP")
     expect(page.get_by_test_id("report-by-campaign")).to_contain_text(str(VIP["campaign"]))
-    expect(page.get_by_test_id("report-perks")).to_contain_text("coffee")
     report = httpx.get(
         f"{live.base}/v1/reports/day", headers={"X-API-Key": live.keys["admin"]}, timeout=10
     ).json()
+    coffee = next(p for p in report["perks"] if p["perk"] == "coffee")
+    assert coffee["text"] != "coffee"
+    expect(page.get_by_test_id("report-perks")).to_contain_text(coffee["text"])
+    assert report["timezone"] == ZONE
+    expect(page.get_by_test_id("report-day")).to_contain_text(f"{report['day']} ({ZONE} time)")
     expect(page.get_by_test_id("total-visits")).to_contain_text(str(report["visits"]))
     page.get_by_test_id("floor-tab").click()
     expect(page.get_by_test_id("manager-view")).to_be_hidden()

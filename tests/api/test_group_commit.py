@@ -4,6 +4,7 @@ written in one transaction, and each request answers only once its row is stored
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,9 @@ def test_writes_queued_in_one_turn_are_one_transaction(tmp_path: Path) -> None:
             assert stored is not None and stored["customer_id"] == row["customer_id"]
 
 
-def test_a_failed_write_fails_every_request_of_its_group(tmp_path: Path) -> None:
-    """One bad row (no tier) fails the transaction: every request waiting on it gets the
-    error, and none of the group's rows is stored."""
+def test_a_failed_group_is_written_again_one_request_at_a_time(tmp_path: Path) -> None:
+    """One bad row (no tier) fails the group's transaction; the group is then written one
+    request at a time, so only the request with the bad row gets the error."""
     good, bad = _row(1), _row(2)
     del bad["tier"]
     with Store.open(f"sqlite:///{tmp_path / 'g.db'}") as store:
@@ -62,9 +63,37 @@ def test_a_failed_write_fails_every_request_of_its_group(tmp_path: Path) -> None
             )
 
         results = asyncio.run(main())
-        assert all(isinstance(r, KeyError) for r in results), results
-        assert store.get_decision(good["decision_id"]) is None
-        assert writer.groups == 0
+        assert results[0] is None and isinstance(results[1], KeyError), results
+        assert store.get_decision(good["decision_id"]) is not None
+        assert store.get_decision(bad["decision_id"]) is None
+        assert (writer.groups, writer.rows) == (1, 1)
+
+
+def test_a_refused_row_fails_only_its_http_request(client: TestClient, keys: Keys) -> None:
+    """Concurrent decisions where the database refuses one customer's row: that request
+    gets a 409 in the error shape, every other one a 200 with its decision stored."""
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    with sqlite3.connect(store.url.removeprefix("sqlite:///")) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON decisions WHEN NEW.customer_id = 'g7' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END"
+        )
+
+    def post(i: int) -> tuple[int, dict[str, Any]]:
+        r = client.post(
+            "/v1/decisions?explain=false",
+            json={"customer_id": f"g{i}", "signals": PLAIN},
+            headers=keys.pos,
+        )
+        return r.status_code, dict(r.json())
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(40)))
+    assert [status for status, _ in answers] == [409 if i == 7 else 200 for i in range(40)]
+    assert answers[7][1]["error"]["code"] == "conflict"
+    for status, answer in answers:
+        if status == 200:
+            assert store.get_decision(answer["decision_id"]) is not None
 
 
 @pytest.mark.parametrize("threads", [8])

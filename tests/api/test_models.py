@@ -61,6 +61,19 @@ def test_unknown_version_is_404_and_tampered_is_409(
     assert _version(client, keys) == "v0001"
 
 
+def test_a_404_from_the_registry_does_not_name_the_models_folder(
+    client: TestClient, keys: Keys, models_dir: Path
+) -> None:
+    """An unknown version, or a rollback with no champion, is a 404 that says what is
+    missing without naming where the server keeps its models."""
+    unknown = assert_error(client.post("/v1/models/v0099/promote", headers=keys.admin), 404)
+    assert "'v0099'" in str(unknown["message"])
+    (models_dir / "champion").unlink()
+    nothing = assert_error(client.post("/v1/models/rollback", headers=keys.admin), 404)
+    for error in (unknown, nothing):
+        assert str(models_dir) not in str(error) and models_dir.parent.name not in str(error)
+
+
 def test_promotion_by_the_registry_is_served_within_two_seconds(
     client: TestClient, keys: Keys, models_dir: Path
 ) -> None:

@@ -64,3 +64,22 @@ def test_every_v1_request_body_has_an_example(client: TestClient) -> None:
     for name, model in components.items():
         for example in model.get("examples", []):
             getattr(schemas, name).model_validate(example)  # raises if the example is wrong
+
+
+def test_the_input_limits_are_in_the_schema(client: TestClient) -> None:
+    """The OpenAPI schema shows what is refused: NUL in text (a pattern), signal integers
+    within the 64-bit range, and the customer path's pattern."""
+    schema = client.get("/openapi.json").json()
+    request = schema["components"]["schemas"]["DecisionRequest"]["properties"]
+    assert request["customer_id"]["anyOf"][0]["pattern"] == schemas.NO_NUL
+    [signals] = [s for s in request["signals"]["anyOf"] if s.get("type") == "object"]
+    assert list(signals["patternProperties"]) == [schemas.NO_NUL]
+    [values] = signals["patternProperties"].values()
+    kinds = {v.get("type"): v for v in values["anyOf"]}
+    assert kinds["string"]["pattern"] == schemas.NO_NUL
+    # FastAPI's OpenAPI models hold bounds as floats: the 64-bit limits, to a float's precision.
+    assert kinds["integer"]["minimum"] == float(-(2**63))
+    assert kinds["integer"]["maximum"] == float(2**63 - 1)
+    put = schema["paths"]["/v1/customers/{customer_id}"]["put"]["parameters"]
+    [path] = [p for p in put if p["name"] == "customer_id"]
+    assert path["schema"]["pattern"] == schemas.NO_NUL

@@ -151,7 +151,7 @@ def test_staff_close_and_override_replay_with_their_idempotency_key(
     assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert counts(db_path)["audit"] == 1
     other = client.post(f"{path}/override", json={**body, "tier": "student"}, headers=once)
-    assert_error(other, 409)
+    assert assert_error(other, 422)["code"] == "idempotency_key_reused"
     closing = {**keys.staff, "Idempotency-Key": "close-1"}
     closed = client.post(f"{path}/close", json={"spend": 55.0}, headers=closing)
     assert closed.status_code == 200 and closed.json()["tier"] == "vip"
@@ -187,3 +187,17 @@ def test_display_page_is_served_under_a_strict_csp(client: TestClient) -> None:
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert_error(client.get("/display/secrets.txt"), 404)
     assert_error(client.get("/display/..%2fapp.py"), 404)
+
+
+def test_override_answers_the_new_tiers_cues(client: TestClient, keys: Keys) -> None:
+    """An override to another tier answers, and lists, that tier's cues as the cues in
+    force, while the decision keeps the model's."""
+    v = _check_in(client, keys, signals=VIP)
+    body = {"tier": "student", "reason": "student card shown"}
+    r = client.post(f"/v1/visits/{v['ticket']}/override", json=body, headers=keys.staff)
+    assert r.status_code == 200, r.text
+    codes = [c["code"] for c in r.json()["cues"]]
+    assert codes and codes[0] == "student_menu"
+    listed = client.get("/v1/visits", headers=keys.staff).json()["items"][0]
+    assert [c["code"] for c in listed["cues"]] == codes
+    assert listed["decision"]["cues"] == v["decision"]["cues"]  # type: ignore[index]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -388,3 +389,66 @@ def test_keys_commands_do_not_load_the_model_libraries(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        ("TIERLINE_TIMEZONE", "Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
+        ("TIERLINE_SITE_TIMEZONES", "lyon=Europe/Paris,nyc=Americas/NYC", "for site 'nyc'"),
+        ("TIERLINE_SITE_TIMEZONES", "lyon", "'site=Zone'"),
+    ],
+)
+def test_serve_refuses_an_unknown_time_zone(
+    tmp_path: Path, variable: str, value: str, needle: str
+) -> None:
+    """`tierline serve` with a time zone zoneinfo does not know stops before serving, names
+    the variable and the zone, and exits 2."""
+    with socket.socket() as taken:  # a server that got past its settings stops here too
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proc = run(
+            "serve",
+            "--port",
+            str(taken.getsockname()[1]),
+            cwd=tmp_path,
+            env={variable: value, "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"},
+        )
+    assert_refused(proc, needle)
+    assert variable in proc.stderr
+    assert not (tmp_path / "never.db").exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_perks_set_restocks_and_refuses_with_exit_2(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`perks set` restocks a perk (audited as the CLI's user) and `perks list` shows it; an
+    unknown perk or a bad number exits 2 with a message and changes nothing."""
+    from engine.playbook import Perk
+    from engine.store import Store
+
+    url = (
+        f"sqlite:///{tmp_path / 'p.db'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    with Store.open(url) as store:
+        store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=100, daily_budget=None)})
+    env = {"TIERLINE_DATABASE_URL": url}
+    done = run("perks", "set", "coffee", "--stock", "40", "--budget", "12.5", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "stock 40" in done.stdout
+    assert_refused(run("perks", "set", "caviar", "--stock", "1", env=env), "No perk named 'caviar'")
+    assert_refused(run("perks", "set", "coffee", "--stock", "-3", env=env), "--stock")
+    assert_refused(run("perks", "set", "coffee", "--stock", "x", env=env), "--stock")
+    assert_refused(
+        run("perks", "set", "coffee", "--stock", "5", "--budget", "nan", env=env), "budget"
+    )
+    listed = run("perks", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    [coffee] = json.loads(listed.stdout)
+    assert (coffee["stock"], coffee["daily_budget"], coffee["declared_stock"]) == (40, 12.5, 100)
+    with Store.open(url) as store:
+        [entry] = store.audit_log()
+    assert entry["action"] == "perk_set" and entry["actor"].startswith("cli")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any
 
@@ -97,6 +98,24 @@ def test_bad_values_are_refused_by_name(field: str, value: Any) -> None:
         BUILDER.transform_record({field: value})
     with pytest.raises(DataError, match=f"'{field}'"):
         BUILDER.transform(pd.DataFrame({field: [value, None]}))
+
+
+def test_an_integer_past_the_float_range_reads_as_missing_on_both_paths(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An integer no float can hold is missing in a record and in a batch alike, and the
+    record path logs the signal's name once per builder, without the value."""
+    builder = fitted()
+    huge = 10**400
+    with caplog.at_level(logging.WARNING, logger="tierline.features"):
+        first = builder.transform_record({"visits": huge, "spend": 2.0})
+        again = builder.transform_record({"visits": -huge, "spend": 2.0})
+    assert same_bits(first, builder.transform_record({"spend": 2.0}))
+    assert same_bits(again, first)
+    batch = builder.transform(pd.DataFrame({"visits": [huge, 3], "spend": [2.0, 2.0]}))
+    assert same_bits(batch[0], first)
+    logged = [r.getMessage() for r in caplog.records if r.name == "tierline.features"]
+    assert len(logged) == 1 and "'visits'" in logged[0] and "1000" not in logged[0]
 
 
 def test_state_round_trips_through_json() -> None:

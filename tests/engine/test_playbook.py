@@ -78,6 +78,15 @@ def test_batch_cue_codes_match_single_customer_cues() -> None:
         assert codes[i] == ";".join(c.code for c in single)
 
 
+def test_a_perk_keeps_its_text() -> None:
+    """A perk's text (what the manager reads) is kept; a perk without one has none."""
+    text = "[perks.gift]\ntext = 'A gift from the chef'\n[perks.plain]\ncost = 1.0\n"
+    for name, tier in (("vip", "a"), ("standard", "b"), ("student", "c")):
+        text += f"[tiers.{name}]\ncues = [{{ code = '{tier}', text = 'T' }}]\n"
+    perks = Playbook.from_text(text, tiers=TIERS, source="pb.toml").perks
+    assert perks["gift"].text == "A gift from the chef" and perks["plain"].text is None
+
+
 def test_unknown_tiers_get_a_generic_entry() -> None:
     """The default playbook serves any tier set: unknown tiers get a generic polite cue."""
     pb = Playbook.default(tiers=["gold", "silver", "standard"])
@@ -112,6 +121,8 @@ def test_unknown_tiers_get_a_generic_entry() -> None:
             "used twice",
         ),
         ("holdout_fraction = 0.9", "holdout_fraction"),
+        ("[perks.gift]\ntext = 5", "[perks.gift] text"),
+        ("[perks.gift]\ntext = '  '", "[perks.gift] text"),
         ("colour = 1", "unknown key 'colour'"),
         ("[tiers", "not valid TOML"),
     ],

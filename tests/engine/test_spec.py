@@ -53,6 +53,16 @@ def test_examples_parse_and_round_trip(name: str) -> None:
     assert again == spec
 
 
+@pytest.mark.parametrize("mode", ["ignore", "refuse"])
+def test_unknown_signals_mode_is_read_and_kept_in_the_artifact(mode: str) -> None:
+    """``[features] unknown_signals`` defaults to ignore, and a chosen mode survives the
+    artifact's to_dict/from_dict."""
+    assert parse_spec(spec_with()).unknown_signals == "ignore"
+    spec = parse_spec(spec_with(features__unknown_signals=mode))
+    assert spec.unknown_signals == mode
+    assert Spec.from_dict(spec.to_dict()).unknown_signals == mode
+
+
 def test_transaction_spec_adds_log_features() -> None:
     """A transaction log spec feeds the RFM features to the model before declared numbers."""
     spec = load_spec(EXAMPLES / "transactions.toml")
@@ -87,6 +97,11 @@ def test_transaction_spec_adds_log_features() -> None:
         ({"tiers__rules": [{"tier": "student", "when": {"column": "student"}}]}, "exactly one of"),
         ({"features__numeric": "visits"}, "must be a list of column names"),
         ({"features__numeric": ["visits", "visits"]}, "listed twice"),
+        (
+            {"features__unknown_signals": "reject"},
+            "[features] unknown_signals must be one of 'ignore', 'refuse', got 'reject'",
+        ),
+        ({"features__unknown_signals": True}, "unknown_signals must be one of"),
     ],
 )
 def test_bad_specs_are_refused_by_name(changes: dict[str, Any], needle: str) -> None:

@@ -9,14 +9,16 @@ fail: the store must be proven on both databases.
 from __future__ import annotations
 
 import hmac
+import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +32,7 @@ from engine.store import Store, head, request_hash, upgrade
 from engine.store.database import Database
 from engine.store.migrate import alembic_config
 from engine.store.schema import metadata, outcomes
+from tests.conftest import record_vip_decision
 
 DAY = date(2025, 11, 26)
 TABLES = {
@@ -41,6 +44,7 @@ TABLES = {
     "perk_usage",
     "api_keys",
     "audit",
+    "retention_marks",
     "alembic_version",
 }
 OUTCOME = {
@@ -52,54 +56,13 @@ OUTCOME = {
 }
 
 
-# -- fixtures --------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database kind under test."""
-    return str(request.param)
-
-
-@pytest.fixture
-def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    """An open, migrated store."""
-    with Store.open(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def raw(url: str) -> Iterator[Callable[[str], list[Any]]]:
-    """Run one SQL statement on the store's database, outside the store."""
-    engine = sa.create_engine(url)
-
-    def run(sql: str) -> list[Any]:
-        with engine.begin() as conn:
-            result = conn.execute(sa.text(sql))
-            return list(result) if result.returns_rows else []
-
-    yield run
-    engine.dispose()
-
-
 def _decide(store: Store, *, customer_id: str | None = "c1", site: str = "paris") -> str:
-    return store.record_decision(
-        customer_id=customer_id,
-        site=site,
-        tier="vip",
-        confidence=0.91,
-        score=0.87,
+    return record_vip_decision(
+        store,
+        customer_id,
         cues=[{"code": "welcome_coffee", "text": "Offer a coffee", "perk": "coffee"}],
         reasons=[{"feature": "visits_90d", "value": "14", "effect": 0.42}],
-        model_version="20251126-abc",
-        holdout=False,
-        degraded=False,
+        site=site,
     )
 
 
@@ -341,11 +304,12 @@ def test_take_perk_budget_refusal_puts_the_unit_back(store: Store) -> None:
     assert store.list_perks(day=DAY)[0]["stock"] == 2
 
 
-def test_sync_perks_updates_cost_and_budget_but_keeps_stock(store: Store) -> None:
-    """Re-syncing the playbook changes cost and budget and leaves the counted-down stock."""
+def test_sync_perks_updates_cost_and_keeps_an_undeclared_change_of_stock(store: Store) -> None:
+    """Re-syncing the playbook changes cost, and stock and budget only where the playbook
+    declares new values: the counted-down stock stays while its declaration does."""
     store.sync_perks({"coffee": Perk(name="coffee", cost=2.5, stock=10, daily_budget=None)})
     assert store.take_perk("coffee", day=DAY)
-    store.sync_perks({"coffee": Perk(name="coffee", cost=3.0, stock=500, daily_budget=90.0)})
+    store.sync_perks({"coffee": Perk(name="coffee", cost=3.0, stock=10, daily_budget=90.0)})
     (coffee,) = store.list_perks(day=DAY)
     assert (coffee["cost"], coffee["stock"], coffee["daily_budget"]) == (3.0, 9, 90.0)
 
@@ -453,30 +417,39 @@ def test_outcome_replay_returns_the_first_result_even_after_reopening(url: str) 
     """The same key and body give back the first stored outcome, also from a new process."""
     with Store.open(url) as first_process:
         body = {"decision_id": _decide(first_process), **OUTCOME}
-        stored, replay = first_process.record_outcome(idempotency_key="k-1", body=body)
+        stored, replay = first_process.record_outcome(
+            site="paris", idempotency_key="k-1", body=body
+        )
         assert replay is False
         assert stored["note"] == OUTCOME["note"] and stored["spend"] == 84.5
-        again, replay = first_process.record_outcome(idempotency_key="k-1", body=dict(body))
+        again, replay = first_process.record_outcome(
+            site="paris", idempotency_key="k-1", body=dict(body)
+        )
         assert (again, replay) == (stored, True)
         assert list(again) == list(stored)
     with Store.open(url) as second_process:
-        assert second_process.record_outcome(idempotency_key="k-1", body=body) == (stored, True)
-        assert second_process.get_outcome("k-1") == stored
+        assert second_process.record_outcome(site="paris", idempotency_key="k-1", body=body) == (
+            stored,
+            True,
+        )
+        assert second_process.get_outcome("paris", "k-1") == stored
 
 
 def test_outcome_key_reused_with_another_body_is_a_conflict(store: Store) -> None:
     """Reusing an idempotency key with a different body is a Conflict and stores nothing."""
     body = {"decision_id": _decide(store), **OUTCOME}
-    stored, _ = store.record_outcome(idempotency_key="k-1", body=body)
+    stored, _ = store.record_outcome(site="paris", idempotency_key="k-1", body=body)
     with pytest.raises(Conflict, match="k-1"):
-        store.record_outcome(idempotency_key="k-1", body={**body, "spend": 1.0})
-    assert store.get_outcome("k-1") == stored
+        store.record_outcome(site="paris", idempotency_key="k-1", body={**body, "spend": 1.0})
+    assert store.get_outcome("paris", "k-1") == stored
 
 
 def test_concurrent_posts_with_one_key_store_one_outcome(store: Store) -> None:
     """Retries racing with one key store one outcome; all but one are replays of it."""
     body = {"decision_id": _decide(store), **OUTCOME}
-    results = _parallel(lambda _: store.record_outcome(idempotency_key="k", body=body), 12, 6)
+    results = _parallel(
+        lambda _: store.record_outcome(site="paris", idempotency_key="k", body=body), 12, 6
+    )
     assert [replay for _, replay in results].count(False) == 1
     assert all(out == results[0][0] for out, _ in results)
 
@@ -486,6 +459,7 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
     body = {"decision_id": _decide(store), **OUTCOME}
     first = {
         "id": "a" * 32,
+        "site": "paris",
         "idempotency_key": "k",
         "request_hash": request_hash(body),
         "decision_id": body["decision_id"],
@@ -497,7 +471,9 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
         with ThreadPoolExecutor(1) as pool:
             with engine.begin() as conn:
                 conn.execute(sa.insert(outcomes).values(first))
-                retry = pool.submit(store.record_outcome, idempotency_key="k", body=body)
+                retry = pool.submit(
+                    store.record_outcome, site="paris", idempotency_key="k", body=body
+                )
                 time.sleep(0.3)  # the retry reaches the key's row lock and waits
                 assert not retry.done()
             stored, replay = retry.result(timeout=30)
@@ -509,8 +485,10 @@ def test_a_post_racing_an_uncommitted_first_post_replays_it(store: Store, url: s
 def test_outcome_for_an_unknown_decision_is_not_found(store: Store) -> None:
     """An outcome naming a decision that was never stored is NotFound and not stored."""
     with pytest.raises(NotFound, match="Decision"):
-        store.record_outcome(idempotency_key="k", body={"decision_id": "0" * 32, **OUTCOME})
-    assert store.get_outcome("k") is None
+        store.record_outcome(
+            site="paris", idempotency_key="k", body={"decision_id": "0" * 32, **OUTCOME}
+        )
+    assert store.get_outcome("paris", "k") is None
 
 
 # -- keys and audit --------------------------------------------------------------------------
@@ -604,13 +582,15 @@ def test_a_visit_view_carries_decision_source_and_marked_cues(store: Store) -> N
     the cues marked by outcomes, the latest mark of a cue winning."""
     source = {"campaign": "printemps ☀", "landing_page": "/menu"}
     ticket, decision_id = _visit(store, source=source)
-    store.record_outcome(idempotency_key="k1", body={**OUTCOME, "decision_id": decision_id})
+    store.record_outcome(
+        site="paris", idempotency_key="k1", body={**OUTCOME, "decision_id": decision_id}
+    )
     view = store.get_visit("paris", ticket)
     assert view["source"] == source and view["tier"] == "vip" and view["override"] is None
     assert view["decision"]["cues"][0]["code"] == "welcome_coffee"
     assert view["accepted"] == sorted(OUTCOME["accepted"])
     correction = {**OUTCOME, "decision_id": decision_id, "accepted": [], "declined": ["seat_fast"]}
-    store.record_outcome(idempotency_key="k2", body=correction)
+    store.record_outcome(site="paris", idempotency_key="k2", body=correction)
     [listed] = store.list_open_visits("paris")
     assert "seat_fast" in listed["declined"] and "seat_fast" not in listed["accepted"]
     assert not {"close_key", "override_key", "id"} & set(listed)
@@ -699,6 +679,70 @@ def test_day_report_totals_visits_spend_and_perks(url: str) -> None:
     assert b != a
 
 
+def _campaigns_by_day(
+    url: str, opened: list[tuple[str, datetime]], days: list[date], zones: list[tzinfo]
+) -> dict[tuple[str, date], set[str]]:
+    """Open a visit per ``(campaign, opened_at)``; the campaigns each zone's report of each
+    of ``days`` counts, by ``(zone name, day)``."""
+    now = [opened[0][1]]
+    found: dict[tuple[str, date], set[str]] = {}
+    with Store.open(url, clock=lambda: now[0]) as store:
+        for campaign, at in opened:
+            now[0] = at
+            _visit(store, source={"campaign": campaign})
+        for zone, day in itertools.product(zones, days):
+            report = store.day_report("paris", day, zone=zone)
+            assert report["timezone"] == str(zone) and report["day"] == day.isoformat()
+            found[str(zone), day] = {c["campaign"] for c in report["by_campaign"]}
+    return found
+
+
+def test_day_report_counts_visits_on_the_sites_local_day(url: str) -> None:
+    """In Europe/Berlin (UTC+1 in November) a visit at 23:30 UTC counts on the next day and
+    one at 23:10 UTC the day before on this one; in UTC (the default zone) they do not."""
+    opened = [
+        ("late_25th_utc", datetime(2025, 11, 25, 23, 10, tzinfo=UTC)),
+        ("early_26th", datetime(2025, 11, 26, 0, 30, tzinfo=UTC)),
+        ("evening_26th", datetime(2025, 11, 26, 22, 59, tzinfo=UTC)),
+        ("late_26th_utc", datetime(2025, 11, 26, 23, 30, tzinfo=UTC)),
+    ]
+    zones = [ZoneInfo("Europe/Berlin"), UTC]
+    found = _campaigns_by_day(url, opened, [DAY, DAY + timedelta(1)], zones)
+    assert found == {
+        ("Europe/Berlin", DAY): {"late_25th_utc", "early_26th", "evening_26th"},
+        ("Europe/Berlin", DAY + timedelta(1)): {"late_26th_utc"},
+        ("UTC", DAY): {"early_26th", "evening_26th", "late_26th_utc"},
+        ("UTC", DAY + timedelta(1)): set(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("day", "before", "first", "last", "after"),
+    [
+        # Spring forward: 23 hours, from 23:00 UTC (CET) to 22:00 UTC (CEST).
+        (date(2025, 3, 30), (3, 29, 22, 59), (3, 29, 23, 0), (3, 30, 21, 59), (3, 30, 22, 0)),
+        # Fall back: 25 hours, from 22:00 UTC (CEST) to 23:00 UTC (CET).
+        (date(2025, 10, 26), (10, 25, 21, 59), (10, 25, 22, 0), (10, 26, 22, 59), (10, 26, 23, 0)),
+    ],
+)
+def test_day_report_on_a_daylight_saving_day(
+    url: str,
+    day: date,
+    before: tuple[int, ...],
+    first: tuple[int, ...],
+    last: tuple[int, ...],
+    after: tuple[int, ...],
+) -> None:
+    """On a daylight-saving change the Berlin day is 23 or 25 hours long: its first and
+    last minutes count, the minutes either side of it do not."""
+    opened = [
+        (name, datetime(2025, *t, tzinfo=UTC))
+        for name, t in (("before", before), ("first", first), ("last", last), ("after", after))
+    ]
+    found = _campaigns_by_day(url, opened, [day], [ZoneInfo("Europe/Berlin")])
+    assert found == {("Europe/Berlin", day): {"first", "last"}}
+
+
 _OLD_DECISION = (
     "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, cues, reasons, "
     "holdout, degraded, created_at) VALUES ('d1', 'c1', 'paris', 'vip', 0.9, 0.9, '[]', "
@@ -756,3 +800,68 @@ def test_a_database_at_revision_0002_drops_the_decision_indexes_and_keeps_its_de
     assert decision_indexes() & dropped == set()
     _migrate(url, "0002", down=True)
     assert decision_indexes() >= dropped
+
+
+_OLD_OUTCOME = (
+    "INSERT INTO outcomes (id, idempotency_key, request_hash, decision_id, spend, accepted, "
+    "declined, created_at) VALUES ('o1', 'till3-0001', :hash, 'd1', 12.5, '[]', '[]', :t)"
+)
+# An older close that sent the same key for another ticket, as 0003 let a client do.
+_OLD_REUSED_CLOSE_KEY = (
+    "INSERT INTO visits (site, ticket, decision_id, opened_at, closed_at, spend, close_key) "
+    "VALUES ('paris', 9, 'd1', :t, :t, 5.0, 'till3-0002')"
+)
+_OLD_CLOSED_VISIT = (
+    "INSERT INTO visits (site, ticket, decision_id, opened_at, closed_at, spend, close_key, "
+    "override_tier, override_reason, override_key) VALUES ('paris', 8, 'd1', :t, :t, 30.0, "
+    "'till3-0002', 'student', 'card', 'till3-0003')"
+)
+
+
+def test_a_database_at_revision_0003_scopes_its_idempotency_keys_to_the_site(url: str) -> None:
+    """Revision 0004 gives each stored outcome its decision's site and keeps every key:
+    retries of the stored outcome, close and override replay, another site may use the same
+    keys (a close key an older visit shared stays with the newest), and going back to 0003
+    (then forward again) keeps the outcome."""
+    body = {"decision_id": "d1", "spend": 12.5, "accepted": [], "declined": []}
+    body |= {"converted": None, "note": None}
+    old_outcome = _OLD_OUTCOME.replace(":hash", f"'{request_hash(body)}'")
+    old_visits = (_OLD_VISIT, _OLD_REUSED_CLOSE_KEY, _OLD_CLOSED_VISIT)
+    _migrate(url, "0003", _OLD_DECISION, old_outcome, *old_visits)
+    with Store.open(url) as store:
+        kept = store.get_outcome("paris", "till3-0001")
+        assert kept is not None and kept["id"] == "o1" and kept["spend"] == 12.5
+        assert store.record_outcome(site="paris", idempotency_key="till3-0001", body=body) == (
+            kept,
+            True,
+        )
+        closed = store.close_visit("paris", 8, spend=30.0, idempotency_key="till3-0002")
+        assert closed["closed_at"] is not None and closed["tier"] == "student"
+        again, replay = store.override_visit(
+            "paris", 8, tier="student", reason="card", actor="k", idempotency_key="till3-0003"
+        )
+        assert replay and again == closed
+        assert store.get_visit("paris", 9)["spend"] == 5.0
+        [open_visit] = store.list_open_visits("paris")
+        assert open_visit["ticket"] == 7
+        lyon = {**body, "decision_id": _decide(store, site="lyon")}
+        _, replay = store.record_outcome(site="lyon", idempotency_key="till3-0001", body=lyon)
+        assert replay is False
+    # 0003 holds each outcome key once: going back is refused while two sites share one.
+    with pytest.raises(StoreError, match="till3-0001"):
+        _migrate(url, "0003", down=True)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM outcomes WHERE id <> 'o1'"))
+        _migrate(url, "0003", down=True)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, idempotency_key FROM outcomes")).all()
+            outcome_columns = {c["name"] for c in sa.inspect(conn).get_columns("outcomes")}
+            unique = sa.inspect(conn).get_unique_constraints("outcomes")
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("o1", "till3-0001")] and "site" not in outcome_columns
+    assert [u["column_names"] for u in unique] == [["idempotency_key"]]
+    with Store.open(url) as store:  # and forward again
+        assert store.get_outcome("paris", "till3-0001") == kept

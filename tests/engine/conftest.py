@@ -1,0 +1,46 @@
+"""Store fixtures: each test runs on SQLite (a temp file) and PostgreSQL (a fresh schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from engine.store import Store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database kind under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    """An open, migrated store."""
+    with Store.open(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def raw(url: str) -> Iterator[Callable[[str], list[Any]]]:
+    """Run one SQL statement on the store's database, outside the store."""
+    engine = sa.create_engine(url)
+
+    def run(sql: str) -> list[Any]:
+        with engine.begin() as conn:
+            result = conn.execute(sa.text(sql))
+            return list(result) if result.returns_rows else []
+
+    yield run
+    engine.dispose()
