@@ -18,13 +18,13 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.decision_lane import PATH as DECISIONS_PATH
-from api.decision_lane import DecisionLane
-from api.errors import install_error_handlers
-from api.group_commit import DecisionWriter
-from api.limits import BodySizeLimit, KeyCache, RateLimiter
-from api.metrics import Metrics, MetricsMiddleware
-from api.routers import (
+from tierline.api.decision_lane import PATH as DECISIONS_PATH
+from tierline.api.decision_lane import DecisionLane
+from tierline.api.errors import install_error_handlers
+from tierline.api.group_commit import DecisionWriter
+from tierline.api.limits import BodySizeLimit, KeyCache, RateLimiter
+from tierline.api.metrics import Metrics, MetricsMiddleware
+from tierline.api.routers import (
     customers,
     decisions,
     display,
@@ -35,12 +35,12 @@ from api.routers import (
     reports,
     visits,
 )
-from api.serving import ServingModel, freeze_startup_objects
-from api.settings import Settings, get_settings
-from engine.errors import TierlineError
-from engine.registry import Registry
-from engine.store import Store
-from engine.store.database import utcnow
+from tierline.api.serving import ServingModel, freeze_startup_objects
+from tierline.api.settings import Settings, get_settings
+from tierline.engine.errors import TierlineError
+from tierline.engine.registry import Registry
+from tierline.engine.store import Store
+from tierline.engine.store.database import utcnow
 
 __all__ = ["TierlineApp", "create_app", "create_app_from_env"]
 

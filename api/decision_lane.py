@@ -37,13 +37,13 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
-from api.access_log import log_request
-from api.deps import check_key
-from api.errors import ApiError, error_response, validation_response
-from api.limits import declared_too_large, refuse_too_large, send_json
-from api.metrics import Metrics
-from api.routers.decisions import decide_and_store
-from api.schemas import DecisionRequest
+from tierline.api.access_log import log_request
+from tierline.api.deps import check_key
+from tierline.api.errors import ApiError, error_response, validation_response
+from tierline.api.limits import declared_too_large, refuse_too_large, send_json
+from tierline.api.metrics import Metrics
+from tierline.api.routers.decisions import decide_and_store
+from tierline.api.schemas import DecisionRequest
 
 __all__ = ["PATH", "DecisionLane"]
 

@@ -17,13 +17,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import ApiError
-from api.limits import KeyCache, RateLimiter
-from api.metrics import Metrics
-from api.schemas import NO_NUL
-from api.serving import Serving, ServingModel
-from api.settings import Settings
-from engine.store import ROLES, Store
+from tierline.api.errors import ApiError
+from tierline.api.limits import KeyCache, RateLimiter
+from tierline.api.metrics import Metrics
+from tierline.api.schemas import NO_NUL
+from tierline.api.serving import Serving, ServingModel
+from tierline.api.settings import Settings
+from tierline.engine.store import ROLES, Store
 
 __all__ = [
     "AdminKey",

@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from api.schemas import NO_NUL
-from engine.errors import (
+from tierline.api.schemas import NO_NUL
+from tierline.engine.errors import (
     ArtifactError,
     Conflict,
     DataError,
@@ -32,7 +32,7 @@ from engine.errors import (
     TierlineError,
     UnknownSignals,
 )
-from engine.store.raw import without_values
+from tierline.engine.store.raw import without_values
 
 __all__ = [
     "STATUS",

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
+from tierline.api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
 
 __all__ = ["DECISION", "VISIT_VIEW", "documented"]
 

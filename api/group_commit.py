@@ -22,9 +22,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from api.deps import on_store
-from engine.errors import StoreError
-from engine.store import Store
+from tierline.api.deps import on_store
+from tierline.engine.errors import StoreError
+from tierline.engine.store import Store
 
 __all__ = ["DecisionWriter"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
+from tierline.api.errors import error_body
 
 __all__ = [
     "BodySizeLimit",

@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.access_log import log_request
+from tierline.api.access_log import log_request
 
 __all__ = ["Metrics", "MetricsMiddleware"]
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
 from pydantic_core import CoreSchema, core_schema
 
-from engine.store.perks import MAX_STOCK
+from tierline.engine.store.perks import MAX_STOCK
 
 __all__ = [
     "INT64_MAX",

@@ -25,14 +25,14 @@ import time
 from types import FrameType
 from typing import Any
 
-from api.access_log import ACCESS_LOGGER
-from engine.errors import TierlineError
+from tierline.api.access_log import ACCESS_LOGGER
+from tierline.engine.errors import TierlineError
 
 __all__ = ["check_port_free", "log_config", "serve"]
 
 log = logging.getLogger("tierline.serve")
 
-APP = "api.app:create_app_from_env"
+APP = "tierline.api.app:create_app_from_env"
 _BACKLOG = 2048
 _STOP_SECONDS = 20.0
 _RESTART_PAUSE = 1.0  # between restarts of a worker that keeps dying at start-up

@@ -19,12 +19,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from engine.decisions import Fallback
-from engine.errors import TierlineError
-from engine.model import TierModel
-from engine.playbook import Playbook
-from engine.registry import Registry
-from engine.store import Store
+from tierline.engine.decisions import Fallback
+from tierline.engine.errors import TierlineError
+from tierline.engine.model import TierModel
+from tierline.engine.playbook import Playbook
+from tierline.engine.registry import Registry
+from tierline.engine.store import Store
 
 __all__ = ["Serving", "ServingModel", "freeze_startup_objects"]
 

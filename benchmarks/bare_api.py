@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.schemas import DecisionRequest
+from tierline.api.schemas import DecisionRequest
 
 __all__ = ["app"]
 
@@ -61,7 +61,7 @@ async def ready() -> dict[str, str]:
 if __name__ == "__main__":
     import argparse
 
-    from api.server import serve
+    from tierline.api.server import serve
 
     parser = argparse.ArgumentParser(description="serve the bare app as tierline serve does")
     parser.add_argument("--host", default="127.0.0.1")

@@ -51,7 +51,7 @@ _COMPARED_ROWS = 2_000
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     """Score the cached file both ways, interleaved, and return the result dict."""
-    from engine.registry import Registry
+    from tierline.engine.registry import Registry
 
     size = _QUICK if quick else _FULL
     models = trained_models(size["model_customers"])

@@ -53,10 +53,10 @@ _Case = tuple[str, dict[str, Any], dict[str, Any]]
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     """Fill a store, time ``decide`` and ``score_record`` interleaved, return the result."""
-    from engine.decisions import Fallback, decide
-    from engine.playbook import Playbook
-    from engine.registry import Registry
-    from engine.store import Store
+    from tierline.engine.decisions import Fallback, decide
+    from tierline.engine.playbook import Playbook
+    from tierline.engine.registry import Registry
+    from tierline.engine.store import Store
 
     size = _QUICK if quick else _FULL
     model = Registry(trained_models(size["customers"])).load()

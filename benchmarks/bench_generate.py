@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from training.demo_data import generate_customers
+from tierline.training.demo_data import generate_customers
 
 __all__ = ["CUSTOMERS", "LIMIT_SECONDS", "main", "run"]
 

@@ -124,7 +124,7 @@ _SINGLE_THREADED = {
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     """Start both servers, load them in turns from a client process, return the result."""
-    from engine.registry import Registry
+    from tierline.engine.registry import Registry
 
     size = _QUICK if quick else _FULL
     work = scratch_dir("http")
@@ -230,7 +230,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
 def _promoted_copy(source: Path, target: Path) -> Path:
     """A models folder holding a copy of ``source``'s champion, promoted there."""
-    from engine.registry import Registry
+    from tierline.engine.registry import Registry
 
     version = Registry(source).champion()
     assert version is not None  # trained_models leaves a champion

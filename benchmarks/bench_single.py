@@ -54,7 +54,7 @@ _Case = tuple[dict[str, Any], str, np.ndarray]
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     """Load the cached model, time both paths interleaved and return the result dict."""
-    from engine.registry import Registry
+    from tierline.engine.registry import Registry
 
     size = _QUICK if quick else _FULL
     model = Registry(trained_models(size["customers"])).load()
@@ -110,7 +110,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
 def _cases(model: Any, *, n_customers: int, n_records: int) -> list[_Case]:
     """``n_records`` distinct customers from the cached table, chosen with a fixed seed."""
-    from training.data import load_customers
+    from tierline.training.data import load_customers
 
     frame = load_customers(customers_csv(n_customers), model.spec, with_target=False)
     rng = np.random.default_rng(SEED)

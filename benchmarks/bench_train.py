@@ -139,7 +139,7 @@ def _checks(
 
 def _tierline_best_iteration(models: Path) -> int:
     """``best_iteration`` of the newest version ``tierline train`` wrote."""
-    from engine.registry import Registry
+    from tierline.engine.registry import Registry
 
     registry = Registry(models)
     newest = registry.versions()[-1]

@@ -41,8 +41,8 @@ def customers_csv(n: int, *, seed: int = SEED) -> Path:
     """``generate_customers(n, seed=seed)`` written as CSV, generated on first use."""
     path = OUT / "data" / f"customers_{n}_seed{seed}.csv"
     if not path.is_file():
-        from training.data import write_table
-        from training.demo_data import generate_customers
+        from tierline.training.data import write_table
+        from tierline.training.demo_data import generate_customers
 
         _say(f"generating {n:,} demo customers -> {path.relative_to(REPO)}")
         write_table(generate_customers(n, seed=seed), path)
@@ -53,9 +53,9 @@ def transactions_parquet(n_customers: int, *, seed: int = SEED) -> Path:
     """The transaction log of ``n_customers`` demo customers as Parquet, generated once."""
     path = OUT / "data" / f"transactions_{n_customers}_seed{seed}.parquet"
     if not path.is_file():
-        from training.data import write_table
-        from training.demo_data import generate_customers
-        from training.demo_transactions import generate_transactions
+        from tierline.training.data import write_table
+        from tierline.training.demo_data import generate_customers
+        from tierline.training.demo_transactions import generate_transactions
 
         _say(f"generating the transaction log of {n_customers:,} customers")
         log = generate_transactions(generate_customers(n_customers, seed=seed), seed=seed)
@@ -67,11 +67,11 @@ def transactions_parquet(n_customers: int, *, seed: int = SEED) -> Path:
 def trained_models(n: int, *, seed: int = SEED) -> Path:
     """A models folder whose champion was trained on ``customers_csv(n, seed)`` (demo spec)."""
     folder = OUT / "models" / f"demo_{n}_seed{seed}"
-    from engine.registry import Registry
+    from tierline.engine.registry import Registry
 
     if Registry(folder).champion() is None:
-        from engine.spec import load_spec
-        from training.train import train
+        from tierline.engine.spec import load_spec
+        from tierline.training.train import train
 
         data = customers_csv(n, seed=seed)
         shutil.rmtree(folder, ignore_errors=True)  # a half-trained folder from a crash
@@ -93,7 +93,7 @@ def demo_signals(n: int, *, seed: int = SEED + 1) -> list[tuple[str, dict[str, A
     """
     import pandas as pd
 
-    from training.demo_data import generate_customers
+    from tierline.training.demo_data import generate_customers
 
     frame = generate_customers(n, seed=seed)
     columns = [c for c in frame.columns if c not in ("customer_id", *_DEMO_LABELS)]
@@ -127,9 +127,9 @@ def python_command() -> list[str]:
 
 
 def tierline_command() -> list[str]:
-    """The installed ``tierline`` script beside the interpreter, else ``python -m cli``."""
+    """The installed ``tierline`` script beside the interpreter, else ``python -m tierline.cli``."""
     script = Path(sys.executable).parent / "tierline"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "tierline.cli"]
 
 
 def _say(message: str) -> None:

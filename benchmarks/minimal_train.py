@@ -27,8 +27,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from engine.spec import Spec, load_spec
-from training.train import TEST_FRACTION, VALID_FRACTION, lgb_params
+from tierline.engine.spec import Spec, load_spec
+from tierline.training.train import TEST_FRACTION, VALID_FRACTION, lgb_params
 
 __all__ = ["EARLY_STOPPING_ROUNDS", "NUM_BOOST_ROUND", "main"]
 

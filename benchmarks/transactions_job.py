@@ -26,9 +26,9 @@ def main() -> None:
     parser.add_argument("--report", type=Path, required=True)
     args = parser.parse_args()
 
-    from engine.spec import load_spec
-    from training.data import load_transactions
-    from training.transactions import scoring_frame
+    from tierline.engine.spec import load_spec
+    from tierline.training.data import load_transactions
+    from tierline.training.transactions import scoring_frame
 
     spec = load_spec(args.spec)
     start = time.perf_counter()

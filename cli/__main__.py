@@ -1,5 +1,5 @@
-"""`python -m cli` runs the tierline command."""
+"""`python -m tierline.cli` runs the tierline command."""
 
-from cli.main import main
+from tierline.cli.main import main
 
 main()

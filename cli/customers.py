@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from engine.errors import TierlineError
+from tierline.engine.errors import TierlineError
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from tierline.api.settings import Settings
 
 __all__ = ["customers_app"]
 
@@ -32,7 +32,7 @@ def _settings() -> Settings:
     # Imported here, as in cli.main: `tierline --help` does not load pydantic or the store.
     from pydantic import ValidationError
 
-    from api.settings import Settings
+    from tierline.api.settings import Settings
 
     try:
         return Settings()
@@ -52,7 +52,7 @@ def erase(
 
     Example: tierline customers erase 00000042
     """
-    from engine.store import Store
+    from tierline.engine.store import Store
 
     with Store.open(_settings().database_url) as store:
         erased = store.erase_customer(customer_id, actor="cli")
@@ -80,8 +80,8 @@ def prune(
 
     Example: tierline customers prune --days 365
     """
-    from engine.store import Store
-    from engine.store.database import utcnow
+    from tierline.engine.store import Store
+    from tierline.engine.store.database import utcnow
 
     settings = _settings()
     days = days or settings.retention_days

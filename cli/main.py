@@ -24,9 +24,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.customers import customers_app
-from engine.errors import Conflict, TierlineError
-from engine.registry import Registry
+from tierline.cli.customers import customers_app
+from tierline.engine.errors import Conflict, TierlineError
+from tierline.engine.registry import Registry
 
 __all__ = ["app", "main"]
 
@@ -134,9 +134,9 @@ def generate(
 
     Example: tierline generate --customers 50000 --out data/customers.csv --transactions data/tx.parquet
     """
-    from training import data as data_io
-    from training.demo_data import generate_customers
-    from training.demo_transactions import generate_transactions
+    from tierline.training import data as data_io
+    from tierline.training.demo_data import generate_customers
+    from tierline.training.demo_transactions import generate_transactions
 
     for path in (out_path, transactions):
         if path is not None:
@@ -179,8 +179,8 @@ def train(
 
     Example: tierline train --data customers.csv --spec examples/demo.toml
     """
-    from engine.spec import load_spec
-    from training.train import train as run_train
+    from tierline.engine.spec import load_spec
+    from tierline.training.train import train as run_train
 
     models = models or _default_models()
     parsed = load_spec(spec)
@@ -230,8 +230,8 @@ def score(
 
     Example: tierline score --data customers.csv --out scored.csv
     """
-    from training import data as data_io
-    from training.batch import load_for_scoring
+    from tierline.training import data as data_io
+    from tierline.training.batch import load_for_scoring
 
     models = models or _default_models()
     data_io.check_output_path(out_path)
@@ -286,8 +286,8 @@ def evaluate(
 
     Example: tierline evaluate --data next_month.csv --version v0003
     """
-    from training.batch import evaluate_model
-    from training.evaluate import format_report
+    from tierline.training.batch import evaluate_model
+    from tierline.training.evaluate import format_report
 
     models = models or _default_models()
     with _steps(quiet or as_json) as say:
@@ -333,8 +333,8 @@ def retrain(
     Exit 0 when a version was written (promoted or not), 2 on bad input, 3 when another
     retrain holds the lock. Example (crontab): 0 3 * * * tierline retrain --data crm.csv --spec spec.toml
     """
-    from engine.spec import load_spec
-    from training.train import train as run_train
+    from tierline.engine.spec import load_spec
+    from tierline.training.train import train as run_train
 
     models = models or _default_models()
     try:
@@ -357,7 +357,7 @@ def retrain(
 @models_app.command("list")
 def models_list(models: ModelsOpt = None, as_json: JsonOpt = False) -> None:
     """List model versions, oldest first; the champion is marked."""
-    from training.evaluate import PRIMARY
+    from tierline.training.evaluate import PRIMARY
 
     registry = Registry(models or _default_models())
     infos = [registry.info(v) for v in registry.versions()]
@@ -446,11 +446,11 @@ def demo(
     The API runs on 127.0.0.1 with a staff, a pos and an admin key for the site 'demo'
     (printed once); Ctrl-C stops it.
     """
-    from api.server import check_port_free
-    from engine.spec import load_spec
-    from training import data as data_io
-    from training.demo_data import generate_customers
-    from training.train import train as run_train
+    from tierline.api.server import check_port_free
+    from tierline.engine.spec import load_spec
+    from tierline.training import data as data_io
+    from tierline.training.demo_data import generate_customers
+    from tierline.training.train import train as run_train
 
     if serve_api:
         check_port_free("127.0.0.1", port)
@@ -485,8 +485,8 @@ def demo(
 def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: Any) -> None:
     """Create demo keys, check a few demo guests in, and serve the API on 127.0.0.1 until
     Ctrl-C."""
-    from api.server import serve
-    from engine.store import Store
+    from tierline.api.server import serve
+    from tierline.engine.store import Store
 
     url = f"sqlite:///{(workdir / 'tierline.db').resolve()}"
     os.environ["TIERLINE_DATABASE_URL"] = url
@@ -511,8 +511,8 @@ def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: An
 def _seed_demo_visits(store: Any, model: Any, frame: Any, per_tier: int = 3) -> int:
     """Check in a few demo customers of each tier at site 'demo' (once: not if visits are
     already open there), through the same use case as ``POST /v1/visits``."""
-    from engine.decisions import Fallback, check_in
-    from engine.values import is_missing
+    from tierline.engine.decisions import Fallback, check_in
+    from tierline.engine.values import is_missing
 
     if store.list_open_visits("demo"):
         return 0
@@ -584,8 +584,8 @@ def serve(
     """
     from pydantic import ValidationError
 
-    from api.server import serve as run_server
-    from api.settings import Settings, settings_problem
+    from tierline.api.server import serve as run_server
+    from tierline.api.settings import Settings, settings_problem
 
     try:  # fail here, with a message, on a bad TIERLINE_* variable
         settings = Settings()
@@ -610,7 +610,7 @@ def keys_create(
 
     Example: tierline keys create --role pos --site lyon-1 --name "till 3"
     """
-    from engine.store import Store
+    from tierline.engine.store import Store
 
     with Store.open(_database_url()) as store:
         plaintext, record = store.create_key(role=role.value, site=site, name=name)
@@ -626,7 +626,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: JsonOpt = False) -> None:
     """List keys (id, role, site, name, created, revoked); never the keys themselves."""
-    from engine.store import Store
+    from tierline.engine.store import Store
 
     with Store.open(_database_url()) as store:
         keys = store.list_keys()
@@ -649,7 +649,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys list).")]) -> None:
     """Revoke a key from now on."""
-    from engine.store import Store
+    from tierline.engine.store import Store
 
     with Store.open(_database_url()) as store:
         record = store.revoke_key(key_id)
@@ -674,7 +674,7 @@ def _actor() -> str:
 @perks_app.command("list")
 def perks_list(as_json: JsonOpt = False) -> None:
     """List perks: stock left, daily budget, what the playbook declared, today's use (UTC)."""
-    from engine.store import Store
+    from tierline.engine.store import Store
 
     with Store.open(_database_url()) as store:
         perks = store.list_perks(day=dt.datetime.now(dt.UTC).date())
@@ -713,8 +713,8 @@ def perks_set(
 
     Example: tierline perks set coffee --stock 200 --budget 150
     """
-    from engine.store import Store
-    from engine.store.perks import KEEP
+    from tierline.engine.store import Store
+    from tierline.engine.store.perks import KEEP
 
     with Store.open(_database_url()) as store:
         perk = store.set_perk(

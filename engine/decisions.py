@@ -18,12 +18,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import NotFound
-from engine.model import TierModel
-from engine.playbook import Cue, Playbook
-from engine.signals import SOURCE_SIGNALS, ignored_signals, refuse_unknown
-from engine.store import Store, new_decision_id
-from engine.store.perks import Take
+from tierline.engine.errors import NotFound
+from tierline.engine.model import TierModel
+from tierline.engine.playbook import Cue, Playbook
+from tierline.engine.signals import SOURCE_SIGNALS, ignored_signals, refuse_unknown
+from tierline.engine.store import Store, new_decision_id
+from tierline.engine.store.perks import Take
 
 __all__ = [
     "SOURCE_SIGNALS",

@@ -35,8 +35,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from engine.errors import DataError
-from engine.values import category_text, map_column, parse_bool, parse_number
+from tierline.engine.errors import DataError
+from tierline.engine.values import category_text, map_column, parse_bool, parse_number
 
 __all__ = ["FeatureBuilder"]
 

@@ -23,7 +23,7 @@ import math
 import lightgbm as lgb
 import numpy as np
 
-from engine.forest import Forest, compile_forest
+from tierline.engine.forest import Forest, compile_forest
 
 __all__ = ["checked_forest", "probe_rows"]
 

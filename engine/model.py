@@ -21,15 +21,15 @@ import numpy as np
 import pandas as pd
 from lightgbm.basic import _LIB, _safe_call
 
-from engine.features import FeatureBuilder
-from engine.forest import Forest
-from engine.forest_probe import checked_forest
-from engine.playbook import Cue, Playbook
-from engine.reasons import Reason, describe, join_texts, top_contributions
-from engine.signals import known_signals
-from engine.spec import Spec
-from engine.tiers import TierPolicy
-from engine.values import category_text, parse_bool
+from tierline.engine.features import FeatureBuilder
+from tierline.engine.forest import Forest
+from tierline.engine.forest_probe import checked_forest
+from tierline.engine.playbook import Cue, Playbook
+from tierline.engine.reasons import Reason, describe, join_texts, top_contributions
+from tierline.engine.signals import known_signals
+from tierline.engine.spec import Spec
+from tierline.engine.tiers import TierPolicy
+from tierline.engine.values import category_text, parse_bool
 
 __all__ = ["Scored", "TierModel"]
 

@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import PlaybookError
-from engine.spec import RULE_OPS, Rule
-from engine.tiers import rule_predicate
-from engine.values import category_text, is_missing, map_column
+from tierline.engine.errors import PlaybookError
+from tierline.engine.spec import RULE_OPS, Rule
+from tierline.engine.tiers import rule_predicate
+from tierline.engine.values import category_text, is_missing, map_column
 
 __all__ = ["DEFAULT_PLAYBOOK", "Cue", "Perk", "Playbook", "TierPlay"]
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ArtifactError, NotFound
+from tierline.engine.errors import ArtifactError, NotFound
 
 if TYPE_CHECKING:
-    from engine.model import TierModel
+    from tierline.engine.model import TierModel
 
 __all__ = ["ARTIFACT_FILES", "Registry", "VersionInfo"]
 
@@ -173,11 +173,11 @@ class Registry:
         # promoting and `tierline keys` start in a fraction of the time without them.
         import lightgbm as lgb
 
-        from engine.features import FeatureBuilder
-        from engine.model import TierModel
-        from engine.playbook import Playbook
-        from engine.spec import Spec
-        from engine.tiers import TierPolicy
+        from tierline.engine.features import FeatureBuilder
+        from tierline.engine.model import TierModel
+        from tierline.engine.playbook import Playbook
+        from tierline.engine.spec import Spec
+        from tierline.engine.tiers import TierPolicy
 
         if version is None:
             version = self.champion()

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import UnknownSignals
+from tierline.engine.errors import UnknownSignals
 
 if TYPE_CHECKING:
-    from engine.playbook import Playbook
-    from engine.spec import Spec
+    from tierline.engine.playbook import Playbook
+    from tierline.engine.spec import Spec
 
 __all__ = [
     "CHECK_IN_SIGNALS",

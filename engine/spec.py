@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import SpecError
+from tierline.engine.errors import SpecError
 
 __all__ = [
     "TRANSACTION_FEATURES",

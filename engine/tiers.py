@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.spec import Rule, Spec
-from engine.values import category_text, is_missing, map_column, parse_bool, parse_number
+from tierline.engine.spec import Rule, Spec
+from tierline.engine.values import category_text, is_missing, map_column, parse_bool, parse_number
 
 __all__ = ["Decision", "TierPolicy", "rule_predicate"]
 

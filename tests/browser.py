@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.servers import stop_server, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
-_CLI = (sys.executable, "-m", "cli")  # `tierline`, from this checkout and this venv
+_CLI = (sys.executable, "-m", "tierline.cli")  # `tierline`, from this checkout and this venv
 
 # Debian's Chromium: there is no network here, so Playwright's own browser download is not
 # an option, and nothing the browser does on its own may reach out either. Another machine
@@ -49,7 +49,7 @@ def chromium() -> Iterator[Browser]:
 
 
 def tierline(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the `tierline` command (as `python -m cli`) and return what it did."""
+    """Run the `tierline` command (as `python -m tierline.cli`) and return what it did."""
     return subprocess.run(
         [*_CLI, *args],
         env=dict(env),

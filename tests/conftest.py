@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.registry import Registry
-from engine.spec import Spec, load_spec
-from engine.store import Store
-from training.data import write_table
-from training.demo_data import generate_customers
-from training.train import TrainResult, train
+from tierline.engine.registry import Registry
+from tierline.engine.spec import Spec, load_spec
+from tierline.engine.store import Store
+from tierline.training.data import write_table
+from tierline.training.demo_data import generate_customers
+from tierline.training.train import TrainResult, train
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TIERLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

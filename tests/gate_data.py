@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.registry import Registry
-from training.data import write_table
-from training.demo_data import generate_customers
+from tierline.engine.registry import Registry
+from tierline.training.data import write_table
+from tierline.training.demo_data import generate_customers
 
 CUSTOMERS = 1500
 SEED = 11

@@ -20,12 +20,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from engine.spec import Spec
-from engine.tiers import TierPolicy
-from training.evaluate import measure
+from tierline.engine.spec import Spec
+from tierline.engine.tiers import TierPolicy
+from tierline.training.evaluate import measure
 
 if TYPE_CHECKING:
-    from training.train import Prepared
+    from tierline.training.train import Prepared
 
 __all__ = ["BASELINE_MAX_ROWS", "fit_baselines"]
 

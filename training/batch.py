@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import DataError, SpecError
-from engine.model import TierModel
-from engine.spec import Spec
-from training import data as data_io
-from training.evaluate import measure_scored
+from tierline.engine.errors import DataError, SpecError
+from tierline.engine.model import TierModel
+from tierline.engine.spec import Spec
+from tierline.training import data as data_io
+from tierline.training.evaluate import measure_scored
 
 __all__ = ["evaluate_model", "load_for_scoring"]
 
@@ -32,7 +32,7 @@ def load_for_scoring(path: str | Path, spec: Spec, *, as_of: dt.date | None = No
                 "--as-of applies to models trained on a transaction log; this model reads a customer table"
             )
         return data_io.load_customers(path, spec, with_target=False)
-    from training.transactions import scoring_frame
+    from tierline.training.transactions import scoring_frame
 
     return scoring_frame(data_io.load_transactions(path, spec), spec, as_of=as_of)
 
@@ -45,7 +45,7 @@ def evaluate_model(model: TierModel, path: str | Path) -> dict[str, Any]:
         assert spec.target_column is not None
         target = spec.target_column
     else:
-        from training.transactions import LABEL_COLUMN, training_frame
+        from tierline.training.transactions import LABEL_COLUMN, training_frame
 
         frame = training_frame(data_io.load_transactions(path, spec), spec)
         target = LABEL_COLUMN

@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
-from engine.errors import DataError, SpecError
-from engine.spec import TRANSACTION_FEATURES, Rule, Spec
-from engine.values import FALSE_TOKENS, MISSING_TOKENS, TRUE_TOKENS
+from tierline.engine.errors import DataError, SpecError
+from tierline.engine.spec import TRANSACTION_FEATURES, Rule, Spec
+from tierline.engine.values import FALSE_TOKENS, MISSING_TOKENS, TRUE_TOKENS
 
 __all__ = [
     "SUPPORTED",

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from training.demo_data import _VALUE_CENTRE, DEMO_AS_OF, _num, _signal_value
+from tierline.training.demo_data import _VALUE_CENTRE, DEMO_AS_OF, _num, _signal_value
 
 __all__ = ["generate_transactions"]
 

@@ -27,7 +27,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from engine.spec import Spec
+from tierline.engine.spec import Spec
 
 __all__ = ["PRIMARY", "evaluate", "format_report", "measure", "measure_scored"]
 

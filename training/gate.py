@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import ArtifactError, NotFound
-from engine.registry import Registry
-from engine.spec import Spec
-from training.evaluate import PRIMARY, measure_scored
+from tierline.engine.errors import ArtifactError, NotFound
+from tierline.engine.registry import Registry
+from tierline.engine.spec import Spec
+from tierline.training.evaluate import PRIMARY, measure_scored
 
 __all__ = ["compare", "gate"]
 

@@ -26,16 +26,16 @@ import pandas as pd
 import sklearn
 from sklearn.model_selection import train_test_split
 
-from engine.errors import DataError
-from engine.features import FeatureBuilder
-from engine.playbook import Playbook
-from engine.registry import Registry
-from engine.spec import Spec
-from engine.tiers import TierPolicy
-from training import data as data_io
-from training.baselines import fit_baselines
-from training.evaluate import format_report, measure
-from training.gate import gate as run_gate
+from tierline.engine.errors import DataError
+from tierline.engine.features import FeatureBuilder
+from tierline.engine.playbook import Playbook
+from tierline.engine.registry import Registry
+from tierline.engine.spec import Spec
+from tierline.engine.tiers import TierPolicy
+from tierline.training import data as data_io
+from tierline.training.baselines import fit_baselines
+from tierline.training.evaluate import format_report, measure
+from tierline.training.gate import gate as run_gate
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
 
@@ -116,7 +116,7 @@ def lgb_params(
 def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
     """The labelled customer rows and the name of their target column."""
     if spec.transactions is not None:
-        from training.transactions import LABEL_COLUMN, training_frame
+        from tierline.training.transactions import LABEL_COLUMN, training_frame
 
         log = data_io.load_transactions(data_path, spec)
         frame = training_frame(log, spec)

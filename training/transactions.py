@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.errors import DataError, SpecError
-from engine.spec import TRANSACTION_FEATURES, Spec, TransactionsSpec
+from tierline.engine.errors import DataError, SpecError
+from tierline.engine.spec import TRANSACTION_FEATURES, Spec, TransactionsSpec
 
 __all__ = [
     "LABEL_COLUMN",

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.deps import AdminKey, PosKey, StoreDep
-from api.examples import documented
-from api.schemas import NO_NUL, CustomerPut
-from engine.errors import NotFound
+from tierline.api.deps import AdminKey, PosKey, StoreDep
+from tierline.api.examples import documented
+from tierline.api.schemas import NO_NUL, CustomerPut
+from tierline.engine.errors import NotFound
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 

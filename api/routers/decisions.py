@@ -7,15 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep, on_store
-from api.errors import ApiError
-from api.examples import documented
-from api.group_commit import DecisionWriter
-from api.metrics import Metrics
-from api.schemas import BatchRequest, DecisionRequest
-from api.serving import Serving
-from engine.decisions import decide_many, prepare_many
-from engine.store import Store
+from tierline.api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep, on_store
+from tierline.api.errors import ApiError
+from tierline.api.examples import documented
+from tierline.api.group_commit import DecisionWriter
+from tierline.api.metrics import Metrics
+from tierline.api.schemas import BatchRequest, DecisionRequest
+from tierline.api.serving import Serving
+from tierline.engine.decisions import decide_many, prepare_many
+from tierline.engine.store import Store
 
 __all__ = ["create_decision", "create_decisions", "decide_and_store", "router"]
 

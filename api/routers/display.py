@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.errors import ApiError
+from tierline.api.errors import ApiError
 
 router = APIRouter(tags=["display"], include_in_schema=False)
 

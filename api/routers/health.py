@@ -8,8 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import MetricsDep, ModelDep, StoreDep
-from api.errors import error_body
+from tierline.api.deps import MetricsDep, ModelDep, StoreDep
+from tierline.api.errors import error_body
 
 router = APIRouter(tags=["health"])
 

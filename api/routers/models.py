@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminKey, MetricsDep, ServingDep, StoreDep
-from api.examples import documented
-from api.schemas import NO_NUL
+from tierline.api.deps import AdminKey, MetricsDep, ServingDep, StoreDep
+from tierline.api.examples import documented
+from tierline.api.schemas import NO_NUL
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 

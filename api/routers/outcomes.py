@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
-from api.errors import ApiError
-from api.examples import documented
-from api.schemas import OutcomeRequest
-from engine.errors import NotFound
+from tierline.api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
+from tierline.api.errors import ApiError
+from tierline.api.examples import documented
+from tierline.api.schemas import OutcomeRequest
+from tierline.engine.errors import NotFound
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import AdminKey, StoreDep, on_store
-from api.examples import documented
-from api.schemas import PerkPut
-from engine.store.perks import KEEP
+from tierline.api.deps import AdminKey, StoreDep, on_store
+from tierline.api.examples import documented
+from tierline.api.schemas import PerkPut
+from tierline.engine.store.perks import KEEP
 
 router = APIRouter(prefix="/v1/perks", tags=["perks"])
 

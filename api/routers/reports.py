@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BeforeValidator
 
-from api.deps import AdminKey, ModelDep, SettingsDep, StoreDep
-from api.examples import documented
+from tierline.api.deps import AdminKey, ModelDep, SettingsDep, StoreDep
+from tierline.api.examples import documented
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

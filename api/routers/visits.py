@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from api.deps import (
+from tierline.api.deps import (
     MetricsDep,
     ModelDep,
     OptionalIdempotencyKey,
@@ -14,10 +14,10 @@ from api.deps import (
     StaffKey,
     StoreDep,
 )
-from api.errors import ApiError
-from api.examples import documented
-from api.schemas import CloseRequest, OverrideRequest, VisitRequest
-from engine.decisions import check_in, override
+from tierline.api.errors import ApiError
+from tierline.api.examples import documented
+from tierline.api.schemas import CloseRequest, OverrideRequest, VisitRequest
+from tierline.engine.decisions import check_in, override
 
 router = APIRouter(prefix="/v1/visits", tags=["visits"])
 

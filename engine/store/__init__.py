@@ -6,10 +6,10 @@ Alembic migrations in ``engine/store/migrations``, applied by ``Store.open`` and
 ``upgrade``. Every time is UTC and timezone-aware.
 """
 
-from engine.store.customers import new_decision_id
-from engine.store.keys import ROLES
-from engine.store.migrate import head, upgrade
-from engine.store.outcomes import request_hash
-from engine.store.store import Store
+from tierline.engine.store.customers import new_decision_id
+from tierline.engine.store.keys import ROLES
+from tierline.engine.store.migrate import head, upgrade
+from tierline.engine.store.outcomes import request_hash
+from tierline.engine.store.store import Store
 
 __all__ = ["ROLES", "Store", "head", "new_decision_id", "request_hash", "upgrade"]

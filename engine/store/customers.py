@@ -10,11 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.errors import Conflict, DataError
-from engine.store.database import StorePart
-from engine.store.perks import pick_cues
-from engine.store.raw import RawCursor, refused_kind
-from engine.store.schema import customers, decisions
+from tierline.engine.errors import Conflict, DataError
+from tierline.engine.store.database import StorePart
+from tierline.engine.store.perks import pick_cues
+from tierline.engine.store.raw import RawCursor, refused_kind
+from tierline.engine.store.schema import customers, decisions
 
 __all__ = ["CustomerStore", "insert_decisions", "new_decision_id"]
 

@@ -40,8 +40,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.url import URL, make_url
 
-from engine.errors import StoreError
-from engine.store.raw import RawConnections, store_unavailable, unavailable_error
+from tierline.engine.errors import StoreError
+from tierline.engine.store.raw import RawConnections, store_unavailable, unavailable_error
 
 __all__ = [
     "Database",

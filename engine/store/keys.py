@@ -18,9 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.errors import NotFound, TierlineError
-from engine.store.database import StorePart
-from engine.store.schema import api_keys, audit
+from tierline.engine.errors import NotFound, TierlineError
+from tierline.engine.store.database import StorePart
+from tierline.engine.store.schema import api_keys, audit
 
 __all__ = ["ROLES", "KeyStore"]
 

@@ -18,8 +18,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
-from engine.errors import StoreError
-from engine.store.database import Database
+from tierline.engine.errors import StoreError
+from tierline.engine.store.database import Database
 
 __all__ = ["MIGRATIONS", "alembic_config", "head", "upgrade"]
 

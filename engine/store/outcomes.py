@@ -20,9 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from engine.errors import IdempotencyKeyReused, NotFound
-from engine.store.database import StorePart, is_unique_violation
-from engine.store.schema import decisions, outcomes
+from tierline.engine.errors import IdempotencyKeyReused, NotFound
+from tierline.engine.store.database import StorePart, is_unique_violation
+from tierline.engine.store.schema import decisions, outcomes
 
 __all__ = ["OutcomeStore", "request_hash"]
 

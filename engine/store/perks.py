@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
-from engine.errors import NotFound, TierlineError
-from engine.store.database import StorePart
-from engine.store.raw import RawCursor
-from engine.store.schema import audit, perk_usage, perks
+from tierline.engine.errors import NotFound, TierlineError
+from tierline.engine.store.database import StorePart
+from tierline.engine.store.raw import RawCursor
+from tierline.engine.store.schema import audit, perk_usage, perks
 
 if TYPE_CHECKING:  # the playbook module brings pandas, which the store does not need
-    from engine.playbook import Perk
+    from tierline.engine.playbook import Perk
 
 __all__ = [
     "KEEP",

@@ -33,9 +33,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.errors import NotFound
-from engine.store.database import StorePart
-from engine.store.schema import audit, customers, decisions, outcomes, retention_marks, visits
+from tierline.engine.errors import NotFound
+from tierline.engine.store.database import StorePart
+from tierline.engine.store.schema import (
+    audit,
+    customers,
+    decisions,
+    outcomes,
+    retention_marks,
+    visits,
+)
 
 __all__ = ["ERASE_ACTION", "PrivacyStore", "erasure_digest", "scrub_cues", "scrub_reasons"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from engine.errors import StoreError
+from tierline.engine.errors import StoreError
 
 __all__ = [
     "RawConnections",

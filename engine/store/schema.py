@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from engine.store.database import UTCDateTime
+from tierline.engine.store.database import UTCDateTime
 
 __all__ = [
     "api_keys",

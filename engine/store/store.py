@@ -10,14 +10,14 @@ from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 
-from engine.store.customers import CustomerStore
-from engine.store.database import Database, utcnow
-from engine.store.keys import KeyStore
-from engine.store.migrate import upgrade_database
-from engine.store.outcomes import OutcomeStore
-from engine.store.perks import PerkStore
-from engine.store.privacy import PrivacyStore
-from engine.store.visits import VisitStore
+from tierline.engine.store.customers import CustomerStore
+from tierline.engine.store.database import Database, utcnow
+from tierline.engine.store.keys import KeyStore
+from tierline.engine.store.migrate import upgrade_database
+from tierline.engine.store.outcomes import OutcomeStore
+from tierline.engine.store.perks import PerkStore
+from tierline.engine.store.privacy import PrivacyStore
+from tierline.engine.store.visits import VisitStore
 
 __all__ = ["Store"]
 

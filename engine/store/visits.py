@@ -22,11 +22,11 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from engine.errors import Conflict, IdempotencyKeyReused, NotFound
-from engine.store.customers import DECISION_FIELDS, insert_decisions
-from engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
-from engine.store.perks import CuePick, repick_in
-from engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
+from tierline.engine.errors import Conflict, IdempotencyKeyReused, NotFound
+from tierline.engine.store.customers import DECISION_FIELDS, insert_decisions
+from tierline.engine.store.database import StorePart, is_foreign_key_violation, is_unique_violation
+from tierline.engine.store.perks import CuePick, repick_in
+from tierline.engine.store.schema import audit, decisions, outcomes, perk_usage, perks, visits
 
 __all__ = ["VisitStore"]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from tests.conftest import VIP as VIP  # re-exported for the API tests
 from tests.conftest import Trained
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
 
 SITE = "lyon"
 OTHER_SITE = "paris"

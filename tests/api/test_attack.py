@@ -40,7 +40,7 @@ class Served:
 
 def _tierline(*args: str, env: dict[str, str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "tierline.cli", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -69,7 +69,16 @@ def served(request: pytest.FixtureRequest, models_dir: Path, tmp_path: Path) -> 
     log = tmp_path / "server.log"
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "tierline.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=env,
             cwd=ROOT,
             stdout=sink,

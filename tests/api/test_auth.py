@@ -9,11 +9,11 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.deps import role_of
-from api.errors import flat_routes
-from api.settings import Settings
 from tests.api.conftest import PLAIN, Keys, assert_error, counts
+from tierline.api.app import create_app
+from tierline.api.deps import role_of
+from tierline.api.errors import flat_routes
+from tierline.api.settings import Settings
 
 PUBLIC = {
     "/healthz",
@@ -196,7 +196,7 @@ def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_callers_host(
 
 def test_the_key_cache_forgets_a_key_after_its_ttl() -> None:
     """A checked key is trusted for ttl seconds only, found by its hash, never by itself."""
-    from api.limits import KeyCache
+    from tierline.api.limits import KeyCache
 
     now = [100.0]
     cache = KeyCache(1.0, clock=lambda: now[0])

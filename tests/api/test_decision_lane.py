@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from tests.api.conftest import PLAIN, VIP, Keys, assert_error, counts
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from tests.api.conftest import PLAIN, VIP, Keys, assert_error, counts
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
 
 DECISION_KEYS = {
     "decision_id",
@@ -136,7 +136,7 @@ def test_a_started_app_leaves_its_loaded_objects_out_of_full_gc_passes(
 def test_a_served_model_is_prepared_before_its_first_decision(client: TestClient) -> None:
     """The serving model's one-customer path (the compiled trees) is built when the model
     is loaded, not by the first decision."""
-    from engine.forest import Forest
+    from tierline.engine.forest import Forest
 
     model = client.app.state.serving.current.model  # type: ignore[attr-defined]
     assert isinstance(model._single, Forest)

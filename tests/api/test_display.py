@@ -32,7 +32,6 @@ from playwright.sync_api import (
     expect,
 )
 
-from api.routers.display import CSP
 from tests.api.conftest import PLAIN, VIP
 from tests.browser import (
     LiveServer,
@@ -45,6 +44,7 @@ from tests.browser import (
 )
 from tests.conftest import ROOT, Trained
 from tests.servers import free_port
+from tierline.api.routers.display import CSP
 
 SITE = "lyon"
 ZONE = "Europe/Berlin"  # the manager's day at SITE; SHOTS_SITE's is UTC

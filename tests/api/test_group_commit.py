@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.group_commit import DecisionWriter
-from engine.store import Store, new_decision_id
 from tests.api.conftest import PLAIN, Keys
+from tierline.api.group_commit import DecisionWriter
+from tierline.engine.store import Store, new_decision_id
 
 
 def _row(i: int) -> dict[str, Any]:

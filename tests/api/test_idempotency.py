@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from tests.api.conftest import OTHER_SITE, PLAIN, SITE, assert_error
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
 
 KEY = "till3-0001"
 

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from tests.api.conftest import PLAIN, SITE, VIP
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
 
 SECRET = "Zq7-SECRET-4711"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from engine.registry import Registry
 from tests.api.conftest import PLAIN, Keys, assert_error, clone_version, make_writable
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
+from tierline.engine.registry import Registry
 
 
 def _version(client: TestClient, keys: Keys) -> str | None:

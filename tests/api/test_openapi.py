@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api import schemas
+from tierline.api import schemas
 
 _KEYED = "/v1/"
 

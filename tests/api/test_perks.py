@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from engine.registry import Registry
 from tests.api.conftest import SITE, assert_error
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
+from tierline.engine.registry import Registry
 
 
 def champion_with_coffee_stock(models: Path, stock: int) -> str:

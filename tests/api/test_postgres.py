@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from tests.api.conftest import PLAIN, SITE, VIP, assert_error
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
 
 
 @pytest.fixture

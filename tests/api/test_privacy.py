@@ -13,14 +13,14 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from engine.store import Store
-from engine.store.privacy import ERASE_ACTION
 from tests.api.conftest import PLAIN, VIP, Keys, assert_error
 from tests.cli.test_cli import run
 from tests.conftest import record_vip_decision
 from tests.servers import free_port, stop_server, wait_ready
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
+from tierline.engine.store import Store
+from tierline.engine.store.privacy import ERASE_ACTION
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST = "guest-5e4d7"
@@ -101,7 +101,7 @@ def test_server_logs_name_route_templates_never_ids_keys_or_signals(
     output = tmp_path / "server.log"
     with output.open("wb") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "tierline.cli", "serve", "--port", str(port)],
             env={**os.environ, **env},
             cwd=ROOT,
             stdout=sink,

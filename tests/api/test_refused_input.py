@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from engine.store.schema import customers
 from tests.api.conftest import PLAIN, VIP, assert_error
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
+from tierline.engine.store.schema import customers
 
 # The tables a request could write to; perks and perk_usage hold the stock and budget.
 TABLES = ("customers", "decisions", "visits", "outcomes", "audit", "perks", "perk_usage")

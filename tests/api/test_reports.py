@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from engine.playbook import Perk
 from tests.api.conftest import OTHER_SITE, PLAIN, SITE, VIP, Keys, assert_error
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
+from tierline.engine.playbook import Perk
 
 # UTC+14 and UTC-11: at any hour at least one of them is on another date than UTC.
 ZONES = {SITE: "Pacific/Kiritimati", OTHER_SITE: "Pacific/Pago_Pago"}

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _tierline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "tierline.cli", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -47,7 +47,7 @@ def test_real_uvicorn_serves_a_decision(models_dir: Path, tmp_path: Path) -> Non
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "tierline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

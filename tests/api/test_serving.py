@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from api.serving import ServingModel
-from engine.registry import Registry
-from engine.store import Store
 from tests.api.conftest import clone_version, make_writable
+from tierline.api.serving import ServingModel
+from tierline.engine.registry import Registry
+from tierline.engine.store import Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
-from api.settings import Settings
 from tests.api.conftest import PLAIN, SITE, VIP, Keys, assert_error, counts
 from tests.conftest import champion_with_features
+from tierline.api.app import create_app
+from tierline.api.schemas import CheckInAnswer, DecisionAnswer, DecisionBatchAnswer
+from tierline.api.settings import Settings
 
 MISSPELT = {**VIP, "visits_09d": 12, "Car_Brand": "Porsche"}
 IGNORED = ["Car_Brand", "visits_09d"]

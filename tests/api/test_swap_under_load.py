@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from engine.registry import Registry
 from tests.api.conftest import VIP
 from tests.api.test_serve import ROOT, _tierline
 from tests.servers import free_port, stop_server, wait_ready, worker_serving
+from tierline.engine.registry import Registry
 
 CLIENTS_PER_WORKER = 4
 WORKERS = 2
@@ -124,7 +124,7 @@ def test_every_worker_serves_each_swap_within_two_seconds_under_load(
         [
             sys.executable,
             "-m",
-            "cli",
+            "tierline.cli",
             "serve",
             "--host",
             "127.0.0.1",

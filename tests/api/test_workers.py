@@ -31,7 +31,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
     }
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "tierline.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -136,7 +136,7 @@ def test_a_taken_port_is_refused_with_a_message(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", "2"],
+            [sys.executable, "-m", "tierline.cli", "serve", "--port", str(port), "--workers", "2"],
             env={**os.environ, "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
             cwd=ROOT,
             capture_output=True,

@@ -19,7 +19,7 @@ def run(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "tierline.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -372,7 +372,7 @@ def test_keys_commands_do_not_load_the_model_libraries(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from cli.main import app\n"
+        "from tierline.cli.main import app\n"
         "runner = CliRunner()\n"
         "for args in (['keys', 'create', '--role', 'pos', '--site', 's1'], ['keys', 'list']):\n"
         "    result = runner.invoke(app, args)\n"
@@ -425,8 +425,8 @@ def test_perks_set_restocks_and_refuses_with_exit_2(
 ) -> None:
     """`perks set` restocks a perk (audited as the CLI's user) and `perks list` shows it; an
     unknown perk or a bad number exits 2 with a message and changes nothing."""
-    from engine.playbook import Perk
-    from engine.store import Store
+    from tierline.engine.playbook import Perk
+    from tierline.engine.store import Store
 
     url = (
         f"sqlite:///{tmp_path / 'p.db'}"

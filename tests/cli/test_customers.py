@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import Store
-from engine.store.privacy import ERASE_ACTION
 from tests.cli.test_cli import assert_refused, run
 from tests.conftest import record_vip_decision
+from tierline.engine.store import Store
+from tierline.engine.store.privacy import ERASE_ACTION
 
 GUEST = "guest-3b8f0"
 CUES = [{"code": "brand_dessert", "text": "Dessert with the Porsche logo", "perk": None}]

@@ -24,7 +24,7 @@ def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Pat
         [
             sys.executable,
             "-m",
-            "cli",
+            "tierline.cli",
             "demo",
             "--customers",
             "3000",
@@ -90,7 +90,7 @@ def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "cli",
+                "tierline.cli",
                 "demo",
                 "--customers",
                 "1000",

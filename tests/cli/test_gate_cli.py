@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.registry import ARTIFACT_FILES, Registry
 from tests.cli.test_cli import run
 from tests.conftest import EXAMPLES
 from tests.gate_data import copy_models
+from tierline.engine.registry import ARTIFACT_FILES, Registry
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.store import Store
+from tierline.engine.store import Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.decisions import Fallback, decide, decide_many
-from engine.errors import NotFound
-from engine.playbook import Perk, Playbook
-from engine.registry import Registry
-from engine.store import Store
 from tests.conftest import VIP, Trained
+from tierline.engine.decisions import Fallback, decide, decide_many
+from tierline.engine.errors import NotFound
+from tierline.engine.playbook import Perk, Playbook
+from tierline.engine.registry import Registry
+from tierline.engine.store import Store
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import DataError
-from engine.features import FeatureBuilder
 from tests.strategies import CATEGORIES, records
+from tierline.engine.errors import DataError
+from tierline.engine.features import FeatureBuilder
 
 CAT, NUM, BOOL = ["campaign", "city"], ["visits", "spend"], ["student"]
 

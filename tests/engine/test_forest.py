@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.forest as forest_module
-from engine.forest import Forest, compile_forest
-from engine.forest_probe import checked_forest, probe_rows
-from engine.model import TierModel, _SingleRowPredictor
-from engine.registry import Registry
+import tierline.engine.forest as forest_module
 from tests.conftest import Trained
+from tierline.engine.forest import Forest, compile_forest
+from tierline.engine.forest_probe import checked_forest, probe_rows
+from tierline.engine.model import TierModel, _SingleRowPredictor
+from tierline.engine.registry import Registry
 
 # Values that take every branch of LightGBM's decisions: missing, zero and values within
 # kZeroThreshold of it, negatives, fractions of category codes, codes beyond any bitset,

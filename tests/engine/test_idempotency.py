@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import IdempotencyKeyReused
-from engine.store import Store
+from tierline.engine.errors import IdempotencyKeyReused
+from tierline.engine.store import Store
 
 KEY = "till3-0001"
 DECISION = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.registry import Registry
 from tests.conftest import Trained
-from training.data import load_customers
+from tierline.engine.registry import Registry
+from tierline.training.data import load_customers
 
 
 def test_single_and_batch_scoring_agree(trained: Trained) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine.errors import NotFound, TierlineError
-from engine.playbook import Perk
-from engine.store import Store
-from engine.store.perks import KEEP
+from tierline.engine.errors import NotFound, TierlineError
+from tierline.engine.playbook import Perk
+from tierline.engine.store import Store
+from tierline.engine.store.perks import KEEP
 
 DAY = dt.date(2026, 11, 26)
 

@@ -11,14 +11,21 @@ from typing import Any
 
 import pytest
 
-from api.group_commit import DecisionWriter
-from engine.decisions import Fallback, check_in, decide, decide_many, override, prepare_many
-from engine.errors import Conflict, StoreError, TierlineError
-from engine.model import TierModel
-from engine.playbook import Perk
-from engine.registry import Registry
-from engine.store import Store
 from tests.conftest import VIP, Trained
+from tierline.api.group_commit import DecisionWriter
+from tierline.engine.decisions import (
+    Fallback,
+    check_in,
+    decide,
+    decide_many,
+    override,
+    prepare_many,
+)
+from tierline.engine.errors import Conflict, StoreError, TierlineError
+from tierline.engine.model import TierModel
+from tierline.engine.playbook import Perk
+from tierline.engine.registry import Registry
+from tierline.engine.store import Store
 
 DAY = dt.date(2026, 11, 26)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import PlaybookError
-from engine.playbook import Playbook
+from tierline.engine.errors import PlaybookError
+from tierline.engine.playbook import Playbook
 
 TIERS = ["vip", "standard", "student"]
 PLAYBOOK = Playbook.default(tiers=TIERS)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.errors import NotFound
-from engine.store import Store
-from engine.store.privacy import ERASE_ACTION, erasure_digest
 from tests.conftest import record_vip_decision
+from tierline.engine.errors import NotFound
+from tierline.engine.store import Store
+from tierline.engine.store.privacy import ERASE_ACTION, erasure_digest
 
 GUEST = "guest-7c1e9"  # a distinctive id, to find any copy of it left in the database
 OTHER = "guest-other"

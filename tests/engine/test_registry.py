@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ArtifactError, NotFound
-from engine.registry import ARTIFACT_FILES, Registry
 from tests.conftest import Trained
+from tierline.engine.errors import ArtifactError, NotFound
+from tierline.engine.registry import ARTIFACT_FILES, Registry
 
 
 def copy_registry(trained: Trained, tmp_path: Path) -> Registry:

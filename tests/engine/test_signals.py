@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.decisions import Fallback, check_in, decide, decide_many
-from engine.errors import UnknownSignals
-from engine.model import TierModel
-from engine.playbook import Playbook
-from engine.registry import Registry
-from engine.signals import SOURCE_SIGNALS, ignored_signals, known_signals
-from engine.spec import parse_spec
-from engine.store import Store
 from tests.conftest import VIP, Trained, champion_with_features
+from tierline.engine.decisions import Fallback, check_in, decide, decide_many
+from tierline.engine.errors import UnknownSignals
+from tierline.engine.model import TierModel
+from tierline.engine.playbook import Playbook
+from tierline.engine.registry import Registry
+from tierline.engine.signals import SOURCE_SIGNALS, ignored_signals, known_signals
+from tierline.engine.spec import parse_spec
+from tierline.engine.store import Store
 
 MISSPELT = {**VIP, "visits_09d": 12, "Car_Brand": "Porsche"}
 

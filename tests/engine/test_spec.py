@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import SpecError
-from engine.spec import TRANSACTION_FEATURES, Spec, load_spec, parse_spec
+from tierline.engine.errors import SpecError
+from tierline.engine.spec import TRANSACTION_FEATURES, Spec, load_spec, parse_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

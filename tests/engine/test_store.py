@@ -26,13 +26,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.errors import Conflict, NotFound, StoreError, TierlineError
-from engine.playbook import Perk
-from engine.store import Store, head, request_hash, upgrade
-from engine.store.database import Database
-from engine.store.migrate import alembic_config
-from engine.store.schema import metadata, outcomes
 from tests.conftest import record_vip_decision
+from tierline.engine.errors import Conflict, NotFound, StoreError, TierlineError
+from tierline.engine.playbook import Perk
+from tierline.engine.store import Store, head, request_hash, upgrade
+from tierline.engine.store.database import Database
+from tierline.engine.store.migrate import alembic_config
+from tierline.engine.store.schema import metadata, outcomes
 
 DAY = date(2025, 11, 26)
 TABLES = {

@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.spec import parse_spec
-from engine.tiers import TierPolicy
 from tests.strategies import bool_values
+from tierline.engine.spec import parse_spec
+from tierline.engine.tiers import TierPolicy
 
 TIERS = ["vip", "standard", "student"]
 RULES = [

@@ -16,11 +16,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import training.data as data
-from engine.errors import DataError, SpecError
-from engine.spec import Spec, load_spec, parse_spec
-from engine.values import FALSE_TOKENS, MISSING_TOKENS, TRUE_TOKENS, parse_bool, parse_number
-from training.data import (
+import tierline.training.data as data
+from tierline.engine.errors import DataError, SpecError
+from tierline.engine.spec import Spec, load_spec, parse_spec
+from tierline.engine.values import (
+    FALSE_TOKENS,
+    MISSING_TOKENS,
+    TRUE_TOKENS,
+    parse_bool,
+    parse_number,
+)
+from tierline.training.data import (
     SUPPORTED,
     check_output_path,
     data_fingerprint,

@@ -14,12 +14,12 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from engine.spec import Spec, load_spec
-from training import demo_data
-from training import train as train_module
-from training.data import write_table
-from training.demo_data import DEMO_AS_OF, generate_customers
-from training.demo_transactions import generate_transactions
+from tierline.engine.spec import Spec, load_spec
+from tierline.training import demo_data
+from tierline.training import train as train_module
+from tierline.training.data import write_table
+from tierline.training.demo_data import DEMO_AS_OF, generate_customers
+from tierline.training.demo_transactions import generate_transactions
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

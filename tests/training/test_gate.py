@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.registry import Registry
-from engine.spec import Spec, load_spec, parse_spec
 from tests.conftest import EXAMPLES
 from tests.gate_data import copy_models
-from training.gate import compare
-from training.train import TrainResult, train
+from tierline.engine.registry import Registry
+from tierline.engine.spec import Spec, load_spec, parse_spec
+from tierline.training.gate import compare
+from tierline.training.train import TrainResult, train
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import DataError, SpecError
-from engine.spec import TRANSACTION_FEATURES, Spec, parse_spec
-from training.transactions import (
+from tierline.engine.errors import DataError, SpecError
+from tierline.engine.spec import TRANSACTION_FEATURES, Spec, parse_spec
+from tierline.training.transactions import (
     LABEL_COLUMN,
     customer_features,
     cutoff_instant,

@@ -5,7 +5,7 @@ the migration lock taken, see that module). Authors of a new migration can run A
 directly from Python::
 
     from alembic import command
-    from engine.store.migrate import alembic_config
+    from tierline.engine.store.migrate import alembic_config
     command.revision(alembic_config("sqlite:///var/dev.db"), "add x", autogenerate=True)
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from engine.store.database import Database
-from engine.store.schema import metadata
+from tierline.engine.store.database import Database
+from tierline.engine.store.schema import metadata
 
 config = context.config
 

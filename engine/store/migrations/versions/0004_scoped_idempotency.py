@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from engine.errors import StoreError
+from tierline.engine.errors import StoreError
 
 revision = "0004"
 down_revision = "0003"
