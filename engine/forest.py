@@ -42,7 +42,9 @@ _IDENTITY, _SOFTMAX, _SIGMOID, _EXP = 0, 1, 2, 3
 
 
 @functools.cache  # one compiled loop per process, for every model
-def _compiled() -> Callable[..., None]:
+def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
+    """The loop that scores one row, and the loop that runs it over the rows of a matrix
+    in one call (for the load-time check: one release of the GIL instead of one a row)."""
     from numba import njit  # imported when a model is loaded, not with the package
 
     @njit(cache=True, nogil=True)
@@ -125,7 +127,19 @@ def _compiled() -> Callable[..., None]:
         elif conversion == _EXP:  # tweedie: std::exp
             out[0] = math.exp(out[0])
 
-    return raw_scores
+    @njit(cache=True, nogil=True)
+    def raw_scores_many(  # pragma: no cover - compiled; ``raw_scores`` for each row
+        rows: np.ndarray,
+        out: np.ndarray,
+        per_iteration: int,
+        conversion: int,
+        sigmoid: float,
+        *arrays: np.ndarray,
+    ) -> None:
+        for r in range(rows.shape[0]):
+            raw_scores(rows[r], out[r], per_iteration, conversion, sigmoid, *arrays)
+
+    return raw_scores, raw_scores_many
 
 
 @dataclass(frozen=True)
@@ -138,11 +152,19 @@ class Forest:
     sigmoid: float
     arrays: tuple[np.ndarray, ...]
     kernel: Callable[..., None]  # the compiled loop (``_compiled``)
+    rows_kernel: Callable[..., None]  # the same loop over a matrix's rows
 
     def predict(self, row: np.ndarray) -> np.ndarray:
         """The model's output for one prepared feature row (float64, length n_features)."""
         out = np.empty(self.per_iteration, dtype=np.float64)
         self.kernel(row, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
+        return out
+
+    def predict_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``predict`` of each row of a C-contiguous float64 matrix, in one compiled call:
+        n x per_iteration."""
+        out = np.empty((len(rows), self.per_iteration), dtype=np.float64)
+        self.rows_kernel(rows, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
         return out
 
 
@@ -168,13 +190,15 @@ def compile_forest(model_text: str, *, n_features: int) -> Forest | str:
         return "the model has no trees, or a last boosting round cut short"
     if int(header.get("max_feature_idx", "-1")) + 1 != n_features:
         return "the model's feature count differs from the feature builder's"
+    kernel, rows_kernel = _compiled()
     return Forest(
         n_features=n_features,
         per_iteration=per_iteration,
         conversion=conversion[0],
         sigmoid=conversion[1],
         arrays=_flatten(trees),
-        kernel=_compiled(),
+        kernel=kernel,
+        rows_kernel=rows_kernel,
     )
 
 

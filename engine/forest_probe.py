@@ -2,8 +2,9 @@
 
 An optimized re-implementation of a library call is trusted only once it agrees with the
 library: ``checked_forest`` compiles a model's trees, predicts probe rows with both the
-compiled loop (one row at a time, as a decision does) and ``Booster.predict`` (the batch
-path), and keeps the forest only if every output is the same to the last bit.
+compiled loop (one row at a time, as a decision does, run over all rows in one compiled
+call) and ``Booster.predict`` (the batch path), and keeps the forest only if every output
+is the same to the last bit.
 
 The probe rows come from the model's own splits, read from its text apart from the
 flattening (so a flattening mistake cannot hide itself): all zeros, all missing; for each
@@ -54,10 +55,13 @@ _SPLIT_KEYS = frozenset(
 _RANDOM_ROWS = 256
 
 
-def checked_forest(booster: lgb.Booster, *, n_features: int) -> Forest | str:
+def checked_forest(
+    booster: lgb.Booster, *, n_features: int, model_text: str | None = None
+) -> Forest | str:
     """The compiled forest of ``booster`` if it gives ``Booster.predict``'s answer bit for
-    bit on every probe row, else why not (a sentence for the log)."""
-    text = booster.model_to_string()
+    bit on every probe row, else why not (a sentence for the log). ``model_text``: the
+    text ``booster`` was built from, if at hand (else the booster writes it out again)."""
+    text = booster.model_to_string() if model_text is None else model_text
     try:
         forest = compile_forest(text, n_features=n_features)
         if isinstance(forest, str):
@@ -125,8 +129,11 @@ def _add_splits(values: list[set[float]], tree: dict[str, list[str]]) -> None:
 
 def _disagreement(forest: Forest, booster: lgb.Booster, rows: np.ndarray) -> str | None:
     """Why the forest cannot serve, if any probe row's output differs in any bit."""
-    expected = np.asarray(booster.predict(rows, num_threads=1)).reshape(len(rows), -1)
-    for i in range(len(rows)):
-        if forest.predict(rows[i]).tobytes() != expected[i].tobytes():
-            return f"the compiled forest differs from LightGBM on probe row {i} of {len(rows)}"
+    predicted = booster.predict(rows, num_threads=1)
+    expected = np.ascontiguousarray(predicted, dtype=np.float64).reshape(len(rows), -1)
+    got = forest.predict_rows(rows)
+    # Bit for bit: the doubles compared as integers (NaN equals itself, -0.0 differs from 0.0).
+    differs = np.flatnonzero((got.view(np.int64) != expected.view(np.int64)).any(axis=1))
+    if len(differs):
+        return f"the compiled forest differs from LightGBM on probe row {differs[0]} of {len(rows)}"
     return None

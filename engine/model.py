@@ -127,7 +127,10 @@ class TierModel:
         playbook: Playbook,
         booster: lgb.Booster,
         metadata: Mapping[str, Any],
+        model_text: str | None = None,
     ) -> None:
+        """``model_text``: the LightGBM text ``booster`` was built from, if at hand; the
+        compiled forest is built from it (and then let go)."""
         self.version = version
         self.spec = spec
         self.features = features
@@ -139,6 +142,7 @@ class TierModel:
         # Built once here: a decision's ignored signals are its names missing from it.
         self.known_signals = known_signals(spec=spec, playbook=playbook)
         self._single: Forest | _SingleRowPredictor | None = None  # built on first use
+        self._model_text = model_text
         self._single_lock = threading.Lock()
 
     def single_row_predictor(self) -> Forest | _SingleRowPredictor:
@@ -158,7 +162,8 @@ class TierModel:
 
     def _build_single(self) -> Forest | _SingleRowPredictor:
         n = self.features.n_features_out_
-        forest = checked_forest(self.booster, n_features=n)
+        forest = checked_forest(self.booster, n_features=n, model_text=self._model_text)
+        self._model_text = None
         if isinstance(forest, Forest):
             return forest  # its check already ran (and so loaded) the compiled loop
         log.warning(

@@ -59,6 +59,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -93,6 +101,25 @@ class Registry:
         # A garbled pointer still yields a name, which then fails as an unknown version.
         name = pointer.read_text(encoding="utf-8", errors="replace").strip()
         return name or None
+
+    def champion_stamp(self) -> tuple[int, int, int] | None:
+        """What changes when the pointer is replaced (its inode, mtime and size; None when
+        there is none): one ``stat``, cheap enough to ask several times a second."""
+        return _stamp(self.root / "champion")
+
+    def versions_stamp(self) -> tuple[int, int, int] | None:
+        """What changes when a version folder is added or removed (the models folder's
+        stat, as ``champion_stamp``; the pointer's replacement changes it too)."""
+        return _stamp(self.root)
+
+    def rollback_target(self) -> str | None:
+        """The version a rollback would return to: the one the champion replaced, if any."""
+        current = self.champion()
+        for event in reversed(self.history()):
+            if event.get("version") == current and event.get("action") != "rollback":
+                previous = event.get("previous")
+                return str(previous) if previous else None
+        return None
 
     def info(self, version: str) -> VersionInfo:
         meta = self.metadata(version)
@@ -175,7 +202,8 @@ class Registry:
                 tiers=spec.tiers,
                 source=f"{version}/playbook.toml",
             )
-            booster = lgb.Booster(model_str=(folder / "model.txt").read_text(encoding="utf-8"))
+            model_text = (folder / "model.txt").read_text(encoding="utf-8")
+            booster = lgb.Booster(model_str=model_text)
             return TierModel(
                 version=version,
                 spec=spec,
@@ -184,6 +212,7 @@ class Registry:
                 playbook=playbook,
                 booster=booster,
                 metadata=meta,
+                model_text=model_text,
             )
         except ArtifactError:
             raise
@@ -266,11 +295,7 @@ class Registry:
         current = self.champion()
         if current is None:
             raise NotFound("No champion yet, so there is nothing to roll back")
-        previous = None
-        for event in reversed(self.history()):
-            if event.get("version") == current and event.get("action") != "rollback":
-                previous = event.get("previous")
-                break
+        previous = self.rollback_target()
         if previous is None:
             raise NotFound(f"Champion {current} has no earlier champion to roll back to")
         self.verify(previous)

@@ -46,3 +46,16 @@ def stop_server(
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def worker_serving(server: int, port: int, stream: object) -> int:
+    """The pid of the process under ``server`` that holds the other end of a client's
+    connection to ``port`` (``stream``: httpx's ``response.extensions["network_stream"]``)."""
+    import psutil
+
+    client_port = stream.get_extra_info("client_addr")[1]  # type: ignore[attr-defined]
+    for child in psutil.Process(server).children(recursive=True):
+        for conn in child.net_connections(kind="tcp"):
+            if conn.laddr.port == port and conn.raddr and conn.raddr.port == client_port:
+                return child.pid
+    raise AssertionError(f"no process under {server} holds the connection from {client_port}")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import tierline.engine.forest as forest_module
 from tests.conftest import Trained
 from tierline.engine.forest import Forest, compile_forest
-from tierline.engine.forest_probe import checked_forest
+from tierline.engine.forest_probe import checked_forest, probe_rows
 from tierline.engine.model import TierModel, _SingleRowPredictor
 from tierline.engine.registry import Registry
 
@@ -147,6 +147,18 @@ def test_the_forest_equals_lightgbm_on_its_training_rows_and_on_edge_values(
     edge = np.array([[v] * X.shape[1] for v in EDGE], dtype=np.float64)
     mixed = np.array([np.roll(EDGE, k)[: X.shape[1]] for k in range(len(EDGE))])
     _assert_identical(booster, forest, np.vstack([X, edge, mixed]))
+
+
+def test_the_rows_loop_gives_the_one_row_loop_answer_on_every_probe_row(
+    pair: tuple[lgb.Booster, Forest],
+) -> None:
+    """``Forest.predict_rows`` (what the load-time check runs) equals ``Forest.predict`` (what
+    a decision runs) bit for bit on every probe row, so the check vouches for the served loop."""
+    booster, forest = pair
+    rows = probe_rows(booster.model_to_string(), n_features=booster.num_feature())
+    together = forest.predict_rows(rows)
+    for i, row in enumerate(rows):
+        assert together[i].tobytes() == forest.predict(row).tobytes(), i
 
 
 @settings(max_examples=300, deadline=None)
@@ -342,26 +354,30 @@ def test_a_loop_whose_answer_is_off_in_the_last_bit_is_not_trusted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A compiled loop one ulp away from LightGBM's output fails the check (bit for bit)."""
-    kernel = forest_module._compiled()
+    kernel, rows_kernel = forest_module._compiled()
 
     def one_ulp_off(x: np.ndarray, out: np.ndarray, *args: object) -> None:
         kernel(x, out, *args)
         out[0] = np.nextafter(out[0], np.inf)
 
-    monkeypatch.setattr(forest_module, "_compiled", lambda: one_ulp_off)
+    def rows_one_ulp_off(rows: np.ndarray, out: np.ndarray, *args: object) -> None:
+        rows_kernel(rows, out, *args)
+        out[-1, 0] = np.nextafter(out[-1, 0], np.inf)  # the last probe row only
+
+    monkeypatch.setattr(forest_module, "_compiled", lambda: (one_ulp_off, rows_one_ulp_off))
     booster = _booster("binary")
     assert "differs from LightGBM" in str(checked_forest(booster, n_features=5))
 
 
-def _numba_typing_error() -> Callable[..., None]:
+def _numba_typing_error() -> tuple[Callable[..., None], Callable[..., None]]:
     raise numba.core.errors.TypingError("Failed in nopython mode pipeline (step: typing)")
 
 
-def _failing_run() -> Callable[..., None]:
+def _failing_run() -> tuple[Callable[..., None], Callable[..., None]]:
     def kernel(*args: object) -> None:
         raise numba.core.errors.NumbaError("the compiled loop failed")
 
-    return kernel
+    return kernel, kernel
 
 
 @pytest.mark.parametrize("seam", [_numba_typing_error, _failing_run], ids=["compile", "run"])
