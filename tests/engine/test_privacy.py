@@ -188,7 +188,9 @@ def test_retention_scrubs_signals_of_old_rows_only_and_keeps_ids(
     new = timed.get_decision(new_decision)
     assert new is not None and new["cues"] == CUES and new["reasons"] == REASONS
     assert timed.get_visit("paris", new_ticket)["source"] == SOURCE
-    assert timed.get_customer(GUEST, scope="") is not None  # profiles are the CRM's, not retention's
+    assert (
+        timed.get_customer(GUEST, scope="") is not None
+    )  # profiles are the CRM's, not retention's
     later = T0 + timedelta(days=80)
     assert timed.prune_signals(older_than=later) == {"decisions": 1, "visits": 1}
 

@@ -172,7 +172,9 @@ def test_ping_answers_true_while_the_database_is_up(store: Store) -> None:
 # -- customers and decisions ---------------------------------------------------------------
 def test_customers_upsert_replaces_signals_and_keeps_unicode(store: Store) -> None:
     """A customer's signals round-trip unicode intact and a second upsert replaces them."""
-    first = store.upsert_customer("zoë-1", {"name": "Zoë Ångström 中文", "car_brand": "Škoda"}, scope="")
+    first = store.upsert_customer(
+        "zoë-1", {"name": "Zoë Ångström 中文", "car_brand": "Škoda"}, scope=""
+    )
     assert store.get_customer("zoë-1", scope="") == first
     store.upsert_customer("zoë-1", {"visits_90d": 4}, scope="")
     again = store.get_customer("zoë-1", scope="")
