@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await run_in_threadpool(Store.open, settings.database_url)
+        store = await run_in_threadpool(
+            Store.open, settings.database_url, profiles=settings.profiles
+        )
         try:
             serving = await run_in_threadpool(
                 ServingModel,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator
@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(default=None, ge=1)
     # How often a server prunes them (each worker; a pass is cheap when nothing aged).
     prune_seconds: float = Field(default=3600.0, gt=0)
+    # "chain": one profile per customer for every site; "site": each site keeps its own.
+    profiles: Literal["chain", "site"] = "chain"
     # A site's day (the manager's report) runs from its own local midnight to the next.
     timezone: str = "UTC"
     # "site=Zone,site=Zone"; a site not named here uses ``timezone``.

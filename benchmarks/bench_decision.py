@@ -90,7 +90,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         stored = {k: v for k, v in decision(cases[0]).items() if k != "decision_id"}
         extra = interleaved_calls(
             {
-                "store_get_customer": lambda c: store.get_customer(c[0]),
+                "store_get_customer": lambda c: store.get_customer(c[0], scope=""),
                 "store_record_decision": lambda c: store.record_decisions(
                     [{**stored, "site": _SITE}]
                 ),
@@ -136,7 +136,7 @@ def _cases(store: Any, n: int) -> list[_Case]:
     """``n`` demo customers upserted into ``store``; each visit sends only the party size."""
     cases = []
     for customer_id, signals in demo_signals(n):
-        store.upsert_customer(customer_id, signals)
+        store.upsert_customer(customer_id, signals, scope="")
         visit = {"party_size": int(signals.get("party_size", 2)) % 8 + 1}
         cases.append((customer_id, visit, {**signals, **visit}))
     return cases

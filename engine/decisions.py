@@ -1,6 +1,7 @@
 """One use case: decide for this customer (the one path of a decision, ARCHITECTURE.md).
 
-The stored profile (if the id is known) is merged with the request's signals (the request
+The stored profile (if the id is known; the chain's or the site's own, as the store's
+``profiles`` says) is merged with the request's signals (the request
 wins), the champion scores the merged record, and the decision is stored and returned.
 Perks move in the transaction that stores the decision: scoring picks the cues as if every
 perk were available, and a decision whose cues name a perk has them picked again while its
@@ -51,9 +52,9 @@ def _cue_dict(cue: Cue) -> dict[str, Any]:
 
 
 def _merged(
-    store: Store, customer_id: str | None, signals: Mapping[str, Any] | None
+    store: Store, customer_id: str | None, signals: Mapping[str, Any] | None, *, scope: str
 ) -> dict[str, Any]:
-    profile = store.get_customer(customer_id) if customer_id is not None else None
+    profile = store.get_customer(customer_id, scope=scope) if customer_id is not None else None
     if profile is None and customer_id is not None and not signals:
         raise NotFound(f"Unknown customer '{customer_id}'; send signals to score a new customer")
     merged: dict[str, Any] = dict(profile["signals"]) if profile else {}
@@ -261,8 +262,9 @@ def prepare_many(
     cues are final only once their rows are stored; the API stores the rows of several
     requests at once (``api.group_commit``)."""
     ignored = _ignored(model, requests, batch=batch)
+    scope = store.profile_scope(site)
     merged = [
-        (customer_id, _merged(store, customer_id, signals), names)
+        (customer_id, _merged(store, customer_id, signals, scope=scope), names)
         for (customer_id, signals), names in zip(requests, ignored, strict=True)
     ]
     return _decide_merged(
@@ -289,7 +291,7 @@ def check_in(
     ``SOURCE_SIGNALS`` of the merged profile and request) for the staff display.
     """
     [ignored] = _ignored(model, [(customer_id, signals)], batch=False)
-    merged = _merged(store, customer_id, signals)
+    merged = _merged(store, customer_id, signals, scope=store.profile_scope(site))
     if party_size is not None and "party_size" not in (signals or {}):
         merged["party_size"] = party_size  # the request wins over the stored profile
     [decision], [row] = _decide_merged(
@@ -358,7 +360,9 @@ def override(
     in the override's transaction. The signals are the customer's stored profile and
     where they came from: a decision does not keep the request's signals."""
     visit = store.get_visit(site, ticket)
-    profile = store.get_customer(visit["customer_id"]) if visit["customer_id"] else None
+    customer_id = visit["customer_id"]
+    scope = store.profile_scope(site)
+    profile = store.get_customer(customer_id, scope=scope) if customer_id else None
     signals = {**(profile["signals"] if profile else {}), **(visit["source"] or {})}
     pick = _CuePick(
         playbook=playbook,

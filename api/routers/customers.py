@@ -19,8 +19,8 @@ CustomerPath = Annotated[CustomerId, Path()]
 
 @router.get("/{customer_id}", response_model=CustomerAnswer, responses=documented("customer", 404))
 def get_customer(customer_id: CustomerPath, key: PosKey, store: StoreDep) -> dict[str, Any]:
-    """Look up a known customer's stored profile."""
-    customer = store.get_customer(customer_id)
+    """Look up a known customer's stored profile (the chain's, or the key's site's own)."""
+    customer = store.get_customer(customer_id, scope=store.profile_scope(key.site))
     if customer is None:
         raise NotFound(f"Unknown customer '{customer_id}'")
     return customer
@@ -32,11 +32,11 @@ def get_customer(customer_id: CustomerPath, key: PosKey, store: StoreDep) -> dic
 def put_customer(
     customer_id: CustomerPath, body: CustomerPut, key: PosKey, store: StoreDep
 ) -> dict[str, Any]:
-    """Create or replace a customer's profile signals (CRM sync)."""
-    return store.upsert_customer(customer_id, body.signals)
+    """Create or replace a customer's profile signals (CRM sync), as the GET scopes it."""
+    return store.upsert_customer(customer_id, body.signals, scope=store.profile_scope(key.site))
 
 
 @router.delete("/{customer_id}", response_model=ErasedAnswer, responses=documented("erased", 404))
 def erase_customer(customer_id: CustomerPath, key: AdminKey, store: StoreDep) -> dict[str, Any]:
-    """Erase a customer: the profile goes; decisions, visits and outcomes keep their figures."""
+    """Erase a customer: every site's profile goes; decisions, visits and outcomes keep their figures."""
     return store.erase_customer(customer_id, actor=key.id, detail={"key_name": key.name})

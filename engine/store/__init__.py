@@ -10,6 +10,6 @@ from tierline.engine.store.customers import new_decision_id
 from tierline.engine.store.keys import ROLES
 from tierline.engine.store.migrate import head, upgrade
 from tierline.engine.store.outcomes import request_hash
-from tierline.engine.store.store import Store
+from tierline.engine.store.store import Profiles, Store
 
-__all__ = ["ROLES", "Store", "head", "new_decision_id", "request_hash", "upgrade"]
+__all__ = ["ROLES", "Profiles", "Store", "head", "new_decision_id", "request_hash", "upgrade"]

@@ -49,12 +49,14 @@ def new_decision_id() -> str:
 class CustomerStore(StorePart):
     """Customers and decisions."""
 
-    def get_customer(self, customer_id: str) -> dict[str, Any] | None:
-        """The stored profile ``{"id", "signals", "updated_at"}``, or None if unknown."""
-        # On every decision: a raw statement (engine.store.raw).
+    def get_customer(self, customer_id: str, *, scope: str) -> dict[str, Any] | None:
+        """The profile ``{"id", "signals", "updated_at"}`` stored in ``scope`` (a site, or
+        ``''`` for the chain: ``Store.profile_scope``), or None if unknown there."""
+        # On every decision: a raw statement (engine.store.raw), one primary-key lookup.
         with self._db.raw.transaction(write=False, durable=True) as cur:
             row = cur.execute(
-                "SELECT signals, updated_at FROM customers WHERE id = ?", (customer_id,)
+                "SELECT signals, updated_at FROM customers WHERE site = ? AND id = ?",
+                (scope, customer_id),
             ).fetchone()
             if row is None:
                 return None
@@ -64,12 +66,15 @@ class CustomerStore(StorePart):
                 "updated_at": cur.load_time(row[1]),
             }
 
-    def upsert_customer(self, customer_id: str, signals: Mapping[str, Any]) -> dict[str, Any]:
-        """Create or replace a customer's profile signals (the CRM's PUT)."""
+    def upsert_customer(
+        self, customer_id: str, signals: Mapping[str, Any], *, scope: str
+    ) -> dict[str, Any]:
+        """Create or replace a customer's profile signals in ``scope`` (the CRM's PUT);
+        another scope's profile of the same id is left alone."""
         values = {"id": customer_id, "signals": dict(signals), "updated_at": self._now()}
-        stmt = self._db.insert(customers).values(values)
+        stmt = self._db.insert(customers).values({**values, "site": scope})
         stmt = stmt.on_conflict_do_update(
-            index_elements=[customers.c.id],
+            index_elements=[customers.c.site, customers.c.id],
             set_={"signals": stmt.excluded.signals, "updated_at": stmt.excluded.updated_at},
         )
         with self._db.write() as conn:

@@ -11,8 +11,8 @@ What is personal, and goes, while the figures stay:
   text of a staff override's reason; ticket, party size, times, spend and tiers stay;
 - an outcome loses its staff note; spend, cues accepted or declined and conversion stay.
 
-An erasure deletes the profile and scrubs every decision, visit and outcome of the
-customer in one transaction, and appends to the audit log who erased, when, and a salted
+An erasure deletes the customer's profiles (the chain's and every site's) and scrubs every
+decision, visit and outcome of the customer in one transaction, and appends to the audit log who erased, when, and a salted
 SHA-256 of the id (never the id). Nothing indexes decisions or visits by customer (an
 index would cost every decision's insert), so an erasure reads both tables whole.
 
@@ -83,8 +83,8 @@ class PrivacyStore(StorePart):
     def erase_customer(
         self, customer_id: str, *, actor: str, detail: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Delete the profile and scrub the customer's decisions, visits and outcomes (see
-        the module's docstring), audited as ``actor`` with ``detail``; one transaction.
+        """Delete the profiles (the chain's and every site's) and scrub the customer's
+        decisions, visits and outcomes (see the module's docstring), audited as ``actor`` with ``detail``; one transaction.
 
         Returns what was erased: ``{"profile", "decisions", "visits", "outcomes"}``.
         Raises NotFound when nothing names the id (unknown, or erased already).
@@ -107,7 +107,7 @@ class PrivacyStore(StorePart):
                     "unknown or was erased already"
                 )
             counts = {
-                "profile": profile.rowcount == 1,
+                "profile": profile.rowcount > 0,
                 **self._scrub_customer(conn, customer_id, ids),
             }
             salt = secrets.token_hex(16)

@@ -29,9 +29,11 @@ metadata = sa.MetaData()
 
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 
+# Migration 0008: a profile belongs to one site, or to the whole chain (site '').
 customers = sa.Table(
     "customers",
     metadata,
+    sa.Column("site", sa.Text, primary_key=True),
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("signals", JSON, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
+from typing import Literal
 
 from tierline.engine.store.customers import CustomerStore
 from tierline.engine.store.database import Database, utcnow
@@ -19,7 +20,11 @@ from tierline.engine.store.perks import PerkStore
 from tierline.engine.store.privacy import PrivacyStore
 from tierline.engine.store.visits import VisitStore
 
-__all__ = ["Store"]
+__all__ = ["Profiles", "Store"]
+
+# Whose profile a customer id names: the chain's one (a CRM sync for the whole group) or
+# each site's own, which no other site reads or replaces.
+Profiles = Literal["chain", "site"]
 
 
 class Store(CustomerStore, PerkStore, VisitStore, OutcomeStore, KeyStore, PrivacyStore):
@@ -29,17 +34,34 @@ class Store(CustomerStore, PerkStore, VisitStore, OutcomeStore, KeyStore, Privac
     Open it with ``Store.open(url)``, which also migrates the schema to the newest version.
     """
 
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        profiles: Profiles = "chain",
+    ) -> None:
+        super().__init__(database, clock)
+        self.profiles: Profiles = profiles
+
     @classmethod
-    def open(cls, url: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
+    def open(
+        cls, url: str, *, clock: Callable[[], datetime] = utcnow, profiles: Profiles = "chain"
+    ) -> Store:
         """Connect to ``url`` (``sqlite:///var/tierline.db``, ``postgresql+psycopg://...``)
-        and upgrade its schema; ``clock`` gives the current UTC time (tests pass a fake)."""
+        and upgrade its schema; ``clock`` gives the current UTC time (tests pass a fake);
+        ``profiles`` says whose profile a site reads and writes (``profile_scope``)."""
         database = Database(url)
         try:
             upgrade_database(database)
         except BaseException:
             database.dispose()
             raise
-        return cls(database, clock)
+        return cls(database, clock, profiles=profiles)
+
+    def profile_scope(self, site: str) -> str:
+        """The scope of ``site``'s profiles: ``''`` (the chain's) or ``site`` itself."""
+        return site if self.profiles == "site" else ""
 
     @property
     def url(self) -> str:

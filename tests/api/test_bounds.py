@@ -35,7 +35,7 @@ def test_an_id_outside_the_alphabet_is_422_everywhere(any_client: TestClient, ba
         if r.status_code == 422:
             assert str(assert_error(r, 422)["message"]).startswith("path.customer_id:")
     store = client.app.state.store  # type: ignore[attr-defined]
-    assert store.get_customer(bad) is None
+    assert store.get_customer(bad, scope="") is None
 
 
 def test_every_id_the_decisions_accept_can_be_read_and_updated(any_client: TestClient) -> None:

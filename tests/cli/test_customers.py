@@ -27,14 +27,14 @@ def test_erase_scrubs_the_customer_and_audits_the_cli(tmp_path: Path) -> None:
     has lost its customer id, the audit names "cli", and a second run exits 2."""
     url = f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
     with Store.open(url) as store:
-        store.upsert_customer(GUEST, {"car_brand": "Porsche"})
+        store.upsert_customer(GUEST, {"car_brand": "Porsche"}, scope="")
         decision_id = _decide(store)
     env = {"TIERLINE_DATABASE_URL": url}
     proc = run("customers", "erase", GUEST, "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"profile": True, "decisions": 1, "visits": 0, "outcomes": 0}
     with Store.open(url) as store:
-        assert store.get_customer(GUEST) is None
+        assert store.get_customer(GUEST, scope="") is None
         assert store.get_decision(decision_id)["customer_id"] is None  # type: ignore[index]
         assert [e["actor"] for e in store.audit_log() if e["action"] == ERASE_ACTION] == ["cli"]
     assert_refused(run("customers", "erase", GUEST, env=env), "erased already")

@@ -25,7 +25,7 @@ def test_request_signals_override_the_stored_profile(trained: Trained, store: St
     """A known customer's profile is merged with the request; the request wins, and it is stored."""
     model = Registry(trained.models).load()
     store.sync_perks(model.playbook.perks)
-    store.upsert_customer("00000042", {"student_verified": True, "visits_90d": 1})
+    store.upsert_customer("00000042", {"student_verified": True, "visits_90d": 1}, scope="")
     fallback = Fallback(default_tier="standard", playbook=model.playbook)
     d = decide(store=store, model=model, fallback=fallback, site="s1", customer_id="00000042")
     assert d["tier"] == "student" and d["reasons"][0]["text"] == "rule: verified student"

@@ -228,7 +228,7 @@ def test_an_override_picks_the_new_tiers_cues_and_moves_their_perks(
     back; overriding it to vip again takes them anew, and a perk out of stock by then is
     not shown."""
     fallback = _stock(store, model, coffee=1)
-    store.upsert_customer("c-9", VIP)
+    store.upsert_customer("c-9", VIP, scope="")
     today = dt.datetime.now(dt.UTC).date()  # the day the decision's perks are counted on
     visit, decision = check_in(
         store=store, model=model, fallback=fallback, site="s", customer_id="c-9"

@@ -57,7 +57,7 @@ def _decide(store: Store, customer_id: str | None) -> str:
 
 def _guest_history(store: Store, customer_id: str, ticket: int) -> tuple[str, int]:
     """A profile, a decision, a visit with a source and an override, an outcome with a note."""
-    store.upsert_customer(customer_id, {"car_brand": "Porsche", "visits_90d": 9})
+    store.upsert_customer(customer_id, {"car_brand": "Porsche", "visits_90d": 9}, scope="")
     decision_id = _decide(store, customer_id)
     store.open_visit(
         site="paris",
@@ -100,7 +100,7 @@ def test_erasure_drops_identity_and_signals_and_keeps_the_figures(
     erased = store.erase_customer(GUEST, actor="k-admin")
 
     assert erased == {"profile": True, "decisions": 1, "visits": 1, "outcomes": 1}
-    assert store.get_customer(GUEST) is None
+    assert store.get_customer(GUEST, scope="") is None
     after = store.get_decision(decision_id)
     assert after is not None and after["customer_id"] is None
     for field in ("tier", "confidence", "score", "model_version", "holdout", "created_at"):
@@ -123,7 +123,7 @@ def test_erasure_drops_identity_and_signals_and_keeps_the_figures(
         assert GUEST not in _texts(raw, table)
     kept = store.get_decision(other_decision)
     assert kept is not None and kept["customer_id"] == OTHER and kept["cues"] == CUES
-    assert store.get_customer(OTHER) is not None
+    assert store.get_customer(OTHER, scope="") is not None
 
 
 def test_erasure_is_audited_with_a_salted_digest_never_the_id(
@@ -158,7 +158,7 @@ def test_an_erasure_that_fails_changes_nothing(store: Store) -> None:
     decision_id, _ = _guest_history(store, GUEST, 1)
     with pytest.raises((sa.exc.StatementError, TypeError)):  # the drivers differ
         store.erase_customer(GUEST, actor="cli", detail={"unstorable": object()})
-    assert store.get_customer(GUEST) is not None
+    assert store.get_customer(GUEST, scope="") is not None
     decision = store.get_decision(decision_id)
     assert decision is not None and decision["customer_id"] == GUEST and decision["cues"] == CUES
     assert store.get_outcome("paris", "outcome-1")["note"] == NOTE  # type: ignore[index]
@@ -188,7 +188,9 @@ def test_retention_scrubs_signals_of_old_rows_only_and_keeps_ids(
     new = timed.get_decision(new_decision)
     assert new is not None and new["cues"] == CUES and new["reasons"] == REASONS
     assert timed.get_visit("paris", new_ticket)["source"] == SOURCE
-    assert timed.get_customer(GUEST) is not None  # profiles are the CRM's, not retention's
+    assert (
+        timed.get_customer(GUEST, scope="") is not None
+    )  # profiles are the CRM's, not retention's
     later = T0 + timedelta(days=80)
     assert timed.prune_signals(older_than=later) == {"decisions": 1, "visits": 1}
 

@@ -111,7 +111,7 @@ def test_a_decision_lists_the_signals_its_request_sent_for_nothing(
 ) -> None:
     """A misspelt name is listed in the answer; the stored profile's own names are not
     (the request did not send them), and a request of known names lists none."""
-    store.upsert_customer("c-1", {"visits_90d": 3, "crm_only_field": "x"})
+    store.upsert_customer("c-1", {"visits_90d": 3, "crm_only_field": "x"}, scope="")
     d = _decide(store, model, customer_id="c-1", signals=MISSPELT)
     assert d["ignored_signals"] == ["Car_Brand", "visits_09d"]
     assert d["degraded"] is False

@@ -86,10 +86,10 @@ def test_open_builds_every_table_at_the_newest_revision(store: Store, url: str) 
 def test_opening_and_upgrading_again_changes_nothing(url: str) -> None:
     """A second open and an explicit upgrade of a migrated database keep its data."""
     with Store.open(url) as first:
-        first.upsert_customer("c1", {"visits": 3})
+        first.upsert_customer("c1", {"visits": 3}, scope="")
     upgrade(url)
     with Store.open(url) as second:
-        customer = second.get_customer("c1")
+        customer = second.get_customer("c1", scope="")
         assert customer is not None
         assert customer["signals"] == {"visits": 3}
 
@@ -172,10 +172,12 @@ def test_ping_answers_true_while_the_database_is_up(store: Store) -> None:
 # -- customers and decisions ---------------------------------------------------------------
 def test_customers_upsert_replaces_signals_and_keeps_unicode(store: Store) -> None:
     """A customer's signals round-trip unicode intact and a second upsert replaces them."""
-    first = store.upsert_customer("zoë-1", {"name": "Zoë Ångström 中文", "car_brand": "Škoda"})
-    assert store.get_customer("zoë-1") == first
-    store.upsert_customer("zoë-1", {"visits_90d": 4})
-    again = store.get_customer("zoë-1")
+    first = store.upsert_customer(
+        "zoë-1", {"name": "Zoë Ångström 中文", "car_brand": "Škoda"}, scope=""
+    )
+    assert store.get_customer("zoë-1", scope="") == first
+    store.upsert_customer("zoë-1", {"visits_90d": 4}, scope="")
+    again = store.get_customer("zoë-1", scope="")
     assert again is not None
     assert again["signals"] == {"visits_90d": 4}
     assert again["updated_at"] >= first["updated_at"]
@@ -183,7 +185,7 @@ def test_customers_upsert_replaces_signals_and_keeps_unicode(store: Store) -> No
 
 def test_unknown_customer_is_none(store: Store) -> None:
     """Looking up a customer nobody stored answers None."""
-    assert store.get_customer("nobody") is None
+    assert store.get_customer("nobody", scope="") is None
 
 
 def test_decisions_round_trip(store: Store) -> None:
@@ -227,8 +229,8 @@ def test_times_are_stored_and_returned_in_utc(url: str) -> None:
     """A clock in another timezone is stored as the same instant and read back as UTC."""
     local = datetime(2025, 11, 26, 21, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
     with Store.open(url, clock=lambda: local) as clocked:
-        clocked.upsert_customer("c1", {})
-        customer = clocked.get_customer("c1")
+        clocked.upsert_customer("c1", {}, scope="")
+        customer = clocked.get_customer("c1", scope="")
     assert customer is not None
     assert customer["updated_at"] == local
     assert customer["updated_at"].tzinfo == UTC
@@ -252,7 +254,7 @@ def test_decision_times_written_raw_read_back_through_core(url: str) -> None:
 def test_closing_the_store_closes_its_raw_connections(tmp_path: Path) -> None:
     """Each thread's SQLite connection of the raw statements is closed with the store."""
     store = Store.open(f"sqlite:///{tmp_path / 'raw.db'}")
-    assert store.get_customer("nobody") is None
+    assert store.get_customer("nobody", scope="") is None
     opened = list(store._db.raw._opened)
     store.close()
     assert opened, "the read should have opened this thread's connection"
