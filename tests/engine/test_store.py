@@ -591,10 +591,15 @@ def test_a_visit_view_carries_decision_source_and_marked_cues(store: Store) -> N
     assert view["source"] == source and view["tier"] == "vip" and view["override"] is None
     assert view["decision"]["cues"][0]["code"] == "welcome_coffee"
     assert view["accepted"] == sorted(OUTCOME["accepted"])
-    correction = {**OUTCOME, "decision_id": decision_id, "accepted": [], "declined": ["seat_fast"]}
+    correction = {
+        **OUTCOME,
+        "decision_id": decision_id,
+        "accepted": [],
+        "declined": ["welcome_coffee"],
+    }
     store.record_outcome(site="paris", idempotency_key="k2", body=correction)
     [listed] = store.list_open_visits("paris")
-    assert "seat_fast" in listed["declined"] and "seat_fast" not in listed["accepted"]
+    assert listed["declined"] == ["welcome_coffee"] and listed["accepted"] == []
     assert not {"close_key", "override_key", "id"} & set(listed)
 
 
