@@ -13,12 +13,12 @@ from fastapi import APIRouter, Path, Query
 from tierline.api.answers import PerkAnswer, PerkListAnswer
 from tierline.api.deps import AdminKey, StoreDep, on_store
 from tierline.api.examples import documented
-from tierline.api.schemas import PerkPut
+from tierline.api.schemas import NO_NUL, PerkPut
 from tierline.engine.store.perks import KEEP
 
 router = APIRouter(prefix="/v1/perks", tags=["perks"])
 
-PerkName = Annotated[str, Path(min_length=1, max_length=100)]
+PerkName = Annotated[str, Path(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 @router.get("", response_model=PerkListAnswer, responses=documented("perks"))
@@ -34,7 +34,7 @@ async def list_perks(
     return {"day": day.isoformat(), "items": [_public(p) for p in items]}
 
 
-@router.put("/{name}", response_model=PerkAnswer, responses=documented("perk", 404))
+@router.put("/{name}", response_model=PerkAnswer, responses=documented("perk", 400, 404, 413))
 async def set_perk(name: PerkName, body: PerkPut, key: AdminKey, store: StoreDep) -> dict[str, Any]:
     """Restock a perk (and set its daily budget if given); audited. A later playbook sync
     keeps this until the playbook declares another stock or budget."""
