@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from tierline.api.schemas import NO_NUL
+from tierline.api.schemas import CUSTOMER_ID_PATTERN, NO_NUL
 from tierline.engine.errors import (
     ArtifactError,
     Conflict,
@@ -130,6 +130,11 @@ def _msg(error: Any) -> Any:
     ctx = error.get("ctx") or {}
     if error.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
         return "Text should not contain the NUL character (\\u0000)"
+    if error.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == CUSTOMER_ID_PATTERN:
+        return (
+            "A customer id is 1 to 128 characters from A-Z, a-z, 0-9 and . _ : @ - "
+            "(no spaces, '/', NUL or other control characters)"
+        )
     return error.get("msg")
 
 

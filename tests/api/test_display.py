@@ -411,6 +411,12 @@ def test_markup_in_signals_and_reasons_shows_as_text(live: Live, board: Board) -
     brand = "<img src=y onerror=alert(2)>"
     reason = "<b>bold</b><script>alert(3)</script>"
     visit = check_in(live, {**VIP, "campaign": campaign, "car_brand": brand})
+    sign_in(page, live.base, live.keys["staff"])
+    card = card_for(page, visit["ticket"])
+    expect(card.get_by_test_id("card-source")).to_contain_text(campaign)
+    for cue in visit["decision"]["cues"]:
+        expect(card.get_by_test_id("cue-text").filter(has_text=cue["text"])).to_have_count(1)
+    assert any(brand in c["text"] for c in visit["decision"]["cues"])
     overridden = httpx.post(
         f"{live.base}/v1/visits/{visit['ticket']}/override",
         json={"tier": "standard", "reason": reason},
@@ -418,13 +424,7 @@ def test_markup_in_signals_and_reasons_shows_as_text(live: Live, board: Board) -
         timeout=10,
     )
     assert overridden.status_code == 200, overridden.text
-    sign_in(page, live.base, live.keys["staff"])
-    card = card_for(page, visit["ticket"])
-    expect(card.get_by_test_id("card-source")).to_contain_text(campaign)
     expect(card.get_by_test_id("override-marker")).to_contain_text(reason)
-    for cue in visit["decision"]["cues"]:
-        expect(card.get_by_test_id("cue-text").filter(has_text=cue["text"])).to_have_count(1)
-    assert any(brand in c["text"] for c in visit["decision"]["cues"])
     page.wait_for_timeout(500)
     assert page.locator('[data-testid="visit-card"] img').count() == 0
     assert page.locator('[data-testid="visit-card"] b, main script').count() == 0
@@ -582,7 +582,7 @@ def test_screenshots_for_the_docs(live: Live, browser: Browser, tmp_path: Path) 
             assert len({box["x"] for box in boxes if box}) == (1 if name == "phone" else 3)
             if name == "manager":
                 page.get_by_test_id("manager-tab").click()
-                expect(page.get_by_test_id("report-perks")).to_contain_text("coffee")
+                expect(page.get_by_test_id("report-perks")).to_contain_text("Coffee on the house")
             page.screenshot(path=out / f"display-{name}.png", full_page=name == "manager")
         finally:
             context.close()

@@ -99,7 +99,7 @@ def test_the_input_limits_are_in_the_schema(client: TestClient) -> None:
     within the 64-bit range, and the customer path's pattern."""
     schema = client.get("/openapi.json").json()
     request = schema["components"]["schemas"]["DecisionRequest"]["properties"]
-    assert request["customer_id"]["anyOf"][0]["pattern"] == schemas.NO_NUL
+    assert request["customer_id"]["anyOf"][0]["pattern"] == schemas.CUSTOMER_ID_PATTERN
     [signals] = [s for s in request["signals"]["anyOf"] if s.get("type") == "object"]
     assert list(signals["patternProperties"]) == [schemas.NO_NUL]
     [values] = signals["patternProperties"].values()
@@ -110,4 +110,4 @@ def test_the_input_limits_are_in_the_schema(client: TestClient) -> None:
     assert kinds["integer"]["maximum"] == float(2**63 - 1)
     put = schema["paths"]["/v1/customers/{customer_id}"]["put"]["parameters"]
     [path] = [p for p in put if p["name"] == "customer_id"]
-    assert path["schema"]["pattern"] == schemas.NO_NUL
+    assert path["schema"]["pattern"] == schemas.CUSTOMER_ID_PATTERN

@@ -203,6 +203,7 @@ def test_a_stored_number_too_large_is_read_as_missing_and_logged_once(
     with engine.begin() as conn:
         conn.execute(
             sa.insert(customers).values(
+                site="",
                 id="poisoned",
                 signals={**profile, "visits_90d": 10**400},
                 updated_at=dt.datetime.now(dt.UTC),
