@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import IO
 
 import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -59,3 +64,26 @@ def worker_serving(server: int, port: int, stream: object) -> int:
             if conn.laddr.port == port and conn.raddr and conn.raddr.port == client_port:
                 return child.pid
     raise AssertionError(f"no process under {server} holds the connection from {client_port}")
+
+
+def start_serve(
+    env: dict[str, str], *, port: int, output: int | IO[bytes], args: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """`tierline serve` on 127.0.0.1:``port`` as a user starts it, from the repository."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tierline.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *args,
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.servers import free_port, stop_server, wait_ready
+from tests.servers import free_port, start_serve, stop_server, wait_ready
 from tests.strategies import Raw, edge_values, render_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,22 +88,7 @@ def served(request: pytest.FixtureRequest, models_dir: Path, tmp_path: Path) -> 
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tierline.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+        server = start_serve(env, port=port, output=sink)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, seconds=120, process=server)

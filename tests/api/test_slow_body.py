@@ -7,17 +7,14 @@ import json
 import os
 import select
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, stop_server, wait_ready
+from tests.servers import free_port, start_serve, stop_server, wait_ready
 
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 1.0
 
 
@@ -32,22 +29,7 @@ def port(models_dir: Path, tmp_path: Path) -> Iterator[int]:
     }
     chosen = free_port()
     with (tmp_path / "server.log").open("wb") as sink:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tierline.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(chosen),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+        server = start_serve(env, port=chosen, output=sink)
     try:
         wait_ready(f"http://127.0.0.1:{chosen}", seconds=120, process=server)
         yield chosen

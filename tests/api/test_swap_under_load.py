@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,8 +20,8 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import VIP
-from tests.api.test_serve import ROOT, _tierline
-from tests.servers import free_port, stop_server, wait_ready, worker_serving
+from tests.api.test_serve import _tierline
+from tests.servers import free_port, start_serve, stop_server, wait_ready, worker_serving
 from tierline.engine.registry import Registry
 
 CLIENTS_PER_WORKER = 4
@@ -120,23 +119,8 @@ def test_every_worker_serves_each_swap_within_two_seconds_under_load(
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)["key"]
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tierline.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(WORKERS),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start_serve(
+        env, port=port, output=subprocess.DEVNULL, args=("--workers", str(WORKERS))
     )
     base = f"http://127.0.0.1:{port}"
     answers = _Answers()
