@@ -10,8 +10,9 @@ connections over the workers' sockets evenly. The supervisor restarts a worker t
 dies and stops them all on Ctrl-C or SIGTERM.
 
 Logging: uvicorn's access log prints each path and query string as sent, and a path can
-name a customer, so it is off; ``api.access_log`` logs the route's template instead, with
-uvicorn's formatter, and tierline's own loggers print at the same level as uvicorn's.
+name a customer, so it is off; ``api.access_log`` logs the route's template instead, and
+tierline's own loggers print at the same level as uvicorn's. No format used here prints a
+record's thread or process, so a worker does not look them up for every record.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from tierline.api.access_log import ACCESS_LOGGER
+from tierline.api.access_log import ACCESS_FORMAT, ACCESS_LOGGER
 from tierline.engine.errors import TierlineError
 
 __all__ = ["check_port_free", "log_config", "serve"]
@@ -62,28 +63,34 @@ def serve(
     log_level: str = "info",
     app: str = APP,
     factory: bool = True,
+    uvicorn_access_log: bool = False,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM: in this process for one worker, else supervised.
 
-    ``app`` and ``factory`` as uvicorn takes them: tierline's factory unless told (the
-    http benchmark serves its bare app the same way).
+    ``app``, ``factory`` and ``uvicorn_access_log`` as uvicorn takes them (``access_log``):
+    tierline's factory and its own access log unless told (the http benchmark serves its
+    bare app the same way, with uvicorn's access log as any FastAPI service has it).
     """
     import uvicorn
 
     check_port_free(host, port)
+    config = {
+        "app": app,
+        "factory": factory,
+        "log_level": log_level,
+        "log_config": log_config(log_level),
+        "access_log": uvicorn_access_log,
+    }
     if workers == 1:
-        uvicorn.run(app, factory=factory, host=host, port=port, **_logging(log_level))
+        _lean_records()
+        uvicorn.run(host=host, port=port, **config)
         return
-    _Supervisor(
-        host=host, port=port, workers=workers, log_level=log_level, app=app, factory=factory
-    ).run()
+    _Supervisor(host=host, port=port, workers=workers, config=config).run()
 
 
 class _Supervisor:
-    def __init__(
-        self, *, host: str, port: int, workers: int, log_level: str, app: str, factory: bool
-    ) -> None:
-        self._args = (host, port, log_level, app, factory)
+    def __init__(self, *, host: str, port: int, workers: int, config: dict[str, Any]) -> None:
+        self._args = (host, port, config)
         self._count = workers
         # spawn, not fork: a worker starts clean, as uvicorn's own workers do.
         self._context = multiprocessing.get_context("spawn")
@@ -131,7 +138,7 @@ class _Supervisor:
                 process.join()
 
 
-def _worker(host: str, port: int, log_level: str, app: str, factory: bool) -> None:
+def _worker(host: str, port: int, config: dict[str, Any]) -> None:
     """One worker: its own socket on the shared port, then a uvicorn server on it."""
     import uvicorn
 
@@ -144,22 +151,35 @@ def _worker(host: str, port: int, log_level: str, app: str, factory: bool) -> No
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(_BACKLOG)
-    config = uvicorn.Config(app, factory=factory, host=host, port=port, **_logging(log_level))
-    uvicorn.Server(config).run(sockets=[sock])
+    _lean_records()
+    uvicorn.Server(uvicorn.Config(host=host, port=port, **config)).run(sockets=[sock])
 
 
-def _logging(log_level: str) -> dict[str, Any]:
-    """uvicorn's logging options: its access log off, tierline's on (module docstring)."""
-    return {"log_level": log_level, "log_config": log_config(log_level), "access_log": False}
+def _lean_records() -> None:
+    """Log records without the thread and process names that no format here prints (the
+    logging HOWTO's "Optimization"): one access line per request makes them add up."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def log_config(log_level: str) -> dict[str, Any]:
-    """uvicorn's logging configuration, plus tierline's access log and its other loggers."""
+    """uvicorn's logging configuration, plus tierline's access log (to standard output, as
+    uvicorn's) and its other loggers."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     level = log_level.upper()
-    config["loggers"][ACCESS_LOGGER] = {"handlers": ["access"], "level": level, "propagate": False}
+    config["formatters"][ACCESS_LOGGER] = {"format": ACCESS_FORMAT}
+    config["handlers"][ACCESS_LOGGER] = {
+        **config["handlers"]["access"],
+        "formatter": ACCESS_LOGGER,
+    }
+    config["loggers"][ACCESS_LOGGER] = {
+        "handlers": [ACCESS_LOGGER],
+        "level": level,
+        "propagate": False,
+    }
     config["loggers"]["tierline"] = {"handlers": ["default"], "level": level, "propagate": False}
     return config
 

@@ -7,7 +7,8 @@ check, no store, no model and no middleware: what is left is uvicorn, Starlette 
 FastAPI's body parsing and validation and the JSON response, which every FastAPI service
 pays per request. ``benchmarks.bench_http`` serves it the way ``tierline serve`` serves
 tierline (``api.server.serve``: uvicorn, the same workers each on its own SO_REUSEPORT
-socket, same host, same log level) and sends it the same bytes.
+socket, same host, same log level, one access line per request: uvicorn's own, as a FastAPI
+service has it by default, where tierline writes its own) and sends it the same bytes.
 
 The handler is ``async def``: the floor of the framework, with no hop to the thread pool.
 ``POST /v1/decisions/sync`` is the same handler as a plain ``def`` (FastAPI runs it in the
@@ -74,4 +75,5 @@ if __name__ == "__main__":
         workers=options.workers,
         app="benchmarks.bare_api:app",
         factory=False,
+        uvicorn_access_log=True,  # on by default in uvicorn, as every FastAPI service has it
     )

@@ -16,7 +16,8 @@ the same ``api.schemas.DecisionRequest`` body in an ``async def`` handler and an
 small JSON object, served the same way (``python -m benchmarks.bare_api``: the same
 ``api.server.serve`` as ``tierline serve``, 2 uvicorn workers each on its own
 SO_REUSEPORT socket, the same host, the log level ``tierline serve`` uses, logs to a file
-for both). That is what any FastAPI service pays per request on this machine. (Served by
+for both, one access line per request for both: uvicorn's own for the bare app, as a
+FastAPI service has it by default, tierline's ``api.access_log`` for tierline). That is what any FastAPI service pays per request on this machine. (Served by
 plain ``uvicorn --workers 2`` instead, the bare app's rounds ranged from 6,400 to 11,700
 requests/s, depending on how many of the 32 connections one worker happened to accept.)
 
