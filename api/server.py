@@ -74,7 +74,7 @@ def serve(
     import uvicorn
 
     check_port_free(host, port)
-    config = {
+    config: dict[str, Any] = {
         "app": app,
         "factory": factory,
         "log_level": log_level,
