@@ -1,5 +1,8 @@
 """HTTP decisions: ``tierline serve`` against a bare FastAPI app, over real loopback HTTP.
 
+(Past 400 lines: the server harness and the load generator still share this file; issue 18
+splits them and moves this docstring to benchmarks/README.md.)
+
 Measured: ``POST /v1/decisions?explain=false`` on a real ``tierline serve`` process
 (uvicorn, 2 workers) with a SQLite store in a scratch folder, the benchmark's own demo
 model (the ``single`` benchmark's champion, copied into a models folder and promoted

@@ -2,6 +2,9 @@
 check-ins, the staff actions and what they store, offline and degraded banners, markup in
 signals, the key's privacy, contrast, the manager view, and the screenshots in docs/.
 
+(Past 400 lines: one served demo and one browser are shared by every test here; issue 18
+splits the file along the staff view and the manager view.)
+
 One server (and one browser) serves the whole module; every test checks in its own guests
 and finds their cards by ticket, so the tests do not depend on each other's order. The
 tests that stop a server or need one without a model start their own, on the same database.
