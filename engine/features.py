@@ -214,7 +214,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 kind_of_value is int or (kind_of_value is float and value == value)
             ):
                 try:
-                    append(float(value))  # type: ignore[arg-type]
+                    # + 0.0 turns -0.0 into 0.0, as the batch path reads it.
+                    append(float(value) + 0.0)  # type: ignore[arg-type]
                 except OverflowError:  # a stored integer past the float64 range
                     append(self._unreadable(col))
                 continue
