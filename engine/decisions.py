@@ -335,7 +335,7 @@ def _decide_merged(
             day=day,
         )
         decisions.append(decision)
-        row = {**decision, "site": site}
+        row = {**decision, "site": site, "signals": signals}
         if pick is not None:
             row["pick_cues"] = pick
         rows.append(row)

@@ -48,8 +48,10 @@ def record_vip_decision(
     cues: list[dict[str, Any]],
     reasons: list[dict[str, Any]] | None = None,
     site: str = "lyon",
+    signals: dict[str, Any] | None = None,
 ) -> str:
-    """Store a vip decision with these cues and reasons as the API would; returns its id."""
+    """Store a vip decision with these cues, reasons and signals as the API would; returns
+    its id."""
     return store.record_decision(
         customer_id=customer_id,
         site=site,
@@ -61,6 +63,7 @@ def record_vip_decision(
         model_version="v0001",
         holdout=False,
         degraded=False,
+        signals=signals,
     )
 
 

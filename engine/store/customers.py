@@ -33,7 +33,8 @@ DECISION_FIELDS = (
 _PLAIN_FIELDS = ("customer_id", "site", "tier", "confidence", "score", "model_version")
 _INSERT_DECISION = (
     "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, model_version, "
-    "cues, reasons, holdout, degraded, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "cues, reasons, holdout, degraded, created_at, signals) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -94,8 +95,10 @@ class CustomerStore(StorePart):
         model_version: str | None,
         holdout: bool,
         degraded: bool,
+        signals: Mapping[str, Any] | None = None,
     ) -> str:
-        """Store one decision; returns its id. ``cues``/``reasons`` are JSON-ready dicts."""
+        """Store one decision; returns its id. ``cues``/``reasons`` are JSON-ready dicts,
+        ``signals`` the merged signals it was decided on."""
         (decision_id,) = self.record_decisions(
             [
                 {
@@ -109,6 +112,7 @@ class CustomerStore(StorePart):
                     "model_version": model_version,
                     "holdout": holdout,
                     "degraded": degraded,
+                    "signals": signals,
                 }
             ]
         )
@@ -117,7 +121,9 @@ class CustomerStore(StorePart):
     def record_decisions(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
         """Store many decisions in one transaction (one disk sync), each a mapping with
         ``record_decision``'s keyword arguments and, if it has one already, its
-        ``decision_id`` (from ``new_decision_id``); returns their ids in order.
+        ``decision_id`` (from ``new_decision_id``); returns their ids in order. The
+        ``signals`` of an item (the merged record it was decided on) are kept for export
+        and drift until retention prunes them.
 
         An item with a ``pick_cues`` (``engine.store.perks.CuePick``) gets its cues picked
         in this transaction, its perks taken there: a failed write takes none."""
@@ -150,6 +156,7 @@ def insert_decisions(
             bool(item["holdout"]),
             bool(item["degraded"]),
             created_at,
+            None if item.get("signals") is None else cur.json(item["signals"]),
         )
         for decision_id, item, cues in zip(ids, items, pick_cues(cur, items), strict=True)
     ]

@@ -2,9 +2,9 @@
 
 What is personal, and goes, while the figures stay:
 
-- a decision loses its customer id, its cue texts (a personal cue's text repeats a signal,
-  such as the car brand on the dessert; the text becomes the cue's code) and its reasons'
-  values and texts (``visits_90d = 14``; the text becomes the feature's name). Tier,
+- a decision loses its customer id, the signals it was decided on, its cue texts (a
+  personal cue's text repeats a signal, such as the car brand on the dessert; the text
+  becomes the cue's code) and its reasons' values and texts (``visits_90d = 14``; the text becomes the feature's name). Tier,
   confidence, score, cue codes and perks, each reason's feature and effect, model
   version, holdout and time stay;
 - a visit loses its customer id, where the customer came from (``source``) and the free
@@ -72,6 +72,7 @@ _SCRUB_DECISION = (
     .values(
         cues=sa.bindparam("b_cues", type_=decisions.c.cues.type),
         reasons=sa.bindparam("b_reasons", type_=decisions.c.reasons.type),
+        signals=sa.null(),
     )
 )
 _SCRUBBED_VISIT = {"source": None, "override_reason": None}

@@ -56,6 +56,8 @@ decisions = sa.Table(
     sa.Column("holdout", sa.Boolean, nullable=False),
     sa.Column("degraded", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Migration 0009: the merged signals the decision was made on (None once pruned).
+    sa.Column("signals", JSON, nullable=True),
 )
 
 visits = sa.Table(

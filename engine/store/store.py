@@ -13,6 +13,7 @@ from typing import Literal
 
 from tierline.engine.store.customers import CustomerStore
 from tierline.engine.store.database import Database, utcnow
+from tierline.engine.store.decision_log import DecisionLogStore
 from tierline.engine.store.keys import KeyStore
 from tierline.engine.store.migrate import upgrade_database
 from tierline.engine.store.outcomes import OutcomeStore
@@ -27,9 +28,17 @@ __all__ = ["Profiles", "Store"]
 Profiles = Literal["chain", "site"]
 
 
-class Store(CustomerStore, PerkStore, VisitStore, OutcomeStore, KeyStore, PrivacyStore):
-    """Customers, decisions, perks, visits, outcomes, API keys, the audit log, erasure
-    and retention.
+class Store(
+    CustomerStore,
+    DecisionLogStore,
+    PerkStore,
+    VisitStore,
+    OutcomeStore,
+    KeyStore,
+    PrivacyStore,
+):
+    """Customers, decisions and the decision log, perks, visits, outcomes, API keys, the
+    audit log, erasure and retention.
 
     Open it with ``Store.open(url)``, which also migrates the schema to the newest version.
     """

@@ -27,6 +27,7 @@ REASONS = [
 ]
 SOURCE = {"campaign": "brand_search", "landing_page": "/book", "channel": "ads"}
 NOTE = "Mme Dupont, anniversaire"
+SIGNALS = {"car_brand": "Porsche", "visits_90d": 9, **SOURCE}
 
 
 class Clock:
@@ -52,7 +53,9 @@ def timed(url: str, clock: Clock) -> Any:
 
 
 def _decide(store: Store, customer_id: str | None) -> str:
-    return record_vip_decision(store, customer_id, cues=CUES, reasons=REASONS, site="paris")
+    return record_vip_decision(
+        store, customer_id, cues=CUES, reasons=REASONS, site="paris", signals=SIGNALS
+    )
 
 
 def _guest_history(store: Store, customer_id: str, ticket: int) -> tuple[str, int]:
