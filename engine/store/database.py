@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,22 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _json_default(value: Any) -> Any:
+    """What JSON has no type for, as a decision's signals can hold when they come from a
+    data frame rather than a request: times as ISO text, numpy scalars as Python's."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 # Unicode stays readable in the database and in backups; the round trip is the same. One
 # encoder for all: json.dumps with options builds a new one per call (twice a decision).
-_json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_json_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=_json_default
+).encode
 
 
 class Database:

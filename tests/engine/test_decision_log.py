@@ -131,3 +131,25 @@ def test_retention_and_erasure_clear_logged_signals(url: str) -> None:
     assert logged[old]["signals"] is None and logged[old]["tier"] == "vip"
     assert logged[erased]["signals"] is None and logged[erased]["customer_id"] is None
     assert logged[kept]["signals"] == {"car_brand": "Porsche"}
+
+
+def test_signals_from_a_data_frame_are_logged_as_json(trained: Trained, url: str) -> None:
+    """Signals read from a data frame (the demo's check-ins) can hold pandas times and
+    numpy numbers; the log keeps them as ISO text and plain numbers."""
+    import numpy as np
+    import pandas as pd
+
+    model = Registry(trained.models).load()
+    fallback = Fallback(default_tier="standard", playbook=model.playbook)
+    signals = {
+        **WALK_IN,
+        "signup_date": pd.Timestamp("2025-04-01"),
+        "table": np.int64(4),  # a signal no feature reads, kept as sent
+    }
+    with Store.open(url) as store:
+        store.sync_perks(model.playbook.perks)
+        decided = decide(store=store, model=model, fallback=fallback, site="s", signals=signals)
+        [row] = _logged(store)
+    assert row["decision_id"] == decided["decision_id"]
+    assert row["signals"]["signup_date"] == "2025-04-01T00:00:00"
+    assert row["signals"]["table"] == 4
