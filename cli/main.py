@@ -25,7 +25,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tierline.cli.console import JsonOpt, ModelsOpt, QuietOpt, err, out
+from tierline.cli.console import database_url as _database_url
+from tierline.cli.console import default_models as _default_models
+from tierline.cli.console import emit_json as _emit_json
+from tierline.cli.console import parse_date as _parse_date
+from tierline.cli.console import steps as _steps
 from tierline.cli.customers import customers_app
+from tierline.cli.export import export
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
 
@@ -46,9 +53,7 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(customers_app, name="customers")
-
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line
-out = Console(highlight=False, soft_wrap=True)
+app.command("export")(export)
 
 # The example specs ship inside the package, so `tierline demo` runs from any folder.
 EXAMPLES = resources.files("tierline") / "examples"
@@ -58,67 +63,6 @@ class PromoteMode(StrEnum):
     auto = "auto"
     always = "always"
     never = "never"
-
-
-def _default_models() -> Path:
-    return Path(os.environ.get("TIERLINE_MODELS", "models"))
-
-
-ModelsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--models",
-        help="Model registry folder (default: $TIERLINE_MODELS or models/).",
-        show_default=False,
-    ),
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-class Steps:
-    """Progress on stderr: a spinner naming the current step, then its time when done."""
-
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet
-        self._status: Any = None
-        self._step: str | None = None
-        self._t0 = 0.0
-
-    def __call__(self, message: str) -> None:
-        if self.quiet:
-            return
-        self._finish()
-        self._step, self._t0 = message, time.perf_counter()
-        if self._status is None:
-            self._status = err.status(message)
-            self._status.start()
-        else:
-            self._status.update(message)
-
-    def _finish(self) -> None:
-        if self._step is not None:
-            err.print(f"[dim]✓ {self._step} ({time.perf_counter() - self._t0:.1f}s)[/dim]")
-            self._step = None
-
-    def close(self) -> None:
-        self._finish()
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-
-@contextlib.contextmanager
-def _steps(quiet: bool) -> Iterator[Steps]:
-    steps = Steps(quiet=quiet)
-    try:
-        yield steps
-    finally:
-        steps.close()
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=str) + "\n")
 
 
 # -- generate ---------------------------------------------------------------------------
@@ -263,15 +207,6 @@ def score(
     elif not quiet:
         mix = ", ".join(f"{t} {n:,}" for t, n in summary["tier_mix"].items())
         err.print(f"scored {len(scored):,} customers with {model.version} -> {out_path} ({mix})")
-
-
-def _parse_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date like 2026-06-30", param_hint=option
-        ) from None
 
 
 # -- evaluate ---------------------------------------------------------------------------
@@ -577,10 +512,6 @@ class Role(StrEnum):
     staff = "staff"
     pos = "pos"
     admin = "admin"
-
-
-def _database_url() -> str:
-    return os.environ.get("TIERLINE_DATABASE_URL", "sqlite:///var/tierline.db")
 
 
 @app.command()
