@@ -258,8 +258,31 @@ def _lock(models: Path) -> Iterator[None]:
 
 @app.command()
 def retrain(
-    data: Annotated[Path, typer.Option("--data", help="Labelled customers or a transaction log.")],
     spec: Annotated[Path, typer.Option("--spec", help="The spec file.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Labelled customers or a transaction log.")
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Train on the store's logged decisions and outcomes (TIERLINE_DATABASE_URL).",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option(help="With --from-store: first day of decisions; default all.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="With --from-store: last day of decisions (included).")
+    ] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon-days",
+            min=1,
+            help="With --from-store: the horizon (default: from a *_next_<N>d target, else 90).",
+        ),
+    ] = None,
     models: ModelsOpt = None,
     playbook: Annotated[
         Path | None, typer.Option(help="Playbook TOML (default: the shipped one).")
@@ -270,27 +293,66 @@ def retrain(
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
-    Exit 0 when a version was written (promoted or not), 2 on bad input, 3 when another
-    retrain holds the lock. Example (crontab): 0 3 * * * tierline retrain --data crm.csv --spec spec.toml
+    With --from-store the data is the store's own decision log (tierline export), the
+    champion's logged decisions are backtested, and a running server picks up a promoted
+    version by itself. Exit 0 when a version was written (promoted or not), 2 on bad
+    input, 3 when another retrain holds the lock.
+    Example (crontab): 0 3 * * * tierline retrain --from-store --spec store.toml
     """
+    from tierline.cli.export import parse_moment
     from tierline.engine.spec import load_spec
     from tierline.training.train import train as run_train
 
+    if (data is None) == (not from_store):
+        _emit_json({"ok": False, "error": "give either --data FILE or --from-store"})
+        raise typer.Exit(2)
     models = models or _default_models()
+    window: dict[str, Any] | None = None
     try:
+        start = parse_moment(since, "--since")
+        end = parse_moment(until, "--until", end_of_day=True)
         with _lock(models):
-            result = run_train(
-                data_path=data,
-                spec=load_spec(spec),
-                models=models,
-                playbook_path=playbook,
-                promote="auto",
-                tolerance=tolerance,
-            )
-    except TierlineError as exc:
-        _emit_json({"ok": False, "error": str(exc)})
+            if data is not None:
+                result = run_train(
+                    data_path=data,
+                    spec=load_spec(spec),
+                    models=models,
+                    playbook_path=playbook,
+                    promote="auto",
+                    tolerance=tolerance,
+                )
+            else:
+                result, window = _retrain_from_store(
+                    spec=load_spec(spec),
+                    models=models,
+                    since=start,
+                    until=end,
+                    horizon_days=horizon_days,
+                    playbook=playbook,
+                    tolerance=tolerance,
+                )
+    except (TierlineError, typer.BadParameter) as exc:
+        message = exc.format_message() if isinstance(exc, typer.BadParameter) else str(exc)
+        _emit_json({"ok": False, "error": message})
         raise typer.Exit(3 if isinstance(exc, Conflict) else 2) from None
-    _emit_json({"ok": True, **result.summary()})
+    _emit_json({"ok": True, **result.summary(), **({"store": window} if window else {})})
+
+
+def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
+    from tierline.engine.store import Store
+    from tierline.training.retrain import retrain_from_store
+
+    with Store.open(_database_url()) as store:
+        return retrain_from_store(
+            store=store,
+            spec=options["spec"],
+            models=options["models"],
+            since=options["since"],
+            until=options["until"],
+            horizon_days=options["horizon_days"],
+            playbook_path=options["playbook"],
+            tolerance=options["tolerance"],
+        )
 
 
 # -- models -----------------------------------------------------------------------------

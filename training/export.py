@@ -125,15 +125,14 @@ def export_frame(
 def _read_decisions(
     store: Store, *, since: dt.datetime | None, until: dt.datetime | None, say: Progress
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    columns: dict[str, list[Any]] = {c: [] for c in DECISION_COLUMNS}
-    signals: list[dict[str, Any]] = []
-    for page in store.logged_decisions(since=since, until=until):
-        for row in page:
-            for col in DECISION_COLUMNS:
-                columns[col].append(row[col])
-            signals.append(row["signals"] or {})
-        if len(signals) % 100_000 < len(page):
-            say(f"read {len(signals):,} decisions")
+    columns: dict[str, list[Any]] = {c: [] for c in (*DECISION_COLUMNS, "signals")}
+    for page in store.logged_columns(since=since, until=until):
+        for col, values in page.items():
+            columns[col].extend(values)
+        read = len(columns["decision_id"])
+        if read % 100_000 < len(page["decision_id"]):
+            say(f"read {read:,} decisions")
+    signals = [s or {} for s in columns.pop("signals")]
     frame = pd.DataFrame(
         {
             **columns,
@@ -149,36 +148,46 @@ def _read_decisions(
 def _read_results(
     store: Store, *, since: dt.datetime | None, until: dt.datetime | None
 ) -> pd.DataFrame:
-    rows = [r for page in store.decision_results(since=since, until=until) for r in page]
-    return pd.DataFrame(rows, columns=["decision_id", "source", "spend", "converted", "closed"])
+    names = ["decision_id", "source", "spend", "converted", "closed"]
+    rows = [
+        [r[n] for n in names]
+        for page in store.decision_results(since=since, until=until)
+        for r in page
+    ]
+    return pd.DataFrame(rows, columns=names)
 
 
 def _with_results(decisions: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """``spend``, ``converted`` and whether anything was recorded, per decision."""
     outcomes = results[results["source"] == "outcome"]
-    by_outcome = outcomes.groupby("decision_id").agg(
-        o_spend=("spend", lambda s: s.sum(min_count=1)),
-        o_converted=("converted", _any_known),
+    said = outcomes["converted"].map({True: 1.0, False: 0.0}).astype(np.float64)
+    by_outcome = pd.DataFrame(
+        {
+            "o_spend": outcomes.groupby("decision_id")["spend"].sum(min_count=1),
+            # max over 1.0/0.0/NaN: converted if any outcome says so, unknown if none tells.
+            "o_converted": said.groupby(outcomes["decision_id"]).max(),
+        }
     )
+    by_outcome["o_n"] = outcomes.groupby("decision_id").size()
     visits = results[(results["source"] == "visit") & results["closed"]]
-    by_visit = visits.groupby("decision_id").agg(v_spend=("spend", lambda s: s.sum(min_count=1)))
+    by_visit = pd.DataFrame(
+        {
+            "v_spend": visits.groupby("decision_id")["spend"].sum(min_count=1),
+            "v_n": visits.groupby("decision_id").size(),
+        }
+    )
     frame = decisions.join(by_outcome, on="decision_id").join(by_visit, on="decision_id")
     o_spend = frame["o_spend"].astype(np.float64)
     v_spend = frame["v_spend"].astype(np.float64)
-    has_outcome = frame["decision_id"].isin(outcomes["decision_id"]).to_numpy()
-    has_visit = frame["decision_id"].isin(visits["decision_id"]).to_numpy()
+    has_outcome = frame["o_n"].notna().to_numpy()
+    has_visit = frame["v_n"].notna().to_numpy()
     frame["spend"] = np.where(has_outcome, o_spend, v_spend)
-    said = frame["o_converted"].notna().to_numpy()
-    from_visit = np.where(has_visit, (v_spend.fillna(0) > 0).to_numpy(), np.array(None))
-    converted = np.where(said, frame["o_converted"].to_numpy(dtype=object), from_visit)
-    frame["converted"] = pd.array(converted, dtype="boolean")
+    from_visit = np.where(has_visit, (v_spend.fillna(0) > 0).to_numpy(np.float64), np.nan)
+    converted = frame["o_converted"].fillna(pd.Series(from_visit, index=frame.index))
+    frame["converted"] = pd.array(converted.to_numpy() == 1.0, dtype="boolean")
+    frame.loc[converted.isna().to_numpy(), "converted"] = pd.NA
     frame["responded"] = has_outcome | has_visit
-    return frame.drop(columns=["o_spend", "o_converted", "v_spend"])
-
-
-def _any_known(values: pd.Series) -> Any:
-    known = values.dropna()
-    return pd.NA if known.empty else bool(known.astype(bool).any())
+    return frame.drop(columns=["o_spend", "o_converted", "o_n", "v_spend", "v_n"])
 
 
 def _next(

@@ -250,10 +250,12 @@ def train(
     tolerance: float = 0.01,
     progress: Progress | None = None,
     threads: int | None = None,
+    backtest: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
-    ``threads`` caps LightGBM's threads (default: every core).
+    ``threads`` caps LightGBM's threads (default: every core). ``backtest`` (how the
+    champion's logged decisions did, ``training.backtest``) is kept in the gate's record.
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -326,6 +328,8 @@ def train(
         y_test=y_test,
         tolerance=tolerance,
     )
+    if backtest is not None:
+        gate["backtest"] = backtest
     metadata = {
         "created": started.isoformat(timespec="seconds"),
         "spec": spec.to_dict(),

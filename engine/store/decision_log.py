@@ -48,9 +48,24 @@ class DecisionLogStore(StorePart):
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of decisions made at or after ``since`` and before ``until``, oldest first:
         ``decision_id``, ``customer_id``, ``site``, ``decided_at``, ``tier``,
-        ``score``, ``model_version``, ``holdout``, ``perks`` (the perks its cues took) and ``signals``
-        (a dict; None when retention or erasure cleared them or the decision predates
-        the log)."""
+        ``score``, ``model_version``, ``holdout``, ``perks`` (the perks its cues took) and
+        ``signals`` (a dict; None when retention or erasure cleared them or the decision
+        predates the log)."""
+        for columns in self.logged_columns(since=since, until=until, page=page):
+            names = list(columns)
+            yield [
+                dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)
+            ]
+
+    def logged_columns(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = _PAGE,
+    ) -> Iterator[dict[str, list[Any]]]:
+        """``logged_decisions`` a page at a time as columns (name -> values), for readers
+        that build tables: no dict per row."""
         after = ""
         while True:
             with self._db.raw.transaction(write=False, durable=True) as cur:
@@ -63,27 +78,35 @@ class DecisionLogStore(StorePart):
                     params.append(cur.time(until))
                 sql = f"SELECT {_COLUMNS} FROM decisions WHERE {' AND '.join(where)}"
                 rows = cur.execute(f"{sql} ORDER BY id LIMIT ?", (*params, page)).fetchall()
-                out = [
-                    {
-                        "decision_id": r[0],
-                        "customer_id": r[1],
-                        "site": r[2],
-                        "decided_at": cur.load_time(r[3]),
-                        "tier": r[4],
-                        "score": r[5],
-                        "model_version": r[6],
-                        "holdout": bool(r[7]),
-                        "perks": [c["perk"] for c in cur.load_json(r[8]) if c.get("perk")],
-                        "signals": None if r[9] is None else cur.load_json(r[9]),
-                    }
-                    for r in rows
-                ]
-            if not out:
+                if not rows:
+                    return
+                (ids, customers, sites, times, tiers, scores, versions, holdouts, cues, signals) = (
+                    list(c) for c in zip(*rows, strict=True)
+                )
+                present = [i for i, s in enumerate(signals) if s is not None]
+                for i, decoded in zip(
+                    present, cur.load_json_many([signals[i] for i in present]), strict=True
+                ):
+                    signals[i] = decoded
+                columns = {
+                    "decision_id": ids,
+                    "customer_id": customers,
+                    "site": sites,
+                    "decided_at": [cur.load_time(t) for t in times],
+                    "tier": tiers,
+                    "score": scores,
+                    "model_version": versions,
+                    "holdout": [bool(h) for h in holdouts],
+                    "perks": [
+                        [c["perk"] for c in taken if c.get("perk")]
+                        for taken in cur.load_json_many(cues)
+                    ],
+                    "signals": signals,
+                }
+            yield columns
+            if len(rows) < page:
                 return
-            yield out
-            if len(out) < page:
-                return
-            after = out[-1]["decision_id"]
+            after = ids[-1]
 
     def decision_results(
         self,
