@@ -25,7 +25,7 @@ from tierline.engine.spec import Spec
 from tierline.engine.store import Store
 from tierline.training import data as data_io
 from tierline.training.backtest import backtest
-from tierline.training.export import export_frame
+from tierline.training.export import DECISION_COLUMNS, export_frame
 from tierline.training.train import TrainResult, train
 
 __all__ = ["horizon_of", "retrain_from_store"]
@@ -49,6 +49,19 @@ def horizon_of(spec: Spec, horizon_days: int | None) -> int:
     return named
 
 
+def _check_spec(spec: Spec) -> None:
+    if spec.id != "decision_id":
+        raise DataError(
+            f'The store\'s export has one row per decision: set [data] id = "decision_id" '
+            f"in the spec (it says '{spec.id}'); see examples/store.toml"
+        )
+    if spec.target_column in DECISION_COLUMNS:
+        raise DataError(
+            f"The spec's target '{spec.target_column}' is what was decided, not what happened; "
+            f"name an outcome such as spend, converted or spend_next_90d"
+        )
+
+
 def retrain_from_store(
     *,
     store: Store,
@@ -64,6 +77,7 @@ def retrain_from_store(
     """Train on the decisions of ``[since, until)`` whose target is known; returns the
     training result and what the export held."""
     say = progress or (lambda _m: None)
+    _check_spec(spec)
     days = horizon_of(spec, horizon_days)
     say("reading the decision log")
     frame = export_frame(store, since=since, until=until, horizon_days=days, progress=say)
