@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def test_training_keeps_the_report_figures(registries: dict[str, Registry], kind
     assert len(gains["x"]) == GAINS_POINTS + 1
     for curve in gains["curves"].values():
         assert curve[0] == 0.0 and curve[-1] == pytest.approx(1.0)
-        assert all(b >= a for a, b in zip(curve, curve[1:], strict=False))
+        assert all(b >= a for a, b in pairwise(curve))
     # A model worth keeping finds more in its top fifth than a constant ranking does.
     top_fifth = gains["x"].index(0.2)
     assert gains["curves"]["model"][top_fifth] > 0.3
