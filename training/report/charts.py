@@ -215,7 +215,7 @@ def heat_map(*, title: str, labels: Sequence[str], matrix: Sequence[Sequence[int
         for j, n in enumerate(row):
             share = n / total
             shade = f"rgba(31, 95, 153, {0.08 + 0.92 * share:.3f})"
-            ink = "#ffffff" if share > 0.5 else INK
+            ink = "#ffffff" if share > 0.7 else INK  # white only on the darkest cells (contrast)
             body.append(
                 f'<rect x="{label_w + j * cell:.1f}" y="{y:.1f}" width="{cell - 2:.1f}" '
                 f'height="{cell - 2:.1f}" fill="{shade}"><title>'
