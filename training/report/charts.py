@@ -214,8 +214,8 @@ def heat_map(*, title: str, labels: Sequence[str], matrix: Sequence[Sequence[int
         total = sum(row) or 1
         for j, n in enumerate(row):
             share = n / total
-            shade = f"rgba(31, 95, 153, {0.08 + 0.92 * share:.3f})"
-            ink = "#ffffff" if share > 0.7 else INK  # white only on the darkest cells (contrast)
+            # Capped below full strength so the dark figures keep AA contrast on every cell.
+            shade = f"rgba(31, 95, 153, {0.06 + 0.54 * share:.3f})"
             body.append(
                 f'<rect x="{label_w + j * cell:.1f}" y="{y:.1f}" width="{cell - 2:.1f}" '
                 f'height="{cell - 2:.1f}" fill="{shade}"><title>'
@@ -228,7 +228,7 @@ def heat_map(*, title: str, labels: Sequence[str], matrix: Sequence[Sequence[int
                     y + cell / 2 + 4,
                     f"{n:,}",
                     anchor="middle",
-                    fill=ink,
+                    fill=INK,
                 )
             )
     height = top + cell * len(matrix) + 6
