@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from tierline.cli.console import ModelsOpt, default_models, out
 
 __all__ = ["report"]
-
-_out = Console(highlight=False, soft_wrap=True)
 
 
 def report(
     out_path: Annotated[
         Path, typer.Option("--out", help="HTML file to write (replaced atomically).")
     ],
-    models: Annotated[
-        Path | None,
-        typer.Option(
-            "--models",
-            help="Model registry folder (default: $TIERLINE_MODELS or models/).",
-            show_default=False,
-        ),
-    ] = None,
+    models: ModelsOpt = None,
     version: Annotated[
         str | None, typer.Argument(help="Model version (default: the champion).")
     ] = None,
@@ -39,8 +30,7 @@ def report(
     # Imported here, as in cli.main: `tierline --help` stays quick.
     from tierline.training.report import build_report, write_report
 
-    folder = models or Path(os.environ.get("TIERLINE_MODELS", "models"))
     # No drift rows yet: the decision log's drift is not wired in, and the page says so.
-    _, html = build_report(models=folder, version=version, drift=None)
+    _, html = build_report(models=models or default_models(), version=version, drift=None)
     write_report(html, out_path)
-    _out.print(str(out_path), markup=False)
+    out.print(str(out_path), markup=False)
