@@ -33,6 +33,7 @@ from tierline.cli.console import parse_date as _parse_date
 from tierline.cli.console import steps as _steps
 from tierline.cli.customers import customers_app
 from tierline.cli.export import export
+from tierline.cli.report import report
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
 
@@ -54,6 +55,7 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(customers_app, name="customers")
 app.command("export")(export)
+app.command("report")(report)
 
 # The example specs ship inside the package, so `tierline demo` runs from any folder.
 EXAMPLES = resources.files("tierline") / "examples"

@@ -35,6 +35,7 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.evaluate import format_report, measure
+from tierline.training.figures import report_figures
 from tierline.training.gate import gate as run_gate
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
@@ -315,7 +316,10 @@ def train(
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
-    baselines = fit_baselines(spec=spec, prep=prep, X=X, n_cat=len(spec.categorical))
+    baseline_scores: dict[str, np.ndarray] = {}
+    baselines = fit_baselines(
+        spec=spec, prep=prep, X=X, n_cat=len(spec.categorical), scores=baseline_scores
+    )
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
 
     registry = Registry(models)
@@ -346,6 +350,16 @@ def train(
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,
+        "report": report_figures(
+            spec=spec,
+            y_true=y_test,
+            tier_pred=decided["tier"],
+            scores=test_scores,
+            baseline_scores=baseline_scores,
+            booster=booster,
+            names=list(builder.feature_names_out_),
+            iteration=best,
+        ),
         "versions": {
             "python": platform.python_version(),
             "lightgbm": lgb.__version__,
