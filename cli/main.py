@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tierline.cli.console import JsonOpt, ModelsOpt, QuietOpt, err, out
+from tierline.cli.console import BudgetOpt, JsonOpt, ModelsOpt, QuietOpt, err, out
 from tierline.cli.console import database_url as _database_url
 from tierline.cli.console import default_models as _default_models
 from tierline.cli.console import emit_json as _emit_json
@@ -123,6 +123,7 @@ def train(
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="How much worse than the champion auto still promotes.")
     ] = 0.01,
+    budget: BudgetOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -144,6 +145,7 @@ def train(
             promote=promote.value,
             tolerance=tolerance,
             progress=say,
+            budget=budget,
         )
     if as_json:
         _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
@@ -292,6 +294,7 @@ def retrain(
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="How much worse than the champion still promotes.")
     ] = 0.01,
+    budget: BudgetOpt = None,
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
@@ -322,6 +325,7 @@ def retrain(
                     playbook_path=playbook,
                     promote="auto",
                     tolerance=tolerance,
+                    budget=budget,
                 )
             else:
                 result, window = _retrain_from_store(
@@ -332,6 +336,7 @@ def retrain(
                     horizon_days=horizon_days,
                     playbook=playbook,
                     tolerance=tolerance,
+                    budget=budget,
                 )
     except (TierlineError, typer.BadParameter) as exc:
         message = exc.format_message() if isinstance(exc, typer.BadParameter) else str(exc)
@@ -354,6 +359,7 @@ def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
             horizon_days=options["horizon_days"],
             playbook_path=options["playbook"],
             tolerance=options["tolerance"],
+            budget=options["budget"],
         )
 
 

@@ -109,7 +109,7 @@ def export_frame(
     frame[visits_col], frame[spend_col] = _next(frame, horizon=horizon, now=now)
     keep = np.ones(len(frame), dtype=bool)
     if until is not None:
-        keep = (frame["decided_at"] < pd.Timestamp(until)).to_numpy()
+        keep = (frame["decided_at"] < pd.Timestamp(until).tz_convert(None)).to_numpy()
     signal_frame = _signal_columns(signals, taken=set(frame.columns))
     frame = pd.concat(
         [
@@ -136,7 +136,8 @@ def _read_decisions(
     frame = pd.DataFrame(
         {
             **columns,
-            "decided_at": pd.to_datetime(columns["decided_at"], utc=True),
+            # Naive UTC, as training reads a time column (a zone suffix would be refused).
+            "decided_at": pd.to_datetime(columns["decided_at"], utc=True).tz_localize(None),
             "score": np.asarray(columns["score"], dtype=np.float64),
             "holdout": np.asarray(columns["holdout"], dtype=bool),
             "perks": ["|".join(p) for p in columns["perks"]],

@@ -16,7 +16,7 @@ import platform
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +28,17 @@ from sklearn.model_selection import train_test_split
 
 from tierline.engine.errors import DataError
 from tierline.engine.features import FeatureBuilder
+from tierline.engine.linear import LinearModel
 from tierline.engine.playbook import Playbook
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
-from tierline.training.evaluate import format_report, measure
-from tierline.training.figures import report_figures
+from tierline.training.evaluate import format_report, format_selection, measure
+from tierline.training.figures import feature_importance, linear_importance, report_figures
 from tierline.training.gate import gate as run_gate
+from tierline.training.selection import CANDIDATES, Candidate, select
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
 
@@ -71,6 +73,7 @@ class TrainResult:
     report: str
     best_iteration: int
     seconds: float
+    selection: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         kind_metric = self.gate.get("metric")
@@ -80,6 +83,7 @@ class TrainResult:
             "metric": kind_metric,
             "value": self.metrics.get(kind_metric) if kind_metric else None,
             "gate": self.gate,
+            "model": self.selection.get("winner"),
             "seconds": round(self.seconds, 2),
         }
 
@@ -223,6 +227,25 @@ def fit_booster(
     )
 
 
+def _parts(prep: Prepared) -> dict[str, np.ndarray]:
+    return {"train": prep.train_idx, "valid": prep.valid_idx, "test": prep.test_idx}
+
+
+def _importance(winner: Candidate, X: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
+    if isinstance(winner.model, LinearModel):
+        return linear_importance(winner.model, X, names)
+    assert isinstance(winner.model, lgb.Booster)
+    return feature_importance(winner.model, names, iteration=winner.best_iteration or 0)
+
+
+def _model_file(winner: Candidate) -> dict[str, Any]:
+    """The winner as the registry stores it: LightGBM's text or the linear JSON."""
+    if isinstance(winner.model, LinearModel):
+        return {"linear": winner.model.to_json()}
+    assert isinstance(winner.model, lgb.Booster)
+    return {"booster_text": winner.model.model_to_string(num_iteration=winner.best_iteration)}
+
+
 def _git_revision() -> str | None:
     # Only a checkout has a revision: an installed package may sit in someone else's repository.
     checkout = Path(__file__).resolve().parent.parent
@@ -252,11 +275,14 @@ def train(
     progress: Progress | None = None,
     threads: int | None = None,
     backtest: dict[str, Any] | None = None,
+    budget: float | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
     ``threads`` caps LightGBM's threads (default: every core). ``backtest`` (how the
     champion's logged decisions did, ``training.backtest``) is kept in the gate's record.
+    ``budget``: seconds for the model search (``training.selection``; default about twice
+    one fit).
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -292,26 +318,27 @@ def train(
             raise DataError(
                 f"Column '{col}' is empty in the training rows (every value is missing); fill it or remove it from the spec"
             )
-    say(f"training LightGBM on {len(prep.train_idx):,} rows")
-    booster = fit_booster(
+    names = list(builder.feature_names_out_)
+    say(f"training {len(CANDIDATES)} candidate models on {len(prep.train_idx):,} rows")
+    selection = select(
         spec=spec,
-        X_train=X["train"],
-        y_train=prep.y[prep.train_idx],
-        X_valid=X["valid"],
-        y_valid=prep.y[prep.valid_idx],
-        names=list(builder.feature_names_out_),
+        params=lgb_params(spec, rows=len(prep.train_idx), threads=threads),
+        X=X,
+        y={part: prep.y[idx] for part, idx in _parts(prep).items()},
+        names=names,
+        lgb_names=_lgb_names(names),
+        budget=budget,
         threads=threads,
+        say=say,
     )
-    best = booster.best_iteration or booster.current_iteration()
-    booster.free_dataset()  # the binned training data is not needed past this point
+    winner = selection.winner
+    say(f"{winner.name} won on the validation slice")
     say("evaluating on the held-out customers")
     policy = TierPolicy.from_spec(spec)
     if spec.target_kind != "class":
-        policy = policy.fit_thresholds(
-            spec=spec, train_scores=np.asarray(booster.predict(X["train"], num_iteration=best))
-        )
+        policy = policy.fit_thresholds(spec=spec, train_scores=selection.predict(X["train"]))
     test_frame = frame.iloc[prep.test_idx]
-    test_scores = np.asarray(booster.predict(X["test"], num_iteration=best))
+    test_scores = selection.predict(X["test"])
     decided = policy.decide_many(scores=test_scores, frame=test_frame)
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
@@ -321,6 +348,7 @@ def train(
         spec=spec, prep=prep, X=X, n_cat=len(spec.categorical), scores=baseline_scores
     )
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+    report += "\n" + format_selection(selection.summary())
 
     registry = Registry(models)
     say("checking against the champion")
@@ -346,7 +374,11 @@ def train(
             if spec.time
             else ("stratified" if spec.target_kind != "value" else "random"),
         },
-        "lightgbm": {"params": lgb_params(spec, rows=len(prep.train_idx)), "best_iteration": best},
+        "lightgbm": {
+            "params": lgb_params(spec, rows=len(prep.train_idx)),
+            "best_iteration": winner.best_iteration,
+        },
+        "selection": selection.summary(),
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,
@@ -356,9 +388,7 @@ def train(
             tier_pred=decided["tier"],
             scores=test_scores,
             baseline_scores=baseline_scores,
-            booster=booster,
-            names=list(builder.feature_names_out_),
-            iteration=best,
+            importance=_importance(winner, X["test"], names),
         ),
         "versions": {
             "python": platform.python_version(),
@@ -371,7 +401,7 @@ def train(
     }
     say("writing the model version")
     version = registry.write(
-        booster_text=booster.model_to_string(num_iteration=best),
+        **_model_file(winner),
         features=builder.to_json(),
         policy=policy.to_json(),
         playbook_text=playbook.text,
@@ -388,6 +418,7 @@ def train(
         metrics=metrics,
         baselines=baselines,
         report=report,
-        best_iteration=best,
+        best_iteration=winner.best_iteration or 0,
+        selection=selection.summary(),
         seconds=seconds,
     )
