@@ -26,6 +26,7 @@ import pandas as pd
 import sklearn
 from sklearn.model_selection import train_test_split
 
+from tierline.engine.drift import profile as drift_profile
 from tierline.engine.errors import DataError
 from tierline.engine.features import FeatureBuilder
 from tierline.engine.playbook import Playbook
@@ -342,6 +343,9 @@ def train(
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,
+        # Each input's distribution over the training rows, what `tierline drift` compares
+        # the logged decisions' signals with.
+        "drift": drift_profile(frame.iloc[prep.train_idx], spec),
         "versions": {
             "python": platform.python_version(),
             "lightgbm": lgb.__version__,
