@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tierline.cli.customers import customers_app
+from tierline.cli.drift import drift
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
 
@@ -46,6 +47,7 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(customers_app, name="customers")
+app.command("drift")(drift)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line
 out = Console(highlight=False, soft_wrap=True)
