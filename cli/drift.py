@@ -101,7 +101,8 @@ def drift(
             until=end,
         )
     if as_json:
-        sys.stdout.write(json.dumps(report, default=str) + "\n")
+        window = {k: report[k].isoformat() for k in ("since", "until")}
+        sys.stdout.write(json.dumps({**report, **window}) + "\n")
     else:
         _print(report)
     if report["band"] == "act":

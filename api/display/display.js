@@ -12,8 +12,9 @@
   // the offline banner within a few seconds.
   const FETCH_TIMEOUT_MS = 4000;
   const REPORT_MS = 5000;
-  // Drift reads a week of decisions: a slower refresh than today's figures.
-  const DRIFT_MS = 60000;
+  // Drift reads every logged decision to find the week's (the log has no time index),
+  // so it refreshes far less often than today's figures.
+  const DRIFT_MS = 600000;
   const SUCCESS_MS = 2500;
   // Retries of one action after a lost connection; they reuse its Idempotency-Key.
   const RETRY_DELAYS_MS = [400, 1200];
