@@ -130,33 +130,39 @@ def _category_profile(texts: np.ndarray, kind: str) -> dict[str, Any]:
     }
 
 
-def profile(frame: pd.DataFrame, spec: Spec) -> dict[str, Any]:
-    """Each model input's distribution over ``frame`` (the training rows), as plain JSON.
+def profile(frame: pd.DataFrame, spec: Spec, *, rows: np.ndarray | None = None) -> dict[str, Any]:
+    """Each model input's distribution over ``frame`` (the training rows; or its ``rows``,
+    positions, taken one column at a time so a large frame is never copied whole), as
+    plain JSON.
 
     Numeric: quantile bin edges and the share per bin (a bin holds the values above the
     edge before it, up to and including its own edge), then the missing share.
     Categorical and boolean: the share of each kept category, of ``(other)`` and of missing.
     """
     signals: dict[str, Any] = {}
-    n = len(frame)
+    n = len(frame) if rows is None else len(rows)
+
+    def column(col: str) -> pd.Series:
+        return frame[col] if rows is None else frame[col].iloc[rows]
+
     for col in spec.feature_columns:
         absent = col not in frame.columns
         if col in spec.categorical:
             texts = (
                 np.full(n, None, dtype=object)
                 if absent
-                else map_column(frame[col], category_text, missing=None, dtype=object)
+                else map_column(column(col), category_text, missing=None, dtype=object)
             )
             signals[col] = _category_profile(texts, "categorical")
         elif col in spec.boolean:
-            flags = np.full(n, np.nan) if absent else _numbers(frame[col], parse_bool)
+            flags = np.full(n, np.nan) if absent else _numbers(column(col), parse_bool)
             texts = np.array(
                 [None if f != f else ("true" if f else "false") for f in flags.tolist()],
                 dtype=object,
             )
             signals[col] = _category_profile(texts, "boolean")
         else:
-            values = np.full(n, np.nan) if absent else _numbers(frame[col], parse_number)
+            values = np.full(n, np.nan) if absent else _numbers(column(col), parse_number)
             signals[col] = _numeric_profile(values)
     return {"version": _PROFILE_VERSION, "rows": n, "signals": signals}
 

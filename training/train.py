@@ -345,7 +345,7 @@ def train(
         "gate": gate,
         # Each input's distribution over the training rows, what `tierline drift` compares
         # the logged decisions' signals with.
-        "drift": drift_profile(frame.iloc[prep.train_idx], spec),
+        "drift": drift_profile(frame, spec, rows=prep.train_idx),
         "versions": {
             "python": platform.python_version(),
             "lightgbm": lgb.__version__,

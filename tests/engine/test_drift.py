@@ -69,6 +69,15 @@ def test_the_profile_holds_quantile_bins_category_shares_and_missing_shares() ->
     assert made["rows"] == 10
 
 
+def test_a_profile_of_some_rows_is_the_profile_of_those_rows_alone() -> None:
+    """``rows`` (positions, as training passes its split) gives the same profile as the
+    frame cut to those rows."""
+    frame = _frame()
+    rows = np.array([0, 2, 5, 6, 9])
+    alone = frame.iloc[rows].reset_index(drop=True)
+    assert profile(frame, SPEC, rows=rows) == profile(alone, SPEC)
+
+
 def test_rare_categories_are_pooled_as_other() -> None:
     """Past the ten most frequent categories the rest share one (other) bin."""
     frame = _frame().iloc[[0] * 30].reset_index(drop=True)
