@@ -246,7 +246,7 @@ class DriftAnswer(_Answer):
 
     model_version: str
     since: dt.datetime
-    until: dt.datetime = Field(description="Not included.")
+    until: dt.datetime = Field(description="Not included (the midnight after the last day).")
     decisions: int = Field(description="Decisions in the window that kept their signals.")
     min_decisions: int
     enough: bool = Field(description="false: too few decisions for figures; see message.")

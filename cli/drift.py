@@ -7,67 +7,56 @@ signal is at 0.25 or more, 2 on bad input.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tierline.cli.console import (
+    JsonOpt,
+    ModelsOpt,
+    database_url,
+    default_models,
+    emit_json,
+    out,
+    parse_date,
+)
 from tierline.engine.errors import NotFound
 
 __all__ = ["drift"]
 
-_out = Console(highlight=False, soft_wrap=True)
 _STYLE = {"stable": "green", "watch": "yellow", "act": "bold red"}
-
-
-def _date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date like 2026-06-30", param_hint=option
-        ) from None
 
 
 def drift(
     since: Annotated[
         str | None,
         typer.Option(
-            "--since",
             metavar="DATE",
-            help="First day of the window, YYYY-MM-DD, UTC (default: 7 days before --until).",
+            help="First day of the window, UTC (default: 7 days before its end).",
             show_default=False,
         ),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
-            "--until",
             metavar="DATE",
-            help="The day the window stops before, YYYY-MM-DD, UTC (default: now).",
+            help="Last day of the window, included (default: now).",
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-    models: Annotated[
-        Path,
-        typer.Option(
-            "--models", envvar="TIERLINE_MODELS", help="Model registry folder ($TIERLINE_MODELS)."
-        ),
-    ] = Path("models"),
+    as_json: JsonOpt = False,
+    models: ModelsOpt = None,
     db: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--db", envvar="TIERLINE_DATABASE_URL", help="The store ($TIERLINE_DATABASE_URL)."
+            "--db",
+            metavar="URL",
+            help="The store (default: $TIERLINE_DATABASE_URL or sqlite:///var/tierline.db).",
+            show_default=False,
         ),
-    ] = "sqlite:///var/tierline.db",
+    ] = None,
 ) -> None:
     """PSI per signal between the decisions logged in a window (every site and model
     version) and the champion's training rows: below 0.1 stable, from 0.1 watch, from 0.25
@@ -75,15 +64,17 @@ def drift(
 
     Example: tierline drift --since 2026-11-01 || tierline retrain --data crm.csv --spec spec.toml
     """
-    # Imported here: `tierline --help` does not load numpy, pandas or the store.
+    # Imported here, as in cli.main: `tierline --help` does not load numpy or the store.
     from tierline.engine.drift import drift_report, drift_window, training_profile
     from tierline.engine.registry import Registry
     from tierline.engine.store import Store
 
     start, end = drift_window(
-        since=_date(since, "--since"), until=_date(until, "--until"), now=dt.datetime.now(dt.UTC)
+        since=None if since is None else parse_date(since, "--since"),
+        until=None if until is None else parse_date(until, "--until"),
+        now=dt.datetime.now(dt.UTC),
     )
-    registry = Registry(models)
+    registry = Registry(models or default_models())
     version = registry.champion()
     if version is None:
         raise NotFound(
@@ -92,7 +83,7 @@ def drift(
         )
     registry.verify(version)
     training = training_profile(registry.metadata(version), version)
-    with Store.open(db) as store:
+    with Store.open(db or database_url()) as store:
         report = drift_report(
             training=training,
             pages=store.logged_decisions(since=start, until=end),
@@ -101,8 +92,7 @@ def drift(
             until=end,
         )
     if as_json:
-        window = {k: report[k].isoformat() for k in ("since", "until")}
-        sys.stdout.write(json.dumps({**report, **window}) + "\n")
+        emit_json({**report, **{k: report[k].isoformat() for k in ("since", "until")}})
     else:
         _print(report)
     if report["band"] == "act":
@@ -111,13 +101,13 @@ def drift(
 
 def _print(report: dict[str, Any]) -> None:
     window = f"{report['since']:%Y-%m-%d %H:%M} to {report['until']:%Y-%m-%d %H:%M} UTC"
-    _out.print(
+    out.print(
         f"drift of {report['decisions']:,} decision(s) from {window} against the training "
         f"rows of {report['model_version']}",
         markup=False,
     )
     if not report["enough"]:
-        _out.print(report["message"], markup=False)
+        out.print(report["message"], markup=False)
         return
     table = Table("signal", "PSI", "band", "missing (window / training)")
     for s in report["signals"]:
@@ -128,4 +118,4 @@ def _print(report: dict[str, Any]) -> None:
             f"[{style}]{s['band']}[/{style}]",
             f"{s['missing_share']:.1%} / {s['training_missing_share']:.1%}",
         )
-    _out.print(table)
+    out.print(table)

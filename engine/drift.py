@@ -265,19 +265,17 @@ def psi(training: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> list[
 def drift_window(
     *, since: dt.date | None, until: dt.date | None, now: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime]:
-    """The window in UTC: from ``since`` (midnight UTC) up to, not including, ``until``
-    (midnight UTC); by default the ``WINDOW_DAYS`` days up to ``now``."""
+    """The window in UTC, as ``tierline export`` reads its dates: from ``since`` (midnight
+    UTC) to the end of ``until`` (the next midnight; the day is included); by default the
+    ``WINDOW_DAYS`` days up to ``now``."""
 
     def midnight(day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
-    end = midnight(until) if until is not None else now
+    end = midnight(until) + dt.timedelta(days=1) if until is not None else now
     start = midnight(since) if since is not None else end - dt.timedelta(days=WINDOW_DAYS)
     if start >= end:
-        raise DataError(
-            f"The window is empty: since ({start:%Y-%m-%d}) must come before until "
-            f"({end:%Y-%m-%d}, not included)"
-        )
+        raise DataError(f"The window is empty: since ({since}) is after until ({until})")
     return start, end
 
 

@@ -36,6 +36,7 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.evaluate import format_report, measure
+from tierline.training.figures import report_figures
 from tierline.training.gate import gate as run_gate
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
@@ -251,10 +252,12 @@ def train(
     tolerance: float = 0.01,
     progress: Progress | None = None,
     threads: int | None = None,
+    backtest: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
-    ``threads`` caps LightGBM's threads (default: every core).
+    ``threads`` caps LightGBM's threads (default: every core). ``backtest`` (how the
+    champion's logged decisions did, ``training.backtest``) is kept in the gate's record.
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -314,7 +317,10 @@ def train(
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
-    baselines = fit_baselines(spec=spec, prep=prep, X=X, n_cat=len(spec.categorical))
+    baseline_scores: dict[str, np.ndarray] = {}
+    baselines = fit_baselines(
+        spec=spec, prep=prep, X=X, n_cat=len(spec.categorical), scores=baseline_scores
+    )
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
 
     registry = Registry(models)
@@ -327,6 +333,8 @@ def train(
         y_test=y_test,
         tolerance=tolerance,
     )
+    if backtest is not None:
+        gate["backtest"] = backtest
     metadata = {
         "created": started.isoformat(timespec="seconds"),
         "spec": spec.to_dict(),
@@ -346,6 +354,16 @@ def train(
         # Each input's distribution over the training rows, what `tierline drift` compares
         # the logged decisions' signals with.
         "drift": drift_profile(frame, spec, rows=prep.train_idx),
+        "report": report_figures(
+            spec=spec,
+            y_true=y_test,
+            tier_pred=decided["tier"],
+            scores=test_scores,
+            baseline_scores=baseline_scores,
+            booster=booster,
+            names=list(builder.feature_names_out_),
+            iteration=best,
+        ),
         "versions": {
             "python": platform.python_version(),
             "lightgbm": lgb.__version__,

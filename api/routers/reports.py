@@ -70,11 +70,13 @@ def drift(
     metrics: MetricsDep,
     since: Annotated[
         Day | None,
-        Query(description="First day of the window, YYYY-MM-DD, UTC; default 7 days before until"),
+        Query(
+            description="First day of the window, YYYY-MM-DD, UTC; default 7 days before the end"
+        ),
     ] = None,
     until: Annotated[
         Day | None,
-        Query(description="The day the window stops before (not included), UTC; default now"),
+        Query(description="Last day of the window (included), YYYY-MM-DD, UTC; default up to now"),
     ] = None,
 ) -> dict[str, Any]:
     """PSI per signal between the decisions logged in the window (every site and model

@@ -195,15 +195,20 @@ def test_a_version_without_a_profile_says_retrain() -> None:
 
 
 def test_the_window_defaults_to_seven_days_and_refuses_an_empty_one() -> None:
-    """No dates: the seven days up to now; dates are UTC midnights, until not included;
-    since on or after until is a DataError."""
+    """No dates: the seven days up to now; since is its UTC midnight and until's day is
+    included; since after until is a DataError."""
     now = dt.datetime(2026, 3, 9, 15, 30, tzinfo=dt.UTC)
     assert drift_window(since=None, until=None, now=now) == (now - dt.timedelta(days=7), now)
     start, end = drift_window(since=dt.date(2026, 3, 1), until=dt.date(2026, 3, 3), now=now)
     assert (start, end) == (
         dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
-        dt.datetime(2026, 3, 3, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 4, tzinfo=dt.UTC),
     )
+    one_day = drift_window(since=dt.date(2026, 3, 3), until=dt.date(2026, 3, 3), now=now)
+    assert one_day[1] - one_day[0] == dt.timedelta(days=1)
     assert drift_window(since=dt.date(2026, 3, 5), until=None, now=now)[1] == now
+    assert drift_window(since=None, until=dt.date(2026, 3, 3), now=now)[0] == dt.datetime(
+        2026, 2, 25, tzinfo=dt.UTC
+    )
     with pytest.raises(DataError, match="since"):
-        drift_window(since=dt.date(2026, 3, 3), until=dt.date(2026, 3, 3), now=now)
+        drift_window(since=dt.date(2026, 3, 4), until=dt.date(2026, 3, 3), now=now)
