@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Keys, assert_error
+from tests.api.conftest import Keys, assert_error, site_key
 from tests.conftest import Trained, champion_rewritten, log_decisions, training_signals
 from tierline.api.app import create_app
 from tierline.api.settings import Settings
@@ -25,13 +25,15 @@ def _gauge(text: str, signal: str) -> float:
 
 
 def test_a_shifted_signal_acts_and_its_gauge_says_so(
-    client: TestClient, keys: Keys, trained: Trained
+    any_client: TestClient, trained: Trained
 ) -> None:
     """Decisions drawn from the training rows, with every guest sent by one campaign: that
-    signal acts, the others stay under 0.1, and /metrics has a gauge per signal."""
+    signal acts, the others stay under 0.1, and /metrics has a gauge per signal (SQLite and
+    PostgreSQL)."""
+    client = any_client
     rows = [{**r, SHIFTED: "spring_menu"} for r in training_signals(trained, 600)]
     log_decisions(client.app.state.store, rows)  # type: ignore[attr-defined]
-    answer = client.get("/v1/reports/drift", headers=keys.admin)
+    answer = client.get("/v1/reports/drift", headers=site_key(client, "admin"))
     assert answer.status_code == 200, answer.text
     report = answer.json()
     assert report["band"] == "act" and report["enough"] and report["decisions"] == 600
