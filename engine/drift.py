@@ -272,8 +272,11 @@ def drift_window(
     def midnight(day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
-    end = midnight(until) + dt.timedelta(days=1) if until is not None else now
-    start = midnight(since) if since is not None else end - dt.timedelta(days=WINDOW_DAYS)
+    try:
+        end = midnight(until) + dt.timedelta(days=1) if until is not None else now
+        start = midnight(since) if since is not None else end - dt.timedelta(days=WINDOW_DAYS)
+    except OverflowError:  # a day at the very end (or start) of the calendar
+        raise DataError(f"The window runs off the calendar: since {since}, until {until}") from None
     if start >= end:
         raise DataError(f"The window is empty: since ({since}) is after until ({until})")
     return start, end

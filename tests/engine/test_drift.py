@@ -212,3 +212,6 @@ def test_the_window_defaults_to_seven_days_and_refuses_an_empty_one() -> None:
     )
     with pytest.raises(DataError, match="since"):
         drift_window(since=dt.date(2026, 3, 4), until=dt.date(2026, 3, 3), now=now)
+    for edge in ({"since": None, "until": dt.date.min}, {"since": None, "until": dt.date.max}):
+        with pytest.raises(DataError, match="calendar"):
+            drift_window(**edge, now=now)
