@@ -51,6 +51,7 @@ __all__ = [
 
 _PROFILE_VERSION = 1
 WATCH, ACT = 0.1, 0.25
+_BANDS = ("stable", "watch", "act")  # mildest first
 EPSILON = 1e-4
 # Below this many decisions a window's shares are mostly noise: PSI over k bins of n
 # draws from the training distribution itself averages about (k - 1) / n.
@@ -319,5 +320,3 @@ def drift_report(
         "signals": signals,
     }
 
-
-_BANDS = ["stable", "watch", "act"]
