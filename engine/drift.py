@@ -319,4 +319,3 @@ def drift_report(
         "band": max((s["band"] for s in signals), key=_BANDS.index, default=None),
         "signals": signals,
     }
-
