@@ -32,6 +32,7 @@ from tierline.cli.console import emit_json as _emit_json
 from tierline.cli.console import parse_date as _parse_date
 from tierline.cli.console import steps as _steps
 from tierline.cli.customers import customers_app
+from tierline.cli.drift import drift
 from tierline.cli.export import export
 from tierline.cli.report import report
 from tierline.engine.errors import Conflict, TierlineError
@@ -54,6 +55,7 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(customers_app, name="customers")
+app.command("drift")(drift)
 app.command("export")(export)
 app.command("report")(report)
 

@@ -26,6 +26,7 @@ import pandas as pd
 import sklearn
 from sklearn.model_selection import train_test_split
 
+from tierline.engine.drift import profile as drift_profile
 from tierline.engine.errors import DataError
 from tierline.engine.features import FeatureBuilder
 from tierline.engine.linear import LinearModel
@@ -382,6 +383,9 @@ def train(
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,
+        # Each input's distribution over the training rows, what `tierline drift` compares
+        # the logged decisions' signals with.
+        "drift": drift_profile(frame, spec, rows=prep.train_idx),
         "report": report_figures(
             spec=spec,
             y_true=y_test,
