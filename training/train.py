@@ -16,7 +16,7 @@ import platform
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,15 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.evaluate import format_report, measure
+from tierline.training.fairness import assess as assess_fairness
+from tierline.training.fairness import format_fairness
 from tierline.training.gate import gate as run_gate
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
 
 PROMOTE_MODES = ("auto", "always", "never")
+# Recorded when --promote always overrides a fairness refusal without --reason.
+NO_REASON = "no reason given (--promote always without --reason)"
 SEED = 42
 TEST_FRACTION = 0.2
 VALID_FRACTION = 0.1
@@ -70,6 +74,20 @@ class TrainResult:
     report: str
     best_iteration: int
     seconds: float
+    fairness: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def why(self) -> str:
+        """Why the version was or was not promoted, for a person: the champion gate's
+        reason, then the fairness gate's when it refused."""
+        why = str(self.gate.get("why"))
+        if self.fairness and not self.fairness.get("passed", True):
+            override = self.fairness.get("override")
+            refusal = f"the fairness gate refused: {self.fairness.get('why')}"
+            if override is not None:
+                refusal += f"; overridden ({override['reason']})"
+            why = f"{why}; {refusal}"
+        return why
 
     def summary(self) -> dict[str, Any]:
         kind_metric = self.gate.get("metric")
@@ -79,8 +97,15 @@ class TrainResult:
             "metric": kind_metric,
             "value": self.metrics.get(kind_metric) if kind_metric else None,
             "gate": self.gate,
+            "fairness": _fairness_summary(self.fairness),
             "seconds": round(self.seconds, 2),
         }
+
+
+def _fairness_summary(fairness: dict[str, Any]) -> dict[str, Any]:
+    """The verdict without the per-group table (which is in the metadata and the report)."""
+    keys = ("passed", "why", "min_ratio", "gated_tiers", "override")
+    return {k: fairness[k] for k in keys if k in fairness}
 
 
 def lgb_params(
@@ -247,13 +272,17 @@ def train(
     models: str | Path,
     playbook_path: str | Path | None = None,
     promote: str = "auto",
+    reason: str | None = None,
     tolerance: float = 0.01,
     progress: Progress | None = None,
     threads: int | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
-    ``threads`` caps LightGBM's threads (default: every core).
+    ``auto`` promotes only when both the champion gate and the fairness gate pass;
+    ``always`` promotes anyway, and over a fairness refusal records the override and
+    ``reason`` in the version's metadata. ``threads`` caps LightGBM's threads (default:
+    every core).
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -314,7 +343,16 @@ def train(
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
     baselines = fit_baselines(spec=spec, prep=prep, X=X, n_cat=len(spec.categorical))
+    fairness = assess_fairness(
+        spec=spec, frame=test_frame, tiers=decided["tier"], rules=decided["rule"]
+    )
+    if promote == "always" and not fairness["passed"]:
+        fairness["override"] = {
+            "reason": reason or NO_REASON,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+    report += "\n\n" + format_fairness(fairness)
 
     registry = Registry(models)
     say("checking against the champion")
@@ -342,6 +380,7 @@ def train(
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,
+        "fairness": fairness,
         "versions": {
             "python": platform.python_version(),
             "lightgbm": lgb.__version__,
@@ -359,9 +398,9 @@ def train(
         playbook_text=playbook.text,
         metadata=metadata,
     )
-    promoted = promote == "always" or (promote == "auto" and gate["passed"])
+    promoted = promote == "always" or (promote == "auto" and gate["passed"] and fairness["passed"])
     if promoted:
-        registry.promote(version, reason="promote" if promote == "always" else "auto-promote")
+        registry.promote(version, reason=_promote_action(promote, reason, fairness))
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return TrainResult(
         version=version,
@@ -372,4 +411,14 @@ def train(
         report=report,
         best_iteration=best,
         seconds=seconds,
+        fairness=fairness,
     )
+
+
+def _promote_action(promote: str, reason: str | None, fairness: dict[str, Any]) -> str:
+    """The registry history's action: how the version came to be promoted, and why."""
+    if promote == "auto":
+        return "auto-promote"
+    if "override" in fairness:
+        return f"promote over the fairness gate: {fairness['override']['reason']}"
+    return f"promote: {reason}" if reason else "promote"
