@@ -119,12 +119,14 @@ def _tier_entry(
     gated: bool,
     in_tier: np.ndarray,
     base: np.ndarray,
-    labels: np.ndarray,
+    codes: np.ndarray,
     groups: Sequence[str],
     settings: FairnessSpec,
 ) -> dict[str, Any]:
-    rows = {g: int((base & (labels == g)).sum()) for g in groups}
-    hits = {g: int((base & in_tier & (labels == g)).sum()) for g in groups}
+    counted = np.bincount(codes[base], minlength=len(groups))
+    given = np.bincount(codes[base & in_tier], minlength=len(groups))
+    rows = {g: int(n) for g, n in zip(groups, counted, strict=True)}
+    hits = {g: int(n) for g, n in zip(groups, given, strict=True)}
     rates = {g: hits[g] / rows[g] for g in groups if rows[g]}
     entry: dict[str, Any] = {
         "tier": tier,
@@ -162,8 +164,8 @@ def _tier_entry(
         entry["note"] = "reported, not gated: a hard rule gives this tier"
     elif p_value >= ALPHA:
         entry["note"] = (
-            f"under {settings.min_ratio:g}, but on this few customers chance could explain "
-            f"it (p = {p_value:.2g}); not refused"
+            f"under {settings.min_ratio:g}, but chance could explain a gap this size on "
+            f"these customers (p = {p_value:.2g}); not refused"
         )
     else:
         entry["refused"] = True
@@ -181,17 +183,19 @@ def _column(
     gated: Sequence[str],
 ) -> dict[str, Any]:
     labels, groups = group_labels(values, min_group=settings.min_group)
+    codes = pd.Categorical(labels, categories=groups).codes.astype(np.intp)
     everyone = np.ones(len(labels), dtype=bool)
+    sizes = np.bincount(codes, minlength=len(groups))
     return {
         "column": column,
-        "groups": [{"group": g, "rows": int((labels == g).sum())} for g in groups],
+        "groups": [{"group": g, "rows": int(n)} for g, n in zip(groups, sizes, strict=True)],
         "tiers": [
             _tier_entry(
                 tier=tier,
                 gated=tier in gated,
                 in_tier=tiers == tier,
                 base=model_decided if tier in gated else everyone,
-                labels=labels,
+                codes=codes,
                 groups=groups,
                 settings=settings,
             )
