@@ -22,6 +22,7 @@ such, and so is a tier with fewer than two groups large enough to measure.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -38,20 +39,25 @@ __all__ = [
     "ALPHA",
     "BANDS",
     "MISSING",
+    "NO_REASON",
     "OTHER",
     "assess",
     "format_fairness",
     "gated_tiers",
     "group_labels",
+    "record_override",
+    "verdict",
 ]
 
 MISSING = "(missing)"
 OTHER = "(other)"
 BANDS = 4
 # A numeric column with more distinct values than this is banded (an age, not a code).
-MANY_VALUES = 10
+_MANY_VALUES = 10
 ALPHA = 0.05
-OVERRIDE_HINT = "use --promote always --reason TEXT to promote it anyway"
+# Recorded when --promote always overrides a refusal without --reason.
+NO_REASON = "no reason given (--promote always without --reason)"
+_OVERRIDE = "use --promote always --reason TEXT to promote it anyway"
 
 
 def gated_tiers(spec: Spec) -> tuple[str, ...]:
@@ -74,7 +80,7 @@ def _bands(numbers: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
     """Each row's quantile band ("18-31") and the bands in order, or None when the column
     has too few distinct values to band."""
     present = numbers[~np.isnan(numbers)]
-    if len(np.unique(present)) <= MANY_VALUES:
+    if len(np.unique(present)) <= _MANY_VALUES:
         return None
     edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, BANDS + 1)))
     names = [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(edges)]
@@ -245,6 +251,20 @@ def assess(
     return result
 
 
+def record_override(fairness: dict[str, Any], *, reason: str | None) -> None:
+    """Mark a refused result as promoted anyway: the reason (or ``NO_REASON``) and the time."""
+    fairness["override"] = {
+        "reason": reason or NO_REASON,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def verdict(fairness: Mapping[str, Any]) -> dict[str, Any]:
+    """The result without its per-group table (which the metadata and the report hold)."""
+    keys = ("passed", "why", "min_ratio", "gated_tiers", "override")
+    return {k: fairness[k] for k in keys if k in fairness}
+
+
 def _verdict(
     result: Mapping[str, Any], *, settings: FairnessSpec, missing: Sequence[str]
 ) -> tuple[bool, str]:
@@ -259,7 +279,7 @@ def _verdict(
         ]
         return False, (
             f"{'; '.join(parts)}, under the four-fifths threshold "
-            f"{settings.min_ratio:g}; {OVERRIDE_HINT}"
+            f"{settings.min_ratio:g}; {_OVERRIDE}"
         )
     if not result["columns"]:
         if missing:

@@ -36,14 +36,13 @@ from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.evaluate import format_report, measure
 from tierline.training.fairness import assess as assess_fairness
-from tierline.training.fairness import format_fairness
+from tierline.training.fairness import format_fairness, record_override
+from tierline.training.fairness import verdict as fairness_verdict
 from tierline.training.gate import gate as run_gate
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
 
 PROMOTE_MODES = ("auto", "always", "never")
-# Recorded when --promote always overrides a fairness refusal without --reason.
-NO_REASON = "no reason given (--promote always without --reason)"
 SEED = 42
 TEST_FRACTION = 0.2
 VALID_FRACTION = 0.1
@@ -97,15 +96,9 @@ class TrainResult:
             "metric": kind_metric,
             "value": self.metrics.get(kind_metric) if kind_metric else None,
             "gate": self.gate,
-            "fairness": _fairness_summary(self.fairness),
+            "fairness": fairness_verdict(self.fairness),
             "seconds": round(self.seconds, 2),
         }
-
-
-def _fairness_summary(fairness: dict[str, Any]) -> dict[str, Any]:
-    """The verdict without the per-group table (which is in the metadata and the report)."""
-    keys = ("passed", "why", "min_ratio", "gated_tiers", "override")
-    return {k: fairness[k] for k in keys if k in fairness}
 
 
 def lgb_params(
@@ -347,10 +340,7 @@ def train(
         spec=spec, frame=test_frame, tiers=decided["tier"], rules=decided["rule"]
     )
     if promote == "always" and not fairness["passed"]:
-        fairness["override"] = {
-            "reason": reason or NO_REASON,
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
+        record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
     report += "\n\n" + format_fairness(fairness)
 

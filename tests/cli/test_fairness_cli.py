@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.cli.test_cli import assert_refused, run
 from tierline.engine.registry import Registry
-from tierline.training.train import NO_REASON
+from tierline.training.fairness import NO_REASON
 
 
 def train(data: Path, spec: Path, models: Path, *options: str) -> tuple[int, str, str]:

@@ -11,20 +11,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, Trained
 from tests.gate_data import copy_models
 from tierline.engine.errors import SpecError
 from tierline.engine.registry import Registry
 from tierline.engine.spec import FairnessSpec, Spec, load_spec, parse_spec
 from tierline.training.fairness import (
     MISSING,
+    NO_REASON,
     OTHER,
     assess,
     format_fairness,
     gated_tiers,
     group_labels,
 )
-from tierline.training.train import NO_REASON, train
+from tierline.training.train import train
 
 BASE: dict[str, Any] = {
     "data": {"id": "id"},
@@ -279,7 +280,7 @@ def test_a_fair_neighbourhood_passes_and_is_promoted(
     assert [c["column"] for c in result.fairness["columns"]] == ["age_band", "gender"]
 
 
-def test_the_demo_spec_is_checked_on_its_protected_columns(trained: Any) -> None:
+def test_the_demo_spec_is_checked_on_its_protected_columns(trained: Trained) -> None:
     """Training on the demo data reports age band and gender, gating vip and standard only
     (the student tier is given by a hard rule)."""
     fairness = Registry(trained.models).metadata(trained.result.version)["fairness"]
