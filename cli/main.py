@@ -493,7 +493,7 @@ def demo(
         frame = data_io.load_customers(data_path, model.spec, with_target=False)
         scored = model.score_frame(frame)
         data_io.write_table(scored, scored_path)
-    out.print(result.report)
+    out.print(result.report, markup=False)
     out.print(
         f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
     )
