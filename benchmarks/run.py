@@ -2,7 +2,7 @@
 
 Usage: ``python -m benchmarks.run [NAME ...] [--quick] [--fresh]``
 
-* ``NAME``: any of single, decision, batch, train, transactions, generate, http (default:
+* ``NAME``: any of single, decision, batch, train, transactions, generate, http, export (default:
   all, in order).
 * ``--quick``: small sizes, a smoke test of the suite (about three minutes); its figures
   say nothing about the targets.
@@ -45,6 +45,7 @@ BENCHMARKS = {
     "transactions": "benchmarks.bench_transactions",
     "generate": "benchmarks.bench_generate_cli",
     "http": "benchmarks.bench_http",
+    "export": "benchmarks.bench_export",
 }
 _UNITS = {"us": "µs", "s": "s", "GiB": "GiB"}
 _DIGITS = {"us": 1, "s": 1, "ms": 2, "req/s": 0, "requests": 0}

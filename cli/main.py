@@ -25,7 +25,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tierline.cli.console import JsonOpt, ModelsOpt, QuietOpt, err, out
+from tierline.cli.console import database_url as _database_url
+from tierline.cli.console import default_models as _default_models
+from tierline.cli.console import emit_json as _emit_json
+from tierline.cli.console import parse_date as _parse_date
+from tierline.cli.console import steps as _steps
 from tierline.cli.customers import customers_app
+from tierline.cli.export import export
+from tierline.cli.report import report
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
 
@@ -46,9 +54,8 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(customers_app, name="customers")
-
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line
-out = Console(highlight=False, soft_wrap=True)
+app.command("export")(export)
+app.command("report")(report)
 
 # The example specs ship inside the package, so `tierline demo` runs from any folder.
 EXAMPLES = resources.files("tierline") / "examples"
@@ -58,67 +65,6 @@ class PromoteMode(StrEnum):
     auto = "auto"
     always = "always"
     never = "never"
-
-
-def _default_models() -> Path:
-    return Path(os.environ.get("TIERLINE_MODELS", "models"))
-
-
-ModelsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--models",
-        help="Model registry folder (default: $TIERLINE_MODELS or models/).",
-        show_default=False,
-    ),
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-class Steps:
-    """Progress on stderr: a spinner naming the current step, then its time when done."""
-
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet
-        self._status: Any = None
-        self._step: str | None = None
-        self._t0 = 0.0
-
-    def __call__(self, message: str) -> None:
-        if self.quiet:
-            return
-        self._finish()
-        self._step, self._t0 = message, time.perf_counter()
-        if self._status is None:
-            self._status = err.status(message)
-            self._status.start()
-        else:
-            self._status.update(message)
-
-    def _finish(self) -> None:
-        if self._step is not None:
-            err.print(f"[dim]✓ {self._step} ({time.perf_counter() - self._t0:.1f}s)[/dim]")
-            self._step = None
-
-    def close(self) -> None:
-        self._finish()
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-
-@contextlib.contextmanager
-def _steps(quiet: bool) -> Iterator[Steps]:
-    steps = Steps(quiet=quiet)
-    try:
-        yield steps
-    finally:
-        steps.close()
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=str) + "\n")
 
 
 # -- generate ---------------------------------------------------------------------------
@@ -282,15 +228,6 @@ def score(
         err.print(f"scored {len(scored):,} customers with {model.version} -> {out_path} ({mix})")
 
 
-def _parse_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date like 2026-06-30", param_hint=option
-        ) from None
-
-
 # -- evaluate ---------------------------------------------------------------------------
 @app.command()
 def evaluate(
@@ -340,8 +277,31 @@ def _lock(models: Path) -> Iterator[None]:
 
 @app.command()
 def retrain(
-    data: Annotated[Path, typer.Option("--data", help="Labelled customers or a transaction log.")],
     spec: Annotated[Path, typer.Option("--spec", help="The spec file.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Labelled customers or a transaction log.")
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Train on the store's logged decisions and outcomes (TIERLINE_DATABASE_URL).",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option(help="With --from-store: first day of decisions; default all.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="With --from-store: last day of decisions (included).")
+    ] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon-days",
+            min=1,
+            help="With --from-store: the horizon (default: from a *_next_<N>d target, else 90).",
+        ),
+    ] = None,
     models: ModelsOpt = None,
     playbook: Annotated[
         Path | None, typer.Option(help="Playbook TOML (default: the shipped one).")
@@ -352,27 +312,66 @@ def retrain(
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
-    Exit 0 when a version was written (promoted or not), 2 on bad input, 3 when another
-    retrain holds the lock. Example (crontab): 0 3 * * * tierline retrain --data crm.csv --spec spec.toml
+    With --from-store the data is the store's own decision log (tierline export), the
+    champion's logged decisions are backtested, and a running server picks up a promoted
+    version by itself. Exit 0 when a version was written (promoted or not), 2 on bad
+    input, 3 when another retrain holds the lock.
+    Example (crontab): 0 3 * * * tierline retrain --from-store --spec store.toml
     """
+    from tierline.cli.export import parse_moment
     from tierline.engine.spec import load_spec
     from tierline.training.train import train as run_train
 
+    if (data is None) == (not from_store):
+        _emit_json({"ok": False, "error": "give either --data FILE or --from-store"})
+        raise typer.Exit(2)
     models = models or _default_models()
+    window: dict[str, Any] | None = None
     try:
+        start = parse_moment(since, "--since")
+        end = parse_moment(until, "--until", end_of_day=True)
         with _lock(models):
-            result = run_train(
-                data_path=data,
-                spec=load_spec(spec),
-                models=models,
-                playbook_path=playbook,
-                promote="auto",
-                tolerance=tolerance,
-            )
-    except TierlineError as exc:
-        _emit_json({"ok": False, "error": str(exc)})
+            if data is not None:
+                result = run_train(
+                    data_path=data,
+                    spec=load_spec(spec),
+                    models=models,
+                    playbook_path=playbook,
+                    promote="auto",
+                    tolerance=tolerance,
+                )
+            else:
+                result, window = _retrain_from_store(
+                    spec=load_spec(spec),
+                    models=models,
+                    since=start,
+                    until=end,
+                    horizon_days=horizon_days,
+                    playbook=playbook,
+                    tolerance=tolerance,
+                )
+    except (TierlineError, typer.BadParameter) as exc:
+        message = exc.format_message() if isinstance(exc, typer.BadParameter) else str(exc)
+        _emit_json({"ok": False, "error": message})
         raise typer.Exit(3 if isinstance(exc, Conflict) else 2) from None
-    _emit_json({"ok": True, **result.summary()})
+    _emit_json({"ok": True, **result.summary(), **({"store": window} if window else {})})
+
+
+def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
+    from tierline.engine.store import Store
+    from tierline.training.retrain import retrain_from_store
+
+    with Store.open(_database_url()) as store:
+        return retrain_from_store(
+            store=store,
+            spec=options["spec"],
+            models=options["models"],
+            since=options["since"],
+            until=options["until"],
+            horizon_days=options["horizon_days"],
+            playbook_path=options["playbook"],
+            tolerance=options["tolerance"],
+        )
 
 
 # -- models -----------------------------------------------------------------------------
@@ -594,10 +593,6 @@ class Role(StrEnum):
     staff = "staff"
     pos = "pos"
     admin = "admin"
-
-
-def _database_url() -> str:
-    return os.environ.get("TIERLINE_DATABASE_URL", "sqlite:///var/tierline.db")
 
 
 @app.command()

@@ -178,3 +178,17 @@ def pg_url(pg_admin: sa.Engine) -> Iterator[str]:
     finally:
         with pg_admin.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database kind under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
+    return str(request.getfixturevalue("pg_url"))

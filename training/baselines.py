@@ -14,6 +14,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
@@ -34,9 +35,19 @@ SEED = 42
 
 
 def fit_baselines(
-    *, spec: Spec, prep: Prepared, X: dict[str, np.ndarray], n_cat: int
+    *,
+    spec: Spec,
+    prep: Prepared,
+    X: dict[str, np.ndarray],
+    n_cat: int,
+    scores: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The rule-only/majority baseline and a linear model on the same features."""
+    """The rule-only/majority baseline and a linear model on the same features.
+
+    ``scores``, when given, receives each baseline's test scores by name (as the model's:
+    class probabilities, the positive probability or the amount), for the report's curves.
+    """
+    kept: dict[str, np.ndarray] = {} if scores is None else scores
     train, test = prep.train_idx, prep.test_idx
     test_frame = prep.frame.iloc[test]
     y_train = prep.y[train]
@@ -54,6 +65,9 @@ def fit_baselines(
         out["rules+majority"] = measure(
             spec, y_true=prep.labels[test], tier_pred=d["tier"], scores=None
         )
+        # The tiers it gives are its only ranking: one-hot, in the model's score layout.
+        given = pd.Categorical(d["tier"], categories=list(spec.tiers)).codes
+        kept["rules+majority"] = np.eye(len(spec.tiers))[given]
     else:
         const_score = np.full(len(test), float(np.mean(y_train)))
         # A constant ranks nobody above anybody: no cut applies, everyone not decided by a
@@ -62,6 +76,7 @@ def fit_baselines(
         out["rules+constant"] = measure(
             spec, y_true=prep.y[test], tier_pred=d["tier"], scores=const_score
         )
+        kept["rules+constant"] = const_score
 
     # 2. A linear model on the same features (one-hot categories, scaled numbers).
     rng = np.random.default_rng(SEED)
@@ -88,6 +103,7 @@ def fit_baselines(
         )
         d = base_policy.decide_many(scores=probs, frame=test_frame)
         out[name] = measure(spec, y_true=prep.labels[test], tier_pred=d["tier"], scores=probs)
+        kept[name] = probs
     else:
         if spec.target_kind == "binary":
             s_test = _predict(linear.predict_proba, X["test"], n_cat)[:, 1]
@@ -100,6 +116,7 @@ def fit_baselines(
         pol = base_policy.fit_thresholds(spec=spec, train_scores=s_train)  # the sample stands in
         d = pol.decide_many(scores=s_test, frame=test_frame)
         out[name] = measure(spec, y_true=prep.y[test], tier_pred=d["tier"], scores=s_test)
+        kept[name] = s_test
     return out
 
 

@@ -38,6 +38,7 @@ from tierline.training.evaluate import format_report, measure
 from tierline.training.fairness import assess as assess_fairness
 from tierline.training.fairness import format_fairness, record_override
 from tierline.training.fairness import verdict as fairness_verdict
+from tierline.training.figures import report_figures
 from tierline.training.gate import gate as run_gate
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
@@ -269,13 +270,15 @@ def train(
     tolerance: float = 0.01,
     progress: Progress | None = None,
     threads: int | None = None,
+    backtest: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
     ``auto`` promotes only when both the champion gate and the fairness gate pass;
     ``always`` promotes anyway, and over a fairness refusal records the override and
     ``reason`` in the version's metadata. ``threads`` caps LightGBM's threads (default:
-    every core).
+    every core). ``backtest`` (how the champion's logged decisions did,
+    ``training.backtest``) is kept in the gate's record.
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -335,7 +338,10 @@ def train(
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
-    baselines = fit_baselines(spec=spec, prep=prep, X=X, n_cat=len(spec.categorical))
+    baseline_scores: dict[str, np.ndarray] = {}
+    baselines = fit_baselines(
+        spec=spec, prep=prep, X=X, n_cat=len(spec.categorical), scores=baseline_scores
+    )
     fairness = assess_fairness(
         spec=spec, frame=test_frame, tiers=decided["tier"], rules=decided["rule"]
     )
@@ -354,6 +360,8 @@ def train(
         y_test=y_test,
         tolerance=tolerance,
     )
+    if backtest is not None:
+        gate["backtest"] = backtest
     metadata = {
         "created": started.isoformat(timespec="seconds"),
         "spec": spec.to_dict(),
@@ -371,6 +379,16 @@ def train(
         "baselines": baselines,
         "gate": gate,
         "fairness": fairness,
+        "report": report_figures(
+            spec=spec,
+            y_true=y_test,
+            tier_pred=decided["tier"],
+            scores=test_scores,
+            baseline_scores=baseline_scores,
+            booster=booster,
+            names=list(builder.feature_names_out_),
+            iteration=best,
+        ),
         "versions": {
             "python": platform.python_version(),
             "lightgbm": lgb.__version__,

@@ -1,4 +1,5 @@
-"""Store fixtures: each test runs on SQLite (a temp file) and PostgreSQL (a fresh schema)."""
+"""Store fixtures: each test runs on SQLite (a temp file) and PostgreSQL (a fresh schema),
+through the ``url`` fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,20 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from tierline.engine.store import Store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database kind under test."""
-    return str(request.param)
-
-
-@pytest.fixture
-def url(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

@@ -1,0 +1,248 @@
+"""The decision log as training data: one row per decision, labelled point in time.
+
+Each row holds the decision (``decision_id``, ``customer_id``, ``site``, ``decided_at``,
+``tier``, ``score``, ``model_version``, ``holdout``, ``perks``), every signal it was
+decided on as a column, and what happened after it and only after it:
+
+* ``spend`` and ``converted``: the decision's own result. Its outcomes' spend (summed)
+  and conversion (any outcome converted); without an outcome, its visit's spend once the
+  visit is closed, a closed visit with spend counting as converted. Empty when nothing
+  was recorded.
+* ``visits_next_<N>d`` and ``spend_next_<N>d``: the same customer's later decisions at
+  the same site, made after this one and at most N days after it, that led to an outcome
+  or a visit (how often they came back, and what they spent then). Empty when the
+  horizon has not passed yet or the decision had no customer id, so such rows never
+  train a model on a future that has not happened.
+
+Nothing recorded before a decision labels it: a row's own result belongs to it by its
+decision id, and the horizon counts only decisions made after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tierline.engine.errors import DataError
+from tierline.engine.store import Store
+from tierline.training import data as data_io
+
+__all__ = ["DECISION_COLUMNS", "export", "export_frame", "horizon_columns"]
+
+DECISION_COLUMNS = (
+    "decision_id",
+    "customer_id",
+    "site",
+    "decided_at",
+    "tier",
+    "score",
+    "model_version",
+    "holdout",
+    "perks",
+)
+RESULT_COLUMNS = ("spend", "converted")
+# A signal whose name an export column already has is written with this prefix.
+SIGNAL_PREFIX = "signal_"
+
+Progress = Callable[[str], None]
+
+
+def horizon_columns(days: int) -> tuple[str, str]:
+    """The names of the horizon's two columns."""
+    return f"visits_next_{days}d", f"spend_next_{days}d"
+
+
+def export(
+    store: Store,
+    out: str | Path,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    horizon_days: int = 90,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Write the decisions made in ``[since, until)`` to ``out`` (CSV or Parquet by
+    extension, atomically); returns counts for the summary."""
+    data_io.check_output_path(out)
+    frame = export_frame(
+        store, since=since, until=until, horizon_days=horizon_days, now=now, progress=progress
+    )
+    (progress or (lambda _m: None))(f"writing {len(frame):,} decisions")
+    data_io.write_table(frame, out)
+    visits_col, _ = horizon_columns(horizon_days)
+    return {
+        "rows": len(frame),
+        "with_result": int(frame["spend"].notna().sum()),
+        "matured": int(frame[visits_col].notna().sum()),
+        "signals": len(frame.columns) - len(DECISION_COLUMNS) - len(RESULT_COLUMNS) - 2,
+        "horizon_days": horizon_days,
+    }
+
+
+def export_frame(
+    store: Store,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    horizon_days: int = 90,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """The export as a frame (see the module's docstring)."""
+    if horizon_days < 1:
+        raise ValueError("horizon_days must be at least 1")
+    say = progress or (lambda _m: None)
+    horizon = dt.timedelta(days=horizon_days)
+    now = now or dt.datetime.now(dt.UTC)
+    # Later decisions inside the horizon of the window's last ones label them.
+    read_until = None if until is None else until + horizon
+    decisions, signals = _read_decisions(store, since=since, until=read_until, say=say)
+    results = _read_results(store, since=since, until=read_until)
+    frame = _with_results(decisions, results)
+    visits_col, spend_col = horizon_columns(horizon_days)
+    frame[visits_col], frame[spend_col] = _next(frame, horizon=horizon, now=now)
+    keep = np.ones(len(frame), dtype=bool)
+    if until is not None:
+        keep = (frame["decided_at"] < pd.Timestamp(until)).to_numpy()
+    signal_frame = _signal_columns(signals, taken=set(frame.columns))
+    frame = pd.concat(
+        [
+            frame[list(DECISION_COLUMNS)],
+            signal_frame,
+            frame[[*RESULT_COLUMNS, visits_col, spend_col]],
+        ],
+        axis=1,
+    )
+    return frame[keep].reset_index(drop=True)
+
+
+def _read_decisions(
+    store: Store, *, since: dt.datetime | None, until: dt.datetime | None, say: Progress
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    columns: dict[str, list[Any]] = {c: [] for c in (*DECISION_COLUMNS, "signals")}
+    for page in store.logged_columns(since=since, until=until):
+        for col, values in page.items():
+            columns[col].extend(values)
+        read = len(columns["decision_id"])
+        if read % 100_000 < len(page["decision_id"]):
+            say(f"read {read:,} decisions")
+    signals = [s or {} for s in columns.pop("signals")]
+    frame = pd.DataFrame(
+        {
+            **columns,
+            "decided_at": pd.to_datetime(columns["decided_at"], utc=True),
+            "score": np.asarray(columns["score"], dtype=np.float64),
+            "holdout": np.asarray(columns["holdout"], dtype=bool),
+            "perks": ["|".join(p) for p in columns["perks"]],
+        }
+    )
+    return frame, signals
+
+
+def _read_results(
+    store: Store, *, since: dt.datetime | None, until: dt.datetime | None
+) -> pd.DataFrame:
+    names = ["decision_id", "source", "spend", "converted", "closed"]
+    rows = [
+        [r[n] for n in names]
+        for page in store.decision_results(since=since, until=until)
+        for r in page
+    ]
+    return pd.DataFrame(rows, columns=names)
+
+
+def _with_results(decisions: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """``spend``, ``converted`` and whether anything was recorded, per decision."""
+    outcomes = results[results["source"] == "outcome"]
+    said = outcomes["converted"].map({True: 1.0, False: 0.0}).astype(np.float64)
+    by_outcome = pd.DataFrame(
+        {
+            "o_spend": outcomes.groupby("decision_id")["spend"].sum(min_count=1),
+            # max over 1.0/0.0/NaN: converted if any outcome says so, unknown if none tells.
+            "o_converted": said.groupby(outcomes["decision_id"]).max(),
+        }
+    )
+    by_outcome["o_n"] = outcomes.groupby("decision_id").size()
+    visits = results[(results["source"] == "visit") & results["closed"]]
+    by_visit = pd.DataFrame(
+        {
+            "v_spend": visits.groupby("decision_id")["spend"].sum(min_count=1),
+            "v_n": visits.groupby("decision_id").size(),
+        }
+    )
+    frame = decisions.join(by_outcome, on="decision_id").join(by_visit, on="decision_id")
+    o_spend = frame["o_spend"].astype(np.float64)
+    v_spend = frame["v_spend"].astype(np.float64)
+    has_outcome = frame["o_n"].notna().to_numpy()
+    has_visit = frame["v_n"].notna().to_numpy()
+    frame["spend"] = np.where(has_outcome, o_spend, v_spend)
+    from_visit = np.where(has_visit, (v_spend.fillna(0) > 0).to_numpy(np.float64), np.nan)
+    converted = frame["o_converted"].fillna(pd.Series(from_visit, index=frame.index))
+    frame["converted"] = pd.array(converted.to_numpy() == 1.0, dtype="boolean")
+    frame.loc[converted.isna().to_numpy(), "converted"] = pd.NA
+    frame["responded"] = has_outcome | has_visit
+    return frame.drop(columns=["o_spend", "o_converted", "o_n", "v_spend", "v_n"])
+
+
+def _next(
+    frame: pd.DataFrame, *, horizon: dt.timedelta, now: dt.datetime
+) -> tuple[pd.Series, pd.Series]:
+    """Per decision: the customer's later decisions within the horizon that led to a
+    result, and their spend; NaN where the horizon is still open or there is no id."""
+    n = len(frame)
+    visits = np.full(n, np.nan)
+    spend = np.full(n, np.nan)
+    if n == 0:
+        return pd.Series(visits), pd.Series(spend)
+    span = horizon // dt.timedelta(milliseconds=1)
+    ms = frame["decided_at"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    # A customer is a customer id at a site; decisions without an id form group -1.
+    group = frame.groupby(["site", "customer_id"], sort=False).ngroup().to_numpy(np.int64)
+    order = np.lexsort((ms, group))
+    g, t = group[order], ms[order]
+    width = int(t.max() - t.min()) + span + 2
+    if (int(g.max()) + 2) * width >= 2**62:
+        raise DataError(
+            "The export window is too long to label in one pass; export it in parts with "
+            "--since and --until"
+        )
+    # (customer, time) as one sortable integer, so one searchsorted finds both window ends.
+    key = (g + 1) * width + (t - t.min())
+    responded = frame["responded"].to_numpy()[order]
+    paid = np.where(responded, np.nan_to_num(frame["spend"].to_numpy(dtype=np.float64)[order]), 0)
+    count_cum = np.concatenate([[0], np.cumsum(responded, dtype=np.int64)])
+    spend_cum = np.concatenate([[0.0], np.cumsum(paid)])
+    first_after = np.searchsorted(key, key, side="right")
+    last = np.searchsorted(key, key + span, side="right")
+    matured = t + span <= pd.Timestamp(now).value // 1_000_000
+    ok = matured & (g >= 0)
+    visits[order[ok]] = (count_cum[last] - count_cum[first_after])[ok]
+    spend[order[ok]] = (spend_cum[last] - spend_cum[first_after])[ok]
+    return pd.Series(visits), pd.Series(spend)
+
+
+def _signal_columns(signals: list[dict[str, Any]], *, taken: set[str]) -> pd.DataFrame:
+    """One column per signal name seen in the window, in first-seen order."""
+    frame = pd.DataFrame.from_records(signals) if signals else pd.DataFrame(index=range(0))
+    frame.index = pd.RangeIndex(len(signals))
+    renamed = {c: f"{SIGNAL_PREFIX}{c}" for c in frame.columns if c in taken}
+    frame = frame.rename(columns=renamed)
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = _one_type(frame[col])
+    return frame
+
+
+def _one_type(column: pd.Series) -> pd.Series:
+    """A column a table can hold: values of mixed kinds (a number one day, text the next)
+    are written as text."""
+    kinds = {type(v) for v in column.dropna()}
+    if len(kinds) <= 1 or kinds <= {int, float}:
+        return column
+    return column.map(lambda v: v if v is None or v is pd.NA else str(v))
