@@ -25,6 +25,7 @@ from tierline.training.fairness import (
     gated_tiers,
     group_labels,
 )
+from tierline.training.report import render_report
 from tierline.training.train import train
 
 BASE: dict[str, Any] = {
@@ -287,3 +288,20 @@ def test_the_demo_spec_is_checked_on_its_protected_columns(trained: Trained) -> 
     assert fairness["gated_tiers"] == ["vip", "standard"]
     assert [c["column"] for c in fairness["columns"]] == ["age_band", "gender"]
     assert load_spec(EXAMPLES / "demo.toml").protected == ("age_band", "gender")
+
+
+def test_the_html_report_marks_only_refused_ratios_below_the_floor(trained: Trained) -> None:
+    """The model report flags a refused tier below the floor and shows a ratio chance could
+    explain as within chance instead."""
+    meta = Registry(trained.models).metadata(trained.result.version)
+
+    def section(fairness: dict[str, Any]) -> str:
+        html = render_report(
+            version="v0001", metadata={**meta, "fairness": fairness}, champion=True
+        )
+        return html[html.index('<section id="fairness">') : html.index('<section id="drift">')]
+
+    refused = section(assess(spec=make_spec(), **customers({"a": (200, 40), "b": (100, 10)})))
+    assert refused.count("below the floor") == 1 and "within chance" not in refused
+    chance = section(assess(spec=make_spec(), **customers({"a": (40, 3), "b": (40, 1)})))
+    assert "below the floor" not in chance and chance.count("within chance") == 1
