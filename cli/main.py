@@ -120,8 +120,18 @@ def train(
         Path | None, typer.Option(help="Playbook TOML (default: the shipped one).")
     ] = None,
     promote: Annotated[
-        PromoteMode, typer.Option(help="auto: only if not worse than the champion.")
+        PromoteMode,
+        typer.Option(
+            help="auto: only if not worse than the champion and the fairness gate passes."
+        ),
     ] = PromoteMode.auto,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why --promote always overrides a refusal; kept in the version's metadata.",
+        ),
+    ] = None,
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="How much worse than the champion auto still promotes.")
     ] = 0.01,
@@ -133,6 +143,12 @@ def train(
 
     Example: tierline train --data customers.csv --spec examples/demo.toml
     """
+    if reason is not None and promote is not PromoteMode.always:
+        raise typer.BadParameter(
+            "a reason is kept only with --promote always", param_hint="--reason"
+        )
+    if reason is not None and not reason.strip():
+        raise typer.BadParameter("give the reason in words", param_hint="--reason")
     from tierline.engine.spec import load_spec
     from tierline.training.train import train as run_train
 
@@ -145,6 +161,7 @@ def train(
             models=models,
             playbook_path=playbook,
             promote=promote.value,
+            reason=reason,
             tolerance=tolerance,
             progress=say,
             budget=budget,
@@ -152,10 +169,10 @@ def train(
     if as_json:
         _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
         return
-    out.print(result.report)
+    out.print(result.report, markup=False)
     state = "promoted to champion" if result.promoted else "not promoted"
-    state += f" ({result.gate.get('why')})"
-    out.print(f"\nmodel {result.version} written to {models}: {state}")
+    state += f" ({result.why})"
+    out.print(f"\nmodel {result.version} written to {models}: {state}", markup=False)
 
 
 # -- score ------------------------------------------------------------------------------
@@ -483,7 +500,7 @@ def demo(
         frame = data_io.load_customers(data_path, model.spec, with_target=False)
         scored = model.score_frame(frame)
         data_io.write_table(scored, scored_path)
-    out.print(result.report)
+    out.print(result.report, markup=False)
     out.print(
         f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
     )

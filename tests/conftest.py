@@ -191,6 +191,20 @@ def gate_champion(gate_data: dict[str, Path], tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
+def fairness_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Customers whose vip tier follows a neighbourhood that is a proxy for age (`proxy`) or
+    not (`fair`), and the demo spec with the neighbourhood as a model input (`spec`)."""
+    from tests.fairness_data import write_neighbourhood_customers, write_neighbourhood_spec
+
+    folder = tmp_path_factory.mktemp("fairness_data")
+    return {
+        "proxy": write_neighbourhood_customers(folder / "proxy.csv", proxy=True),
+        "fair": write_neighbourhood_customers(folder / "fair.csv", proxy=False),
+        "spec": write_neighbourhood_spec(folder / "spec.toml"),
+    }
+
+
+@pytest.fixture(scope="session")
 def pg_admin() -> Iterator[sa.Engine]:
     """An autocommit engine on the PostgreSQL test database; fails the test if unreachable."""
     engine = sa.create_engine(

@@ -37,6 +37,9 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.evaluate import format_report, format_selection, measure
+from tierline.training.fairness import assess as assess_fairness
+from tierline.training.fairness import format_fairness, record_override
+from tierline.training.fairness import verdict as fairness_verdict
 from tierline.training.figures import feature_importance, linear_importance, report_figures
 from tierline.training.gate import gate as run_gate
 from tierline.training.selection import CANDIDATES, Candidate, select
@@ -75,6 +78,20 @@ class TrainResult:
     best_iteration: int
     seconds: float
     selection: dict[str, Any] = field(default_factory=dict)
+    fairness: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def why(self) -> str:
+        """Why the version was or was not promoted, for a person: the champion gate's
+        reason, then the fairness gate's when it refused."""
+        why = str(self.gate.get("why"))
+        if self.fairness and not self.fairness.get("passed", True):
+            override = self.fairness.get("override")
+            refusal = f"the fairness gate refused: {self.fairness.get('why')}"
+            if override is not None:
+                refusal += f"; overridden ({override['reason']})"
+            why = f"{why}; {refusal}"
+        return why
 
     def summary(self) -> dict[str, Any]:
         kind_metric = self.gate.get("metric")
@@ -85,6 +102,7 @@ class TrainResult:
             "value": self.metrics.get(kind_metric) if kind_metric else None,
             "gate": self.gate,
             "model": self.selection.get("winner"),
+            "fairness": fairness_verdict(self.fairness),
             "seconds": round(self.seconds, 2),
         }
 
@@ -272,6 +290,7 @@ def train(
     models: str | Path,
     playbook_path: str | Path | None = None,
     promote: str = "auto",
+    reason: str | None = None,
     tolerance: float = 0.01,
     progress: Progress | None = None,
     threads: int | None = None,
@@ -280,10 +299,12 @@ def train(
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
-    ``threads`` caps LightGBM's threads (default: every core). ``backtest`` (how the
-    champion's logged decisions did, ``training.backtest``) is kept in the gate's record.
-    ``budget``: seconds for the model search (``training.selection``; default about twice
-    one fit).
+    ``auto`` promotes only when both the champion gate and the fairness gate pass;
+    ``always`` promotes anyway, and over a fairness refusal records the override and
+    ``reason`` in the version's metadata. ``threads`` caps LightGBM's threads (default:
+    every core). ``backtest`` (how the champion's logged decisions did,
+    ``training.backtest``) is kept in the gate's record. ``budget``: seconds for the
+    model search (``training.selection``; default about twice one fit).
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -348,8 +369,14 @@ def train(
     baselines = fit_baselines(
         spec=spec, prep=prep, X=X, n_cat=len(spec.categorical), scores=baseline_scores
     )
+    fairness = assess_fairness(
+        spec=spec, frame=test_frame, tiers=decided["tier"], rules=decided["rule"]
+    )
+    if promote == "always" and not fairness["passed"]:
+        record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
     report += "\n" + format_selection(selection.summary())
+    report += "\n\n" + format_fairness(fairness)
 
     registry = Registry(models)
     say("checking against the champion")
@@ -386,6 +413,7 @@ def train(
         # Each input's distribution over the training rows, what `tierline drift` compares
         # the logged decisions' signals with.
         "drift": drift_profile(frame, spec, rows=prep.train_idx),
+        "fairness": fairness,
         "report": report_figures(
             spec=spec,
             y_true=y_test,
@@ -411,9 +439,9 @@ def train(
         playbook_text=playbook.text,
         metadata=metadata,
     )
-    promoted = promote == "always" or (promote == "auto" and gate["passed"])
+    promoted = promote == "always" or (promote == "auto" and gate["passed"] and fairness["passed"])
     if promoted:
-        registry.promote(version, reason="promote" if promote == "always" else "auto-promote")
+        registry.promote(version, reason=_promote_action(promote, reason, fairness))
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return TrainResult(
         version=version,
@@ -425,4 +453,14 @@ def train(
         best_iteration=winner.best_iteration or 0,
         selection=selection.summary(),
         seconds=seconds,
+        fairness=fairness,
     )
+
+
+def _promote_action(promote: str, reason: str | None, fairness: dict[str, Any]) -> str:
+    """The registry history's action: how the version came to be promoted, and why."""
+    if promote == "auto":
+        return "auto-promote"
+    if "override" in fairness:
+        return f"promote over the fairness gate: {fairness['override']['reason']}"
+    return f"promote: {reason}" if reason else "promote"

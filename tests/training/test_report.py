@@ -242,7 +242,9 @@ def test_fairness_table_flags_the_gated_tier_below_the_floor(
     assert "18-25" in fairness and "65+" in fairness and "3.1%" in fairness
     assert fairness.count("below the floor") == 1  # vip only: standard is not gated
     assert "seasonal campaign, reviewed by the owner" in fairness
-    plain = render_report(version="v0001", metadata=meta, champion=True)
+    assert "fairness" in meta  # training records the check; a version from before did not
+    older = {k: v for k, v in meta.items() if k != "fairness"}
+    plain = render_report(version="v0001", metadata=older, champion=True)
     assert "records no fairness check" in plain
 
 
