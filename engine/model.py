@@ -223,7 +223,7 @@ class TierModel:
         perk cue is shown; without it every perk counts as available (batch scoring).
         """
         row = self.features.transform_record(signals)
-        out = self.single_row_predictor().predict(row)
+        out = self.policy.calibrate(self.single_row_predictor().predict(row))
         decision = self.policy.decide(scores=out if self.n_outputs > 1 else out[0], signals=signals)
         holdout = self.playbook.is_holdout(customer_id)
         cues = self.playbook.cues_for(
@@ -253,7 +253,7 @@ class TierModel:
     def score_frame(self, frame: pd.DataFrame, *, explain: bool = False) -> pd.DataFrame:
         """The scored output for a batch: one row per input row, same order (see README)."""
         X = self.features.transform(frame)
-        out = self.predict_matrix(X)
+        out = self.policy.calibrate(self.predict_matrix(X))
         decided = self.policy.decide_many(scores=out, frame=frame)
         ids = (
             frame[self.spec.id].astype(str).tolist()

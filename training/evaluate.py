@@ -171,3 +171,19 @@ def format_selection(selection: Mapping[str, Any]) -> str:
             + ", ".join(selection["skipped"])
         )
     return "\n".join(lines)
+
+
+def format_calibration(calibration: Mapping[str, Any]) -> str:
+    """One line: the calibration fitted and the held-out reliability before and after it."""
+    method = calibration.get("method", "none")
+    if "before" not in calibration:
+        return "calibration: none (a value target)"
+    before, after = calibration["before"], calibration["after"]
+    what = {
+        "platt": f"Platt scaling (a={calibration['a']:.3f}, b={calibration['b']:.3f})",
+        "temperature": f"temperature scaling (T={calibration['temperature']:.3f})",
+    }.get(method, "none (it did not improve the validation log loss)")
+    return (
+        f"calibration: {what}; held-out expected calibration error {before['ece']:.3f} -> "
+        f"{after['ece']:.3f}, log loss {before['log_loss']:.3f} -> {after['log_loss']:.3f}"
+    )

@@ -10,6 +10,7 @@ version, and let the promotion gate decide whether it becomes the champion.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -36,7 +37,8 @@ from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
-from tierline.training.evaluate import format_report, format_selection, measure
+from tierline.training.calibrate import fit_calibration, reliability
+from tierline.training.evaluate import format_calibration, format_report, format_selection, measure
 from tierline.training.fairness import assess as assess_fairness
 from tierline.training.fairness import format_fairness, record_override
 from tierline.training.fairness import verdict as fairness_verdict
@@ -355,12 +357,22 @@ def train(
     )
     winner = selection.winner
     say(f"{winner.name} won on the validation slice")
+    say("calibrating the probabilities on the validation slice")
+    kind = spec.target_kind
+    calibration = fit_calibration(kind, prep.y[prep.valid_idx], selection.predict(X["valid"]))
+    policy = dataclasses.replace(TierPolicy.from_spec(spec), calibration=calibration)
     say("evaluating on the held-out customers")
-    policy = TierPolicy.from_spec(spec)
-    if spec.target_kind != "class":
-        policy = policy.fit_thresholds(spec=spec, train_scores=selection.predict(X["train"]))
+    if kind != "class":
+        train_scores = policy.calibrate(selection.predict(X["train"]))
+        policy = policy.fit_thresholds(spec=spec, train_scores=train_scores)
     test_frame = frame.iloc[prep.test_idx]
-    test_scores = selection.predict(X["test"])
+    raw_test = selection.predict(X["test"])
+    test_scores = policy.calibrate(raw_test)
+    calibrated = {"method": calibration.method, **calibration.to_json()}
+    if kind != "value":
+        y_held = prep.y[prep.test_idx]
+        calibrated["before"] = reliability(kind, y_held, raw_test)
+        calibrated["after"] = reliability(kind, y_held, test_scores)
     decided = policy.decide_many(scores=test_scores, frame=test_frame)
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
@@ -376,6 +388,7 @@ def train(
         record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
     report += "\n" + format_selection(selection.summary())
+    report += "\n" + format_calibration(calibrated)
     report += "\n\n" + format_fairness(fairness)
 
     registry = Registry(models)
@@ -407,6 +420,7 @@ def train(
             "best_iteration": winner.best_iteration,
         },
         "selection": selection.summary(),
+        "calibration": calibrated,
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,
