@@ -54,7 +54,15 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 _ALLOWED: dict[str, set[str]] = {
     "": {"data", "features", "target", "tiers", "transactions", "fairness"},
     "data": {"id", "time"},
-    "features": {"categorical", "numeric", "boolean", "drop", "protected", "unknown_signals"},
+    "features": {
+        "categorical",
+        "numeric",
+        "boolean",
+        "drop",
+        "protected",
+        "unknown_signals",
+        "monotone",
+    },
     "target": {"kind", "column", "positive"},
     "tiers": {"names", "default", "min_confidence", "cuts", "rules"},
     "cut": {"tier", "top_fraction", "min_score"},
@@ -158,6 +166,8 @@ class Spec:
     transactions: TransactionsSpec | None = None
     unknown_signals: str = "ignore"
     fairness: FairnessSpec | None = None
+    # Signals whose direction is known: 1 the score may only rise with them, -1 only fall.
+    monotone: Mapping[str, int] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived views -------------------------------------------------------------
@@ -260,6 +270,7 @@ class Spec:
                 "drop": list(self.drop),
                 "protected": list(self.protected),
                 "unknown_signals": self.unknown_signals,
+                **({"monotone": dict(self.monotone)} if self.monotone else {}),
             },
             "target": target,
             "tiers": tiers,
@@ -406,10 +417,36 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         transactions=tx,
         unknown_signals=unknown_signals,
         fairness=fairness,
+        monotone=_monotone(f, numeric=(*numeric, *boolean), source=source),
         raw=dict(data),
     )
     _check_roles(spec, source)
     return spec
+
+
+def _monotone(f: Mapping[str, Any], *, numeric: tuple[str, ...], source: str) -> dict[str, int]:
+    """``[features] monotone = { visits_90d = 1, days_since_last_visit = -1 }``: numeric or
+    boolean model inputs, each 1 (the score only rises with it) or -1 (only falls)."""
+    raw = f.get("monotone", {})
+    if not isinstance(raw, Mapping):
+        raise SpecError(
+            f"{source}: [features] monotone must be a table such as "
+            f"{{ visits_90d = 1, days_since_last_visit = -1 }}"
+        )
+    out: dict[str, int] = {}
+    for name, direction in raw.items():
+        if name not in numeric:
+            raise SpecError(
+                f"{source}: [features] monotone names '{name}', which is not a numeric or "
+                f"boolean feature; only those can be constrained"
+            )
+        if isinstance(direction, bool) or direction not in (1, -1):
+            raise SpecError(
+                f"{source}: [features] monotone {name} = {direction!r}; use 1 (the score rises "
+                f"with it) or -1 (it falls)"
+            )
+        out[name] = int(direction)
+    return out
 
 
 def _parse_cuts(

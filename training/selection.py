@@ -13,7 +13,9 @@ those it will serve, which is where a shifted market shows. The candidates:
 * ``linear``: a regularized linear model on the same features (``engine.linear``: one-hot
   categories, standardized numbers, missing flags), served from JSON coefficients.
 
-Monotone constraints declared in the spec apply to every tree candidate. LightGBM's
+Monotone directions declared in the spec (``[features] monotone``) bind every candidate:
+LightGBM's monotone constraints for the trees, and for the linear model a slope of the
+wrong sign is set to zero. LightGBM's
 ``linear_tree`` is not a candidate: LightGBM cannot explain its predictions
 (``pred_contrib``), and every decision carries its reasons.
 
@@ -157,7 +159,7 @@ def select(
 
     def fit(name: str, threads: int) -> Candidate:
         if name == "linear":
-            return _fit_linear(spec, X, y)
+            return _fit_linear(spec, X, y, names)
         return _fit_tree(name, params, settings[name], monotone, X, y, spec, lgb_names, threads)
 
     started = time.perf_counter()
@@ -237,7 +239,9 @@ def _fit_tree(
     return Candidate(name=name, model=booster, best_iteration=best, params=shown)
 
 
-def _fit_linear(spec: Spec, X: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> Candidate:
+def _fit_linear(
+    spec: Spec, X: dict[str, np.ndarray], y: dict[str, np.ndarray], names: list[str]
+) -> Candidate:
     rows = X["train"]
     target = y["train"]
     if len(rows) > LINEAR_MAX_ROWS:
@@ -258,8 +262,23 @@ def _fit_linear(spec: Spec, X: dict[str, np.ndarray], y: dict[str, np.ndarray]) 
             coef, intercept = clf.coef_, clf.intercept_
             if kind == "class":
                 coef, intercept = _all_classes(clf.classes_, coef, intercept, len(spec.tiers))
+    coef = _clamped(coef, plan, _monotone(spec, names))
     model = LinearModel.from_fit(kind=kind, plan=plan, coef=coef, intercept=intercept, X=rows)
     return Candidate(name="linear", model=model, params={"penalty": "l2", "C": 1.0})
+
+
+def _clamped(coef: np.ndarray, plan: LinearPlan, monotone: list[int] | None) -> np.ndarray:
+    """A declared direction holds for the linear model too: a slope of the other sign is
+    set to zero (the signal then does not move the score)."""
+    if monotone is None:
+        return coef
+    coef = coef.copy()
+    starts = np.cumsum([0, *plan.widths])
+    for column, direction in enumerate(monotone):
+        if direction and column >= plan.n_cat:
+            slope = coef[:, starts[column]]
+            coef[:, starts[column]] = np.where(slope * direction < 0, 0.0, slope)
+    return coef
 
 
 def _all_classes(
@@ -278,10 +297,9 @@ def _all_classes(
 
 
 def _monotone(spec: Spec, names: list[str]) -> list[int] | None:
-    declared = getattr(spec, "monotone", None) or {}
-    if not declared:
+    if not spec.monotone:
         return None
-    return [int(declared.get(n, 0)) for n in names]
+    return [int(spec.monotone.get(n, 0)) for n in names]
 
 
 def _metric(kind: str, y: np.ndarray, scores: np.ndarray) -> float | None:

@@ -164,6 +164,7 @@ def test_report_has_every_section_for_its_kind(
         "tier-mix",
         "gains",
         fit,
+        "calibration-fit",
         "importance",
         "fairness",
         "drift",

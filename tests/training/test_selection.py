@@ -80,3 +80,41 @@ def test_a_budget_of_nothing_tries_only_the_default(tmp_path: Path) -> None:
     selection = result.selection
     assert selection["winner"] == "lightgbm" and selection["skipped"] == list(CANDIDATES[1:])
     assert "not tried within the 0s budget" in result.report
+
+
+def test_a_declared_direction_binds_whichever_candidate_wins(tmp_path: Path) -> None:
+    """x0 raises the return rate, but the spec declares it may only lower the score: the
+    served model's score never rises with x0, whichever candidate won."""
+    write_table(drifting_customers(5_000, seed=6), tmp_path / "c.csv")
+    spec_text = SPEC.replace('"x10", "x11"]\n', '"x10", "x11"]\nmonotone = { x0 = -1, x1 = 1 }\n')
+    (tmp_path / "spec.toml").write_text(spec_text)
+    spec = load_spec(tmp_path / "spec.toml")
+    assert spec.monotone == {"x0": -1, "x1": 1}
+    result = train(data_path=tmp_path / "c.csv", spec=spec, models=tmp_path / "models")
+    model = Registry(tmp_path / "models").load(result.version)
+    grid = pd.DataFrame({"x0": np.linspace(-3, 3, 25)})
+    for name in [f"x{i}" for i in range(1, 12)]:
+        grid[name] = 0.3
+    grid["channel"] = "ch2"
+    scores = model.score_frame(grid)["score"].to_numpy()
+    assert (np.diff(scores) <= 1e-12).all(), (result.selection["winner"], scores)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("monotone = { channel = 1 }", "'channel', which is not a numeric or boolean feature"),
+        ("monotone = { x0 = 2 }", "x0 = 2; use 1"),
+        ("monotone = [1]", "must be a table"),
+    ],
+)
+def test_a_bad_monotone_table_is_refused(tmp_path: Path, table: str, message: str) -> None:
+    """A direction on a category, a direction other than 1 or -1, or a list: SpecError
+    naming it."""
+    from tierline.engine.errors import SpecError
+
+    (tmp_path / "spec.toml").write_text(
+        SPEC.replace('"x10", "x11"]\n', f'"x10", "x11"]\n{table}\n')
+    )
+    with pytest.raises(SpecError, match=message):
+        load_spec(tmp_path / "spec.toml")

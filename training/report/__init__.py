@@ -43,6 +43,7 @@ def render_report(
         model.tier_mix(),
         model.gains(),
         model.fit(),
+        model.calibration(),
         model.importance(),
         fairness_section(metadata.get("fairness")),
         drift_section(drift),

@@ -264,6 +264,38 @@ class ModelSections:
         head = ["candidate", f"{esc(metric)} validation", f"{esc(metric)} held-out", "time"]
         return section("selection", "Model selection", para(intro), table(head, rows))
 
+    def calibration(self) -> str:
+        found = self.meta.get("calibration") or {}
+        if "before" not in found:
+            text = (
+                "No probability calibration (a value target)."
+                if found
+                else "Trained before probability calibration."
+            )
+            return section("calibration-fit", "Probability calibration", para(text, "muted"))
+        method = {
+            "platt": "Platt scaling of the probability",
+            "temperature": "temperature scaling of the tier probabilities",
+        }.get(str(found.get("method")), "none: it did not improve the validation log loss")
+        rows = [
+            [
+                esc(when),
+                num(found[when]["ece"]),
+                num(found[when]["log_loss"]),
+            ]
+            for when in ("before", "after")
+        ]
+        intro = (
+            f"Fitted on the validation slice: {method}. Reliability on the held-out customers "
+            f"(expected calibration error over ten bins, and log loss), before and after."
+        )
+        return section(
+            "calibration-fit",
+            "Probability calibration",
+            para(intro),
+            table(["", "calibration error", "log loss"], rows),
+        )
+
     def importance(self) -> str:
         features = self.figures.get("importance")
         if not features:
