@@ -147,6 +147,43 @@ SUCCESS: dict[str, Any] = {
             }
         ],
     },
+    "uplift": {
+        "site": "lyon",
+        "since": "2026-09-01",
+        "until": "2026-11-30",
+        "timezone": "Europe/Paris",
+        "customers": 3412,
+        "anonymous_decisions": 5210,
+        "min_customers": 30,
+        "confidence": 0.95,
+        "rows": [
+            {
+                "tier": "vip",
+                "perk": None,
+                "treated": {"customers": 812, "conversion_rate": 0.64, "spend_per_customer": 91.2},
+                "holdout": {"customers": 44, "conversion_rate": 0.55, "spend_per_customer": 80.1},
+                "enough_data": True,
+                "note": None,
+                "conversion_difference": {"estimate": 0.09, "low": -0.06, "high": 0.24},
+                "spend_difference": {"estimate": 11.1, "low": 1.9, "high": 20.3},
+                "cost_per_customer": 3.1,
+                "net_value": {"estimate": 8.0, "low": -1.2, "high": 17.2},
+            },
+            {
+                "tier": "vip",
+                "perk": "brand_dessert",
+                "treated": {"customers": 21, "conversion_rate": None, "spend_per_customer": None},
+                "holdout": {"customers": 44, "conversion_rate": None, "spend_per_customer": None},
+                "enough_data": False,
+                "note": "not enough data yet: 21 treated and 44 holdout customers, 30 of each "
+                "needed",
+                "conversion_difference": None,
+                "spend_difference": None,
+                "cost_per_customer": None,
+                "net_value": None,
+            },
+        ],
+    },
     "models": {
         "champion": "v0003",
         "serving": "v0003",

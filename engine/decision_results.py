@@ -66,6 +66,8 @@ def _read_decisions(
     frame = pd.DataFrame(
         {
             **columns,
+            # An empty window would otherwise give float ids that no result joins on.
+            "decision_id": pd.Series(columns["decision_id"], dtype=object),
             "decided_at": pd.to_datetime(columns["decided_at"], utc=True),
             "score": np.asarray(columns["score"], dtype=np.float64),
             "holdout": np.asarray(columns["holdout"], dtype=bool),
@@ -84,7 +86,7 @@ def _read_results(
         for page in store.decision_results(since=since, until=until)
         for r in page
     ]
-    return pd.DataFrame(rows, columns=names)
+    return pd.DataFrame(rows, columns=names).astype({"decision_id": object})
 
 
 def _with_results(decisions: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
