@@ -34,6 +34,7 @@ from tierline.cli.console import steps as _steps
 from tierline.cli.customers import customers_app
 from tierline.cli.export import export
 from tierline.cli.report import report
+from tierline.cli.uplift import uplift_report
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
 
@@ -56,6 +57,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(customers_app, name="customers")
 app.command("export")(export)
 app.command("report")(report)
+app.command("uplift-report")(uplift_report)
 
 # The example specs ship inside the package, so `tierline demo` runs from any folder.
 EXAMPLES = resources.files("tierline") / "examples"

@@ -4,41 +4,13 @@ each arm has enough customers, and only counts before; admin keys; bad dates are
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import OTHER_SITE, SITE, Keys, assert_error, site_key
-from tierline.engine.store import Store
+from tests.conftest import record_uplift_log
 from tierline.engine.uplift import mean_difference
-
-COFFEE = {"code": "welcome_coffee", "text": "Offer a coffee on the house", "perk": "coffee"}
-
-
-def _seed(store: Store, *, treated: int, held: int, site: str = SITE) -> None:
-    """``treated`` vip customers who took coffee and spent 50 (every other one converted),
-    ``held`` holdout vip customers who spent 40 and 20 in turn, none converted."""
-    items = [
-        {
-            "customer_id": f"{site}-{'h' if i >= treated else 't'}{i}",
-            "site": site,
-            "tier": "vip",
-            "confidence": 0.9,
-            "score": 0.8,
-            "cues": [] if i >= treated else [COFFEE],
-            "reasons": [],
-            "model_version": "v0001",
-            "holdout": i >= treated,
-            "degraded": False,
-        }
-        for i in range(treated + held)
-    ]
-    for i, decision in enumerate(store.record_decisions(items)):
-        spend = 50.0 if i < treated else (40.0 if i % 2 else 20.0)
-        body: dict[str, Any] = {"decision_id": decision, "spend": spend, "accepted": []}
-        body |= {"declined": [], "converted": i < treated and i % 2 == 0, "note": None}
-        store.record_outcome(site=site, idempotency_key=decision, body=body)
 
 
 def test_enough_customers_give_differences_with_their_intervals(
@@ -47,7 +19,7 @@ def test_enough_customers_give_differences_with_their_intervals(
     """With 40 treated and 30 holdout customers the vip and coffee rows carry rates, spend,
     the differences with their intervals and the net value after the coffee's cost."""
     store = client.app.state.store  # type: ignore[attr-defined]
-    _seed(store, treated=40, held=30)
+    record_uplift_log(store, treated=40, held=30)
     answer = client.get("/v1/reports/uplift", headers=keys.admin)
     assert answer.status_code == 200, answer.text
     report = answer.json()
@@ -80,8 +52,8 @@ def test_below_the_minimum_only_counts_are_answered(client: TestClient, keys: Ke
     """29 holdout customers: every row says not enough data yet, with the counts and no
     figure; another site's decisions are not counted."""
     store = client.app.state.store  # type: ignore[attr-defined]
-    _seed(store, treated=40, held=29)
-    _seed(store, treated=5, held=5, site=OTHER_SITE)
+    record_uplift_log(store, treated=40, held=29)
+    record_uplift_log(store, treated=5, held=5, site=OTHER_SITE)
     report = client.get("/v1/reports/uplift", headers=keys.admin).json()
     assert report["customers"] == 69 and report["min_customers"] == 30
     for row in report["rows"]:
@@ -94,7 +66,7 @@ def test_the_window_is_of_the_sites_days(client: TestClient, keys: Keys) -> None
     """?since and ?until are days in the site's time zone: a window that ends yesterday
     or starts tomorrow holds none of today's decisions, today's holds them all."""
     store = client.app.state.store  # type: ignore[attr-defined]
-    _seed(store, treated=3, held=2)
+    record_uplift_log(store, treated=3, held=2)
     today = dt.datetime.now(dt.UTC).date()
     day = dt.timedelta(days=1)
 
@@ -131,6 +103,6 @@ def test_only_admin_keys_see_the_uplift(client: TestClient, keys: Keys) -> None:
     """A pos or staff key is refused with a 403; another site's admin sees its own site."""
     for headers in (keys.pos, keys.staff):
         assert_error(client.get("/v1/reports/uplift", headers=headers), 403)
-    _seed(client.app.state.store, treated=2, held=2)  # type: ignore[attr-defined]
+    record_uplift_log(client.app.state.store, treated=2, held=2)  # type: ignore[attr-defined]
     other = client.get("/v1/reports/uplift", headers=site_key(client, "admin", OTHER_SITE))
     assert other.json()["site"] == OTHER_SITE and other.json()["rows"] == []
