@@ -70,15 +70,17 @@ def record_vip_decision(
 COFFEE_CUE = {"code": "welcome_coffee", "text": "Offer a coffee on the house", "perk": "coffee"}
 
 
-def record_uplift_log(store: Store, *, treated: int, held: int, site: str = "lyon") -> None:
-    """Store ``treated`` vip customers who took coffee and spent 50 (every other one
-    converted) and ``held`` holdout vip customers who spent 20 and 40 in turn, none
+def record_uplift_log(
+    store: Store, *, treated: int, held: int, site: str = "lyon", tier: str = "vip"
+) -> None:
+    """Store ``treated`` customers of ``tier`` who took coffee and spent 50 (every other
+    one converted) and ``held`` holdout customers who spent 20 and 40 in turn, none
     converted, each with one decision and its outcome."""
     items = [
         {
-            "customer_id": f"{site}-{'h' if i >= treated else 't'}{i}",
+            "customer_id": f"{site}-{tier}-{'h' if i >= treated else 't'}{i}",
             "site": site,
-            "tier": "vip",
+            "tier": tier,
             "confidence": 0.9,
             "score": 0.8,
             "cues": [] if i >= treated else [COFFEE_CUE],

@@ -45,9 +45,10 @@ from tests.browser import (
     server_env,
     tierline,
 )
-from tests.conftest import ROOT, Trained
+from tests.conftest import ROOT, Trained, record_uplift_log
 from tests.servers import free_port
 from tierline.api.routers.display import CSP
+from tierline.engine.store import Store
 
 SITE = "lyon"
 ZONE = "Europe/Berlin"  # the manager's day at SITE; SHOTS_SITE's is UTC
@@ -521,6 +522,34 @@ def test_the_manager_view_shows_revenue_by_tier_and_perks(live: Live, board: Boa
     page.get_by_test_id("floor-tab").click()
     expect(page.get_by_test_id("manager-view")).to_be_hidden()
     expect(page.get_by_test_id("visit-card").first).to_be_visible()
+
+
+def test_the_manager_view_shows_the_measured_uplift(live: Live, board: Board) -> None:
+    """The Manager tab's uplift panel has a row per tier and per perk of GET
+    /v1/reports/uplift: the counts, the differences with their 95 % range and the net after
+    the perk's cost; "not enough data yet" and no figure where a side is short."""
+    with Store.open(f"sqlite:///{live.db}") as store:
+        record_uplift_log(store, treated=40, held=30)
+        record_uplift_log(store, treated=3, held=2, tier="student")
+    report = httpx.get(
+        f"{live.base}/v1/reports/uplift", headers={"X-API-Key": live.keys["admin"]}, timeout=10
+    ).json()
+    coffee = next(r for r in report["rows"] if r["tier"] == "vip" and r["perk"] == "coffee")
+    assert coffee["enough_data"] and coffee["spend_difference"]["estimate"] == 20.0
+    page = board.page
+    sign_in(page, live.base, live.keys["admin"])
+    page.get_by_test_id("manager-tab").click()
+    rows = page.get_by_test_id("uplift-row")
+    expect(rows).to_have_count(len(report["rows"]))
+    shown = rows.filter(has_text="Coffee on the house").first
+    expect(shown).to_contain_text("+20.00")
+    low, high = (f"{coffee['spend_difference'][k]:+.2f}" for k in ("low", "high"))
+    expect(shown).to_contain_text(f"range {low} to {high}")
+    expect(shown).to_contain_text(f"{coffee['net_value']['estimate']:+.2f}")
+    short = rows.filter(has_text="Student")
+    expect(short).to_have_count(2)
+    expect(short.first).to_contain_text("Not enough data yet")
+    expect(short.first).not_to_contain_text("range")
 
 
 SHOT_GUESTS: list[tuple[dict[str, Any], int]] = [
