@@ -1042,7 +1042,7 @@
 
   // The difference in bold, its 95 % range below it, then what the two sides were.
   function differenceCell(interval, format, unit, sides) {
-    const range = `range ${format(interval.low)} to ${format(interval.high)}${unit}`;
+    const range = `${format(interval.low)} to ${format(interval.high)}`;
     return el("td", { class: "uplift-cell" }, [
       el("span", { class: "uplift-diff", text: `${format(interval.estimate)}${unit}` }),
       el("span", { class: "uplift-range", text: range }),
@@ -1056,7 +1056,7 @@
     const rows = [...(report.rows || [])].sort((a, b) => rank(a.tier) - rank(b.tier));
     const points = (x) => signedPoints.format(x * 100);
     const built = rows.map((r) => {
-      const perk = r.perk === null ? "All perks and cues" : state.perkTexts.get(r.perk) || r.perk;
+      const perk = r.perk === null ? "Whole tier" : state.perkTexts.get(r.perk) || r.perk;
       const head = [
         tierCell(r.tier),
         cell(perk),
@@ -1073,7 +1073,7 @@
         ...head,
         differenceCell(r.conversion_difference, points, " pts", `${percent.format(t.conversion_rate)} vs ${percent.format(h.conversion_rate)}`),
         differenceCell(r.spend_difference, (x) => signedMoney.format(x), "", `${money.format(t.spend_per_customer)} vs ${money.format(h.spend_per_customer)}`),
-        differenceCell(r.net_value, (x) => signedMoney.format(x), "", `after ${money.format(r.cost_per_customer)} per guest`),
+        differenceCell(r.net_value, (x) => signedMoney.format(x), "", `cost ${money.format(r.cost_per_customer)}`),
       ]);
     });
     $("uplift").replaceChildren(...(built.length ? built : [emptyRow(7, "No decisions with a customer id yet")]));
