@@ -41,22 +41,25 @@ def decisions_with_results(
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    site: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """The decisions made in ``[since, until)``, oldest first: ``DECISION_COLUMNS``
-    (``perks`` joined with "|"), ``spend``, ``converted`` (nullable boolean) and
-    ``responded``; and each decision's signals (an empty dict when none are kept)."""
+    """The decisions made in ``[since, until)`` (at ``site``, if given), in id order:
+    ``DECISION_COLUMNS`` (``perks`` joined with "|"), ``spend``, ``converted`` (nullable
+    boolean) and ``responded``; and each decision's signals (an empty dict when none are
+    kept)."""
     say = progress or (lambda _m: None)
-    decisions, signals = _read_decisions(store, since=since, until=until, say=say)
-    results = _read_results(store, since=since, until=until)
+    window = {"since": since, "until": until, "site": site}
+    decisions, signals = _read_decisions(store, window=window, say=say)
+    results = _read_results(store, window=window)
     return _with_results(decisions, results), signals
 
 
 def _read_decisions(
-    store: Store, *, since: dt.datetime | None, until: dt.datetime | None, say: Progress
+    store: Store, *, window: dict[str, Any], say: Progress
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     columns: dict[str, list[Any]] = {c: [] for c in (*DECISION_COLUMNS, "signals")}
-    for page in store.logged_columns(since=since, until=until):
+    for page in store.logged_columns(**window):
         for col, values in page.items():
             columns[col].extend(values)
         read = len(columns["decision_id"])
@@ -77,15 +80,9 @@ def _read_decisions(
     return frame, signals
 
 
-def _read_results(
-    store: Store, *, since: dt.datetime | None, until: dt.datetime | None
-) -> pd.DataFrame:
+def _read_results(store: Store, *, window: dict[str, Any]) -> pd.DataFrame:
     names = ["decision_id", "source", "spend", "converted", "closed"]
-    rows = [
-        [r[n] for n in names]
-        for page in store.decision_results(since=since, until=until)
-        for r in page
-    ]
+    rows = [[r[n] for n in names] for page in store.decision_results(**window) for r in page]
     return pd.DataFrame(rows, columns=names).astype({"decision_id": object})
 
 

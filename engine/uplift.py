@@ -205,9 +205,7 @@ def measure_uplift(
 ) -> dict[str, Any]:
     """``uplift_table`` of the decisions made in ``[since, until)`` at ``site`` (every site
     when None), with the perks' costs from the store."""
-    frame, _signals = decisions_with_results(store, since=since, until=until)
-    if site is not None:
-        frame = frame[frame["site"] == site]
+    frame, _signals = decisions_with_results(store, since=since, until=until, site=site)
     costs = {
         p["name"]: float(p["cost"]) for p in store.list_perks(day=dt.datetime.now(dt.UTC).date())
     }

@@ -12,8 +12,8 @@
   // the offline banner within a few seconds.
   const FETCH_TIMEOUT_MS = 4000;
   const REPORT_MS = 5000;
-  // The uplift reads the whole decision log and moves slowly: once a minute is plenty.
-  const UPLIFT_MS = 60000;
+  // The uplift reads the site's whole decision log and its figures move slowly.
+  const UPLIFT_MS = 300000;
   const SUCCESS_MS = 2500;
   // Retries of one action after a lost connection; they reuse its Idempotency-Key.
   const RETRY_DELAYS_MS = [400, 1200];
