@@ -20,6 +20,7 @@ __all__ = [
     "CustomerAnswer",
     "DecisionAnswer",
     "DecisionBatchAnswer",
+    "DriftAnswer",
     "ErasedAnswer",
     "ErrorBody",
     "HealthAnswer",
@@ -219,6 +220,40 @@ class ReportAnswer(_Answer):
     by_tier: list[TierDay]
     by_campaign: list[CampaignDay]
     perks: list[PerkDay]
+
+
+class DriftBin(_Answer):
+    bin: str = Field(description="A category, `(other)`, `(missing)`, or a numeric range.")
+    training: float = Field(description="The training rows' share in the bin.")
+    window: float = Field(description="The window's share in the bin.")
+
+
+class DriftSignal(_Answer):
+    """One model input: its population stability index and band."""
+
+    signal: str
+    kind: str = Field(description="numeric, categorical or boolean.")
+    psi: float = Field(description="Sum over bins of (window - training) * ln(window / training).")
+    band: str = Field(description="stable (< 0.1), watch (< 0.25) or act (>= 0.25).")
+    rows: int
+    missing_share: float
+    training_missing_share: float
+    bins: list[DriftBin]
+
+
+class DriftAnswer(_Answer):
+    """Drift of the decisions logged in a window (every site and model version) against
+    the serving model's training rows, most drifted signal first."""
+
+    model_version: str
+    since: dt.datetime
+    until: dt.datetime = Field(description="Not included (the midnight after the last day).")
+    decisions: int = Field(description="Decisions in the window that kept their signals.")
+    min_decisions: int
+    enough: bool = Field(description="false: too few decisions for figures; see message.")
+    message: str | None
+    band: str | None = Field(description="The worst signal's band; null without figures.")
+    signals: list[DriftSignal]
 
 
 class UpliftArm(_Answer):

@@ -81,6 +81,47 @@ PERK: dict[str, Any] = {
     "spent": 17.5,
 }
 
+DRIFT: dict[str, Any] = {
+    "model_version": "v0003",
+    "since": "2026-11-19T00:00:00Z",
+    "until": "2026-11-26T00:00:00Z",
+    "decisions": 1840,
+    "min_decisions": 100,
+    "enough": True,
+    "message": None,
+    "band": "act",
+    "signals": [
+        {
+            "signal": "campaign",
+            "kind": "categorical",
+            "psi": 0.412,
+            "band": "act",
+            "rows": 1840,
+            "missing_share": 0.05,
+            "training_missing_share": 0.28,
+            "bins": [
+                {"bin": "spring_menu", "training": 0.11, "window": 0.52},
+                {"bin": "(other)", "training": 0.0, "window": 0.08},
+                {"bin": "(missing)", "training": 0.28, "window": 0.05},
+            ],
+        },
+        {
+            "signal": "visits_90d",
+            "kind": "numeric",
+            "psi": 0.021,
+            "band": "stable",
+            "rows": 1840,
+            "missing_share": 0.0,
+            "training_missing_share": 0.0,
+            "bins": [
+                {"bin": "≤ 0", "training": 0.49, "window": 0.47},
+                {"bin": "> 3", "training": 0.1, "window": 0.11},
+                {"bin": "(missing)", "training": 0.0, "window": 0.0},
+            ],
+        },
+    ],
+}
+
 # name -> the typed answer of a route that serialises its answer itself (response_model=None)
 MODELS: dict[str, type[BaseModel]] = {"decision": DecisionAnswer}
 
@@ -147,6 +188,7 @@ SUCCESS: dict[str, Any] = {
             }
         ],
     },
+    "drift": DRIFT,
     "uplift": {
         "site": "lyon",
         "since": "2026-09-01",

@@ -21,6 +21,7 @@ __all__ = [
     "TRANSACTION_FEATURES",
     "UNKNOWN_SIGNAL_MODES",
     "Cut",
+    "FairnessSpec",
     "Rule",
     "Spec",
     "TransactionsSpec",
@@ -51,7 +52,7 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 )
 
 _ALLOWED: dict[str, set[str]] = {
-    "": {"data", "features", "target", "tiers", "transactions"},
+    "": {"data", "features", "target", "tiers", "transactions", "fairness"},
     "data": {"id", "time"},
     "features": {"categorical", "numeric", "boolean", "drop", "protected", "unknown_signals"},
     "target": {"kind", "column", "positive"},
@@ -60,6 +61,7 @@ _ALLOWED: dict[str, set[str]] = {
     "rule": {"tier", "when", "name"},
     "when": {"column", *RULE_OPS},
     "transactions": {"customer", "time", "amount", "as_of", "horizon_days"},
+    "fairness": {"min_ratio", "min_group", "tiers"},
 }
 
 
@@ -119,6 +121,22 @@ class TransactionsSpec:
 
 
 @dataclass(frozen=True)
+class FairnessSpec:
+    """``[fairness]``: the four-fifths rule's threshold, the smallest group measured on its
+    own, and the tiers the gate checks (None: every tier no hard rule gives)."""
+
+    min_ratio: float = 0.8
+    min_group: int = 30
+    tiers: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"min_ratio": self.min_ratio, "min_group": self.min_group}
+        if self.tiers is not None:
+            out["tiers"] = list(self.tiers)
+        return out
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated spec. Build it with ``load_spec`` or ``parse_spec``, not by hand."""
 
@@ -139,6 +157,7 @@ class Spec:
     rules: tuple[Rule, ...] = ()
     transactions: TransactionsSpec | None = None
     unknown_signals: str = "ignore"
+    fairness: FairnessSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived views -------------------------------------------------------------
@@ -247,6 +266,8 @@ class Spec:
         }
         if self.transactions:
             out["transactions"] = self.transactions.to_dict()
+        if self.fairness:
+            out["fairness"] = self.fairness.to_dict()
         return out
 
     @classmethod
@@ -364,6 +385,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         raise SpecError(f"{source}: [tiers] min_confidence must be between 0 and 1, got {min_conf}")
     cuts = _parse_cuts(tiers_t.get("cuts", []), kind, names, default, source)
     rules = _parse_rules(tiers_t.get("rules", []), names, source)
+    fairness = _parse_fairness(data.get("fairness"), names, protected, source)
 
     spec = Spec(
         id=id_col,
@@ -383,6 +405,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         rules=rules,
         transactions=tx,
         unknown_signals=unknown_signals,
+        fairness=fairness,
         raw=dict(data),
     )
     _check_roles(spec, source)
@@ -480,6 +503,49 @@ def _parse_rules(raw: Any, names: tuple[str, ...], source: str) -> tuple[Rule, .
             )
         )
     return tuple(rules)
+
+
+def _parse_fairness(
+    raw: Any, names: tuple[str, ...], protected: tuple[str, ...], source: str
+) -> FairnessSpec | None:
+    if raw is None:
+        return None
+    f = _check_keys(raw, "fairness", "[fairness]", source)
+    if not protected:
+        raise SpecError(
+            f"{source}: [fairness] checks the tiers per group of the [features] protected "
+            f"columns, and the spec declares none; list them or remove [fairness]"
+        )
+    min_ratio = _number(f.get("min_ratio", 0.8), "[fairness] min_ratio", source)
+    if not 0.0 < min_ratio <= 1.0:
+        raise SpecError(
+            f"{source}: [fairness] min_ratio must be above 0 and at most 1 (0.8 is the "
+            f"four-fifths rule), got {min_ratio:g}"
+        )
+    min_group = f.get("min_group", 30)
+    if isinstance(min_group, bool) or not isinstance(min_group, int) or min_group < 1:
+        raise SpecError(
+            f"{source}: [fairness] min_group must be a whole number of customers >= 1, "
+            f"got {min_group!r}"
+        )
+    tiers: tuple[str, ...] | None = None
+    if "tiers" in f:
+        value = f["tiers"]
+        if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+            raise SpecError(
+                f"{source}: [fairness] tiers must be a non-empty list of tier names, got {value!r}"
+            )
+        unknown = [t for t in value if t not in names]
+        if unknown:
+            raise SpecError(
+                f"{source}: [fairness] tiers names '{unknown[0]}', which is not one of "
+                f"[tiers] names {list(names)}"
+            )
+        dupes = sorted({t for t in value if value.count(t) > 1})
+        if dupes:
+            raise SpecError(f"{source}: tier '{dupes[0]}' is listed twice in [fairness] tiers")
+        tiers = tuple(value)
+    return FairnessSpec(min_ratio=min_ratio, min_group=min_group, tiers=tiers)
 
 
 def _parse_transactions(raw: Any, source: str) -> TransactionsSpec | None:

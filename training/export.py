@@ -94,11 +94,13 @@ def export_frame(
     # Later decisions inside the horizon of the window's last ones label them.
     read_until = None if until is None else until + horizon
     frame, signals = decisions_with_results(store, since=since, until=read_until, progress=say)
+    # Naive UTC, as training reads a time column (a zone suffix would be refused).
+    frame["decided_at"] = frame["decided_at"].dt.tz_localize(None)
     visits_col, spend_col = horizon_columns(horizon_days)
     frame[visits_col], frame[spend_col] = _next(frame, horizon=horizon, now=now)
     keep = np.ones(len(frame), dtype=bool)
     if until is not None:
-        keep = (frame["decided_at"] < pd.Timestamp(until)).to_numpy()
+        keep = (frame["decided_at"] < pd.Timestamp(until).tz_convert(None)).to_numpy()
     signal_frame = _signal_columns(signals, taken=set(frame.columns))
     frame = pd.concat(
         [

@@ -12,6 +12,9 @@
   // the offline banner within a few seconds.
   const FETCH_TIMEOUT_MS = 4000;
   const REPORT_MS = 5000;
+  // Drift reads every logged decision to find the week's (the log has no time index),
+  // so it refreshes far less often than today's figures.
+  const DRIFT_MS = 600000;
   // The uplift reads the site's whole decision log and its figures move slowly.
   const UPLIFT_MS = 300000;
   const SUCCESS_MS = 2500;
@@ -68,6 +71,7 @@
     pollGeneration: 0,
     pollTimer: null,
     reportTimer: null,
+    driftTimer: null,
     upliftTimer: null,
     perkTexts: new Map(), // perk -> its playbook text, from the day report
     // Bumped by every action that changes a visit, so a listing that was already on its
@@ -900,11 +904,15 @@
     ui.tabManager.tabIndex = manager ? 0 : -1;
     clearInterval(state.reportTimer);
     state.reportTimer = null;
+    clearInterval(state.driftTimer);
+    state.driftTimer = null;
     clearInterval(state.upliftTimer);
     state.upliftTimer = null;
     if (manager) {
       loadReport();
       state.reportTimer = setInterval(loadReport, REPORT_MS);
+      loadDrift();
+      state.driftTimer = setInterval(loadDrift, DRIFT_MS);
       loadUplift();
       state.upliftTimer = setInterval(loadUplift, UPLIFT_MS);
     }
@@ -929,6 +937,43 @@
       if (message !== reportError) showError(message); // once, not every 5 s
       reportError = message;
     }
+  }
+
+  async function loadDrift() {
+    const session = state.session;
+    try {
+      const { data } = await api("GET", "v1/reports/drift");
+      if (session !== state.session) return;
+      renderDrift(data);
+    } catch (error) {
+      if (session !== state.session) return;
+      // No model, or one trained before drift: say so in the panel, not as an alert.
+      const message = error instanceof ApiError ? error.message : "Could not load the drift report; retrying";
+      setText($("drift-note"), message);
+      $("drift").replaceChildren();
+    }
+  }
+
+  // Only the signals worth a look: watch (0.1 to 0.25) and act (from 0.25).
+  function renderDrift(report) {
+    const percent = (share) => `${Math.round(share * 1000) / 10}%`;
+    const flagged = (report.signals || []).filter((s) => s.band !== "stable");
+    let note = report.message || "";
+    if (report.enough) {
+      note = `${count.format(report.decisions)} decisions against the training data of ${report.model_version}.`;
+      if (!flagged.length) note += " Every signal is stable.";
+    }
+    setText($("drift-note"), note);
+    const rows = flagged.map((s) =>
+      el("tr", { testid: "drift-row" }, [
+        cell(s.signal),
+        cell(s.psi.toFixed(2), true),
+        el("td", {}, [el("span", { class: `drift-band drift-${s.band}`, text: s.band })]),
+        cell(percent(s.missing_share), true),
+        cell(percent(s.training_missing_share), true),
+      ]),
+    );
+    $("drift").replaceChildren(...(rows.length ? rows : [emptyRow(5, "No signal to watch")]));
   }
 
   function cell(text, numeric) {
@@ -1092,6 +1137,8 @@
     stopPolling();
     clearInterval(state.reportTimer);
     state.reportTimer = null;
+    clearInterval(state.driftTimer);
+    state.driftTimer = null;
     clearInterval(state.upliftTimer);
     state.upliftTimer = null;
     sessionStorage.removeItem(KEY_STORE);

@@ -45,7 +45,7 @@ from tests.browser import (
     server_env,
     tierline,
 )
-from tests.conftest import ROOT, Trained, record_uplift_log
+from tests.conftest import ROOT, Trained, log_decisions, record_uplift_log, training_signals
 from tests.servers import free_port
 from tierline.api.routers.display import CSP
 from tierline.engine.store import Store
@@ -524,6 +524,27 @@ def test_the_manager_view_shows_revenue_by_tier_and_perks(live: Live, board: Boa
     expect(page.get_by_test_id("visit-card").first).to_be_visible()
 
 
+def test_the_manager_view_lists_a_drifted_signal(
+    live: Live, board: Board, trained: Trained
+) -> None:
+    """Decisions whose guests all drive a car brand training never saw: the drift panel of
+    the manager view lists that signal as act, with its PSI."""
+    with Store.open(f"sqlite:///{live.db}") as store:
+        log_decisions(store, [{**s, "car_brand": "Lada"} for s in training_signals(trained, 300)])
+    page = board.page
+    sign_in(page, live.base, live.keys["admin"])
+    page.get_by_test_id("manager-tab").click()
+    row = page.get_by_test_id("drift-row").filter(has_text="car_brand")
+    expect(row).to_contain_text("act")
+    report = httpx.get(
+        f"{live.base}/v1/reports/drift", headers={"X-API-Key": live.keys["admin"]}, timeout=30
+    ).json()
+    [car] = [s for s in report["signals"] if s["signal"] == "car_brand"]
+    assert car["band"] == "act"
+    expect(row).to_contain_text(f"{car['psi']:.2f}")
+    expect(page.get_by_test_id("drift-note")).to_contain_text(report["model_version"])
+
+
 def test_the_manager_view_shows_the_measured_uplift(live: Live, board: Board) -> None:
     """The Manager tab's uplift panel has a row per tier and per perk of GET
     /v1/reports/uplift: the counts, the differences with their 95 % range and the net after
@@ -615,6 +636,9 @@ def test_screenshots_for_the_docs(live: Live, browser: Browser, tmp_path: Path) 
             if name == "manager":
                 page.get_by_test_id("manager-tab").click()
                 expect(page.get_by_test_id("report-perks")).to_contain_text("Coffee on the house")
+                expect(
+                    page.get_by_test_id("report-drift").locator("tbody tr").first
+                ).to_be_visible()
             page.screenshot(path=out / f"display-{name}.png", full_page=name == "manager")
         finally:
             context.close()

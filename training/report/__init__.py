@@ -39,6 +39,7 @@ def render_report(
     sections = [
         model.metrics_table(),
         model.gate(),
+        model.selection(),
         model.tier_mix(),
         model.gains(),
         model.fit(),
