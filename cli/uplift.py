@@ -42,7 +42,10 @@ def uplift_report(
         raise typer.BadParameter(f"--until {until} is not after --since {since}")
     with Store.open(database_url()) as store:
         report = measure_uplift(store, site=site, since=start, until=end)
-    report = {"site": site, "since": start, "until": end, **report}
+    window = {
+        k: None if t is None else t.isoformat() for k, t in (("since", start), ("until", end))
+    }
+    report = {"site": site, **window, **report}
     if as_json:
         emit_json(report)
         return

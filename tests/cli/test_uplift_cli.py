@@ -69,7 +69,9 @@ def test_bad_dates_are_refused(db: dict[str, str]) -> None:
 
 
 def test_a_window_without_decisions_reports_no_customers(db: dict[str, str]) -> None:
-    """--until a day before the decisions were made: no customers and no rows."""
+    """--until a day before the decisions were made: no customers and no rows; the JSON
+    gives the window's end as an ISO time (the midnight after the last day)."""
     proc = run("uplift-report", "--until", "2020-01-01", "--json", env=db)
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["until"] == "2020-01-02T00:00:00+00:00"
     assert json.loads(proc.stdout)["customers"] == 0 and json.loads(proc.stdout)["rows"] == []
