@@ -32,6 +32,7 @@ __all__ = [
     "ReadyAnswer",
     "ReasonAnswer",
     "ReportAnswer",
+    "UpliftAnswer",
     "VisitAnswer",
     "VisitListAnswer",
 ]
@@ -253,6 +254,60 @@ class DriftAnswer(_Answer):
     message: str | None
     band: str | None = Field(description="The worst signal's band; null without figures.")
     signals: list[DriftSignal]
+
+
+class UpliftArm(_Answer):
+    """One arm of a comparison: its customers and, with enough data, its figures."""
+
+    customers: int
+    conversion_rate: float | None = Field(description="null: not enough data yet.")
+    spend_per_customer: float | None = Field(description="null: not enough data yet.")
+
+
+class UpliftInterval(_Answer):
+    """Treated minus holdout, with the bounds of its 95 % interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+class UpliftRow(_Answer):
+    """A tier (``perk`` null: all its treated customers) or one perk within a tier,
+    treated against the tier's holdout. Below the minimum sample: the counts, a note, and
+    no figure."""
+
+    tier: str
+    perk: str | None
+    treated: UpliftArm
+    holdout: UpliftArm
+    enough_data: bool
+    note: str | None = Field(description="Why there are no figures (not enough data yet).")
+    conversion_difference: UpliftInterval | None
+    spend_difference: UpliftInterval | None
+    cost_per_customer: float | None = Field(
+        description="The treated arm's perk cost per customer minus the holdout's."
+    )
+    net_value: UpliftInterval | None = Field(
+        description="Spend difference minus the cost, per treated customer."
+    )
+
+
+class UpliftAnswer(_Answer):
+    """Measured uplift at the key's site over the decisions of ``[since, until]`` (the
+    site's days): one customer per customer id, by their first decision in the window."""
+
+    site: str
+    since: dt.date | None
+    until: dt.date | None
+    timezone: str
+    customers: int = Field(description="Known customers counted (one each).")
+    anonymous_decisions: int = Field(
+        description="Decisions without a customer id, left out: never held out, no control."
+    )
+    min_customers: int = Field(description="Customers each arm needs before any figure.")
+    confidence: float
+    rows: list[UpliftRow]
 
 
 class ErasedAnswer(_Answer):

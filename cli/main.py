@@ -35,6 +35,7 @@ from tierline.cli.customers import customers_app
 from tierline.cli.drift import drift
 from tierline.cli.export import export
 from tierline.cli.report import report
+from tierline.cli.uplift import uplift_report
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
 
@@ -58,6 +59,7 @@ app.add_typer(customers_app, name="customers")
 app.command("drift")(drift)
 app.command("export")(export)
 app.command("report")(report)
+app.command("uplift-report")(uplift_report)
 
 # The example specs ship inside the package, so `tierline demo` runs from any folder.
 EXAMPLES = resources.files("tierline") / "examples"

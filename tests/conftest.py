@@ -67,6 +67,37 @@ def record_vip_decision(
     )
 
 
+COFFEE_CUE = {"code": "welcome_coffee", "text": "Offer a coffee on the house", "perk": "coffee"}
+
+
+def record_uplift_log(
+    store: Store, *, treated: int, held: int, site: str = "lyon", tier: str = "vip"
+) -> None:
+    """Store ``treated`` customers of ``tier`` who took coffee and spent 50 (every other
+    one converted) and ``held`` holdout customers who spent 20 and 40 in turn, none
+    converted, each with one decision and its outcome."""
+    items = [
+        {
+            "customer_id": f"{site}-{tier}-{'h' if i >= treated else 't'}{i}",
+            "site": site,
+            "tier": tier,
+            "confidence": 0.9,
+            "score": 0.8,
+            "cues": [] if i >= treated else [COFFEE_CUE],
+            "reasons": [],
+            "model_version": "v0001",
+            "holdout": i >= treated,
+            "degraded": False,
+        }
+        for i in range(treated + held)
+    ]
+    for i, decision in enumerate(store.record_decisions(items)):
+        spend = 50.0 if i < treated else (40.0 if i % 2 else 20.0)
+        body: dict[str, Any] = {"decision_id": decision, "spend": spend, "accepted": []}
+        body |= {"declined": [], "converted": i < treated and i % 2 == 0, "note": None}
+        store.record_outcome(site=site, idempotency_key=decision, body=body)
+
+
 @dataclass(frozen=True)
 class Trained:
     data: Path

@@ -1,5 +1,5 @@
-"""Reports: the manager's view of today at the key's site, and the signals' drift (admin
-keys)."""
+"""Reports: the manager's view of today and the measured uplift at the key's site, and
+the signals' drift (admin keys)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BeforeValidator
 
-from tierline.api.answers import DriftAnswer, ReportAnswer
+from tierline.api.answers import DriftAnswer, ReportAnswer, UpliftAnswer
 from tierline.api.deps import AdminKey, MetricsDep, ModelDep, SettingsDep, StoreDep
+from tierline.api.errors import ApiError
 from tierline.api.examples import documented
 from tierline.engine.drift import drift_report, drift_window, training_profile
 from tierline.engine.errors import NotFound
+from tierline.engine.uplift import measure_uplift
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -95,3 +97,39 @@ def drift(
     )
     metrics.set_drift(report["signals"])
     return report
+
+
+# -- measured uplift -------------------------------------------------------------------------
+
+
+@router.get("/uplift", response_model=UpliftAnswer, responses=documented("uplift"))
+def uplift_report(
+    key: AdminKey,
+    store: StoreDep,
+    settings: SettingsDep,
+    since: Annotated[
+        Day | None, Query(description="First day (the site's), YYYY-MM-DD; default all")
+    ] = None,
+    until: Annotated[
+        Day | None, Query(description="Last day included (the site's), YYYY-MM-DD; default today")
+    ] = None,
+) -> dict[str, Any]:
+    """Treated against holdout per tier and per perk at the key's site: customers,
+    conversion rate, spend per customer, the differences with 95 % intervals and the net
+    value after the perks' cost; "not enough data yet" below the minimum sample."""
+    if since is not None and until is not None and until < since:
+        raise ApiError(
+            422, "validation_error", f"until {until} is before since {since}", details=None
+        )
+    zone = settings.zone_for(key.site)
+
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+
+    report = measure_uplift(
+        store,
+        site=key.site,
+        since=None if since is None else midnight(since),
+        until=None if until is None else midnight(until + dt.timedelta(days=1)),
+    )
+    return {"site": key.site, "since": since, "until": until, "timezone": str(zone), **report}

@@ -45,7 +45,7 @@ from tests.browser import (
     server_env,
     tierline,
 )
-from tests.conftest import ROOT, Trained, log_decisions, training_signals
+from tests.conftest import ROOT, Trained, log_decisions, record_uplift_log, training_signals
 from tests.servers import free_port
 from tierline.api.routers.display import CSP
 from tierline.engine.store import Store
@@ -543,6 +543,34 @@ def test_the_manager_view_lists_a_drifted_signal(
     assert car["band"] == "act"
     expect(row).to_contain_text(f"{car['psi']:.2f}")
     expect(page.get_by_test_id("drift-note")).to_contain_text(report["model_version"])
+
+
+def test_the_manager_view_shows_the_measured_uplift(live: Live, board: Board) -> None:
+    """The Manager tab's uplift panel has a row per tier and per perk of GET
+    /v1/reports/uplift: the counts, the differences with their 95 % range and the net after
+    the perk's cost; "not enough data yet" and no figure where a side is short."""
+    with Store.open(f"sqlite:///{live.db}") as store:
+        record_uplift_log(store, treated=40, held=30)
+        record_uplift_log(store, treated=3, held=2, tier="student")
+    report = httpx.get(
+        f"{live.base}/v1/reports/uplift", headers={"X-API-Key": live.keys["admin"]}, timeout=10
+    ).json()
+    coffee = next(r for r in report["rows"] if r["tier"] == "vip" and r["perk"] == "coffee")
+    assert coffee["enough_data"] and coffee["spend_difference"]["estimate"] == 20.0
+    page = board.page
+    sign_in(page, live.base, live.keys["admin"])
+    page.get_by_test_id("manager-tab").click()
+    rows = page.get_by_test_id("uplift-row")
+    expect(rows).to_have_count(len(report["rows"]))
+    shown = rows.filter(has_text="Coffee on the house").first
+    expect(shown).to_contain_text("+20.00")
+    low, high = (f"{coffee['spend_difference'][k]:+.2f}" for k in ("low", "high"))
+    expect(shown).to_contain_text(f"{low} to {high}")
+    expect(shown).to_contain_text(f"{coffee['net_value']['estimate']:+.2f}")
+    short = rows.filter(has_text="Student")
+    expect(short).to_have_count(2)
+    expect(short.first).to_contain_text("Not enough data yet")
+    expect(short.first).not_to_contain_text(" to ")
 
 
 SHOT_GUESTS: list[tuple[dict[str, Any], int]] = [
