@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
     name="tierline",
     help="Segment customers into service tiers and tell staff what to do.",
     no_args_is_help=True,
@@ -52,9 +53,34 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 models_app = typer.Typer(
-    help="List, inspect, promote and roll back model versions.", no_args_is_help=True
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
+    help="List, inspect, promote and roll back model versions.",
+    no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"tierline {version('tierline')}", markup=False)
+        except PackageNotFoundError:
+            out.print("tierline (not installed: run from a checkout)", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    shown: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Segment customers into service tiers and tell staff what to do."""
+
+
 app.add_typer(customers_app, name="customers")
 app.command("drift")(drift)
 app.command("export")(export)
@@ -385,12 +411,24 @@ def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
 
 
 # -- models -----------------------------------------------------------------------------
+def _say_models(root: Path) -> None:
+    """Which registry a models command works on (stderr: stdout stays the answer)."""
+    err.print(f"models: {root.resolve()}", markup=False)
+
+
+def _say_store() -> None:
+    """Which store a keys command works on: the running server's only if it reads the same
+    TIERLINE_DATABASE_URL."""
+    err.print(f"database: {_database_url()}", markup=False)
+
+
 @models_app.command("list")
 def models_list(models: ModelsOpt = None, as_json: JsonOpt = False) -> None:
     """List model versions, oldest first; the champion is marked."""
     from tierline.training.evaluate import PRIMARY
 
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     infos = [registry.info(v) for v in registry.versions()]
     if as_json:
         _emit_json(
@@ -430,6 +468,7 @@ def models_show(
 ) -> None:
     """Print a version's metadata (spec, data fingerprint, metrics, baselines) as JSON."""
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     name = version or registry.champion()
     if name is None:
         raise TierlineError(f"No champion in {registry.root}; name a version")
@@ -444,6 +483,7 @@ def models_promote(
 ) -> None:
     """Make a version the champion (it is verified first)."""
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     previous = registry.promote(version)
     out.print(f"champion: {version} (was {previous or 'none'})")
 
@@ -452,6 +492,7 @@ def models_promote(
 def models_rollback(models: ModelsOpt = None) -> None:
     """Return the champion to the version it replaced."""
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     current = registry.champion()
     now = registry.rollback()
     out.print(f"champion: {now} (was {current})")
@@ -463,9 +504,10 @@ def demo(
     customers: Annotated[
         int, typer.Option("--customers", "-n", min=1000, help="Demo customers to generate.")
     ] = 50_000,
-    workdir: Annotated[Path, typer.Option(help="Where the demo data and models go.")] = Path(
-        "var/demo"
-    ),
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo's customers.csv and scored.csv go.")
+    ] = Path("var/demo"),
+    models: ModelsOpt = None,
     serve_api: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Then start the API with demo keys.")
     ] = True,
@@ -474,8 +516,10 @@ def demo(
 ) -> None:
     """Generate demo customers, train, promote, score them, print a sample, then serve the API.
 
-    The API runs on 127.0.0.1 with a staff, a pos and an admin key for the site 'demo'
-    (printed once); Ctrl-C stops it.
+    The model goes where every command looks ($TIERLINE_MODELS or models/) and the API's
+    store is $TIERLINE_DATABASE_URL (default var/tierline.db), so `tierline keys create` and
+    `tierline models list` work on the demo's state. The API runs on 127.0.0.1 with a staff,
+    a pos and an admin key for the site 'demo' (printed once); Ctrl-C stops it.
     """
     from tierline.api.server import check_port_free
     from tierline.training import data as data_io
@@ -485,8 +529,9 @@ def demo(
     if serve_api:
         check_port_free("127.0.0.1", port)
     data_path = workdir / "customers.csv"
-    models = workdir / "models"
+    models = models or _default_models()
     scored_path = workdir / "scored.csv"
+    kept = Registry(models).versions() if models.is_dir() else []
     with _steps(quiet) as say:
         say(f"generating {customers:,} demo customers")
         data_io.write_table(generate_customers(customers, seed=7), data_path)
@@ -504,7 +549,10 @@ def demo(
         data_io.write_table(scored, scored_path)
     out.print(result.report, markup=False)
     out.print(
-        f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
+        f"\nmodel {result.version} is the champion in {models} (made now; kept "
+        f"{len(kept)} earlier version(s) there); all {len(scored):,} customers scored -> "
+        f"{scored_path}\n",
+        markup=False,
     )
     _print_sample(model, frame, scored)
     if serve_api:
@@ -525,7 +573,7 @@ def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: An
     from tierline.api.server import serve
     from tierline.engine.store import Store
 
-    url = f"sqlite:///{(workdir / 'tierline.db').resolve()}"
+    url = _database_url()
     os.environ["TIERLINE_DATABASE_URL"] = url
     os.environ["TIERLINE_MODELS"] = str(models.resolve())
     base = f"http://127.0.0.1:{port}"
@@ -534,6 +582,12 @@ def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: An
         f"Staff display: {base}/display  (sign in with the staff key; admin for the manager view)"
     )
     with Store.open(url) as store:
+        earlier = sum(1 for k in store.list_keys() if k.get("revoked_at") is None)
+        out.print(
+            f"Store: {url} (kept {earlier} active key(s); the CLI's keys and customers "
+            f"commands use it too)",
+            markup=False,
+        )
         for role in ("staff", "pos", "admin"):
             key, _ = store.create_key(role=role, site="demo", name=f"demo {role}")
             out.print(f"{role} key: {key}")
@@ -594,7 +648,9 @@ def _print_sample(model: Any, frame: Any, scored: Any) -> None:
 
 # -- serve and keys ---------------------------------------------------------------------
 keys_app = typer.Typer(
-    help="Create, list and revoke API keys (a key is shown once).", no_args_is_help=True
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
+    help="Create, list and revoke API keys (a key is shown once).",
+    no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
 
@@ -645,6 +701,7 @@ def keys_create(
     """
     from tierline.engine.store import Store
 
+    _say_store()
     with Store.open(_database_url()) as store:
         plaintext, record = store.create_key(role=role.value, site=site, name=name)
     if as_json:
@@ -661,6 +718,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     """List keys (id, role, site, name, created, revoked); never the keys themselves."""
     from tierline.engine.store import Store
 
+    _say_store()
     with Store.open(_database_url()) as store:
         keys = store.list_keys()
     if as_json:
@@ -684,6 +742,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
     """Revoke a key from now on."""
     from tierline.engine.store import Store
 
+    _say_store()
     with Store.open(_database_url()) as store:
         record = store.revoke_key(key_id)
     out.print(f"key {record['id']} revoked at {record['revoked_at']}")
@@ -691,7 +750,9 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
 
 # -- perks -------------------------------------------------------------------------------
 perks_app = typer.Typer(
-    help="Perk stock and budgets: list them, restock (audited).", no_args_is_help=True
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
+    help="Perk stock and budgets: list them, restock (audited).",
+    no_args_is_help=True,
 )
 app.add_typer(perks_app, name="perks")
 
