@@ -353,6 +353,7 @@ def retrain(
     """
     from tierline.cli.export import parse_moment
     from tierline.engine.spec import load_spec
+    from tierline.training.retrain import unchanged_version
     from tierline.training.train import train as run_train
 
     if (data is None) == (not from_store):
@@ -365,9 +366,24 @@ def retrain(
         end = parse_moment(until, "--until", end_of_day=True)
         with _lock(models):
             if data is not None:
+                parsed = load_spec(spec)
+                same = unchanged_version(
+                    models=models, data_path=data, spec=parsed, playbook_path=playbook
+                )
+                if same is not None:
+                    _emit_json(
+                        {
+                            "ok": True,
+                            "skipped": True,
+                            "version": same,
+                            "why": f"{data.name}, the spec and the playbook are those {same} "
+                            f"was trained on; no new version written",
+                        }
+                    )
+                    return
                 result = run_train(
                     data_path=data,
-                    spec=load_spec(spec),
+                    spec=parsed,
                     models=models,
                     playbook_path=playbook,
                     promote="auto",
