@@ -9,6 +9,7 @@ customer scored alone and in a batch gets the same answer.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import logging
 import os
 import threading
@@ -29,6 +30,7 @@ from tierline.engine.reasons import Reason, describe, join_texts, top_contributi
 from tierline.engine.signals import known_signals
 from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
+from tierline.engine.uplift_model import UpliftModel, uplift_columns
 from tierline.engine.values import category_text, parse_bool
 
 __all__ = ["Scored", "TierModel"]
@@ -128,9 +130,11 @@ class TierModel:
         booster: lgb.Booster,
         metadata: Mapping[str, Any],
         model_text: str | None = None,
+        uplift: UpliftModel | None = None,
     ) -> None:
         """``model_text``: the LightGBM text ``booster`` was built from, if at hand; the
-        compiled forest is built from it (and then let go)."""
+        compiled forest is built from it (and then let go). ``uplift``: a [treatment]
+        spec's uplift model, whose best arm's net value the tier cuts then apply to."""
         self.version = version
         self.spec = spec
         self.features = features
@@ -138,6 +142,7 @@ class TierModel:
         self.playbook = playbook
         self.booster = booster
         self.metadata = dict(metadata)
+        self.uplift = uplift
         self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
         # Built once here: a decision's ignored signals are its names missing from it.
         self.known_signals = known_signals(spec=spec, playbook=playbook)
@@ -202,7 +207,16 @@ class TierModel:
         """
         row = self.features.transform_record(signals)
         out = self.single_row_predictor().predict(row)
-        decision = self.policy.decide(scores=out if self.n_outputs > 1 else out[0], signals=signals)
+        if self.uplift is not None:
+            _, best_net = self.uplift.choose(
+                self.uplift.net(self.uplift.predict_uplift(row[None, :]))
+            )
+            decision = self.policy.decide(scores=best_net[0], signals=signals)
+            decision = dataclasses.replace(decision, score=float(out[0]))
+        else:
+            decision = self.policy.decide(
+                scores=out if self.n_outputs > 1 else out[0], signals=signals
+            )
         holdout = self.playbook.is_holdout(customer_id)
         cues = self.playbook.cues_for(
             tier=decision.tier,
@@ -232,7 +246,17 @@ class TierModel:
         """The scored output for a batch: one row per input row, same order (see README)."""
         X = self.features.transform(frame)
         out = self.predict_matrix(X)
-        decided = self.policy.decide_many(scores=out, frame=frame)
+        uplift: dict[str, Any] = {}
+        if self.uplift is not None:
+            # The tiers cut on the best arm's net value; ``score`` stays the response model's.
+            lift = self.uplift.predict_uplift(X, threads=_threads_for(len(X)))
+            net = self.uplift.net(lift)
+            chosen, best_net = self.uplift.choose(net)
+            uplift = uplift_columns(self.uplift, lift, net, chosen)
+            decided = self.policy.decide_many(scores=best_net, frame=frame)
+            decided["score"] = np.asarray(out, dtype=np.float64)
+        else:
+            decided = self.policy.decide_many(scores=out, frame=frame)
         ids = (
             frame[self.spec.id].astype(str).tolist()
             if self.spec.id in frame.columns
@@ -255,6 +279,7 @@ class TierModel:
         result["cues"] = cues
         result["model_version"] = self.version
         result["holdout"] = holdout
+        result.update(uplift)
         if explain:
             reasons = self._reasons_frame(X, frame, decided["tier"])
             result["reasons"] = [join_texts(r) for r in reasons]

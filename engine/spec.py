@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tierline.engine.errors import SpecError
+from tierline.engine.treatment import TreatmentSpec, parse_treatment
 
 __all__ = [
     "TRANSACTION_FEATURES",
@@ -51,7 +52,7 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 )
 
 _ALLOWED: dict[str, set[str]] = {
-    "": {"data", "features", "target", "tiers", "transactions"},
+    "": {"data", "features", "target", "tiers", "transactions", "treatment"},
     "data": {"id", "time"},
     "features": {"categorical", "numeric", "boolean", "drop", "protected", "unknown_signals"},
     "target": {"kind", "column", "positive"},
@@ -139,6 +140,7 @@ class Spec:
     rules: tuple[Rule, ...] = ()
     transactions: TransactionsSpec | None = None
     unknown_signals: str = "ignore"
+    treatment: TreatmentSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived views -------------------------------------------------------------
@@ -168,6 +170,8 @@ class Spec:
         if self.transactions is not None:
             tx = self.transactions
             cols += [tx.customer, tx.time, tx.amount]
+        if self.treatment is not None:
+            cols.append(self.treatment.column)
         return tuple(dict.fromkeys(c for c in cols if c))
 
     def input_columns(self, *, with_target: bool) -> tuple[str, ...]:
@@ -179,6 +183,8 @@ class Spec:
         cols += list(self.rule_columns)
         if with_target and self.target_column and self.transactions is None:
             cols.append(self.target_column)
+        if with_target and self.treatment is not None:
+            cols.append(self.treatment.column)  # training reads the arm; scoring never does
         return tuple(dict.fromkeys(cols))
 
     def check_columns(self, columns: Iterable[str], *, source: str, with_target: bool) -> None:
@@ -210,6 +216,8 @@ class Spec:
             roles[self.time] = "the time column ([data] time)"
         if self.target_column:
             roles[self.target_column] = "the target ([target] column)"
+        if self.treatment is not None:
+            roles[self.treatment.column] = "the arm ([treatment] column)"
         return roles
 
     # -- (de)serialisation -----------------------------------------------------------
@@ -247,6 +255,8 @@ class Spec:
         }
         if self.transactions:
             out["transactions"] = self.transactions.to_dict()
+        if self.treatment is not None:
+            out["treatment"] = self.treatment.to_dict()
         return out
 
     @classmethod
@@ -350,6 +360,13 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
             f"{source}: [target] positive is required for kind = 'binary' (the value that counts as yes)"
         )
 
+    treatment = parse_treatment(data.get("treatment"), kind=kind, source=source)
+    if treatment is not None and tx is not None:
+        raise SpecError(
+            f"{source}: [treatment] reads a customer table with one arm per customer; "
+            f"it cannot be combined with [transactions]"
+        )
+
     tiers_t = _check_keys(data["tiers"], "tiers", "[tiers]", source)
     names = _str_list(tiers_t, "names", "[tiers]", source)
     if len(names) < 2:
@@ -362,7 +379,9 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     min_conf = _number(tiers_t.get("min_confidence", 0.0), "[tiers] min_confidence", source)
     if not 0.0 <= min_conf <= 1.0:
         raise SpecError(f"{source}: [tiers] min_confidence must be between 0 and 1, got {min_conf}")
-    cuts = _parse_cuts(tiers_t.get("cuts", []), kind, names, default, source)
+    # With [treatment] the cuts are on the best arm's net value (money), not a probability.
+    cut_kind = "value" if treatment is not None else kind
+    cuts = _parse_cuts(tiers_t.get("cuts", []), cut_kind, names, default, source)
     rules = _parse_rules(tiers_t.get("rules", []), names, source)
 
     spec = Spec(
@@ -383,6 +402,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         rules=rules,
         transactions=tx,
         unknown_signals=unknown_signals,
+        treatment=treatment,
         raw=dict(data),
     )
     _check_roles(spec, source)
@@ -533,6 +553,8 @@ def _check_roles(spec: Spec, source: str) -> None:
         claim(spec.time, "[data] time")
     if spec.target_column:
         claim(spec.target_column, "[target] column")
+    if spec.treatment is not None:
+        claim(spec.treatment.column, "[treatment] column")
     for col in spec.protected:
         claim(col, "[features] protected")
     for col in spec.drop:
@@ -571,6 +593,11 @@ def _check_roles(spec: Spec, source: str) -> None:
             raise SpecError(
                 f"{source}: rule for tier '{rule.tier}' uses protected column '{rule.column}'; "
                 f"protected columns must never drive a tier"
+            )
+        if spec.treatment is not None and rule.column == spec.treatment.column:
+            raise SpecError(
+                f"{source}: rule for tier '{rule.tier}' uses the arm column '{rule.column}'; "
+                f"scoring never reads the arm, so it cannot drive a tier"
             )
         if rule.column in (spec.target_column, *spec.drop):
             raise SpecError(

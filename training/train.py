@@ -304,15 +304,31 @@ def train(
     )
     best = booster.best_iteration or booster.current_iteration()
     booster.free_dataset()  # the binned training data is not needed past this point
+    uplift = None
+    if spec.treatment is not None:
+        from tierline.training.uplift import fit_uplift, policy_scores
+
+        uplift = fit_uplift(
+            spec=spec,
+            prep=prep,
+            X=X,
+            names=list(builder.feature_names_out_),
+            threads=threads,
+            say=say,
+        )
     say("evaluating on the held-out customers")
     policy = TierPolicy.from_spec(spec)
     if spec.target_kind != "class":
-        policy = policy.fit_thresholds(
-            spec=spec, train_scores=np.asarray(booster.predict(X["train"], num_iteration=best))
-        )
+        train_scores = np.asarray(booster.predict(X["train"], num_iteration=best))
+        if uplift is not None:
+            train_scores = policy_scores(uplift, X["train"])  # cuts on the best net value
+        policy = policy.fit_thresholds(spec=spec, train_scores=train_scores)
     test_frame = frame.iloc[prep.test_idx]
     test_scores = np.asarray(booster.predict(X["test"], num_iteration=best))
-    decided = policy.decide_many(scores=test_scores, frame=test_frame)
+    decided = policy.decide_many(
+        scores=test_scores if uplift is None else policy_scores(uplift, X["test"]),
+        frame=test_frame,
+    )
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
@@ -321,6 +337,22 @@ def train(
         spec=spec, prep=prep, X=X, n_cat=len(spec.categorical), scores=baseline_scores
     )
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+    uplift_figures: dict[str, Any] | None = None
+    if uplift is not None:
+        from tierline.training.uplift_report import format_uplift_report
+        from tierline.training.uplift_report import uplift_figures as measure_uplift
+
+        say("measuring the uplift on the held-out customers")
+        assert spec.treatment is not None
+        uplift_figures = measure_uplift(
+            fit=uplift,
+            treatment=spec.treatment,
+            X_test=X["test"],
+            y_test=prep.y[prep.test_idx],
+            codes_test=uplift.experiment.codes[prep.test_idx],
+            response_test=test_scores,
+        )
+        report += "\n\n" + format_uplift_report(uplift_figures)
 
     registry = Registry(models)
     say("checking against the champion")
@@ -369,6 +401,8 @@ def train(
         },
         "git_revision": _git_revision(),
     }
+    if uplift_figures is not None:
+        metadata["uplift"] = uplift_figures
     say("writing the model version")
     version = registry.write(
         booster_text=booster.model_to_string(num_iteration=best),
@@ -376,6 +410,7 @@ def train(
         policy=policy.to_json(),
         playbook_text=playbook.text,
         metadata=metadata,
+        extra_files=uplift.model.files() if uplift is not None else None,
     )
     promoted = promote == "always" or (promote == "auto" and gate["passed"])
     if promoted:
