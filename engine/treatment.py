@@ -26,7 +26,7 @@ class TreatmentSpec:
 
     column: str
     control: str
-    cost: Mapping[str, float] = field(default_factory=dict)
+    cost: Mapping[str, float] = field(default_factory=dict, hash=False)
     value: float | None = None
 
     def cost_of(self, arm: str) -> float:
