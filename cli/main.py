@@ -98,7 +98,7 @@ def generate(
     from tierline.training.demo_uplift import generate_experiment
 
     if experiment and transactions is not None:
-        err.print("--experiment writes a customer table only; leave out --transactions")
+        err.print("error: --experiment writes a customer table only; leave out --transactions")
         raise typer.Exit(2)
     for path in (out_path, transactions):
         if path is not None:
