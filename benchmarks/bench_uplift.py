@@ -54,8 +54,20 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     spec = load_spec(UPLIFT_SPEC)
     data = _experiment_csv(size["customers"])
     prepared = _prepared(data, spec)
+    rounds: dict[str, list[int]] = {"uplift": [], "plain": []}
+    cpu: dict[str, list[float]] = {"uplift": [], "plain": []}
+
+    def timed(name: str, fit: Any) -> None:
+        start = time.process_time()  # every thread's CPU: less sensitive to load than wall
+        found = fit(*prepared)
+        cpu[name].append(time.process_time() - start)
+        rounds[name].extend(found if isinstance(found, list) else [found])
+
     calls = interleaved_calls(
-        {"uplift": lambda _: _fit_uplift(*prepared), "plain": lambda _: _fit_plain(*prepared)},
+        {
+            "uplift": lambda _: timed("uplift", _fit_uplift),
+            "plain": lambda _: timed("plain", _fit_plain),
+        },
         [None],
         rounds=size["rounds"],
         warmup=0,
@@ -92,9 +104,16 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         scored=len(frame),
         rounds=size["rounds"],
         seconds={name: [round(s, 2) for s in times] for name, times in calls.items()},
+        boosting_rounds=rounds,
+        cpu_seconds={name: [round(s, 2) for s in times] for name, times in cpu.items()},
+        cpu_time_ratio=min(cpu["uplift"]) / min(cpu["plain"]),
         notes=[
+            f"boosting rounds kept: plain fit {rounds['plain'][-1]}, uplift learners "
+            f"{rounds['uplift'][-len(rounds['uplift']) // size['rounds'] :]} "
+            f"(S-learner first, then the T-learner's control and arms)",
+            f"CPU seconds (fastest): uplift {min(cpu['uplift']):.1f}, plain {min(cpu['plain']):.1f}",
             f"scoring {len(frame):,} rows: {with_uplift:.1f} s with uplift columns, "
-            f"{plain_scoring:.1f} s without"
+            f"{plain_scoring:.1f} s without",
         ],
     )
 
@@ -131,7 +150,8 @@ def _prepared(data: Path, spec: Any) -> tuple[Any, Any, dict[str, np.ndarray], l
     return spec, prep, X, list(builder.feature_names_out_)
 
 
-def _fit_uplift(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str]) -> None:
+def _fit_uplift(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str]) -> list[int]:
+    """Fit and measure as training does; returns the kept learner's boosting rounds."""
     from tierline.training.uplift import fit_uplift
     from tierline.training.uplift_report import uplift_figures
 
@@ -145,12 +165,14 @@ def _fit_uplift(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str]
         codes_test=fit.experiment.codes[prep.test_idx],
         response_test=response,
     )
+    return [b.current_iteration() for b in fit.model.boosters]
 
 
-def _fit_plain(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str]) -> None:
+def _fit_plain(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str]) -> int:
+    """One fit as ``tierline train`` makes it; returns its best boosting round."""
     from tierline.training.train import fit_booster
 
-    fit_booster(
+    booster = fit_booster(
         spec=spec,
         X_train=X["train"],
         y_train=prep.y[prep.train_idx],
@@ -158,6 +180,7 @@ def _fit_plain(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str])
         y_valid=prep.y[prep.valid_idx],
         names=names,
     )
+    return int(booster.best_iteration or booster.current_iteration())
 
 
 def _seconds(fn: Any) -> float:

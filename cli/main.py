@@ -157,7 +157,10 @@ def train(
             progress=say,
         )
     if as_json:
-        _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
+        summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
+        if result.uplift is not None:
+            summary["uplift"] = result.uplift
+        _emit_json(summary)
         return
     out.print(result.report)
     state = "promoted to champion" if result.promoted else "not promoted"

@@ -380,8 +380,9 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     if not 0.0 <= min_conf <= 1.0:
         raise SpecError(f"{source}: [tiers] min_confidence must be between 0 and 1, got {min_conf}")
     # With [treatment] the cuts are on the best arm's net value (money), not a probability.
-    cut_kind = "value" if treatment is not None else kind
-    cuts = _parse_cuts(tiers_t.get("cuts", []), cut_kind, names, default, source)
+    cuts = _parse_cuts(
+        tiers_t.get("cuts", []), kind, names, default, source, money=treatment is not None
+    )
     rules = _parse_rules(tiers_t.get("rules", []), names, source)
 
     spec = Spec(
@@ -410,7 +411,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
 
 
 def _parse_cuts(
-    raw: Any, kind: str, names: tuple[str, ...], default: str, source: str
+    raw: Any, kind: str, names: tuple[str, ...], default: str, source: str, *, money: bool = False
 ) -> tuple[Cut, ...]:
     if not isinstance(raw, list):
         raise SpecError(f"{source}: [tiers] cuts must be a list of tables")
@@ -447,7 +448,7 @@ def _parse_cuts(
             cuts.append(Cut(tier=tier, top_fraction=frac))
         else:
             score = _number(c["min_score"], f"{where}.min_score", source)
-            if kind == "binary" and not 0.0 <= score <= 1.0:
+            if kind == "binary" and not money and not 0.0 <= score <= 1.0:
                 raise SpecError(
                     f"{source}: {where}.min_score must be a probability between 0 and 1, got {score}"
                 )

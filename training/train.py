@@ -71,6 +71,7 @@ class TrainResult:
     report: str
     best_iteration: int
     seconds: float
+    uplift: dict[str, Any] | None = None  # the uplift report's figures ([treatment] specs)
 
     def summary(self) -> dict[str, Any]:
         kind_metric = self.gate.get("metric")
@@ -425,4 +426,5 @@ def train(
         report=report,
         best_iteration=best,
         seconds=seconds,
+        uplift=uplift_figures,
     )

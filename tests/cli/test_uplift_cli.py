@@ -43,8 +43,9 @@ def test_generate_experiment_refuses_a_transaction_log(tmp_path: Path) -> None:
 
 
 def test_train_and_score_an_uplift_model_and_treat_follows_cost(tmp_path: Path) -> None:
-    """train with [treatment] prints the uplift report; score writes uplift_, net_ and treat
-    without the arm or outcome columns; a cost above any perk's value treats no one."""
+    """train with [treatment] prints the uplift report (and --json its figures); score writes
+    uplift_, net_ and treat without the arm or outcome columns; a cost above any perk's
+    value treats no one."""
     data = tmp_path / "experiment.csv"
     assert run("generate", "--experiment", "-n", "4000", "--out", str(data), "-q").returncode == 0
     scoring = tmp_path / "customers.csv"
@@ -67,8 +68,10 @@ def test_train_and_score_an_uplift_model_and_treat_follows_cost(tmp_path: Path) 
 
     dear = _spec(tmp_path, cost='{ "coffee" = 1000.0, "dessert" = 1000.0 }')
     proc = run("train", "--data", str(data), "--spec", str(dear), "--models", str(models),
-               "--promote", "always", "-q")  # fmt: skip
+               "--promote", "always", "--json")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)["uplift"]
+    assert set(figures["per_arm"]) == {"coffee", "dessert"} and figures["treat_share"] == 0.0
     proc = run("score", "--data", str(scoring), "--out", str(out), "--models", str(models), "-q")
     assert proc.returncode == 0, proc.stderr
     assert set(pd.read_csv(out, keep_default_na=False)["treat"]) == {"holdout"}
