@@ -108,9 +108,9 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         cpu_seconds={name: [round(s, 2) for s in times] for name, times in cpu.items()},
         cpu_time_ratio=min(cpu["uplift"]) / min(cpu["plain"]),
         notes=[
-            f"boosting rounds kept: plain fit {rounds['plain'][-1]}, uplift learners "
-            f"{rounds['uplift'][-len(rounds['uplift']) // size['rounds'] :]} "
-            f"(S-learner first, then the T-learner's control and arms)",
+            f"boosting rounds kept: plain fit {rounds['plain'][-1]}, the kept uplift "
+            f"learner's models {rounds['uplift'][-len(rounds['uplift']) // size['rounds'] :]} "
+            f"(the S-learner has one; the T-learner the control's, then each arm's)",
             f"CPU seconds (fastest): uplift {min(cpu['uplift']):.1f}, plain {min(cpu['plain']):.1f}",
             f"scoring {len(frame):,} rows: {with_uplift:.1f} s with uplift columns, "
             f"{plain_scoring:.1f} s without",
