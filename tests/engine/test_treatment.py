@@ -134,3 +134,11 @@ def test_a_rule_on_the_arm_and_a_transaction_log_are_refused() -> None:
     }
     with pytest.raises(SpecError, match="cannot be combined with \\[transactions\\]"):
         parse_spec(logged)
+
+
+def test_a_binary_treatment_spec_without_cuts_is_told_so_in_its_own_kind() -> None:
+    """The missing-cuts refusal of a binary [treatment] spec names the binary target."""
+    data = copy.deepcopy(BASE)
+    del data["tiers"]["cuts"]
+    with pytest.raises(SpecError, match="a binary target needs \\[tiers\\] cuts"):
+        parse_spec(data)

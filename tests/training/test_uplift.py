@@ -236,3 +236,19 @@ def test_missing_arms_are_refused(tmp_path: Path) -> None:
     spec = load_spec(EXAMPLES / "uplift.toml")
     with pytest.raises(DataError, match="has no arm in 1 rows \\(first: row 8\\)"):
         train(data_path=data, spec=spec, models=tmp_path / "models", threads=1)
+
+
+def test_extra_artifact_files_may_not_replace_the_standard_ones(tmp_path: Path) -> None:
+    """An extra file named like model.txt or the manifest is refused before anything is written."""
+    registry = Registry(tmp_path / "models")
+    for name in ("model.txt", "manifest.json", "../x.txt"):
+        with pytest.raises(ValueError, match="would overwrite another"):
+            registry.write(
+                booster_text="",
+                features={},
+                policy={},
+                playbook_text="",
+                metadata={},
+                extra_files={name: "x"},
+            )
+    assert registry.versions() == []
