@@ -64,34 +64,59 @@ class Ranked:
             return np.ones(len(self.y))
         return np.asarray(weights, dtype=np.float64)[self.order]
 
+    def _sums(self, weights: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Running sums down the ranking: weight, treated and control counts and outcomes,
+        and the weight ranked above each row."""
+        w = self._weights(weights)
+        wt = w * self.treated
+        wc = w - wt
+        total = np.cumsum(w)
+        return (
+            total,
+            np.cumsum(wt),
+            np.cumsum(wc),
+            np.cumsum(wt * self.y),
+            np.cumsum(wc * self.y),
+            total - w,
+        )
+
     def curve(self, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The Qini curve's points (customers so far, Q), starting at (0, 0)."""
-        w = self._weights(weights)
-        wt, wc = w * self.treated, w * (1.0 - self.treated)
-        n_t, n_c = np.cumsum(wt)[self.ends], np.cumsum(wc)[self.ends]
-        y_t, y_c = np.cumsum(wt * self.y)[self.ends], np.cumsum(wc * self.y)[self.ends]
+        return self._curve(self._sums(weights))
+
+    def _curve(self, sums: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        total, n_t, n_c, y_t, y_c, _ = (s[self.ends] for s in sums)
         ratio = np.divide(n_t, n_c, out=np.zeros_like(n_t), where=n_c > 0)
-        q = y_t - y_c * ratio
-        return np.r_[0.0, np.cumsum(w)[self.ends]], np.r_[0.0, q]
+        return np.r_[0.0, total], np.r_[0.0, y_t - y_c * ratio]
 
     def qini_area(self, weights: np.ndarray | None = None) -> float:
         """Area between the Qini curve and the random line."""
-        x, q = self.curve(weights)
-        if len(x) < 2:
-            return 0.0
-        area = float(np.sum((x[1:] - x[:-1]) * (q[1:] + q[:-1]) / 2.0))
-        return area - float(x[-1] * q[-1] / 2.0)
+        return self.measure((), weights)[0]
 
     def uplift_at(self, k: float, weights: np.ndarray | None = None) -> float:
         """Treated minus control mean outcome among the top ``k`` share (by weight)."""
-        w = self._weights(weights)
-        before = np.cumsum(w) - w  # weight ranked above each row
-        top = w * (before < k * w.sum() - 1e-9)
-        n_t, n_c = float(np.sum(top * self.treated)), float(np.sum(top * (1.0 - self.treated)))
-        if n_t == 0.0 or n_c == 0.0:
-            return float("nan")
-        mean_t = float(np.sum(top * self.treated * self.y)) / n_t
-        return mean_t - float(np.sum(top * (1.0 - self.treated) * self.y)) / n_c
+        return self.measure((k,), weights)[1][0]
+
+    def measure(
+        self, ks: tuple[float, ...], weights: np.ndarray | None = None
+    ) -> tuple[float, list[float]]:
+        """The Qini area and the uplift at each of ``ks``, from one pass of running sums."""
+        sums = self._sums(weights)
+        x, q = self._curve(sums)
+        area = 0.0
+        if len(x) >= 2:
+            area = float(np.sum((x[1:] - x[:-1]) * (q[1:] + q[:-1]) / 2.0))
+            area -= float(x[-1] * q[-1] / 2.0)
+        total, n_t, n_c, y_t, y_c, before = sums
+        lifts: list[float] = []
+        for k in ks:
+            # The top k share: every row with less than k of the weight ranked above it.
+            m = int(np.searchsorted(before, k * total[-1] - 1e-9, side="left")) if len(x) > 1 else 0
+            if m == 0 or n_t[m - 1] == 0.0 or n_c[m - 1] == 0.0:
+                lifts.append(float("nan"))
+                continue
+            lifts.append(float(y_t[m - 1] / n_t[m - 1] - y_c[m - 1] / n_c[m - 1]))
+        return area, lifts
 
 
 def perfect_score(y: np.ndarray, treated: np.ndarray) -> np.ndarray:
@@ -144,19 +169,16 @@ def policy_value(
     the policy gives an arm to customers none of whom got it.
     """
     w = np.ones(len(money)) if weights is None else np.asarray(weights, dtype=np.float64)
-    total_w = float(w.sum())
-    value = 0.0
-    for a in np.unique(given):
-        pick = given == a
-        share = float(w[pick].sum()) / total_w
-        if share == 0.0:
-            continue
-        cell = w * (pick & (arm == a))
-        n = float(cell.sum())
-        if n == 0.0:
-            return float("nan")
-        value += share * (float(np.sum(cell * money)) / n - float(costs[int(a)]))
-    return value
+    size = len(costs)
+    share = np.bincount(given, weights=w, minlength=size) / float(w.sum())
+    got = given == arm
+    n = np.bincount(given[got], weights=w[got], minlength=size)
+    earned = np.bincount(given[got], weights=(w * money)[got], minlength=size)
+    used = share > 0.0
+    if np.any(used & (n == 0.0)):
+        return float("nan")
+    mean = np.divide(earned, n, out=np.zeros(size), where=n > 0.0)
+    return float(np.sum(share[used] * (mean[used] - np.asarray(costs)[used])))
 
 
 def bootstrap_interval(

@@ -87,10 +87,12 @@ def uplift_figures(
         for rows, by, perfect in ranked:
             wj = None if w is None else w[rows]
             best = perfect.qini_area(wj)
-            figs.append(by["uplift"].uplift_at(1.0, wj))
             for name in _RANKINGS:
-                figs.append(by[name].qini_area(wj) / best if best > 0 else math.nan)
-                figs += [by[name].uplift_at(k, wj) for k in TOP]
+                area, lifts = by[name].measure((*TOP, 1.0), wj)
+                if name == "uplift":
+                    figs.append(lifts[-1])  # the average effect: the top 100 %
+                figs.append(area / best if best > 0 else math.nan)
+                figs += lifts[: len(TOP)]
         for name in _POLICIES:
             value = policy_value(
                 money=money, arm=codes_test, given=given[name], costs=costs, weights=w
