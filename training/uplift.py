@@ -121,19 +121,7 @@ def fit_uplift(
         for part, idx in (("train", prep.train_idx), ("valid", prep.valid_idx))
     }
     y = {"train": prep.y[prep.train_idx], "valid": prep.y[prep.valid_idx]}
-    # Jobs: the S-learner on every row, then the T-learner's control and arms.
-    jobs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]] = [
-        (
-            _with_arm(X["train"], codes["train"]),
-            y["train"],
-            _with_arm(X["valid"], codes["valid"]),
-            y["valid"],
-            True,
-        )
-    ]
-    for j in range(k + 1):
-        tr, va = codes["train"] == j, codes["valid"] == j
-        jobs.append((X["train"][tr], y["train"][tr], X["valid"][va], y["valid"][va], False))
+    jobs = _jobs(X, y, codes, k)
     total = threads or os.cpu_count() or 1
     n_jobs = max(1, min(len(jobs), total))
     say(f"training S- and T-learners for {k} arm{'s' if k > 1 else ''} ({n_jobs} at a time)")
@@ -157,6 +145,29 @@ def fit_uplift(
     return UpliftFit(model=candidates[best], experiment=experiment, selection=selection)
 
 
+_Job = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]
+
+
+def _jobs(
+    X: dict[str, np.ndarray], y: dict[str, np.ndarray], codes: dict[str, np.ndarray], k: int
+) -> list[_Job]:
+    """(X_train, y_train, X_valid, y_valid, with_arm) of the S-learner on every row, then
+    of the T-learner's control and each arm on their own rows."""
+    jobs: list[_Job] = [
+        (
+            _with_arm(X["train"], codes["train"]),
+            y["train"],
+            _with_arm(X["valid"], codes["valid"]),
+            y["valid"],
+            True,
+        )
+    ]
+    for j in range(k + 1):
+        tr, va = codes["train"] == j, codes["valid"] == j
+        jobs.append((X["train"][tr], y["train"][tr], X["valid"][va], y["valid"][va], False))
+    return jobs
+
+
 def _with_arm(X: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return np.hstack([X, codes.astype(np.float64)[:, None]])
 
@@ -164,7 +175,7 @@ def _with_arm(X: np.ndarray, codes: np.ndarray) -> np.ndarray:
 def _fit(
     *,
     spec: Spec,
-    job: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool],
+    job: _Job,
     names: list[str],
     threads: int,
 ) -> lgb.Booster:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,48 +52,19 @@ def uplift_figures(
 ) -> dict[str, Any]:
     """Every figure of the uplift report with its interval, as plain JSON-ready data."""
     model = fit.model
-    arms = model.arms
     lift = model.predict_uplift(X_test, threads=os.cpu_count() or 1)
     chosen, _ = model.choose(model.net(lift))
     money = np.asarray(treatment.money(np.asarray(y_test, dtype=np.float64)), dtype=np.float64)
-    costs = np.array([0.0, *(treatment.cost_of(a) for a in arms)])
-    n = len(y_test)
-
-    ranked: list[tuple[np.ndarray, dict[str, Ranked], Ranked]] = []
-    for j in range(len(arms)):
-        rows = (codes_test == 0) | (codes_test == j + 1)
-        yj, treated = y_test[rows], (codes_test[rows] == j + 1).astype(np.float64)
-        by = {
-            "uplift": Ranked.by(y=yj, treated=treated, score=lift[rows, j]),
-            "response": Ranked.by(y=yj, treated=treated, score=response_test[rows]),
-        }
-        perfect = Ranked.by(y=yj, treated=treated, score=perfect_score(yj, treated))
-        ranked.append((rows, by, perfect))
-
-    everyone = 1 + int(
-        np.argmax([_mean_net(money, codes_test, j + 1, costs) for j in range(len(arms))])
-    )
-    given = {
-        "model": chosen + 1,  # -1 (control) becomes code 0
-        "everyone": np.full(n, everyone),
-        "no_one": np.zeros(n, dtype=np.int64),
-    }
-    share = float(np.mean(given["model"] > 0))
-    by_response = np.zeros(n, dtype=np.int64)
-    by_response[np.argsort(-response_test, kind="stable")[: math.ceil(share * n)]] = everyone
-    given["response"] = by_response
+    costs = np.array([0.0, *(treatment.cost_of(a) for a in model.arms)])
+    ranks = [
+        _ArmRanks.of(j + 1, y=y_test, codes=codes_test, uplift=lift[:, j], response=response_test)
+        for j in range(len(model.arms))
+    ]
+    given, everyone = _policies(chosen, money=money, codes=codes_test, costs=costs,
+                                response=response_test)  # fmt: skip
 
     def stat(w: np.ndarray | None) -> np.ndarray:
-        figs: list[float] = []
-        for rows, by, perfect in ranked:
-            wj = None if w is None else w[rows]
-            best = perfect.qini_area(wj)
-            for name in _RANKINGS:
-                area, lifts = by[name].measure((*TOP, 1.0), wj)
-                if name == "uplift":
-                    figs.append(lifts[-1])  # the average effect: the top 100 %
-                figs.append(area / best if best > 0 else math.nan)
-                figs += lifts[: len(TOP)]
+        figs = [f for r in ranks for f in r.figures(w)]
         for name in _POLICIES:
             value = policy_value(
                 money=money, arm=codes_test, given=given[name], costs=costs, weights=w
@@ -101,34 +73,105 @@ def uplift_figures(
         return np.array(figs, dtype=np.float64)
 
     point = stat(None)
-    low, high = bootstrap_interval(stat, n, resamples=resamples, seed=SEED)
+    low, high = bootstrap_interval(stat, len(y_test), resamples=resamples, seed=SEED)
     cells = iter(
         {"value": _num(p), "low": _num(lo), "high": _num(hi)}
         for p, lo, hi in zip(point, low, high, strict=True)
     )
-    per_arm: dict[str, Any] = {}
-    for j, arm in enumerate(arms):
-        rows = ranked[j][0]
-        entry: dict[str, Any] = {
-            "treated": int(np.sum(codes_test[rows] == j + 1)),
-            "control": int(np.sum(codes_test[rows] == 0)),
-            "average_effect": next(cells),
-        }
-        for name in _RANKINGS:
-            entry[name] = {"qini": next(cells), "uplift_at": {f"{k:.0%}": next(cells) for k in TOP}}
-        per_arm[arm] = entry
-    values = {name: next(cells) for name in _POLICIES}
+    per_arm = {arm: r.entry(cells) for arm, r in zip(model.arms, ranks, strict=True)}
     return {
         **describe_choice(fit),
         "control": treatment.control,
-        "rows": n,
+        "rows": len(y_test),
         "resamples": resamples,
         "level": 0.95,
-        "treat_share": share,
-        "everyone_arm": arms[everyone - 1],
+        "treat_share": float(np.mean(given["model"] > 0)),
+        "everyone_arm": model.arms[everyone - 1],
         "per_arm": per_arm,
-        "value_per_1000": values,
+        "value_per_1000": {name: next(cells) for name in _POLICIES},
     }
+
+
+@dataclass(frozen=True)
+class _ArmRanks:
+    """One arm against the control: its rows and their rankings, ready for any weights."""
+
+    rows: np.ndarray
+    treated: int
+    control: int
+    by: dict[str, Ranked]
+    perfect: Ranked
+
+    @classmethod
+    def of(
+        cls,
+        code: int,
+        *,
+        y: np.ndarray,
+        codes: np.ndarray,
+        uplift: np.ndarray,
+        response: np.ndarray,
+    ) -> _ArmRanks:
+        rows = (codes == 0) | (codes == code)
+        yj, treated = y[rows], (codes[rows] == code).astype(np.float64)
+        return cls(
+            rows=rows,
+            treated=int(treated.sum()),
+            control=int(len(treated) - treated.sum()),
+            by={
+                "uplift": Ranked.by(y=yj, treated=treated, score=uplift[rows]),
+                "response": Ranked.by(y=yj, treated=treated, score=response[rows]),
+            },
+            perfect=Ranked.by(y=yj, treated=treated, score=perfect_score(yj, treated)),
+        )
+
+    def figures(self, weights: np.ndarray | None) -> list[float]:
+        """Average effect, then per ranking: normalized Qini and the uplift at each TOP."""
+        w = None if weights is None else weights[self.rows]
+        best = self.perfect.qini_area(w)
+        figs: list[float] = []
+        for name in _RANKINGS:
+            area, lifts = self.by[name].measure((*TOP, 1.0), w)
+            if name == "uplift":
+                figs.append(lifts[-1])  # the average effect: the top 100 %
+            figs.append(area / best if best > 0 else math.nan)
+            figs += lifts[: len(TOP)]
+        return figs
+
+    def entry(self, cells: Iterator[dict[str, Any]]) -> dict[str, Any]:
+        """This arm's part of the figures, taking its cells in ``figures``' order."""
+        out: dict[str, Any] = {
+            "treated": self.treated,
+            "control": self.control,
+            "average_effect": next(cells),
+        }
+        for name in _RANKINGS:
+            out[name] = {"qini": next(cells), "uplift_at": {f"{k:.0%}": next(cells) for k in TOP}}
+        return out
+
+
+def _policies(
+    chosen: np.ndarray,
+    *,
+    money: np.ndarray,
+    codes: np.ndarray,
+    costs: np.ndarray,
+    response: np.ndarray,
+) -> tuple[dict[str, np.ndarray], int]:
+    """The arm code each policy gives each customer, and the arm best on average."""
+    n = len(chosen)
+    everyone = 1 + int(np.argmax([_mean_net(money, codes, a, costs) for a in range(1, len(costs))]))
+    model = chosen + 1  # -1 (the control) becomes code 0
+    by_response = np.zeros(n, dtype=np.int64)
+    share = float(np.mean(model > 0))
+    by_response[np.argsort(-response, kind="stable")[: math.ceil(share * n)]] = everyone
+    given = {
+        "model": model,
+        "response": by_response,
+        "everyone": np.full(n, everyone),
+        "no_one": np.zeros(n, dtype=np.int64),
+    }
+    return given, everyone
 
 
 def _mean_net(money: np.ndarray, codes: np.ndarray, code: int, costs: np.ndarray) -> float:
