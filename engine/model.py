@@ -147,6 +147,7 @@ class TierModel:
         # Built once here: a decision's ignored signals are its names missing from it.
         self.known_signals = known_signals(spec=spec, playbook=playbook)
         self._single: Forest | _SingleRowPredictor | None = None  # built on first use
+        self._uplift_single: list[Callable[[np.ndarray], np.ndarray]] | None = None
         self._model_text = model_text
         self._single_lock = threading.Lock()
 
@@ -166,22 +167,46 @@ class TierModel:
         return single
 
     def _build_single(self) -> Forest | _SingleRowPredictor:
-        n = self.features.n_features_out_
-        forest = checked_forest(self.booster, n_features=n, model_text=self._model_text)
-        self._model_text = None
+        model_text, self._model_text = self._model_text, None
+        return self._one_row(self.booster, self.features.n_features_out_, model_text, "model")
+
+    def _one_row(
+        self, booster: lgb.Booster, n: int, model_text: str | None, what: str
+    ) -> Forest | _SingleRowPredictor:
+        forest = checked_forest(booster, n_features=n, model_text=model_text)
         if isinstance(forest, Forest):
             return forest  # its check already ran (and so loaded) the compiled loop
         log.warning(
-            "model %s scores one customer with LightGBM's own call, not the compiled forest: %s",
+            "%s %s scores one customer with LightGBM's own call, not the compiled forest: %s",
+            what,
             self.version,
             forest,
         )
-        return _SingleRowPredictor(self.booster, n, self.n_outputs)
+        return _SingleRowPredictor(booster, n, self.n_outputs if what == "model" else 1)
+
+    def uplift_row_predictors(self) -> list[Callable[[np.ndarray], np.ndarray]]:
+        """One-row predictors of the uplift model's boosters, built as the tier model's
+        (compiled and checked, else LightGBM's one-row call) on first use."""
+        assert self.uplift is not None
+        single = self._uplift_single
+        if single is None:
+            with self._single_lock:
+                single = self._uplift_single
+                if single is None:
+                    n = self.uplift.n_inputs(self.features.n_features_out_)
+                    single = [
+                        self._one_row(b, n, None, f"uplift model {i} of").predict
+                        for i, b in enumerate(self.uplift.boosters)
+                    ]
+                    self._uplift_single = single
+        return single
 
     def warm(self) -> None:
         """Prepare the one-customer path now (compiling and checking the forest), so that
         the first decision after a load or a swap does not wait for it."""
         self.single_row_predictor()
+        if self.uplift is not None:
+            self.uplift_row_predictors()
 
     # -- raw model output ----------------------------------------------------------
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
@@ -208,9 +233,8 @@ class TierModel:
         row = self.features.transform_record(signals)
         out = self.single_row_predictor().predict(row)
         if self.uplift is not None:
-            _, best_net = self.uplift.choose(
-                self.uplift.net(self.uplift.predict_uplift(row[None, :]))
-            )
+            lift = self.uplift.predict_uplift_row(row, self.uplift_row_predictors())
+            _, best_net = self.uplift.choose(self.uplift.net(lift))
             decision = self.policy.decide(scores=best_net[0], signals=signals)
             decision = dataclasses.replace(decision, score=float(out[0]))
         else:

@@ -14,7 +14,7 @@ one LightGBM text file per booster (``uplift_0.txt`` ...), each listed in the ma
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,31 @@ class UpliftModel:
         for j in range(k):
             out[:, j] = np.asarray(self.boosters[j + 1].predict(X, num_threads=threads)) - base
         return out
+
+    def predict_uplift_row(
+        self, row: np.ndarray, predictors: Sequence[Callable[[np.ndarray], np.ndarray]]
+    ) -> np.ndarray:
+        """One customer's uplift per arm (1 x arms), with a one-row predictor per booster
+        (``boosters``' order): the same arithmetic as ``predict_uplift``."""
+        k = len(self.arms)
+        out = np.empty((1, k), dtype=np.float64)
+        if self.learner == "s":
+            xa = np.empty(len(row) + 1, dtype=np.float64)
+            xa[:-1] = row
+            xa[-1] = 0.0
+            base = float(predictors[0](xa)[0])
+            for j in range(k):
+                xa[-1] = float(j + 1)
+                out[0, j] = float(predictors[0](xa)[0]) - base
+            return out
+        base = float(predictors[0](row)[0])
+        for j in range(k):
+            out[0, j] = float(predictors[j + 1](row)[0]) - base
+        return out
+
+    def n_inputs(self, n_features: int) -> int:
+        """The width of the rows the boosters read (the S-learner's carries the arm too)."""
+        return n_features + 1 if self.learner == "s" else n_features
 
     def net(self, uplift: np.ndarray) -> np.ndarray:
         """Net value per customer and arm: uplift as money less the arm's cost."""

@@ -161,13 +161,15 @@ def test_scoring_needs_neither_arm_nor_outcome_and_writes_uplift_columns(
 
 
 def test_one_customer_gets_the_same_tier_as_in_a_batch(experiment: Experiment) -> None:
-    """The single-record path cuts on the same best net value as the batch path."""
+    """The single-record path (compiled one-row uplift models) cuts on the same best net
+    value as the batch path."""
     frame = pd.read_csv(experiment.data, dtype=str).head(50)
     scored = experiment.model.score_frame(frame)
     for i, row in frame.iterrows():
         one = experiment.model.score_record(row.to_dict(), customer_id=row["customer_id"])
         assert one.tier == scored["tier"][i]
         assert one.score == pytest.approx(scored["score"][i])
+        assert one.confidence == pytest.approx(scored["confidence"][i])
 
 
 def test_treat_follows_cost(experiment: Experiment) -> None:
