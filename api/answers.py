@@ -20,6 +20,7 @@ __all__ = [
     "CustomerAnswer",
     "DecisionAnswer",
     "DecisionBatchAnswer",
+    "DriftAnswer",
     "ErasedAnswer",
     "ErrorBody",
     "HealthAnswer",
@@ -31,6 +32,7 @@ __all__ = [
     "ReadyAnswer",
     "ReasonAnswer",
     "ReportAnswer",
+    "UpliftAnswer",
     "VisitAnswer",
     "VisitListAnswer",
 ]
@@ -218,6 +220,94 @@ class ReportAnswer(_Answer):
     by_tier: list[TierDay]
     by_campaign: list[CampaignDay]
     perks: list[PerkDay]
+
+
+class DriftBin(_Answer):
+    bin: str = Field(description="A category, `(other)`, `(missing)`, or a numeric range.")
+    training: float = Field(description="The training rows' share in the bin.")
+    window: float = Field(description="The window's share in the bin.")
+
+
+class DriftSignal(_Answer):
+    """One model input: its population stability index and band."""
+
+    signal: str
+    kind: str = Field(description="numeric, categorical or boolean.")
+    psi: float = Field(description="Sum over bins of (window - training) * ln(window / training).")
+    band: str = Field(description="stable (< 0.1), watch (< 0.25) or act (>= 0.25).")
+    rows: int
+    missing_share: float
+    training_missing_share: float
+    bins: list[DriftBin]
+
+
+class DriftAnswer(_Answer):
+    """Drift of the decisions logged in a window (every site and model version) against
+    the serving model's training rows, most drifted signal first."""
+
+    model_version: str
+    since: dt.datetime
+    until: dt.datetime = Field(description="Not included (the midnight after the last day).")
+    decisions: int = Field(description="Decisions in the window that kept their signals.")
+    min_decisions: int
+    enough: bool = Field(description="false: too few decisions for figures; see message.")
+    message: str | None
+    band: str | None = Field(description="The worst signal's band; null without figures.")
+    signals: list[DriftSignal]
+
+
+class UpliftArm(_Answer):
+    """One arm of a comparison: its customers and, with enough data, its figures."""
+
+    customers: int
+    conversion_rate: float | None = Field(description="null: not enough data yet.")
+    spend_per_customer: float | None = Field(description="null: not enough data yet.")
+
+
+class UpliftInterval(_Answer):
+    """Treated minus holdout, with the bounds of its 95 % interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+class UpliftRow(_Answer):
+    """A tier (``perk`` null: all its treated customers) or one perk within a tier,
+    treated against the tier's holdout. Below the minimum sample: the counts, a note, and
+    no figure."""
+
+    tier: str
+    perk: str | None
+    treated: UpliftArm
+    holdout: UpliftArm
+    enough_data: bool
+    note: str | None = Field(description="Why there are no figures (not enough data yet).")
+    conversion_difference: UpliftInterval | None
+    spend_difference: UpliftInterval | None
+    cost_per_customer: float | None = Field(
+        description="The treated arm's perk cost per customer minus the holdout's."
+    )
+    net_value: UpliftInterval | None = Field(
+        description="Spend difference minus the cost, per treated customer."
+    )
+
+
+class UpliftAnswer(_Answer):
+    """Measured uplift at the key's site over the decisions of ``[since, until]`` (the
+    site's days): one customer per customer id, by their first decision in the window."""
+
+    site: str
+    since: dt.date | None
+    until: dt.date | None
+    timezone: str
+    customers: int = Field(description="Known customers counted (one each).")
+    anonymous_decisions: int = Field(
+        description="Decisions without a customer id, left out: never held out, no control."
+    )
+    min_customers: int = Field(description="Customers each arm needs before any figure.")
+    confidence: float
+    rows: list[UpliftRow]
 
 
 class ErasedAnswer(_Answer):

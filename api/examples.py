@@ -81,6 +81,47 @@ PERK: dict[str, Any] = {
     "spent": 17.5,
 }
 
+DRIFT: dict[str, Any] = {
+    "model_version": "v0003",
+    "since": "2026-11-19T00:00:00Z",
+    "until": "2026-11-26T00:00:00Z",
+    "decisions": 1840,
+    "min_decisions": 100,
+    "enough": True,
+    "message": None,
+    "band": "act",
+    "signals": [
+        {
+            "signal": "campaign",
+            "kind": "categorical",
+            "psi": 0.412,
+            "band": "act",
+            "rows": 1840,
+            "missing_share": 0.05,
+            "training_missing_share": 0.28,
+            "bins": [
+                {"bin": "spring_menu", "training": 0.11, "window": 0.52},
+                {"bin": "(other)", "training": 0.0, "window": 0.08},
+                {"bin": "(missing)", "training": 0.28, "window": 0.05},
+            ],
+        },
+        {
+            "signal": "visits_90d",
+            "kind": "numeric",
+            "psi": 0.021,
+            "band": "stable",
+            "rows": 1840,
+            "missing_share": 0.0,
+            "training_missing_share": 0.0,
+            "bins": [
+                {"bin": "≤ 0", "training": 0.49, "window": 0.47},
+                {"bin": "> 3", "training": 0.1, "window": 0.11},
+                {"bin": "(missing)", "training": 0.0, "window": 0.0},
+            ],
+        },
+    ],
+}
+
 # name -> the typed answer of a route that serialises its answer itself (response_model=None)
 MODELS: dict[str, type[BaseModel]] = {"decision": DecisionAnswer}
 
@@ -145,6 +186,44 @@ SUCCESS: dict[str, Any] = {
                 "stock_left": 493,
                 "daily_budget": 150.0,
             }
+        ],
+    },
+    "drift": DRIFT,
+    "uplift": {
+        "site": "lyon",
+        "since": "2026-09-01",
+        "until": "2026-11-30",
+        "timezone": "Europe/Paris",
+        "customers": 3412,
+        "anonymous_decisions": 5210,
+        "min_customers": 30,
+        "confidence": 0.95,
+        "rows": [
+            {
+                "tier": "vip",
+                "perk": None,
+                "treated": {"customers": 812, "conversion_rate": 0.64, "spend_per_customer": 91.2},
+                "holdout": {"customers": 44, "conversion_rate": 0.55, "spend_per_customer": 80.1},
+                "enough_data": True,
+                "note": None,
+                "conversion_difference": {"estimate": 0.09, "low": -0.06, "high": 0.24},
+                "spend_difference": {"estimate": 11.1, "low": 1.9, "high": 20.3},
+                "cost_per_customer": 3.1,
+                "net_value": {"estimate": 8.0, "low": -1.2, "high": 17.2},
+            },
+            {
+                "tier": "vip",
+                "perk": "brand_dessert",
+                "treated": {"customers": 21, "conversion_rate": None, "spend_per_customer": None},
+                "holdout": {"customers": 44, "conversion_rate": None, "spend_per_customer": None},
+                "enough_data": False,
+                "note": "not enough data yet: 21 treated and 44 holdout customers, 30 of each "
+                "needed",
+                "conversion_difference": None,
+                "spend_difference": None,
+                "cost_per_customer": None,
+                "net_value": None,
+            },
         ],
     },
     "models": {

@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and latency per route, decisions by tier, fallbacks, ignored
-signals, model.
+signals, drift per signal, model.
 
 Each app has its own registry, so several apps in one process (tests) do not collide.
 With several uvicorn workers each worker reports its own numbers.
@@ -58,6 +58,13 @@ class Metrics:
             "Decisions whose request sent at least one signal that nothing uses.",
             registry=self.registry,
         )
+        self.drift = Gauge(
+            "tierline_drift_psi",
+            "Population stability index of each signal against the training rows, as last "
+            "computed by GET /v1/reports/drift (>= 0.25: act).",
+            ["signal"],
+            registry=self.registry,
+        )
         self.model = Gauge(
             "tierline_model_info",
             "The serving model version (1 for the version served; 'none' when degraded).",
@@ -92,6 +99,12 @@ class Metrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def set_drift(self, signals: Iterable[dict[str, Any]]) -> None:
+        """Replace the drift gauges with a report's signals (none: too few decisions)."""
+        self.drift.clear()
+        for s in signals:
+            self.drift.labels(signal=str(s["signal"])).set(float(s["psi"]))
 
     def set_model(self, version: str | None) -> None:
         self.model.clear()

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 __all__ = [
+    "BudgetOpt",
     "JsonOpt",
     "ModelsOpt",
     "QuietOpt",
@@ -43,6 +44,15 @@ ModelsOpt = Annotated[
     typer.Option(
         "--models",
         help="Model registry folder (default: $TIERLINE_MODELS or models/).",
+        show_default=False,
+    ),
+]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--budget",
+        min=0.0,
+        help="Seconds for the model search (default: about twice one fit).",
         show_default=False,
     ),
 ]

@@ -25,15 +25,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tierline.cli.console import JsonOpt, ModelsOpt, QuietOpt, err, out
+from tierline.cli.console import BudgetOpt, JsonOpt, ModelsOpt, QuietOpt, err, out
 from tierline.cli.console import database_url as _database_url
 from tierline.cli.console import default_models as _default_models
 from tierline.cli.console import emit_json as _emit_json
 from tierline.cli.console import parse_date as _parse_date
 from tierline.cli.console import steps as _steps
 from tierline.cli.customers import customers_app
+from tierline.cli.drift import drift
 from tierline.cli.export import export
 from tierline.cli.report import report
+from tierline.cli.uplift import uplift_report
 from tierline.engine.errors import Conflict, TierlineError
 from tierline.engine.registry import Registry
 
@@ -54,8 +56,10 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(customers_app, name="customers")
+app.command("drift")(drift)
 app.command("export")(export)
 app.command("report")(report)
+app.command("uplift-report")(uplift_report)
 
 # The example specs ship inside the package, so `tierline demo` runs from any folder.
 EXAMPLES = resources.files("tierline") / "examples"
@@ -129,11 +133,22 @@ def train(
         Path | None, typer.Option(help="Playbook TOML (default: the shipped one).")
     ] = None,
     promote: Annotated[
-        PromoteMode, typer.Option(help="auto: only if not worse than the champion.")
+        PromoteMode,
+        typer.Option(
+            help="auto: only if not worse than the champion and the fairness gate passes."
+        ),
     ] = PromoteMode.auto,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why --promote always overrides a refusal; kept in the version's metadata.",
+        ),
+    ] = None,
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="How much worse than the champion auto still promotes.")
     ] = 0.01,
+    budget: BudgetOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -141,6 +156,12 @@ def train(
 
     Example: tierline train --data customers.csv --spec examples/demo.toml
     """
+    if reason is not None and promote is not PromoteMode.always:
+        raise typer.BadParameter(
+            "a reason is kept only with --promote always", param_hint="--reason"
+        )
+    if reason is not None and not reason.strip():
+        raise typer.BadParameter("give the reason in words", param_hint="--reason")
     from tierline.engine.spec import load_spec
     from tierline.training.train import train as run_train
 
@@ -153,8 +174,10 @@ def train(
             models=models,
             playbook_path=playbook,
             promote=promote.value,
+            reason=reason,
             tolerance=tolerance,
             progress=say,
+            budget=budget,
         )
     if as_json:
         summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
@@ -162,10 +185,10 @@ def train(
             summary["uplift"] = result.uplift
         _emit_json(summary)
         return
-    out.print(result.report)
+    out.print(result.report, markup=False)
     state = "promoted to champion" if result.promoted else "not promoted"
-    state += f" ({result.gate.get('why')})"
-    out.print(f"\nmodel {result.version} written to {models}: {state}")
+    state += f" ({result.why})"
+    out.print(f"\nmodel {result.version} written to {models}: {state}", markup=False)
 
 
 # -- score ------------------------------------------------------------------------------
@@ -306,6 +329,7 @@ def retrain(
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="How much worse than the champion still promotes.")
     ] = 0.01,
+    budget: BudgetOpt = None,
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
@@ -336,6 +360,7 @@ def retrain(
                     playbook_path=playbook,
                     promote="auto",
                     tolerance=tolerance,
+                    budget=budget,
                 )
             else:
                 result, window = _retrain_from_store(
@@ -346,6 +371,7 @@ def retrain(
                     horizon_days=horizon_days,
                     playbook=playbook,
                     tolerance=tolerance,
+                    budget=budget,
                 )
     except (TierlineError, typer.BadParameter) as exc:
         message = exc.format_message() if isinstance(exc, typer.BadParameter) else str(exc)
@@ -368,6 +394,7 @@ def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
             horizon_days=options["horizon_days"],
             playbook_path=options["playbook"],
             tolerance=options["tolerance"],
+            budget=options["budget"],
         )
 
 
@@ -489,7 +516,7 @@ def demo(
         frame = data_io.load_customers(data_path, model.spec, with_target=False)
         scored = model.score_frame(frame)
         data_io.write_table(scored, scored_path)
-    out.print(result.report)
+    out.print(result.report, markup=False)
     out.print(
         f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from tierline.cli.console import ModelsOpt, default_models, out
+from tierline.cli.console import ModelsOpt, database_url, default_models, out
 
 __all__ = ["report"]
 
@@ -20,17 +21,56 @@ def report(
     version: Annotated[
         str | None, typer.Argument(help="Model version (default: the champion).")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="The store whose decisions the drift table reads "
+            "(default: $TIERLINE_DATABASE_URL or sqlite:///var/tierline.db).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a model version's report (one HTML file, charts inline, nothing fetched).
 
-    Metrics, the gate, tier mix, gains, fit, importance, fairness, drift; prints the path.
+    Metrics, the gate, tier mix, gains, fit, importance, fairness, and drift of the last
+    seven days of logged decisions against the version's training rows; prints the path.
 
     Example: tierline report v0003 --out report.html
     """
     # Imported here, as in cli.main: `tierline --help` stays quick.
+    from tierline.engine.registry import Registry
     from tierline.training.report import build_report, write_report
 
-    # No drift rows yet: the decision log's drift is not wired in, and the page says so.
-    _, html = build_report(models=models or default_models(), version=version, drift=None)
+    registry = Registry(models or default_models())
+    name = version or registry.champion()
+    drift = _drift(registry, name, db or database_url()) if name else None
+    _, html = build_report(models=registry.root, version=version, drift=drift)
     write_report(html, out_path)
     out.print(str(out_path), markup=False)
+
+
+def _drift(registry: Any, version: str, url: str) -> list[dict[str, Any]] | str:
+    """The drift rows of the default window, or why there are none (no log, no profile)."""
+    from tierline.engine.drift import drift_report, drift_window, training_profile
+    from tierline.engine.errors import TierlineError
+    from tierline.engine.store import Store
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return f"no decision log at {url}: the drift table needs the store the server writes"
+    try:
+        training = training_profile(registry.metadata(version), version)
+        start, end = drift_window(since=None, until=None, now=dt.datetime.now(dt.UTC))
+        with Store.open(url) as store:
+            found = drift_report(
+                training=training,
+                pages=store.logged_decisions(since=start, until=end),
+                model_version=version,
+                since=start,
+                until=end,
+            )
+    except TierlineError as exc:
+        return str(exc)
+    rows: list[dict[str, Any]] = found["signals"]
+    return rows if found["enough"] else str(found["message"])

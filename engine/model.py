@@ -25,6 +25,7 @@ from lightgbm.basic import _LIB, _safe_call
 from tierline.engine.features import FeatureBuilder
 from tierline.engine.forest import Forest
 from tierline.engine.forest_probe import checked_forest
+from tierline.engine.linear import LinearModel
 from tierline.engine.playbook import Cue, Playbook
 from tierline.engine.reasons import Reason, describe, join_texts, top_contributions
 from tierline.engine.signals import known_signals
@@ -91,6 +92,16 @@ class _SingleRowPredictor:
             _LIB.LGBM_FastConfigFree(handle)
 
 
+class _LinearRow:
+    """A linear model behind the one-customer interface (``predict(row)``)."""
+
+    def __init__(self, linear: LinearModel) -> None:
+        self.linear = linear
+
+    def predict(self, row: np.ndarray) -> np.ndarray:
+        return np.ravel(self.linear.predict(row[None, :]))
+
+
 @dataclass
 class Scored:
     """One customer's scoring: the policy's decision, the cues and (optionally) reasons."""
@@ -127,31 +138,36 @@ class TierModel:
         features: FeatureBuilder,
         policy: TierPolicy,
         playbook: Playbook,
-        booster: lgb.Booster,
+        booster: lgb.Booster | None,
         metadata: Mapping[str, Any],
         model_text: str | None = None,
+        linear: LinearModel | None = None,
         uplift: UpliftModel | None = None,
     ) -> None:
-        """``model_text``: the LightGBM text ``booster`` was built from, if at hand; the
-        compiled forest is built from it (and then let go). ``uplift``: a [treatment]
-        spec's uplift model, whose best arm's net value the tier cuts then apply to."""
+        """The model is a LightGBM ``booster`` or a ``linear`` one (``engine.linear``),
+        exactly one. ``model_text``: the LightGBM text ``booster`` was built from, if at
+        hand; the compiled forest is built from it (and then let go). ``uplift``: a
+        [treatment] spec's uplift model, whose best arm's net value the tier cuts apply to."""
+        if (booster is None) == (linear is None):
+            raise ValueError("a TierModel has exactly one of booster and linear")
         self.version = version
         self.spec = spec
         self.features = features
         self.policy = policy
         self.playbook = playbook
         self.booster = booster
+        self.linear = linear
         self.metadata = dict(metadata)
         self.uplift = uplift
         self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
         # Built once here: a decision's ignored signals are its names missing from it.
         self.known_signals = known_signals(spec=spec, playbook=playbook)
-        self._single: Forest | _SingleRowPredictor | None = None  # built on first use
+        self._single: Forest | _SingleRowPredictor | _LinearRow | None = None  # on first use
         self._uplift_single: list[Callable[[np.ndarray], np.ndarray]] | None = None
         self._model_text = model_text
         self._single_lock = threading.Lock()
 
-    def single_row_predictor(self) -> Forest | _SingleRowPredictor:
+    def single_row_predictor(self) -> Forest | _SingleRowPredictor | _LinearRow:
         """What scores one customer: the model's trees compiled flat (``engine.forest``: the
         same answers, and measured about a fifth less CPU per decision on the served route)
         where they apply and agree with LightGBM on probe rows, else LightGBM's own cheapest
@@ -166,7 +182,10 @@ class TierModel:
                     self._single = single
         return single
 
-    def _build_single(self) -> Forest | _SingleRowPredictor:
+    def _build_single(self) -> Forest | _SingleRowPredictor | _LinearRow:
+        if self.linear is not None:
+            return _LinearRow(self.linear)
+        assert self.booster is not None
         model_text, self._model_text = self._model_text, None
         return self._one_row(self.booster, self.features.n_features_out_, model_text, "model")
 
@@ -211,6 +230,9 @@ class TierModel:
     # -- raw model output ----------------------------------------------------------
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
         """Model output for a prepared matrix: n x tiers (class) or n (binary, value)."""
+        if self.linear is not None:
+            return self.linear.predict(X)
+        assert self.booster is not None
         return np.asarray(self.booster.predict(X, num_threads=_threads_for(len(X))))
 
     def _explain_target(self, tier: str) -> str:
@@ -231,7 +253,7 @@ class TierModel:
         perk cue is shown; without it every perk counts as available (batch scoring).
         """
         row = self.features.transform_record(signals)
-        out = self.single_row_predictor().predict(row)
+        out = self.policy.calibrate(self.single_row_predictor().predict(row))
         if self.uplift is not None:
             lift = self.uplift.predict_uplift_row(row, self.uplift_row_predictors())
             _, best_net = self.uplift.choose(self.uplift.net(lift))
@@ -269,7 +291,7 @@ class TierModel:
     def score_frame(self, frame: pd.DataFrame, *, explain: bool = False) -> pd.DataFrame:
         """The scored output for a batch: one row per input row, same order (see README)."""
         X = self.features.transform(frame)
-        out = self.predict_matrix(X)
+        out = self.policy.calibrate(self.predict_matrix(X))
         uplift: dict[str, Any] = {}
         if self.uplift is not None:
             # The tiers cut on the best arm's net value; ``score`` stays the response model's.
@@ -311,9 +333,13 @@ class TierModel:
 
     # -- reasons ---------------------------------------------------------------------------
     def _contrib_top(self, X: np.ndarray, tiers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        contrib = np.asarray(
-            self.booster.predict(X, pred_contrib=True, num_threads=_threads_for(len(X)))
-        )
+        if self.linear is not None:
+            contrib = self.linear.contributions(X)
+        else:
+            assert self.booster is not None
+            contrib = np.asarray(
+                self.booster.predict(X, pred_contrib=True, num_threads=_threads_for(len(X)))
+            )
         class_index = None
         if self.n_outputs > 1:
             lookup = {t: i for i, t in enumerate(self.spec.tiers)}

@@ -4,7 +4,8 @@ Layout under the models folder::
 
     models/
       v0001/                 one immutable folder per trained version
-        model.txt            LightGBM's own text model
+        model.txt            LightGBM's own text model (a tree model), or
+        linear.json          a linear model's coefficients and input plan (engine.linear)
         features.json        the fitted feature builder's state
         policy.json          the tier policy (rules, frozen thresholds, confidence floor)
         playbook.toml        the playbook the version was trained with
@@ -38,9 +39,12 @@ from tierline.engine.errors import ArtifactError, NotFound
 if TYPE_CHECKING:
     from tierline.engine.model import TierModel
 
-__all__ = ["ARTIFACT_FILES", "Registry", "VersionInfo"]
+__all__ = ["ARTIFACT_FILES", "MODEL_FILES", "Registry", "VersionInfo"]
 
-ARTIFACT_FILES = ("model.txt", "features.json", "policy.json", "playbook.toml", "metadata.json")
+# A version holds one model file (the selected candidate's kind) and the four others.
+MODEL_FILES = ("model.txt", "linear.json")
+_COMMON_FILES = ("features.json", "policy.json", "playbook.toml", "metadata.json")
+ARTIFACT_FILES = ("model.txt", *_COMMON_FILES)  # a tree model's version
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
 
 
@@ -153,11 +157,18 @@ class Registry:
             raise ArtifactError(
                 f"Model version {version} has no readable manifest.json; it was not loaded"
             ) from exc
-        for name in ARTIFACT_FILES:
+        for name in _COMMON_FILES:
             if name not in digests:
                 raise ArtifactError(
                     f"Model version {version}: the manifest does not list {name}; it was not loaded"
                 )
+        models = [name for name in MODEL_FILES if name in digests]
+        if len(models) != 1:
+            raise ArtifactError(
+                f"Model version {version}: the manifest lists "
+                f"{' and '.join(models) or 'no model file'}; a version holds exactly one of "
+                f"{', '.join(MODEL_FILES)}; it was not loaded"
+            )
         for name, expected in digests.items():
             path = folder / name
             if not path.is_file():
@@ -178,6 +189,7 @@ class Registry:
         import lightgbm as lgb
 
         from tierline.engine.features import FeatureBuilder
+        from tierline.engine.linear import LinearModel
         from tierline.engine.model import TierModel
         from tierline.engine.playbook import Playbook
         from tierline.engine.spec import Spec
@@ -206,8 +218,14 @@ class Registry:
                 tiers=spec.tiers,
                 source=f"{version}/playbook.toml",
             )
-            model_text = (folder / "model.txt").read_text(encoding="utf-8")
-            booster = lgb.Booster(model_str=model_text)
+            if (folder / "linear.json").is_file():
+                linear = LinearModel.from_json(
+                    json.loads((folder / "linear.json").read_text(encoding="utf-8"))
+                )
+                booster, model_text = None, None
+            else:
+                model_text = (folder / "model.txt").read_text(encoding="utf-8")
+                booster, linear = lgb.Booster(model_str=model_text), None
             uplift = None
             if spec.treatment is not None:
                 from tierline.engine.uplift_model import UPLIFT_FILE, UpliftModel
@@ -227,6 +245,7 @@ class Registry:
                 policy=policy,
                 playbook=playbook,
                 booster=booster,
+                linear=linear,
                 metadata=meta,
                 model_text=model_text,
                 uplift=uplift,
@@ -248,28 +267,37 @@ class Registry:
     def write(
         self,
         *,
-        booster_text: str,
+        booster_text: str | None = None,
+        linear: Mapping[str, Any] | None = None,
         features: Mapping[str, Any],
         policy: Mapping[str, Any],
         playbook_text: str,
         metadata: Mapping[str, Any],
         extra_files: Mapping[str, str] | None = None,
     ) -> str:
-        """Write a new immutable version folder and return its name.
+        """Write a new immutable version folder and return its name; the model is LightGBM's
+        text (``booster_text``) or a linear model's JSON (``linear``), exactly one.
 
         ``extra_files`` (name -> text, e.g. an uplift model's) are written, listed in the
         manifest and verified like the others."""
+        if (booster_text is None) == (linear is None):
+            raise ValueError("write takes exactly one of booster_text and linear")
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
         try:
+            model_file = (
+                {"model.txt": booster_text}
+                if booster_text is not None
+                else {"linear.json": json.dumps(linear, indent=1, sort_keys=True)}
+            )
             contents = {
-                "model.txt": booster_text,
+                **model_file,
                 "features.json": json.dumps(features, indent=1, sort_keys=True),
                 "policy.json": json.dumps(policy, indent=1, sort_keys=True),
                 "playbook.toml": playbook_text,
             }
             for name, text in (extra_files or {}).items():
-                if name in (*ARTIFACT_FILES, "manifest.json") or "/" in name:
+                if name in (*ARTIFACT_FILES, *MODEL_FILES, "manifest.json") or "/" in name:
                     raise ValueError(f"extra artifact file {name!r} would overwrite another")
                 contents[name] = text
             while True:  # a concurrent writer may take a number first; take the next one

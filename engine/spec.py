@@ -22,6 +22,7 @@ __all__ = [
     "TRANSACTION_FEATURES",
     "UNKNOWN_SIGNAL_MODES",
     "Cut",
+    "FairnessSpec",
     "Rule",
     "Spec",
     "TransactionsSpec",
@@ -52,15 +53,24 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 )
 
 _ALLOWED: dict[str, set[str]] = {
-    "": {"data", "features", "target", "tiers", "transactions", "treatment"},
+    "": {"data", "features", "target", "tiers", "transactions", "fairness", "treatment"},
     "data": {"id", "time"},
-    "features": {"categorical", "numeric", "boolean", "drop", "protected", "unknown_signals"},
+    "features": {
+        "categorical",
+        "numeric",
+        "boolean",
+        "drop",
+        "protected",
+        "unknown_signals",
+        "monotone",
+    },
     "target": {"kind", "column", "positive"},
     "tiers": {"names", "default", "min_confidence", "cuts", "rules"},
     "cut": {"tier", "top_fraction", "min_score"},
     "rule": {"tier", "when", "name"},
     "when": {"column", *RULE_OPS},
     "transactions": {"customer", "time", "amount", "as_of", "horizon_days"},
+    "fairness": {"min_ratio", "min_group", "tiers"},
 }
 
 
@@ -120,6 +130,22 @@ class TransactionsSpec:
 
 
 @dataclass(frozen=True)
+class FairnessSpec:
+    """``[fairness]``: the four-fifths rule's threshold, the smallest group measured on its
+    own, and the tiers the gate checks (None: every tier no hard rule gives)."""
+
+    min_ratio: float = 0.8
+    min_group: int = 30
+    tiers: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"min_ratio": self.min_ratio, "min_group": self.min_group}
+        if self.tiers is not None:
+            out["tiers"] = list(self.tiers)
+        return out
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated spec. Build it with ``load_spec`` or ``parse_spec``, not by hand."""
 
@@ -141,6 +167,9 @@ class Spec:
     transactions: TransactionsSpec | None = None
     unknown_signals: str = "ignore"
     treatment: TreatmentSpec | None = None
+    fairness: FairnessSpec | None = None
+    # Signals whose direction is known: 1 the score may only rise with them, -1 only fall.
+    monotone: Mapping[str, int] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived views -------------------------------------------------------------
@@ -249,6 +278,7 @@ class Spec:
                 "drop": list(self.drop),
                 "protected": list(self.protected),
                 "unknown_signals": self.unknown_signals,
+                **({"monotone": dict(self.monotone)} if self.monotone else {}),
             },
             "target": target,
             "tiers": tiers,
@@ -257,6 +287,8 @@ class Spec:
             out["transactions"] = self.transactions.to_dict()
         if self.treatment is not None:
             out["treatment"] = self.treatment.to_dict()
+        if self.fairness:
+            out["fairness"] = self.fairness.to_dict()
         return out
 
     @classmethod
@@ -384,6 +416,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         tiers_t.get("cuts", []), kind, names, default, source, money=treatment is not None
     )
     rules = _parse_rules(tiers_t.get("rules", []), names, source)
+    fairness = _parse_fairness(data.get("fairness"), names, protected, source)
 
     spec = Spec(
         id=id_col,
@@ -404,10 +437,37 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         transactions=tx,
         unknown_signals=unknown_signals,
         treatment=treatment,
+        fairness=fairness,
+        monotone=_monotone(f, numeric=(*numeric, *boolean), source=source),
         raw=dict(data),
     )
     _check_roles(spec, source)
     return spec
+
+
+def _monotone(f: Mapping[str, Any], *, numeric: tuple[str, ...], source: str) -> dict[str, int]:
+    """``[features] monotone = { visits_90d = 1, days_since_last_visit = -1 }``: numeric or
+    boolean model inputs, each 1 (the score only rises with it) or -1 (only falls)."""
+    raw = f.get("monotone", {})
+    if not isinstance(raw, Mapping):
+        raise SpecError(
+            f"{source}: [features] monotone must be a table such as "
+            f"{{ visits_90d = 1, days_since_last_visit = -1 }}"
+        )
+    out: dict[str, int] = {}
+    for name, direction in raw.items():
+        if name not in numeric:
+            raise SpecError(
+                f"{source}: [features] monotone names '{name}', which is not a numeric or "
+                f"boolean feature; only those can be constrained"
+            )
+        if isinstance(direction, bool) or direction not in (1, -1):
+            raise SpecError(
+                f"{source}: [features] monotone {name} = {direction!r}; use 1 (the score rises "
+                f"with it) or -1 (it falls)"
+            )
+        out[name] = int(direction)
+    return out
 
 
 def _parse_cuts(
@@ -501,6 +561,49 @@ def _parse_rules(raw: Any, names: tuple[str, ...], source: str) -> tuple[Rule, .
             )
         )
     return tuple(rules)
+
+
+def _parse_fairness(
+    raw: Any, names: tuple[str, ...], protected: tuple[str, ...], source: str
+) -> FairnessSpec | None:
+    if raw is None:
+        return None
+    f = _check_keys(raw, "fairness", "[fairness]", source)
+    if not protected:
+        raise SpecError(
+            f"{source}: [fairness] checks the tiers per group of the [features] protected "
+            f"columns, and the spec declares none; list them or remove [fairness]"
+        )
+    min_ratio = _number(f.get("min_ratio", 0.8), "[fairness] min_ratio", source)
+    if not 0.0 < min_ratio <= 1.0:
+        raise SpecError(
+            f"{source}: [fairness] min_ratio must be above 0 and at most 1 (0.8 is the "
+            f"four-fifths rule), got {min_ratio:g}"
+        )
+    min_group = f.get("min_group", 30)
+    if isinstance(min_group, bool) or not isinstance(min_group, int) or min_group < 1:
+        raise SpecError(
+            f"{source}: [fairness] min_group must be a whole number of customers >= 1, "
+            f"got {min_group!r}"
+        )
+    tiers: tuple[str, ...] | None = None
+    if "tiers" in f:
+        value = f["tiers"]
+        if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+            raise SpecError(
+                f"{source}: [fairness] tiers must be a non-empty list of tier names, got {value!r}"
+            )
+        unknown = [t for t in value if t not in names]
+        if unknown:
+            raise SpecError(
+                f"{source}: [fairness] tiers names '{unknown[0]}', which is not one of "
+                f"[tiers] names {list(names)}"
+            )
+        dupes = sorted({t for t in value if value.count(t) > 1})
+        if dupes:
+            raise SpecError(f"{source}: tier '{dupes[0]}' is listed twice in [fairness] tiers")
+        tiers = tuple(value)
+    return FairnessSpec(min_ratio=min_ratio, min_group=min_group, tiers=tiers)
 
 
 def _parse_transactions(raw: Any, source: str) -> TransactionsSpec | None:

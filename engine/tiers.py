@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tierline.engine.calibration import Calibration
 from tierline.engine.spec import Rule, Spec
 from tierline.engine.values import category_text, is_missing, map_column, parse_bool, parse_number
 
@@ -85,6 +86,13 @@ class TierPolicy:
     thresholds: tuple[tuple[str, float], ...] = ()
     # Sorted training scores' quantiles, for the percentile confidence of binary/value targets.
     score_quantiles: tuple[float, ...] = ()
+    # Applied to the model's output before anything reads it (``calibrate``).
+    calibration: Calibration = dataclasses.field(default_factory=Calibration)
+
+    def calibrate(self, out: np.ndarray) -> np.ndarray:
+        """The model's output with the version's probability calibration applied: what the
+        policy, the API's score and probabilities, and the batch output all read."""
+        return self.calibration.apply(out)
 
     @classmethod
     def from_spec(cls, spec: Spec) -> TierPolicy:
@@ -226,6 +234,7 @@ class TierPolicy:
             "rules": [r.to_dict() for r in self.rules],
             "thresholds": [[t, s] for t, s in self.thresholds],
             "score_quantiles": list(self.score_quantiles),
+            "calibration": self.calibration.to_json(),
         }
 
     @classmethod
@@ -244,4 +253,5 @@ class TierPolicy:
             rules=tuple(rules),
             thresholds=tuple((str(t), float(s)) for t, s in state["thresholds"]),
             score_quantiles=tuple(float(q) for q in state["score_quantiles"]),
+            calibration=Calibration.from_json(state.get("calibration")),
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,12 +67,89 @@ def record_vip_decision(
     )
 
 
+COFFEE_CUE = {"code": "welcome_coffee", "text": "Offer a coffee on the house", "perk": "coffee"}
+
+
+def record_uplift_log(
+    store: Store, *, treated: int, held: int, site: str = "lyon", tier: str = "vip"
+) -> None:
+    """Store ``treated`` customers of ``tier`` who took coffee and spent 50 (every other
+    one converted) and ``held`` holdout customers who spent 20 and 40 in turn, none
+    converted, each with one decision and its outcome."""
+    items = [
+        {
+            "customer_id": f"{site}-{tier}-{'h' if i >= treated else 't'}{i}",
+            "site": site,
+            "tier": tier,
+            "confidence": 0.9,
+            "score": 0.8,
+            "cues": [] if i >= treated else [COFFEE_CUE],
+            "reasons": [],
+            "model_version": "v0001",
+            "holdout": i >= treated,
+            "degraded": False,
+        }
+        for i in range(treated + held)
+    ]
+    for i, decision in enumerate(store.record_decisions(items)):
+        spend = 50.0 if i < treated else (40.0 if i % 2 else 20.0)
+        body: dict[str, Any] = {"decision_id": decision, "spend": spend, "accepted": []}
+        body |= {"declined": [], "converted": i < treated and i % 2 == 0, "note": None}
+        store.record_outcome(site=site, idempotency_key=decision, body=body)
+
+
 @dataclass(frozen=True)
 class Trained:
     data: Path
     models: Path
     spec: Spec
     result: TrainResult
+
+
+def training_signals(trained: Trained, n: int, *, seed: int = 5) -> list[dict[str, Any]]:
+    """``n`` customers drawn from the demo model's training rows (its oldest, as the
+    time-ordered split has them), as the API stores signals: plain values, a missing one
+    absent."""
+    from tierline.training.data import load_customers
+
+    frame = load_customers(trained.data, trained.spec, with_target=False)
+    meta = Registry(trained.models).metadata(trained.result.version)
+    oldest = frame.sort_values(trained.spec.time or trained.spec.id, kind="stable")
+    pool = oldest.iloc[: meta["split"]["train"]]
+    sample = pool.sample(n=n, random_state=seed)[list(trained.spec.feature_columns)]
+    booleans = set(trained.spec.boolean)
+    return [
+        {
+            k: (bool(v) if k in booleans else v)
+            for k, v in row.items()
+            if v is not None and v == v  # NaN: absent, as a request leaves it out
+        }
+        for row in sample.to_dict("records")
+    ]
+
+
+def log_decisions(
+    store: Store, signals: list[dict[str, Any]], *, model_version: str = "v0001"
+) -> None:
+    """Store one standard decision per signals dict, as the API would, in one transaction."""
+    store.record_decisions(
+        [
+            {
+                "customer_id": None,
+                "site": "lyon",
+                "tier": "standard",
+                "confidence": 0.8,
+                "score": 0.8,
+                "cues": [],
+                "reasons": [],
+                "model_version": model_version,
+                "holdout": False,
+                "degraded": False,
+                "signals": s,
+            }
+            for s in signals
+        ]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -92,24 +169,35 @@ def trained(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained
     return Trained(data=demo_csv, models=models, spec=spec, result=result)
 
 
-def champion_with_features(models: Path, **options: Any) -> str:
-    """Write the champion again as a new version whose spec's [features] table gains
-    ``options`` (through the registry's own writer, so it verifies), and promote it."""
+def champion_rewritten(models: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> str:
+    """Write the champion again as a new version whose metadata is ``change(metadata)``
+    (through the registry's own writer, so it verifies), and promote it."""
     registry = Registry(models)
     old = registry.champion()
     assert old is not None
     folder = models / old
-    meta = registry.metadata(old)
-    spec = {**meta["spec"], "features": {**meta["spec"]["features"], **options}}
     version = registry.write(
         booster_text=(folder / "model.txt").read_text(encoding="utf-8"),
         features=json.loads((folder / "features.json").read_text(encoding="utf-8")),
         policy=json.loads((folder / "policy.json").read_text(encoding="utf-8")),
         playbook_text=(folder / "playbook.toml").read_text(encoding="utf-8"),
-        metadata={**meta, "spec": spec},
+        metadata=change(registry.metadata(old)),
     )
     registry.promote(version)
     return version
+
+
+def champion_with_features(models: Path, **options: Any) -> str:
+    """Write the champion again as a new version whose spec's [features] table gains
+    ``options``, and promote it."""
+
+    def change(meta: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **meta,
+            "spec": {**meta["spec"], "features": {**meta["spec"]["features"], **options}},
+        }
+
+    return champion_rewritten(models, change)
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +219,20 @@ def gate_champion(gate_data: dict[str, Path], tmp_path_factory: pytest.TempPathF
     spec = load_spec(EXAMPLES / "demo.toml")
     train(data_path=gate_data["clean"], spec=spec, models=models, promote="always", threads=1)
     return models
+
+
+@pytest.fixture(scope="session")
+def fairness_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Customers whose vip tier follows a neighbourhood that is a proxy for age (`proxy`) or
+    not (`fair`), and the demo spec with the neighbourhood as a model input (`spec`)."""
+    from tests.fairness_data import write_neighbourhood_customers, write_neighbourhood_spec
+
+    folder = tmp_path_factory.mktemp("fairness_data")
+    return {
+        "proxy": write_neighbourhood_customers(folder / "proxy.csv", proxy=True),
+        "fair": write_neighbourhood_customers(folder / "fair.csv", proxy=False),
+        "spec": write_neighbourhood_spec(folder / "spec.toml"),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -474,13 +474,17 @@ def _first(mask: pa.ChunkedArray) -> int:
     return int(pc.index(pc.fill_null(mask, False), True).as_py())
 
 
-def _first_failure(values: pa.ChunkedArray, to: pa.DataType) -> int:
-    """Index of the first value that does not cast, found by halving (error path only)."""
+def _first_failure(
+    values: pa.ChunkedArray, to: pa.DataType | Callable[[pa.ChunkedArray], object]
+) -> int:
+    """Index of the first value that does not cast (to a type, or by a function raising
+    ``ArrowInvalid``), found by halving (error path only)."""
+    cast = to if callable(to) else (lambda part: part.cast(to))
     lo, hi = 0, len(values)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         try:
-            values.slice(lo, mid - lo).cast(to)
+            cast(values.slice(lo, mid - lo))
             lo = mid
         except pa.ArrowInvalid:
             hi = mid
@@ -591,13 +595,21 @@ def _times(col: pa.ChunkedArray, *, column: str, file: _DataFile) -> pa.ChunkedA
     )
     iso = pc.if_else(compact, dashed, text)
     try:
-        return iso.cast(_TIMESTAMP)
+        return _parse_times(iso)
     except pa.ArrowInvalid:
-        row = _first_failure(iso, _TIMESTAMP)
+        row = _first_failure(iso, _parse_times)
     raise DataError(
         f"Column '{column}' is declared a date/time but holds '{text[row].as_py()}' "
         f"(row {row + 1}) in {file.name}; write dates as {_TIME_SPELLINGS}"
     )
+
+
+def _parse_times(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    try:
+        return text.cast(_TIMESTAMP)
+    except pa.ArrowInvalid:
+        # Nanosecond text (pandas writes it) parses only at nanosecond precision.
+        return text.cast(pa.timestamp("ns")).cast(_TIMESTAMP, safe=False)
 
 
 def _check_present(values: pa.ChunkedArray, *, column: str, file: _DataFile, what: str) -> None:

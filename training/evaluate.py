@@ -150,3 +150,40 @@ def format_report(
 
 def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def format_selection(selection: Mapping[str, Any]) -> str:
+    """The model search as a table: each candidate's validation and test figure."""
+    metric = selection["metric"]
+    lines = [f"model selection ({metric}; the best on the validation slice serves):"]
+    for c in selection["candidates"]:
+        mark = "*" if c["name"] == selection["winner"] else " "
+        if c.get("error"):
+            lines.append(f" {mark} {c['name']:<12} failed: {c['error']}")
+            continue
+        lines.append(
+            f" {mark} {c['name']:<12} validation {_fmt(c['valid'])}  test {_fmt(c['test'])}"
+            f"  ({c['seconds']:.1f}s)"
+        )
+    if selection.get("skipped"):
+        lines.append(
+            f"   not tried within the {selection['budget_seconds']:.0f}s budget: "
+            + ", ".join(selection["skipped"])
+        )
+    return "\n".join(lines)
+
+
+def format_calibration(calibration: Mapping[str, Any]) -> str:
+    """One line: the calibration fitted and the held-out reliability before and after it."""
+    method = calibration.get("method", "none")
+    if "before" not in calibration:
+        return "calibration: none (a value target)"
+    before, after = calibration["before"], calibration["after"]
+    what = {
+        "platt": f"Platt scaling (a={calibration['a']:.3f}, b={calibration['b']:.3f})",
+        "temperature": f"temperature scaling (T={calibration['temperature']:.3f})",
+    }.get(method, "none (it did not improve the validation log loss)")
+    return (
+        f"calibration: {what}; held-out expected calibration error {before['ece']:.3f} -> "
+        f"{after['ece']:.3f}, log loss {before['log_loss']:.3f} -> {after['log_loss']:.3f}"
+    )

@@ -21,35 +21,26 @@ decision id, and the horizon counts only decisions made after it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tierline.engine.decision_results import (
+    DECISION_COLUMNS,
+    RESULT_COLUMNS,
+    Progress,
+    decisions_with_results,
+)
 from tierline.engine.errors import DataError
 from tierline.engine.store import Store
 from tierline.training import data as data_io
 
 __all__ = ["DECISION_COLUMNS", "export", "export_frame", "horizon_columns"]
 
-DECISION_COLUMNS = (
-    "decision_id",
-    "customer_id",
-    "site",
-    "decided_at",
-    "tier",
-    "score",
-    "model_version",
-    "holdout",
-    "perks",
-)
-RESULT_COLUMNS = ("spend", "converted")
 # A signal whose name an export column already has is written with this prefix.
 SIGNAL_PREFIX = "signal_"
-
-Progress = Callable[[str], None]
 
 
 def horizon_columns(days: int) -> tuple[str, str]:
@@ -102,14 +93,14 @@ def export_frame(
     now = now or dt.datetime.now(dt.UTC)
     # Later decisions inside the horizon of the window's last ones label them.
     read_until = None if until is None else until + horizon
-    decisions, signals = _read_decisions(store, since=since, until=read_until, say=say)
-    results = _read_results(store, since=since, until=read_until)
-    frame = _with_results(decisions, results)
+    frame, signals = decisions_with_results(store, since=since, until=read_until, progress=say)
+    # Naive UTC, as training reads a time column (a zone suffix would be refused).
+    frame["decided_at"] = frame["decided_at"].dt.tz_localize(None)
     visits_col, spend_col = horizon_columns(horizon_days)
     frame[visits_col], frame[spend_col] = _next(frame, horizon=horizon, now=now)
     keep = np.ones(len(frame), dtype=bool)
     if until is not None:
-        keep = (frame["decided_at"] < pd.Timestamp(until)).to_numpy()
+        keep = (frame["decided_at"] < pd.Timestamp(until).tz_convert(None)).to_numpy()
     signal_frame = _signal_columns(signals, taken=set(frame.columns))
     frame = pd.concat(
         [
@@ -120,74 +111,6 @@ def export_frame(
         axis=1,
     )
     return frame[keep].reset_index(drop=True)
-
-
-def _read_decisions(
-    store: Store, *, since: dt.datetime | None, until: dt.datetime | None, say: Progress
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    columns: dict[str, list[Any]] = {c: [] for c in (*DECISION_COLUMNS, "signals")}
-    for page in store.logged_columns(since=since, until=until):
-        for col, values in page.items():
-            columns[col].extend(values)
-        read = len(columns["decision_id"])
-        if read % 100_000 < len(page["decision_id"]):
-            say(f"read {read:,} decisions")
-    signals = [s or {} for s in columns.pop("signals")]
-    frame = pd.DataFrame(
-        {
-            **columns,
-            "decided_at": pd.to_datetime(columns["decided_at"], utc=True),
-            "score": np.asarray(columns["score"], dtype=np.float64),
-            "holdout": np.asarray(columns["holdout"], dtype=bool),
-            "perks": ["|".join(p) for p in columns["perks"]],
-        }
-    )
-    return frame, signals
-
-
-def _read_results(
-    store: Store, *, since: dt.datetime | None, until: dt.datetime | None
-) -> pd.DataFrame:
-    names = ["decision_id", "source", "spend", "converted", "closed"]
-    rows = [
-        [r[n] for n in names]
-        for page in store.decision_results(since=since, until=until)
-        for r in page
-    ]
-    return pd.DataFrame(rows, columns=names)
-
-
-def _with_results(decisions: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
-    """``spend``, ``converted`` and whether anything was recorded, per decision."""
-    outcomes = results[results["source"] == "outcome"]
-    said = outcomes["converted"].map({True: 1.0, False: 0.0}).astype(np.float64)
-    by_outcome = pd.DataFrame(
-        {
-            "o_spend": outcomes.groupby("decision_id")["spend"].sum(min_count=1),
-            # max over 1.0/0.0/NaN: converted if any outcome says so, unknown if none tells.
-            "o_converted": said.groupby(outcomes["decision_id"]).max(),
-        }
-    )
-    by_outcome["o_n"] = outcomes.groupby("decision_id").size()
-    visits = results[(results["source"] == "visit") & results["closed"]]
-    by_visit = pd.DataFrame(
-        {
-            "v_spend": visits.groupby("decision_id")["spend"].sum(min_count=1),
-            "v_n": visits.groupby("decision_id").size(),
-        }
-    )
-    frame = decisions.join(by_outcome, on="decision_id").join(by_visit, on="decision_id")
-    o_spend = frame["o_spend"].astype(np.float64)
-    v_spend = frame["v_spend"].astype(np.float64)
-    has_outcome = frame["o_n"].notna().to_numpy()
-    has_visit = frame["v_n"].notna().to_numpy()
-    frame["spend"] = np.where(has_outcome, o_spend, v_spend)
-    from_visit = np.where(has_visit, (v_spend.fillna(0) > 0).to_numpy(np.float64), np.nan)
-    converted = frame["o_converted"].fillna(pd.Series(from_visit, index=frame.index))
-    frame["converted"] = pd.array(converted.to_numpy() == 1.0, dtype="boolean")
-    frame.loc[converted.isna().to_numpy(), "converted"] = pd.NA
-    frame["responded"] = has_outcome | has_visit
-    return frame.drop(columns=["o_spend", "o_converted", "o_n", "v_spend", "v_n"])
 
 
 def _next(

@@ -22,6 +22,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from tierline.engine.linear import LinearModel
 from tierline.engine.spec import Spec
 
 __all__ = [
@@ -103,6 +104,21 @@ def feature_importance(
     gain = np.asarray(
         booster.feature_importance(importance_type="gain", iteration=iteration), dtype=np.float64
     )
+    return _ranked(gain, names, top=top)
+
+
+def linear_importance(
+    model: LinearModel, X: np.ndarray, names: Sequence[str], *, top: int = TOP_FEATURES
+) -> list[dict[str, Any]]:
+    """A linear model's mean absolute contribution per input column on ``X`` (summed over
+    classes), in the same shape as ``feature_importance``."""
+    contrib = model.contributions(X)
+    f = len(names)
+    blocks = contrib.reshape(len(X), -1, f + 1)[:, :, :f]
+    return _ranked(np.abs(blocks).sum(axis=1).mean(axis=0), names, top=top)
+
+
+def _ranked(gain: np.ndarray, names: Sequence[str], *, top: int) -> list[dict[str, Any]]:
     total = float(gain.sum())
     order = np.argsort(-gain, kind="stable")[:top]
     return [
@@ -127,11 +143,10 @@ def report_figures(
     tier_pred: np.ndarray,
     scores: np.ndarray,
     baseline_scores: Mapping[str, np.ndarray],
-    booster: lgb.Booster,
-    names: Sequence[str],
-    iteration: int,
+    importance: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Everything the report draws that the metrics do not already hold."""
+    """Everything the report draws that the metrics do not already hold; ``importance``
+    from ``feature_importance`` or ``linear_importance``."""
     captured = _captured(spec, y_true)
     curves = {"model": gains_curve(_ranking(scores), captured)}
     for name, s in baseline_scores.items():
@@ -144,7 +159,7 @@ def report_figures(
             "x": [round(float(x), _DIGITS) for x in np.linspace(0.0, 1.0, GAINS_POINTS + 1)],
             "curves": {k: v for k, v in curves.items() if v is not None},
         },
-        "importance": feature_importance(booster, names, iteration=iteration),
+        "importance": importance,
     }
     if spec.target_kind == "class":
         out["actual_tier_counts"] = _counts(spec.tiers, y_true)

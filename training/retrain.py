@@ -73,6 +73,7 @@ def retrain_from_store(
     playbook_path: str | Path | None = None,
     tolerance: float = 0.01,
     progress: Callable[[str], None] | None = None,
+    budget: float | None = None,
 ) -> tuple[TrainResult, dict[str, Any]]:
     """Train on the decisions of ``[since, until)`` whose target is known; returns the
     training result and what the export held."""
@@ -109,5 +110,6 @@ def retrain_from_store(
             tolerance=tolerance,
             progress=say,
             backtest=checked,
+            budget=budget,
         )
     return result, window

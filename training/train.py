@@ -10,13 +10,14 @@ version, and let the promotion gate decide whether it becomes the champion.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import platform
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,24 @@ import pandas as pd
 import sklearn
 from sklearn.model_selection import train_test_split
 
+from tierline.engine.drift import profile as drift_profile
 from tierline.engine.errors import DataError
 from tierline.engine.features import FeatureBuilder
+from tierline.engine.linear import LinearModel
 from tierline.engine.playbook import Playbook
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
-from tierline.training.evaluate import format_report, measure
-from tierline.training.figures import report_figures
+from tierline.training.calibrate import fit_calibration, reliability
+from tierline.training.evaluate import format_calibration, format_report, format_selection, measure
+from tierline.training.fairness import assess as assess_fairness
+from tierline.training.fairness import format_fairness, record_override
+from tierline.training.fairness import verdict as fairness_verdict
+from tierline.training.figures import feature_importance, linear_importance, report_figures
 from tierline.training.gate import gate as run_gate
+from tierline.training.selection import CANDIDATES, Candidate, select
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
 
@@ -71,7 +79,22 @@ class TrainResult:
     report: str
     best_iteration: int
     seconds: float
+    selection: dict[str, Any] = field(default_factory=dict)
+    fairness: dict[str, Any] = field(default_factory=dict)
     uplift: dict[str, Any] | None = None  # the uplift report's figures ([treatment] specs)
+
+    @property
+    def why(self) -> str:
+        """Why the version was or was not promoted, for a person: the champion gate's
+        reason, then the fairness gate's when it refused."""
+        why = str(self.gate.get("why"))
+        if self.fairness and not self.fairness.get("passed", True):
+            override = self.fairness.get("override")
+            refusal = f"the fairness gate refused: {self.fairness.get('why')}"
+            if override is not None:
+                refusal += f"; overridden ({override['reason']})"
+            why = f"{why}; {refusal}"
+        return why
 
     def summary(self) -> dict[str, Any]:
         kind_metric = self.gate.get("metric")
@@ -81,6 +104,8 @@ class TrainResult:
             "metric": kind_metric,
             "value": self.metrics.get(kind_metric) if kind_metric else None,
             "gate": self.gate,
+            "model": self.selection.get("winner"),
+            "fairness": fairness_verdict(self.fairness),
             "seconds": round(self.seconds, 2),
         }
 
@@ -224,6 +249,25 @@ def fit_booster(
     )
 
 
+def _parts(prep: Prepared) -> dict[str, np.ndarray]:
+    return {"train": prep.train_idx, "valid": prep.valid_idx, "test": prep.test_idx}
+
+
+def _importance(winner: Candidate, X: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
+    if isinstance(winner.model, LinearModel):
+        return linear_importance(winner.model, X, names)
+    assert isinstance(winner.model, lgb.Booster)
+    return feature_importance(winner.model, names, iteration=winner.best_iteration or 0)
+
+
+def _model_file(winner: Candidate) -> dict[str, Any]:
+    """The winner as the registry stores it: LightGBM's text or the linear JSON."""
+    if isinstance(winner.model, LinearModel):
+        return {"linear": winner.model.to_json()}
+    assert isinstance(winner.model, lgb.Booster)
+    return {"booster_text": winner.model.model_to_string(num_iteration=winner.best_iteration)}
+
+
 def _git_revision() -> str | None:
     # Only a checkout has a revision: an installed package may sit in someone else's repository.
     checkout = Path(__file__).resolve().parent.parent
@@ -249,15 +293,21 @@ def train(
     models: str | Path,
     playbook_path: str | Path | None = None,
     promote: str = "auto",
+    reason: str | None = None,
     tolerance: float = 0.01,
     progress: Progress | None = None,
     threads: int | None = None,
     backtest: dict[str, Any] | None = None,
+    budget: float | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
-    ``threads`` caps LightGBM's threads (default: every core). ``backtest`` (how the
-    champion's logged decisions did, ``training.backtest``) is kept in the gate's record.
+    ``auto`` promotes only when both the champion gate and the fairness gate pass;
+    ``always`` promotes anyway, and over a fairness refusal records the override and
+    ``reason`` in the version's metadata. ``threads`` caps LightGBM's threads (default:
+    every core). ``backtest`` (how the champion's logged decisions did,
+    ``training.backtest``) is kept in the gate's record. ``budget``: seconds for the
+    model search (``training.selection``; default about twice one fit).
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -293,39 +343,44 @@ def train(
             raise DataError(
                 f"Column '{col}' is empty in the training rows (every value is missing); fill it or remove it from the spec"
             )
-    say(f"training LightGBM on {len(prep.train_idx):,} rows")
-    booster = fit_booster(
+    names = list(builder.feature_names_out_)
+    say(f"training {len(CANDIDATES)} candidate models on {len(prep.train_idx):,} rows")
+    selection = select(
         spec=spec,
-        X_train=X["train"],
-        y_train=prep.y[prep.train_idx],
-        X_valid=X["valid"],
-        y_valid=prep.y[prep.valid_idx],
-        names=list(builder.feature_names_out_),
+        params=lgb_params(spec, rows=len(prep.train_idx), threads=threads),
+        X=X,
+        y={part: prep.y[idx] for part, idx in _parts(prep).items()},
+        names=names,
+        lgb_names=_lgb_names(names),
+        budget=budget,
         threads=threads,
+        say=say,
     )
-    best = booster.best_iteration or booster.current_iteration()
-    booster.free_dataset()  # the binned training data is not needed past this point
+    winner = selection.winner
+    say(f"{winner.name} won on the validation slice")
+    say("calibrating the probabilities on the validation slice")
+    kind = spec.target_kind
+    calibration = fit_calibration(kind, prep.y[prep.valid_idx], selection.predict(X["valid"]))
+    policy = dataclasses.replace(TierPolicy.from_spec(spec), calibration=calibration)
     uplift = None
     if spec.treatment is not None:
         from tierline.training.uplift import fit_uplift, policy_scores
 
-        uplift = fit_uplift(
-            spec=spec,
-            prep=prep,
-            X=X,
-            names=list(builder.feature_names_out_),
-            threads=threads,
-            say=say,
-        )
+        uplift = fit_uplift(spec=spec, prep=prep, X=X, names=names, threads=threads, say=say)
     say("evaluating on the held-out customers")
-    policy = TierPolicy.from_spec(spec)
-    if spec.target_kind != "class":
-        train_scores = np.asarray(booster.predict(X["train"], num_iteration=best))
+    if kind != "class":
+        train_scores = policy.calibrate(selection.predict(X["train"]))
         if uplift is not None:
             train_scores = policy_scores(uplift, X["train"])  # cuts on the best net value
         policy = policy.fit_thresholds(spec=spec, train_scores=train_scores)
     test_frame = frame.iloc[prep.test_idx]
-    test_scores = np.asarray(booster.predict(X["test"], num_iteration=best))
+    raw_test = selection.predict(X["test"])
+    test_scores = policy.calibrate(raw_test)
+    calibrated = {"method": calibration.method, **calibration.to_json()}
+    if kind != "value":
+        y_held = prep.y[prep.test_idx]
+        calibrated["before"] = reliability(kind, y_held, raw_test)
+        calibrated["after"] = reliability(kind, y_held, test_scores)
     decided = policy.decide_many(
         scores=test_scores if uplift is None else policy_scores(uplift, X["test"]),
         frame=test_frame,
@@ -337,7 +392,15 @@ def train(
     baselines = fit_baselines(
         spec=spec, prep=prep, X=X, n_cat=len(spec.categorical), scores=baseline_scores
     )
+    fairness = assess_fairness(
+        spec=spec, frame=test_frame, tiers=decided["tier"], rules=decided["rule"]
+    )
+    if promote == "always" and not fairness["passed"]:
+        record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+    report += "\n" + format_selection(selection.summary())
+    report += "\n" + format_calibration(calibrated)
+    report += "\n\n" + format_fairness(fairness)
     uplift_figures: dict[str, Any] | None = None
     if uplift is not None:
         from tierline.training.uplift_report import format_uplift_report
@@ -379,19 +442,26 @@ def train(
             if spec.time
             else ("stratified" if spec.target_kind != "value" else "random"),
         },
-        "lightgbm": {"params": lgb_params(spec, rows=len(prep.train_idx)), "best_iteration": best},
+        "lightgbm": {
+            "params": lgb_params(spec, rows=len(prep.train_idx)),
+            "best_iteration": winner.best_iteration,
+        },
+        "selection": selection.summary(),
+        "calibration": calibrated,
         "metrics": metrics,
         "baselines": baselines,
         "gate": gate,
+        # Each input's distribution over the training rows, what `tierline drift` compares
+        # the logged decisions' signals with.
+        "drift": drift_profile(frame, spec, rows=prep.train_idx),
+        "fairness": fairness,
         "report": report_figures(
             spec=spec,
             y_true=y_test,
             tier_pred=decided["tier"],
             scores=test_scores,
             baseline_scores=baseline_scores,
-            booster=booster,
-            names=list(builder.feature_names_out_),
-            iteration=best,
+            importance=_importance(winner, X["test"], names),
         ),
         "versions": {
             "python": platform.python_version(),
@@ -406,16 +476,16 @@ def train(
         metadata["uplift"] = uplift_figures
     say("writing the model version")
     version = registry.write(
-        booster_text=booster.model_to_string(num_iteration=best),
+        **_model_file(winner),
         features=builder.to_json(),
         policy=policy.to_json(),
         playbook_text=playbook.text,
         metadata=metadata,
         extra_files=uplift.model.files() if uplift is not None else None,
     )
-    promoted = promote == "always" or (promote == "auto" and gate["passed"])
+    promoted = promote == "always" or (promote == "auto" and gate["passed"] and fairness["passed"])
     if promoted:
-        registry.promote(version, reason="promote" if promote == "always" else "auto-promote")
+        registry.promote(version, reason=_promote_action(promote, reason, fairness))
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return TrainResult(
         version=version,
@@ -424,7 +494,18 @@ def train(
         metrics=metrics,
         baselines=baselines,
         report=report,
-        best_iteration=best,
+        best_iteration=winner.best_iteration or 0,
+        selection=selection.summary(),
         seconds=seconds,
+        fairness=fairness,
         uplift=uplift_figures,
     )
+
+
+def _promote_action(promote: str, reason: str | None, fairness: dict[str, Any]) -> str:
+    """The registry history's action: how the version came to be promoted, and why."""
+    if promote == "auto":
+        return "auto-promote"
+    if "override" in fairness:
+        return f"promote over the fairness gate: {fairness['override']['reason']}"
+    return f"promote: {reason}" if reason else "promote"

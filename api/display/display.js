@@ -12,6 +12,11 @@
   // the offline banner within a few seconds.
   const FETCH_TIMEOUT_MS = 4000;
   const REPORT_MS = 5000;
+  // Drift reads every logged decision to find the week's (the log has no time index),
+  // so it refreshes far less often than today's figures.
+  const DRIFT_MS = 600000;
+  // The uplift reads the site's whole decision log and its figures move slowly.
+  const UPLIFT_MS = 300000;
   const SUCCESS_MS = 2500;
   // Retries of one action after a lost connection; they reuse its Idempotency-Key.
   const RETRY_DELAYS_MS = [400, 1200];
@@ -66,6 +71,9 @@
     pollGeneration: 0,
     pollTimer: null,
     reportTimer: null,
+    driftTimer: null,
+    upliftTimer: null,
+    perkTexts: new Map(), // perk -> its playbook text, from the day report
     // Bumped by every action that changes a visit, so a listing that was already on its
     // way when the action landed does not paint the old state back for a second.
     epoch: 0,
@@ -896,9 +904,17 @@
     ui.tabManager.tabIndex = manager ? 0 : -1;
     clearInterval(state.reportTimer);
     state.reportTimer = null;
+    clearInterval(state.driftTimer);
+    state.driftTimer = null;
+    clearInterval(state.upliftTimer);
+    state.upliftTimer = null;
     if (manager) {
       loadReport();
       state.reportTimer = setInterval(loadReport, REPORT_MS);
+      loadDrift();
+      state.driftTimer = setInterval(loadDrift, DRIFT_MS);
+      loadUplift();
+      state.upliftTimer = setInterval(loadUplift, UPLIFT_MS);
     }
   }
 
@@ -921,6 +937,43 @@
       if (message !== reportError) showError(message); // once, not every 5 s
       reportError = message;
     }
+  }
+
+  async function loadDrift() {
+    const session = state.session;
+    try {
+      const { data } = await api("GET", "v1/reports/drift");
+      if (session !== state.session) return;
+      renderDrift(data);
+    } catch (error) {
+      if (session !== state.session) return;
+      // No model, or one trained before drift: say so in the panel, not as an alert.
+      const message = error instanceof ApiError ? error.message : "Could not load the drift report; retrying";
+      setText($("drift-note"), message);
+      $("drift").replaceChildren();
+    }
+  }
+
+  // Only the signals worth a look: watch (0.1 to 0.25) and act (from 0.25).
+  function renderDrift(report) {
+    const percent = (share) => `${Math.round(share * 1000) / 10}%`;
+    const flagged = (report.signals || []).filter((s) => s.band !== "stable");
+    let note = report.message || "";
+    if (report.enough) {
+      note = `${count.format(report.decisions)} decisions against the training data of ${report.model_version}.`;
+      if (!flagged.length) note += " Every signal is stable.";
+    }
+    setText($("drift-note"), note);
+    const rows = flagged.map((s) =>
+      el("tr", { testid: "drift-row" }, [
+        cell(s.signal),
+        cell(s.psi.toFixed(2), true),
+        el("td", {}, [el("span", { class: `drift-band drift-${s.band}`, text: s.band })]),
+        cell(percent(s.missing_share), true),
+        cell(percent(s.training_missing_share), true),
+      ]),
+    );
+    $("drift").replaceChildren(...(rows.length ? rows : [emptyRow(5, "No signal to watch")]));
   }
 
   function cell(text, numeric) {
@@ -997,6 +1050,78 @@
       ]);
     });
     $("perks").replaceChildren(...(perks.length ? perks : [emptyRow(6, "No perks in the playbook")]));
+    state.perkTexts = new Map((report.perks || []).map((p) => [p.perk, p.text || p.perk]));
+  }
+
+  // -- the uplift panel --------------------------------------------------------------------
+
+  const signedMoney = new Intl.NumberFormat(undefined, {
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 2,
+    signDisplay: "exceptZero",
+  });
+  const signedPoints = new Intl.NumberFormat(undefined, {
+    minimumFractionDigits: 1,
+    maximumFractionDigits: 1,
+    signDisplay: "exceptZero",
+  });
+  const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+
+  async function loadUplift() {
+    const session = state.session;
+    try {
+      const { data } = await api("GET", "v1/reports/uplift");
+      if (session !== state.session) return;
+      renderUplift(data);
+    } catch (error) {
+      if (session !== state.session) return;
+      if (error instanceof ApiError && error.status === 401) {
+        signOut(`Signed out: ${error.message}`);
+        return;
+      }
+      const message = error instanceof ApiError ? error.message : "Could not load the uplift; retrying";
+      if (message !== reportError) showError(message);
+      reportError = message;
+    }
+  }
+
+  // The difference in bold, its 95 % range below it, then what the two sides were.
+  function differenceCell(interval, format, unit, sides) {
+    const range = `${format(interval.low)} to ${format(interval.high)}`;
+    return el("td", { class: "uplift-cell" }, [
+      el("span", { class: "uplift-diff", text: `${format(interval.estimate)}${unit}` }),
+      el("span", { class: "uplift-range", text: range }),
+      sides ? el("span", { class: "uplift-sides", text: sides }) : null,
+    ]);
+  }
+
+  function renderUplift(report) {
+    const order = [...state.tiers.keys()];
+    const rank = (tier) => (order.includes(tier) ? order.indexOf(tier) : order.length);
+    const rows = [...(report.rows || [])].sort((a, b) => rank(a.tier) - rank(b.tier));
+    const points = (x) => signedPoints.format(x * 100);
+    const built = rows.map((r) => {
+      const perk = r.perk === null ? "Whole tier" : state.perkTexts.get(r.perk) || r.perk;
+      const head = [
+        tierCell(r.tier),
+        cell(perk),
+        cell(count.format(r.treated.customers), true),
+        cell(count.format(r.holdout.customers), true),
+      ];
+      if (!r.enough_data) {
+        const needed = `Not enough data yet: ${count.format(report.min_customers)} guests needed on each side`;
+        return el("tr", { testid: "uplift-row" }, [...head, el("td", { colspan: 3, class: "table-empty", text: needed })]);
+      }
+      const t = r.treated;
+      const h = r.holdout;
+      return el("tr", { testid: "uplift-row" }, [
+        ...head,
+        differenceCell(r.conversion_difference, points, " pts", `${percent.format(t.conversion_rate)} vs ${percent.format(h.conversion_rate)}`),
+        differenceCell(r.spend_difference, (x) => signedMoney.format(x), "", `${money.format(t.spend_per_customer)} vs ${money.format(h.spend_per_customer)}`),
+        differenceCell(r.net_value, (x) => signedMoney.format(x), "", `cost ${money.format(r.cost_per_customer)}`),
+      ]);
+    });
+    $("uplift").replaceChildren(...(built.length ? built : [emptyRow(7, "No decisions with a customer id yet")]));
   }
 
   // -- sign-in and sign-out ----------------------------------------------------------------
@@ -1012,6 +1137,10 @@
     stopPolling();
     clearInterval(state.reportTimer);
     state.reportTimer = null;
+    clearInterval(state.driftTimer);
+    state.driftTimer = null;
+    clearInterval(state.upliftTimer);
+    state.upliftTimer = null;
     sessionStorage.removeItem(KEY_STORE);
     Object.assign(state, { key: null, role: null, site: null, view: "floor", lookup: "", filter: "all" });
     state.tiers = new Map();

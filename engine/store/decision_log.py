@@ -62,14 +62,18 @@ class DecisionLogStore(StorePart):
         *,
         since: datetime | None = None,
         until: datetime | None = None,
+        site: str | None = None,
         page: int = _PAGE,
     ) -> Iterator[dict[str, list[Any]]]:
         """``logged_decisions`` a page at a time as columns (name -> values), for readers
-        that build tables: no dict per row."""
+        that build tables: no dict per row. With ``site``, that site's decisions only."""
         after = ""
         while True:
             with self._db.raw.transaction(write=False, durable=True) as cur:
                 where, params = ["id > ?"], [after]
+                if site is not None:
+                    where.append("site = ?")
+                    params.append(site)
                 if since is not None:
                     where.append("created_at >= ?")
                     params.append(cur.time(since))
@@ -113,16 +117,21 @@ class DecisionLogStore(StorePart):
         *,
         since: datetime | None = None,
         until: datetime | None = None,
+        site: str | None = None,
         page: int = _PAGE,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of what the decisions made in the window led to, one row per outcome and
-        per visit: ``decision_id``, ``source`` ("outcome" or "visit"), ``spend``,
-        ``converted`` (outcomes only) and ``closed`` (False for a visit still open)."""
+        """Pages of what the decisions made in the window (at ``site``, if given) led to,
+        one row per outcome and per visit: ``decision_id``, ``source`` ("outcome" or
+        "visit"), ``spend``, ``converted`` (outcomes only) and ``closed`` (False for a
+        visit still open)."""
         for source, (id_column, select) in _RESULTS.items():
             after: Any = "" if source == "outcome" else -1
             while True:
                 with self._db.raw.transaction(write=False, durable=True) as cur:
                     where, params = [f"{id_column} > ?"], [after]
+                    if site is not None:
+                        where.append("d.site = ?")
+                        params.append(site)
                     if since is not None:
                         where.append("d.created_at >= ?")
                         params.append(cur.time(since))

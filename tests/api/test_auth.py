@@ -60,6 +60,7 @@ MATRIX = [
     ("POST", "/v1/models/v0001/promote", None, "admin"),
     ("POST", "/v1/models/rollback", None, "admin"),
     ("GET", "/v1/reports/day", None, "admin"),
+    ("GET", "/v1/reports/drift", None, "admin"),
     ("GET", "/v1/perks", None, "admin"),
     ("PUT", "/v1/perks/coffee", {"stock": 10}, "admin"),
 ]

@@ -45,9 +45,10 @@ from tests.browser import (
     server_env,
     tierline,
 )
-from tests.conftest import ROOT, Trained
+from tests.conftest import ROOT, Trained, log_decisions, record_uplift_log, training_signals
 from tests.servers import free_port
 from tierline.api.routers.display import CSP
+from tierline.engine.store import Store
 
 SITE = "lyon"
 ZONE = "Europe/Berlin"  # the manager's day at SITE; SHOTS_SITE's is UTC
@@ -523,6 +524,55 @@ def test_the_manager_view_shows_revenue_by_tier_and_perks(live: Live, board: Boa
     expect(page.get_by_test_id("visit-card").first).to_be_visible()
 
 
+def test_the_manager_view_lists_a_drifted_signal(
+    live: Live, board: Board, trained: Trained
+) -> None:
+    """Decisions whose guests all drive a car brand training never saw: the drift panel of
+    the manager view lists that signal as act, with its PSI."""
+    with Store.open(f"sqlite:///{live.db}") as store:
+        log_decisions(store, [{**s, "car_brand": "Lada"} for s in training_signals(trained, 300)])
+    page = board.page
+    sign_in(page, live.base, live.keys["admin"])
+    page.get_by_test_id("manager-tab").click()
+    row = page.get_by_test_id("drift-row").filter(has_text="car_brand")
+    expect(row).to_contain_text("act")
+    report = httpx.get(
+        f"{live.base}/v1/reports/drift", headers={"X-API-Key": live.keys["admin"]}, timeout=30
+    ).json()
+    [car] = [s for s in report["signals"] if s["signal"] == "car_brand"]
+    assert car["band"] == "act"
+    expect(row).to_contain_text(f"{car['psi']:.2f}")
+    expect(page.get_by_test_id("drift-note")).to_contain_text(report["model_version"])
+
+
+def test_the_manager_view_shows_the_measured_uplift(live: Live, board: Board) -> None:
+    """The Manager tab's uplift panel has a row per tier and per perk of GET
+    /v1/reports/uplift: the counts, the differences with their 95 % range and the net after
+    the perk's cost; "not enough data yet" and no figure where a side is short."""
+    with Store.open(f"sqlite:///{live.db}") as store:
+        record_uplift_log(store, treated=40, held=30)
+        record_uplift_log(store, treated=3, held=2, tier="student")
+    report = httpx.get(
+        f"{live.base}/v1/reports/uplift", headers={"X-API-Key": live.keys["admin"]}, timeout=10
+    ).json()
+    coffee = next(r for r in report["rows"] if r["tier"] == "vip" and r["perk"] == "coffee")
+    assert coffee["enough_data"] and coffee["spend_difference"]["estimate"] == 20.0
+    page = board.page
+    sign_in(page, live.base, live.keys["admin"])
+    page.get_by_test_id("manager-tab").click()
+    rows = page.get_by_test_id("uplift-row")
+    expect(rows).to_have_count(len(report["rows"]))
+    shown = rows.filter(has_text="Coffee on the house").first
+    expect(shown).to_contain_text("+20.00")
+    low, high = (f"{coffee['spend_difference'][k]:+.2f}" for k in ("low", "high"))
+    expect(shown).to_contain_text(f"{low} to {high}")
+    expect(shown).to_contain_text(f"{coffee['net_value']['estimate']:+.2f}")
+    short = rows.filter(has_text="Student")
+    expect(short).to_have_count(2)
+    expect(short.first).to_contain_text("Not enough data yet")
+    expect(short.first).not_to_contain_text(" to ")
+
+
 SHOT_GUESTS: list[tuple[dict[str, Any], int]] = [
     (VIP, 4),
     ({**PLAIN, "landing_page": "/menu"}, 2),
@@ -586,6 +636,9 @@ def test_screenshots_for_the_docs(live: Live, browser: Browser, tmp_path: Path) 
             if name == "manager":
                 page.get_by_test_id("manager-tab").click()
                 expect(page.get_by_test_id("report-perks")).to_contain_text("Coffee on the house")
+                expect(
+                    page.get_by_test_id("report-drift").locator("tbody tr").first
+                ).to_be_visible()
             page.screenshot(path=out / f"display-{name}.png", full_page=name == "manager")
         finally:
             context.close()

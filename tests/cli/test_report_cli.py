@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli.test_cli import assert_refused, run
-from tests.conftest import Trained
+from tests.conftest import Trained, log_decisions, training_signals
 from tierline.engine.registry import Registry
+from tierline.engine.store import Store
 
 
 def test_report_writes_the_champions_page_and_prints_its_path(
@@ -14,14 +15,33 @@ def test_report_writes_the_champions_page_and_prints_its_path(
 ) -> None:
     """Without a version the report is the champion's; the command prints the file's path."""
     out = tmp_path / "reports" / "model.html"
-    proc = run("report", "--out", str(out), "--models", str(trained.models))
+    nowhere = f"sqlite:///{tmp_path / 'none.db'}"
+    proc = run("report", "--out", str(out), "--models", str(trained.models), "--db", nowhere)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(out)
     html = out.read_text(encoding="utf-8")
     champion = Registry(trained.models).champion()
     assert html.startswith("<!DOCTYPE html>")
     assert f"Model report: {champion}" in html and ">champion<" in html
-    assert "No drift figures:" in html
+    assert "No drift figures:" in html and "no decision log at" in html
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_report_shows_the_drift_of_the_logged_decisions(trained: Trained, tmp_path: Path) -> None:
+    """With a store of this week's decisions, one signal shifted, the drift section lists
+    every signal and flags the shifted one."""
+    rows = training_signals(trained, 300)
+    shifted = [{**r, "spend_365d": r["spend_365d"] * 3} if "spend_365d" in r else r for r in rows]
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with Store.open(url) as store:
+        log_decisions(store, shifted)
+    out = tmp_path / "model.html"
+    proc = run("report", "--out", str(out), "--models", str(trained.models), "--db", url)
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "No drift figures" not in html
+    section = html[html.index("spend_365d", html.index("Drift")) :]
+    assert "act" in section[:400]
 
 
 def test_report_of_a_named_version_and_models_from_the_environment(

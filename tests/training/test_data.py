@@ -433,6 +433,18 @@ def test_boolean_column_holding_other_text(tmp_path: Path) -> None:
         _bad(tmp_path, "004,2026-03-04,a,1,maybe,no,vip")
 
 
+def test_nanosecond_times_as_pandas_writes_them_are_read(tmp_path: Path) -> None:
+    """A time written with nine fractional digits (pandas' text for datetime64[ns]) reads to
+    the microsecond, and a bad cell after it is still the one named."""
+    rows = [*GOOD_ROWS, "004,2026-03-04 10:11:12.123456789,a,1,yes,no,vip"]
+    frame = load_customers(_csv(tmp_path, rows), _spec(), with_target=True)
+    assert frame["signup_date"].iloc[3] == pd.Timestamp("2026-03-04 10:11:12.123456")
+    with pytest.raises(DataError, match=r"'soon' \(row 5\)"):
+        load_customers(
+            _csv(tmp_path, [*rows, "005,soon,a,1,yes,no,vip"]), _spec(), with_target=True
+        )
+
+
 @pytest.mark.parametrize("cell", ["03/01/2026", "20260230", "2026-03-01T12:00:00+02:00", "soon"])
 def test_time_column_holding_other_text(tmp_path: Path, cell: str) -> None:
     """Dates that are not ISO or YYYYMMDD (or do not exist) name the value and the row."""

@@ -178,3 +178,12 @@ def test_export_writes_a_table_training_reads(tmp_path: Path, name: str) -> None
         "",
     ]
     assert list(read["visits_90d"]) == [2, 5] and list(read["tier"]) == ["vip", "vip"]
+
+
+def test_an_empty_window_exports_no_rows(url: str) -> None:
+    """A window without decisions (or an empty store) is an empty table, not a failure."""
+    clock = Clock()
+    with Store.open(url, clock=clock) as store:
+        assert len(export_frame(store)) == 0
+        _decide(store, clock, T0, "c1")
+        assert len(export_frame(store, since=T0 + timedelta(days=1))) == 0

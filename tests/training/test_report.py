@@ -152,16 +152,19 @@ def test_calibration_bins_follow_the_score() -> None:
 def test_report_has_every_section_for_its_kind(
     registries: dict[str, Registry], kind: str, tmp_path: Path
 ) -> None:
-    """The champion's report holds the header, metrics, gate, tier mix, gains, the kind's
-    fit section, importance, fairness and drift, with a chart in each charted section."""
+    """The champion's report holds the header, metrics, gate, the model search (its winner
+    marked), tier mix, gains, the kind's fit section, importance, fairness and drift, with a
+    chart in each charted section."""
     version, html = build_report(models=registries[kind].root)
     fit = "confusion" if kind == "class" else "calibration"
     assert section_ids(html) == [
         "metrics",
         "gate",
+        "selection",
         "tier-mix",
         "gains",
         fit,
+        "calibration-fit",
         "importance",
         "fairness",
         "drift",
@@ -171,6 +174,8 @@ def test_report_has_every_section_for_its_kind(
     assert f"Model report: {version}" in html and ">champion<" in html
     assert "Needs a retrain" not in html
     assert "random order" in html  # the gains chart's chance line
+    winner = registries[kind].metadata(version)["selection"]["winner"]
+    assert f"<strong>{winner}</strong> ✓" in html and html.count("✓") == 1
     write_report(html, tmp_path / "report.html")
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == html
 
@@ -223,7 +228,7 @@ def test_old_metadata_renders_and_names_what_needs_a_retrain(
     meta = champion_metadata(registries["binary"])
     del meta["report"]
     html = render_report(version="v0001", metadata=meta, champion=True)
-    assert section_ids(html)[:3] == ["metrics", "gate", "tier-mix"]
+    assert section_ids(html)[:4] == ["metrics", "gate", "selection", "tier-mix"]
     assert "Needs a retrain to show: gains chart, calibration, feature importance" in html
     assert html.count('<svg class="chart"') == 1  # the tier mix, from the metrics' shares
     bare = render_report(version="v0001", metadata={}, champion=False)  # nothing at all
@@ -242,7 +247,9 @@ def test_fairness_table_flags_the_gated_tier_below_the_floor(
     assert "18-25" in fairness and "65+" in fairness and "3.1%" in fairness
     assert fairness.count("below the floor") == 1  # vip only: standard is not gated
     assert "seasonal campaign, reviewed by the owner" in fairness
-    plain = render_report(version="v0001", metadata=meta, champion=True)
+    assert "fairness" in meta  # training records the check; a version from before did not
+    older = {k: v for k, v in meta.items() if k != "fairness"}
+    plain = render_report(version="v0001", metadata=older, champion=True)
     assert "records no fairness check" in plain
 
 

@@ -39,9 +39,11 @@ def render_report(
     sections = [
         model.metrics_table(),
         model.gate(),
+        model.selection(),
         model.tier_mix(),
         model.gains(),
         model.fit(),
+        model.calibration(),
         model.importance(),
         fairness_section(metadata.get("fairness")),
         drift_section(drift),

@@ -42,8 +42,13 @@ def _column(col: Mapping[str, Any], min_ratio: float) -> str:
         rates = tier.get("rates") or {}
         ratio = tier.get("lowest_ratio")
         gated = bool(tier.get("gated"))
-        low = gated and isinstance(ratio, int | float) and ratio < min_ratio
+        under = gated and isinstance(ratio, int | float) and ratio < min_ratio
+        # Training marks a gap that chance could explain as not refused; a record without
+        # the mark counts every ratio under the floor.
+        low = under and bool(tier.get("refused", True))
         ratio_cell = num(ratio, 2)
+        if under and not low:
+            ratio_cell += " (within chance)"
         rows.append(
             [
                 esc(tier.get("tier", "")),
@@ -64,8 +69,8 @@ def fairness_section(fairness: Mapping[str, Any] | None) -> str:
             "fairness",
             title,
             para(
-                "This version records no fairness check; a spec with protected columns and "
-                "a [fairness] table adds one at training time.",
+                "This version records no fairness check; training with protected columns "
+                "in the spec adds one.",
                 "muted",
             ),
         )
@@ -81,7 +86,8 @@ def fairness_section(fairness: Mapping[str, Any] | None) -> str:
         f"<p>{badge} {esc(fairness.get('why', ''))}</p>",
         para(
             f"Four-fifths rule: in each gated tier ({gated}), every group's rate must be at "
-            f"least {min_ratio:.0%} of the best group's."
+            f"least {min_ratio:.0%} of the best group's, unless chance could explain the gap "
+            f"on this many customers."
         ),
     ]
     override = fairness.get("override")

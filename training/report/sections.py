@@ -235,6 +235,67 @@ class ModelSections:
         tiers = table(["tier", "precision", "recall", "customers"], rows)
         return section("confusion", "Confusion matrix", chart, tiers)
 
+    def selection(self) -> str:
+        chosen = self.meta.get("selection") or {}
+        if not chosen:
+            return section(
+                "selection", "Model selection", para("Trained before model selection.", "muted")
+            )
+        metric = str(chosen.get("metric", ""))
+        rows = []
+        for c in chosen.get("candidates", []):
+            won = c.get("name") == chosen.get("winner")
+            name = f"<strong>{esc(c.get('name'))}</strong> ✓" if won else esc(c.get("name"))
+            rows.append(
+                [
+                    name,
+                    num(c.get("valid")),
+                    num(c.get("test")),
+                    esc(c.get("error") or f"{c.get('seconds', 0):.1f} s"),
+                ]
+            )
+        for name in chosen.get("skipped", []):
+            rows.append([esc(name), "–", "–", esc("not tried: out of time budget")])
+        intro = (
+            f"Each candidate's {metric} on the validation slice (the newest training rows when "
+            f"the spec has a time column) and on the held-out customers; the best on "
+            f"validation serves."
+        )
+        head = ["candidate", f"{esc(metric)} validation", f"{esc(metric)} held-out", "time"]
+        return section("selection", "Model selection", para(intro), table(head, rows))
+
+    def calibration(self) -> str:
+        found = self.meta.get("calibration") or {}
+        if "before" not in found:
+            text = (
+                "No probability calibration (a value target)."
+                if found
+                else "Trained before probability calibration."
+            )
+            return section("calibration-fit", "Probability calibration", para(text, "muted"))
+        method = {
+            "platt": "Platt scaling of the probability",
+            "temperature": "temperature scaling of the tier probabilities",
+        }.get(str(found.get("method")), "none: it did not improve the validation log loss")
+        rows = [
+            [
+                esc(when),
+                num(found[when]["ece"]),
+                num(found[when]["log_loss"]),
+            ]
+            for when in ("before", "after")
+        ]
+        intro = (
+            f"Fitted on the validation slice: {method}. Reliability on the held-out customers "
+            f"(expected calibration error over ten bins, and log loss), before and after."
+        )
+        return section(
+            "calibration-fit",
+            "Probability calibration",
+            para(intro),
+            table(["", "calibration error", "log loss"], rows),
+        )
+
     def importance(self) -> str:
         features = self.figures.get("importance")
         if not features:

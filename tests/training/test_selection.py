@@ -1,0 +1,120 @@
+"""Model selection: candidates measured on the newest slice of the training period, the best
+serves, a linear winner is served from JSON through the same engine paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.drift_data import SPEC, drifting_customers
+from tierline.engine.registry import Registry
+from tierline.engine.spec import load_spec
+from tierline.training.data import write_table
+from tierline.training.selection import CANDIDATES
+from tierline.training.train import TrainResult, train
+
+
+@pytest.fixture(scope="module")
+def drifted(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path, pd.DataFrame]:
+    """A model trained on customers whose market shifted before the validation slice."""
+    work = tmp_path_factory.mktemp("drift")
+    frame = drifting_customers(20_000)
+    write_table(frame, work / "customers.csv")
+    (work / "spec.toml").write_text(SPEC)
+    result = train(
+        data_path=work / "customers.csv", spec=load_spec(work / "spec.toml"), models=work / "models"
+    )
+    return result, work / "models", frame
+
+
+def test_the_selected_model_never_loses_to_the_logistic_baseline(drifted: tuple) -> None:
+    """On the newest customers, after a shift that undoes an interaction, the selected model
+    is at least as good as the logistic baseline, every candidate is reported with its
+    validation and test figures, and the winner is the best on validation."""
+    result, _, _ = drifted
+    assert result.metrics["roc_auc"] >= result.baselines["logistic"]["roc_auc"] - 0.002
+    selection = result.selection
+    names = [c["name"] for c in selection["candidates"]]
+    assert names == list(CANDIDATES)
+    best = max(selection["candidates"], key=lambda c: c["valid"])
+    assert selection["winner"] == best["name"] != "lightgbm"
+    default = next(c for c in selection["candidates"] if c["name"] == "lightgbm")
+    assert best["test"] > default["test"]
+    assert "model selection (roc_auc" in result.report and f"* {best['name']}" in result.report
+
+
+def test_a_linear_winner_serves_from_json_with_exact_reasons(drifted: tuple) -> None:
+    """The linear winner is stored as linear.json (no model.txt); one customer and a batch
+    score alike, and a customer's reasons are the largest of its exact contributions."""
+    result, models, frame = drifted
+    if result.selection["winner"] != "linear":
+        pytest.fail(f"expected the linear candidate to win here: {result.selection}")
+    folder = models / result.version
+    assert (folder / "linear.json").is_file() and not (folder / "model.txt").exists()
+    model = Registry(models).load(result.version)
+    rows = frame.tail(50).reset_index(drop=True)
+    batch = model.score_frame(rows)
+    for i in (0, 17, 49):
+        record = {k: v for k, v in rows.iloc[i].items() if k not in ("returned", "signup_date")}
+        one = model.score_record(record, customer_id=record["customer_id"], explain=True)
+        assert one.tier == batch.loc[i, "tier"]
+        assert np.isclose(one.score, batch.loc[i, "score"], rtol=1e-12)
+        effects = [abs(r.effect) for r in one.reasons]
+        assert effects == sorted(effects, reverse=True) and effects[0] > 0
+
+
+def test_a_budget_of_nothing_tries_only_the_default(tmp_path: Path) -> None:
+    """With no time to spare the search keeps the default candidate and says what it did
+    not try."""
+    write_table(drifting_customers(3_000, seed=4), tmp_path / "c.csv")
+    (tmp_path / "spec.toml").write_text(SPEC)
+    result = train(
+        data_path=tmp_path / "c.csv",
+        spec=load_spec(tmp_path / "spec.toml"),
+        models=tmp_path / "models",
+        budget=0.0,
+    )
+    selection = result.selection
+    assert selection["winner"] == "lightgbm" and selection["skipped"] == list(CANDIDATES[1:])
+    assert "not tried within the 0s budget" in result.report
+
+
+def test_a_declared_direction_binds_whichever_candidate_wins(tmp_path: Path) -> None:
+    """x0 raises the return rate, but the spec declares it may only lower the score: the
+    served model's score never rises with x0, whichever candidate won."""
+    write_table(drifting_customers(5_000, seed=6), tmp_path / "c.csv")
+    spec_text = SPEC.replace('"x10", "x11"]\n', '"x10", "x11"]\nmonotone = { x0 = -1, x1 = 1 }\n')
+    (tmp_path / "spec.toml").write_text(spec_text)
+    spec = load_spec(tmp_path / "spec.toml")
+    assert spec.monotone == {"x0": -1, "x1": 1}
+    result = train(data_path=tmp_path / "c.csv", spec=spec, models=tmp_path / "models")
+    model = Registry(tmp_path / "models").load(result.version)
+    grid = pd.DataFrame({"x0": np.linspace(-3, 3, 25)})
+    for name in [f"x{i}" for i in range(1, 12)]:
+        grid[name] = 0.3
+    grid["channel"] = "ch2"
+    scores = model.score_frame(grid)["score"].to_numpy()
+    assert (np.diff(scores) <= 1e-12).all(), (result.selection["winner"], scores)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("monotone = { channel = 1 }", "'channel', which is not a numeric or boolean feature"),
+        ("monotone = { x0 = 2 }", "x0 = 2; use 1"),
+        ("monotone = [1]", "must be a table"),
+    ],
+)
+def test_a_bad_monotone_table_is_refused(tmp_path: Path, table: str, message: str) -> None:
+    """A direction on a category, a direction other than 1 or -1, or a list: SpecError
+    naming it."""
+    from tierline.engine.errors import SpecError
+
+    (tmp_path / "spec.toml").write_text(
+        SPEC.replace('"x10", "x11"]\n', f'"x10", "x11"]\n{table}\n')
+    )
+    with pytest.raises(SpecError, match=message):
+        load_spec(tmp_path / "spec.toml")

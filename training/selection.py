@@ -1,0 +1,315 @@
+"""Model selection: a few candidates fitted on the training rows, the best on the validation
+slice serves.
+
+With a ``time`` column the validation slice is the newest part of the training period
+(``training.train._split``), so a candidate wins by doing well on the customers closest to
+those it will serve, which is where a shifted market shows. The candidates:
+
+* ``lightgbm``: the default settings;
+* ``regularized``: fewer, larger leaves, stronger L2, feature and bagging fractions;
+* ``shallow``: depth-3 trees with large leaves and strong L2;
+* ``additive``: trees that each read one signal (``interaction_constraints``), an additive
+  model that cannot learn interactions that may not last;
+* ``linear``: a regularized linear model on the same features (``engine.linear``: one-hot
+  categories, standardized numbers, missing flags), served from JSON coefficients.
+
+Monotone directions declared in the spec (``[features] monotone``) bind every candidate:
+LightGBM's monotone constraints for the trees, and for the linear model a slope of the
+wrong sign is set to zero. LightGBM's
+``linear_tree`` is not a candidate: LightGBM cannot explain its predictions
+(``pred_contrib``), and every decision carries its reasons.
+
+The candidates after the first are fitted in parallel with joblib (threads: LightGBM and
+the linear solvers release the GIL), each on a share of the cores; under
+``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. The search
+stops starting candidates once ``budget`` seconds have gone (default: twice the first
+candidate's time, which keeps training within about three times a single fit).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import f1_score, roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from tierline.engine.linear import LinearModel, LinearPlan
+from tierline.engine.spec import Spec
+
+__all__ = ["CANDIDATES", "Candidate", "Selection", "select"]
+
+LINEAR_MAX_ROWS = 200_000
+SEED = 42
+
+
+def _tree_settings(rows: int, n_features: int) -> dict[str, dict[str, Any]]:
+    leaf = max(3, rows // 200)
+    return {
+        "lightgbm": {},
+        "regularized": {
+            "num_leaves": 15,
+            "min_data_in_leaf": max(20, leaf),
+            "lambda_l2": 10.0,
+            "feature_fraction": 0.7,
+            "bagging_fraction": 0.7,
+        },
+        "shallow": {
+            "num_leaves": 7,
+            "max_depth": 3,
+            "min_data_in_leaf": max(40, 2 * leaf),
+            "lambda_l2": 20.0,
+            "feature_fraction": 0.6,
+        },
+        "additive": {
+            "num_leaves": 6,
+            "min_data_in_leaf": max(20, leaf),
+            "lambda_l2": 10.0,
+            "learning_rate": 0.05,
+            "interaction_constraints": [[i] for i in range(n_features)],
+        },
+    }
+
+
+CANDIDATES = ("lightgbm", "regularized", "shallow", "additive", "linear")
+
+
+@dataclass
+class Candidate:
+    """One fitted candidate and its figures."""
+
+    name: str
+    model: lgb.Booster | LinearModel | None
+    valid: float | None = None
+    test: float | None = None
+    seconds: float = 0.0
+    best_iteration: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "valid": self.valid,
+            "test": self.test,
+            "seconds": round(self.seconds, 2),
+            "best_iteration": self.best_iteration,
+            "params": self.params,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+@dataclass
+class Selection:
+    winner: Candidate
+    candidates: list[Candidate]
+    skipped: list[str]
+    metric: str
+    budget: float
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return predict(self.winner, X)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "winner": self.winner.name,
+            "budget_seconds": round(self.budget, 2),
+            "candidates": [c.summary() for c in self.candidates],
+            "skipped": self.skipped,
+        }
+
+
+def predict(candidate: Candidate, X: np.ndarray) -> np.ndarray:
+    model = candidate.model
+    if isinstance(model, LinearModel):
+        return model.predict(X)
+    assert model is not None
+    return np.asarray(model.predict(X, num_iteration=candidate.best_iteration))
+
+
+def select(
+    *,
+    spec: Spec,
+    params: dict[str, Any],
+    X: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    names: list[str],
+    lgb_names: list[str],
+    budget: float | None = None,
+    threads: int | None = None,
+    say: Any = None,
+) -> Selection:
+    """Fit the candidates, measure each on the validation and test rows, pick the best on
+    validation (ties go to the earlier candidate)."""
+    from tierline.training.evaluate import PRIMARY
+
+    cores = threads or os.cpu_count() or 1
+    settings = _tree_settings(len(X["train"]), X["train"].shape[1])
+    monotone = _monotone(spec, names)
+
+    def fit(name: str, threads: int) -> Candidate:
+        if name == "linear":
+            return _fit_linear(spec, X, y, names)
+        return _fit_tree(name, params, settings[name], monotone, X, y, spec, lgb_names, threads)
+
+    started = time.perf_counter()
+    first = _run("lightgbm", partial(fit, "lightgbm", cores))
+    limit = budget if budget is not None else 2.0 * max(first.seconds, 1.0)
+    rest = [n for n in CANDIDATES if n != "lightgbm"]
+    done: list[Candidate] = [first]
+    skipped: list[str] = []
+    if rest and time.perf_counter() - started < limit:
+        jobs = min(len(rest), cores)
+        if say:
+            say(f"trying {len(rest)} more candidates on {jobs} workers")
+        done += Parallel(n_jobs=jobs, prefer="threads")(
+            delayed(_run)(name, partial(fit, name, max(1, cores // jobs))) for name in rest
+        )
+    else:
+        skipped = rest
+    kind = spec.target_kind
+    for cand in done:
+        if cand.model is None:
+            continue
+        cand.valid = _metric(kind, y["valid"], predict(cand, X["valid"]))
+        cand.test = _metric(kind, y["test"], predict(cand, X["test"]))
+    usable = [c for c in done if c.model is not None and c.valid is not None]
+    winner = max(usable, key=lambda c: (c.valid, -CANDIDATES.index(c.name)))
+    return Selection(
+        winner=winner, candidates=done, skipped=skipped, metric=PRIMARY[kind], budget=limit
+    )
+
+
+def _run(name: str, fit: Callable[[], Candidate]) -> Candidate:
+    """A candidate that fails to fit is reported with its error, not fatal: others serve."""
+    t0 = time.perf_counter()
+    try:
+        cand = fit()
+    except (lgb.basic.LightGBMError, ValueError, np.linalg.LinAlgError) as exc:
+        cand = Candidate(name=name, model=None, error=f"{type(exc).__name__}: {exc}")
+    cand.seconds = time.perf_counter() - t0
+    return cand
+
+
+def _fit_tree(
+    name: str,
+    base: dict[str, Any],
+    changes: dict[str, Any],
+    monotone: list[int] | None,
+    X: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    spec: Spec,
+    lgb_names: list[str],
+    threads: int,
+) -> Candidate:
+    params = {**base, **changes, "num_threads": threads}
+    if monotone is not None:
+        params["monotone_constraints"] = monotone
+        params["monotone_constraints_method"] = "advanced"
+    dtrain = lgb.Dataset(
+        X["train"],
+        y["train"],
+        feature_name=lgb_names,
+        categorical_feature=list(range(len(spec.categorical))),
+        free_raw_data=False,
+    )
+    dvalid = lgb.Dataset(X["valid"], y["valid"], reference=dtrain)
+    booster = lgb.train(
+        params,
+        dtrain,
+        num_boost_round=2000,
+        valid_sets=[dvalid],
+        callbacks=[lgb.early_stopping(50, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    booster.free_dataset()
+    shown = {k: v for k, v in changes.items() if k != "interaction_constraints"}
+    if "interaction_constraints" in changes:
+        shown["interaction_constraints"] = "one signal per tree"
+    return Candidate(name=name, model=booster, best_iteration=best, params=shown)
+
+
+def _fit_linear(
+    spec: Spec, X: dict[str, np.ndarray], y: dict[str, np.ndarray], names: list[str]
+) -> Candidate:
+    rows = X["train"]
+    target = y["train"]
+    if len(rows) > LINEAR_MAX_ROWS:
+        pick = np.sort(
+            np.random.default_rng(SEED).choice(len(rows), LINEAR_MAX_ROWS, replace=False)
+        )
+        rows, target = rows[pick], target[pick]
+    plan = LinearPlan.fit(rows, n_cat=len(spec.categorical))
+    design = plan.design(rows)
+    kind = spec.target_kind
+    with threadpool_limits(limits=1):
+        if kind == "value":
+            reg = Ridge(alpha=1.0).fit(design, target)
+            coef, intercept = np.atleast_2d(reg.coef_), np.atleast_1d(reg.intercept_)
+        else:
+            labels = target.astype(np.int64) if kind == "class" else target
+            clf = LogisticRegression(C=1.0, max_iter=500).fit(design, labels)
+            coef, intercept = clf.coef_, clf.intercept_
+            if kind == "class":
+                coef, intercept = _all_classes(clf.classes_, coef, intercept, len(spec.tiers))
+    coef = _clamped(coef, plan, _monotone(spec, names))
+    model = LinearModel.from_fit(kind=kind, plan=plan, coef=coef, intercept=intercept, X=rows)
+    return Candidate(name="linear", model=model, params={"penalty": "l2", "C": 1.0})
+
+
+def _clamped(coef: np.ndarray, plan: LinearPlan, monotone: list[int] | None) -> np.ndarray:
+    """A declared direction holds for the linear model too: a slope of the other sign is
+    set to zero (the signal then does not move the score)."""
+    if monotone is None:
+        return coef
+    coef = coef.copy()
+    starts = np.cumsum([0, *plan.widths])
+    for column, direction in enumerate(monotone):
+        if direction and column >= plan.n_cat:
+            slope = coef[:, starts[column]]
+            coef[:, starts[column]] = np.where(slope * direction < 0, 0.0, slope)
+    return coef
+
+
+def _all_classes(
+    classes: np.ndarray, coef: np.ndarray, intercept: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One row per tier, a tier absent from training never predicted."""
+    full_coef = np.zeros((k, coef.shape[1]))
+    full_intercept = np.full(k, -30.0)
+    if len(classes) == 2 and coef.shape[0] == 1:  # sklearn's binary layout
+        coef = np.vstack([-coef / 2, coef / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    for row, cls in enumerate(classes.astype(np.int64)):
+        full_coef[cls] = coef[row]
+        full_intercept[cls] = intercept[row]
+    return full_coef, full_intercept
+
+
+def _monotone(spec: Spec, names: list[str]) -> list[int] | None:
+    if not spec.monotone:
+        return None
+    return [int(spec.monotone.get(n, 0)) for n in names]
+
+
+def _metric(kind: str, y: np.ndarray, scores: np.ndarray) -> float | None:
+    """The headline metric from scores alone (class: macro-F1 of the likeliest tier)."""
+    try:
+        if kind == "binary":
+            return float(roc_auc_score(y, scores)) if len(np.unique(y)) > 1 else None
+        if kind == "value":
+            value = spearmanr(y, scores).statistic
+            return None if not np.isfinite(value) else float(value)
+        return float(f1_score(y.astype(np.int64), np.argmax(scores, axis=1), average="macro"))
+    except ValueError:
+        return None
