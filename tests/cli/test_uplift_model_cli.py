@@ -16,7 +16,7 @@ def _spec(tmp_path: Path, *, cost: str, control: str = "holdout") -> Path:
     text = (EXAMPLES / "uplift.toml").read_text(encoding="utf-8")
     text = text.replace('cost = { "coffee" = 1.5, "dessert" = 4.0 }', f"cost = {cost}")
     text = text.replace('control = "holdout"', f'control = "{control}"')
-    path = tmp_path / f"spec-{abs(hash((cost, control)))}.toml"
+    path = tmp_path / f"spec-{control}-{len(list(tmp_path.glob('spec-*')))}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
