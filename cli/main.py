@@ -109,6 +109,13 @@ def generate(
         Path | None,
         typer.Option("--transactions", help="Also write a matching transaction log here."),
     ] = None,
+    experiment: Annotated[
+        bool,
+        typer.Option(
+            "--experiment",
+            help="Write a randomized perk experiment instead (examples/uplift.toml describes it).",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write seeded demo customers that examples/demo.toml describes.
@@ -118,13 +125,17 @@ def generate(
     from tierline.training import data as data_io
     from tierline.training.demo_data import generate_customers
     from tierline.training.demo_transactions import generate_transactions
+    from tierline.training.demo_uplift import generate_experiment
 
+    if experiment and transactions is not None:
+        err.print("error: --experiment writes a customer table only; leave out --transactions")
+        raise typer.Exit(2)
     for path in (out_path, transactions):
         if path is not None:
             data_io.check_output_path(path)
     with _steps(quiet) as say:
         say(f"generating {customers:,} customers")
-        frame = generate_customers(customers, seed=seed)
+        frame = (generate_experiment if experiment else generate_customers)(customers, seed=seed)
         say(f"writing {out_path}")
         data_io.write_table(frame, out_path)
         if transactions is not None:
@@ -195,7 +206,10 @@ def train(
             budget=budget,
         )
     if as_json:
-        _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
+        summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
+        if result.uplift is not None:
+            summary["uplift"] = result.uplift
+        _emit_json(summary)
         return
     out.print(result.report, markup=False)
     state = "promoted to champion" if result.promoted else "not promoted"

@@ -81,6 +81,7 @@ class TrainResult:
     seconds: float
     selection: dict[str, Any] = field(default_factory=dict)
     fairness: dict[str, Any] = field(default_factory=dict)
+    uplift: dict[str, Any] | None = None  # the uplift report's figures ([treatment] specs)
 
     @property
     def why(self) -> str:
@@ -361,9 +362,16 @@ def train(
     kind = spec.target_kind
     calibration = fit_calibration(kind, prep.y[prep.valid_idx], selection.predict(X["valid"]))
     policy = dataclasses.replace(TierPolicy.from_spec(spec), calibration=calibration)
+    uplift = None
+    if spec.treatment is not None:
+        from tierline.training.uplift import fit_uplift, policy_scores
+
+        uplift = fit_uplift(spec=spec, prep=prep, X=X, names=names, threads=threads, say=say)
     say("evaluating on the held-out customers")
     if kind != "class":
         train_scores = policy.calibrate(selection.predict(X["train"]))
+        if uplift is not None:
+            train_scores = policy_scores(uplift, X["train"])  # cuts on the best net value
         policy = policy.fit_thresholds(spec=spec, train_scores=train_scores)
     test_frame = frame.iloc[prep.test_idx]
     raw_test = selection.predict(X["test"])
@@ -373,7 +381,10 @@ def train(
         y_held = prep.y[prep.test_idx]
         calibrated["before"] = reliability(kind, y_held, raw_test)
         calibrated["after"] = reliability(kind, y_held, test_scores)
-    decided = policy.decide_many(scores=test_scores, frame=test_frame)
+    decided = policy.decide_many(
+        scores=test_scores if uplift is None else policy_scores(uplift, X["test"]),
+        frame=test_frame,
+    )
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
@@ -390,6 +401,22 @@ def train(
     report += "\n" + format_selection(selection.summary())
     report += "\n" + format_calibration(calibrated)
     report += "\n\n" + format_fairness(fairness)
+    uplift_figures: dict[str, Any] | None = None
+    if uplift is not None:
+        from tierline.training.uplift_report import format_uplift_report
+        from tierline.training.uplift_report import uplift_figures as measure_uplift
+
+        say("measuring the uplift on the held-out customers")
+        assert spec.treatment is not None
+        uplift_figures = measure_uplift(
+            fit=uplift,
+            treatment=spec.treatment,
+            X_test=X["test"],
+            y_test=prep.y[prep.test_idx],
+            codes_test=uplift.experiment.codes[prep.test_idx],
+            response_test=test_scores,
+        )
+        report += "\n\n" + format_uplift_report(uplift_figures)
 
     registry = Registry(models)
     say("checking against the champion")
@@ -445,6 +472,8 @@ def train(
         },
         "git_revision": _git_revision(),
     }
+    if uplift_figures is not None:
+        metadata["uplift"] = uplift_figures
     say("writing the model version")
     version = registry.write(
         **_model_file(winner),
@@ -452,6 +481,7 @@ def train(
         policy=policy.to_json(),
         playbook_text=playbook.text,
         metadata=metadata,
+        extra_files=uplift.model.files() if uplift is not None else None,
     )
     promoted = promote == "always" or (promote == "auto" and gate["passed"] and fairness["passed"])
     if promoted:
@@ -468,6 +498,7 @@ def train(
         selection=selection.summary(),
         seconds=seconds,
         fairness=fairness,
+        uplift=uplift_figures,
     )
 
 
