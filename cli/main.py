@@ -246,6 +246,7 @@ def score(
     """
     from tierline.training import data as data_io
     from tierline.training.batch import load_for_scoring
+    from tierline.training.btyd import BtydFit
 
     models = models or _default_models()
     data_io.check_output_path(out_path)
@@ -255,7 +256,8 @@ def score(
         say("loading the model")
         model = Registry(models).load(version)
         say(f"reading {data.name}")
-        frame = load_for_scoring(data, model.spec, as_of=cutoff)
+        btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
+        frame = load_for_scoring(data, model.spec, as_of=cutoff, btyd=btyd)
         say(f"scoring {len(frame):,} customers")
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")

@@ -1,0 +1,304 @@
+"""The classic buy-till-you-die pair, fitted by maximum likelihood: BG/NBD and Gamma-Gamma.
+
+BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way"): while alive, a
+customer buys at a Poisson rate lambda ~ Gamma(r, alpha); after each repeat purchase they
+drop out with probability p ~ Beta(a, b). Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and
+CLV"): each purchase's spend is Gamma(p, nu) with nu ~ Gamma(q, gamma) per customer,
+independent of the purchase process.
+
+Both read each customer's summary in the calibration convention of the ``lifetimes`` and
+``btyd`` libraries with daily periods (``training.purchase_days``): ``x`` repeat purchase
+days, ``t_x`` days from the first to the last purchase day, ``T`` days from the first
+purchase day to the cut-off day, ``m`` the mean spend of the repeat purchase days.
+
+The parameters are fitted once, on the features at the training cut-off, kept in the
+model's metadata (``BtydFit.to_dict``) and reused unchanged when the model scores: a
+scoring log never refits them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import betaln, gammaln, hyp2f1
+
+from tierline.engine.errors import ArtifactError
+
+__all__ = [
+    "BTYD_MODEL_FEATURES",
+    "MAX_FIT_CUSTOMERS",
+    "BgNbd",
+    "BtydFit",
+    "GammaGamma",
+    "fit_bgnbd",
+    "fit_btyd",
+    "fit_gamma_gamma",
+]
+
+# The fitted models' expectations, as features (names also in engine.spec).
+BTYD_MODEL_FEATURES = ("bgnbd_purchases", "bgnbd_p_alive", "gg_spend", "btyd_value")
+# Four parameters settle long before this many customers; a seeded sample keeps the fit
+# to seconds on any log.
+MAX_FIT_CUSTOMERS = 50_000
+# Gamma-Gamma needs repeat buyers with a positive mean spend; below this few it is noise.
+_MIN_GG_CUSTOMERS = 20
+_SEED = 42
+# Log-parameters stay within e^-20..e^20: wide enough for any unit of time or money once
+# the data are rescaled, and finite so the optimiser cannot run off to infinity.
+_BOUND = 20.0
+
+
+@dataclass(frozen=True)
+class BgNbd:
+    """BG/NBD parameters; ``alpha`` is in days, the others have no unit."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+    def log_likelihood(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Each customer's log-likelihood of (x, t_x, T) (Fader, Hardie & Lee 2005, eq. 6)."""
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        head = gammaln(r + x) - gammaln(r) + r * math.log(alpha)
+        head += betaln(a, b + x) - betaln(a, b)
+        alive = -(r + x) * np.log(alpha + T)
+        repeat = x > 0
+        # The dropped-out branch exists only after a repeat purchase.
+        gone = np.full(np.shape(x), -np.inf)
+        gone[repeat] = (
+            math.log(a)
+            - np.log(b + x[repeat] - 1)
+            - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+        )
+        return np.asarray(head + np.logaddexp(alive, gone))
+
+    def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """P(still a customer at T | x, t_x, T)."""
+        return 1.0 / (1.0 + self._odds_gone(x, t_x, T))
+
+    def expected_purchases(
+        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """E[X(T, T + t) | x, t_x, T]: expected purchase days in the ``t`` days after T.
+
+        Fader, Hardie & Lee 2005, eq. 10, with the Gaussian hypergeometric function.
+        """
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        pa, pb, pc = r + x, b + x, a + b + x - 1
+        z = t / (alpha + T + t)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_hyp = np.log(hyp2f1(pa, pb, pc, z))
+            # Euler's transformation of 2F1 where the direct series overflows.
+            alt = np.log(hyp2f1(pc - pa, pc - pb, pc, z)) + (pc - pa - pb) * np.log1p(-z)
+            log_hyp = np.where(np.isfinite(log_hyp), log_hyp, alt)
+            shrink = np.exp(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
+            numerator = (a + b + x - 1) / (a - 1) * (1.0 - shrink)
+            value = numerator / (1.0 + self._odds_gone(x, t_x, T))
+        return np.asarray(value)
+
+    def _odds_gone(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Posterior odds of having dropped out against being alive (0 without repeats)."""
+        repeat = x > 0
+        odds = np.zeros(np.shape(x))
+        xr = x[repeat]
+        log_odds = (
+            math.log(self.a)
+            - np.log(self.b + xr - 1)
+            + (self.r + xr) * np.log((self.alpha + T[repeat]) / (self.alpha + t_x[repeat]))
+        )
+        odds[repeat] = np.exp(np.minimum(log_odds, 700.0))
+        return odds
+
+
+@dataclass(frozen=True)
+class GammaGamma:
+    """Gamma-Gamma spend parameters; ``gamma`` is in the log's unit of money."""
+
+    p: float
+    q: float
+    gamma: float
+
+    def log_likelihood(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Each repeat buyer's log-likelihood of x purchases with mean spend m > 0."""
+        p, q, g = self.p, self.q, self.gamma
+        px = p * x
+        return np.asarray(
+            gammaln(px + q)
+            - gammaln(px)
+            - gammaln(q)
+            + q * math.log(g)
+            + (px - 1) * np.log(m)
+            + px * np.log(x)
+            - (px + q) * np.log(x * m + g)
+        )
+
+    @property
+    def mean_spend(self) -> float:
+        """The population's expected spend per purchase."""
+        return self.p * self.gamma / (self.q - 1)
+
+    def expected_spend(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """E[spend per purchase | x, m]: the customer's mean shrunk towards the population's.
+
+        Without repeat purchases (x = 0, m missing) it is the population's mean; a refund-heavy
+        mean below zero counts as zero spend.
+        """
+        own = np.where(x > 0, np.maximum(np.nan_to_num(m), 0.0), 0.0)
+        weight = self.p * x / (self.p * x + self.q - 1)
+        return np.asarray((1 - weight) * self.mean_spend + weight * own)
+
+
+@dataclass(frozen=True)
+class BtydFit:
+    """Both fitted models and the horizon their expectations look ahead."""
+
+    bgnbd: BgNbd
+    gamma_gamma: GammaGamma | None
+    horizon_days: int
+    customers: int
+
+    def features(self, summary: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``BTYD_MODEL_FEATURES`` from the per-customer summary columns.
+
+        Without a Gamma-Gamma fit (too few repeat buyers) the expected spend is the
+        customer's own mean bill.
+        """
+        x, t_x, T = (np.asarray(summary[k], dtype=np.float64) for k in _SUMMARY)
+        purchases = self.bgnbd.expected_purchases(float(self.horizon_days), x, t_x, T)
+        if self.gamma_gamma is None:
+            spend = np.asarray(summary["monetary_mean"], dtype=np.float64)
+        else:
+            spend = self.gamma_gamma.expected_spend(x, np.asarray(summary["repeat_spend_mean"]))
+        return {
+            "bgnbd_purchases": purchases,
+            "bgnbd_p_alive": self.bgnbd.p_alive(x, t_x, T),
+            "gg_spend": spend,
+            "btyd_value": purchases * spend,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bgnbd": asdict(self.bgnbd),
+            "gamma_gamma": None if self.gamma_gamma is None else asdict(self.gamma_gamma),
+            "horizon_days": self.horizon_days,
+            "customers": self.customers,
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> BtydFit:
+        try:
+            gg = state["gamma_gamma"]
+            return cls(
+                bgnbd=BgNbd(**{k: float(v) for k, v in state["bgnbd"].items()}),
+                gamma_gamma=None if gg is None else GammaGamma(**{k: float(v) for k, v in gg.items()}),
+                horizon_days=int(state["horizon_days"]),
+                customers=int(state["customers"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(
+                f"The model's BG/NBD and Gamma-Gamma parameters are unreadable ({exc}); "
+                f"retrain the model"
+            ) from exc
+
+    @classmethod
+    def of_model(cls, metadata: Mapping[str, Any], inputs: list[str]) -> BtydFit | None:
+        """The fit kept in a model's metadata; None if the model reads none of its features."""
+        state = metadata.get("btyd")
+        if state is None:
+            used = [name for name in BTYD_MODEL_FEATURES if name in inputs]
+            if used:
+                raise ArtifactError(
+                    f"The model reads '{used[0]}' but its metadata holds no BG/NBD parameters; "
+                    f"retrain the model"
+                )
+            return None
+        return cls.from_dict(state)
+
+
+_SUMMARY = ("repeat_days", "repeat_span_days", "age_days")
+
+
+def fit_btyd(
+    summary: Mapping[str, Any], *, horizon_days: int, max_customers: int = MAX_FIT_CUSTOMERS
+) -> BtydFit:
+    """Fit BG/NBD and Gamma-Gamma on per-customer summary columns (a frame or a mapping).
+
+    At most ``max_customers`` customers, a seeded sample, take part in each fit.
+    """
+    x, t_x, T = (np.asarray(summary[k], dtype=np.float64) for k in _SUMMARY)
+    m = np.asarray(summary["repeat_spend_mean"], dtype=np.float64)
+    pick = _sample(len(x), max_customers)
+    bgnbd = fit_bgnbd(x[pick], t_x[pick], T[pick])
+    buyers = np.flatnonzero((x > 0) & (m > 0))
+    gg = None
+    if len(buyers) >= _MIN_GG_CUSTOMERS:
+        chosen = buyers[_sample(len(buyers), max_customers)]
+        gg = fit_gamma_gamma(x[chosen], m[chosen])
+    return BtydFit(bgnbd=bgnbd, gamma_gamma=gg, horizon_days=horizon_days, customers=len(pick))
+
+
+def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:
+    """Maximum-likelihood BG/NBD parameters for the customers' (x, t_x, T) in days."""
+    # Time rescaled so the longest age is 10: r, a and b do not depend on the unit of
+    # time and alpha scales with it, so the optimiser always starts near the answer's scale.
+    scale = 10.0 / max(float(np.max(T)), 1.0)
+    rows, weight = _distinct(x, t_x * scale, T * scale)
+    xs, txs, Ts = rows.T
+
+    def loss(theta: np.ndarray) -> float:
+        model = BgNbd(*np.exp(theta))
+        return -float(weight @ model.log_likelihood(xs, txs, Ts)) / weight.sum()
+
+    theta = _minimise(loss, np.zeros(4))
+    r, alpha, a, b = np.exp(theta)
+    return BgNbd(r=float(r), alpha=float(alpha / scale), a=float(a), b=float(b))
+
+
+def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGamma:
+    """Maximum-likelihood Gamma-Gamma parameters for repeat buyers (x > 0, m > 0)."""
+    # Money rescaled to a median of 1 (gamma scales with the unit); q is kept above 1 so
+    # the expected spend exists.
+    scale = float(np.median(m))
+    rows, weight = _distinct(x, m / scale)
+    xs, ms = rows.T
+
+    def loss(theta: np.ndarray) -> float:
+        p, q1, g = np.exp(theta)
+        model = GammaGamma(p=p, q=1.0 + q1, gamma=g)
+        return -float(weight @ model.log_likelihood(xs, ms)) / weight.sum()
+
+    p, q1, g = np.exp(_minimise(loss, np.zeros(3)))
+    return GammaGamma(p=float(p), q=float(1.0 + q1), gamma=float(g * scale))
+
+
+def _minimise(loss: Any, start: np.ndarray) -> np.ndarray:
+    result = minimize(
+        lambda theta: _finite(loss(theta)),
+        start,
+        method="L-BFGS-B",
+        bounds=[(-_BOUND, _BOUND)] * len(start),
+    )
+    return np.asarray(result.x)
+
+
+def _finite(value: float) -> float:
+    # A step into a region where the likelihood underflows must look bad, not crash the fit.
+    return value if math.isfinite(value) else 1e300
+
+
+def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows and how often each occurs: day counts repeat, so this shrinks the fit."""
+    rows, counts = np.unique(np.column_stack(columns), axis=0, return_counts=True)
+    return rows, counts.astype(np.float64)
+
+
+def _sample(size: int, cap: int) -> np.ndarray:
+    if size <= cap:
+        return np.arange(size)
+    return np.sort(np.random.default_rng(_SEED).choice(size, cap, replace=False))
