@@ -104,12 +104,13 @@ def _gaps(
 ) -> dict[str, np.ndarray]:
     """Gap statistics from the sorted purchase days of every customer."""
     same = owner[1:] == owner[:-1]
-    gap = np.diff(when)[same]
-    squares = np.bincount(owner[1:][same], weights=gap * gap, minlength=size)
+    gap_owner = owner[1:][same]
     repeat = x > 0
     mean = _ratio(t_x, x, where=repeat)
-    # Var = E[g^2] - E[g]^2 can dip a hair below zero in floating point.
-    variance = np.maximum(_ratio(squares, x, where=x > 1) - mean * mean, 0.0)
+    # Two passes (deviations from the mean): equal gaps give exactly 0, not rounding noise.
+    deviation = np.diff(when)[same] - mean[gap_owner]
+    squares = np.bincount(gap_owner, weights=deviation * deviation, minlength=size)
+    variance = _ratio(squares, x, where=x > 1)
     last_gap = np.full(size, np.nan)
     last_gap[repeat] = when[ends[repeat]] - when[ends[repeat] - 1]
     return {
