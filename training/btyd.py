@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
@@ -45,6 +46,8 @@ BTYD_MODEL_FEATURES = ("bgnbd_purchases", "bgnbd_p_alive", "gg_spend", "btyd_val
 # Four parameters settle long before this many customers; a seeded sample keeps the fit
 # to seconds on any log.
 MAX_FIT_CUSTOMERS = 50_000
+# Per-customer columns by name: a frame, or a mapping of arrays.
+Columns = pd.DataFrame | Mapping[str, Any]
 # Gamma-Gamma needs repeat buyers with a positive mean spend; below this few it is noise.
 _MIN_GG_CUSTOMERS = 20
 _SEED = 42
@@ -72,9 +75,7 @@ class BgNbd:
         # The dropped-out branch exists only after a repeat purchase.
         gone = np.full(np.shape(x), -np.inf)
         gone[repeat] = (
-            math.log(a)
-            - np.log(b + x[repeat] - 1)
-            - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+            math.log(a) - np.log(b + x[repeat] - 1) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
         )
         return np.asarray(head + np.logaddexp(alive, gone))
 
@@ -163,7 +164,7 @@ class BtydFit:
     horizon_days: int
     customers: int
 
-    def features(self, summary: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def features(self, summary: Columns) -> dict[str, np.ndarray]:
         """``BTYD_MODEL_FEATURES`` from the per-customer summary columns.
 
         Without a Gamma-Gamma fit (too few repeat buyers) the expected spend is the
@@ -196,7 +197,9 @@ class BtydFit:
             gg = state["gamma_gamma"]
             return cls(
                 bgnbd=BgNbd(**{k: float(v) for k, v in state["bgnbd"].items()}),
-                gamma_gamma=None if gg is None else GammaGamma(**{k: float(v) for k, v in gg.items()}),
+                gamma_gamma=None
+                if gg is None
+                else GammaGamma(**{k: float(v) for k, v in gg.items()}),
                 horizon_days=int(state["horizon_days"]),
                 customers=int(state["customers"]),
             )
@@ -225,7 +228,7 @@ _SUMMARY = ("repeat_days", "repeat_span_days", "age_days")
 
 
 def fit_btyd(
-    summary: Mapping[str, Any], *, horizon_days: int, max_customers: int = MAX_FIT_CUSTOMERS
+    summary: Columns, *, horizon_days: int, max_customers: int = MAX_FIT_CUSTOMERS
 ) -> BtydFit:
     """Fit BG/NBD and Gamma-Gamma on per-customer summary columns (a frame or a mapping).
 

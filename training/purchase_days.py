@@ -85,9 +85,14 @@ def purchase_day_features(
     for days_back in _TREND_DAYS:
         out.update(
             _trend(
-                group=group, ticks=ticks, amounts=amounts, size=size,
-                cut=cut, width=days_back * per_day, days=days_back,
-            )  # fmt: skip
+                group=group,
+                ticks=ticks,
+                amounts=amounts,
+                size=size,
+                cut=cut,
+                width=days_back * per_day,
+                days=days_back,
+            )
         )
     return {name: out[name] for name in PURCHASE_DAY_FEATURES}
 
@@ -139,7 +144,9 @@ def _trend(
         now = _sum(group[last], None if weights is None else weights[last], size)
         then = _sum(group[before], None if weights is None else weights[before], size)
         scale = np.abs(now) + np.abs(then)
-        out[f"{what}_trend_{days}d"] = np.where(scale > 0, _ratio(now - then, scale, scale > 0), 0.0)
+        out[f"{what}_trend_{days}d"] = np.where(
+            scale > 0, _ratio(now - then, scale, scale > 0), 0.0
+        )
     return out
 
 

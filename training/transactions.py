@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,7 +144,7 @@ def customer_features(
 
     size, group, history_ticks = len(ids), customer[history], ticks[history]
     columns: dict[str, object] = {spec.id: ids}
-    rows = {
+    rows: dict[str, Any] = {
         "group": group,
         "ticks": history_ticks,
         "amounts": amounts[history],

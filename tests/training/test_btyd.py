@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from scipy.integrate import quad
-from scipy.special import betaln, gammaln
+from scipy.special import betaln, gammaln, hyp2f1
 
 from tierline.engine.errors import ArtifactError
 from tierline.training.btyd import (
@@ -64,8 +65,11 @@ def integrated(params: BgNbd, t: float, x: float, t_x: float, T: float) -> tuple
         ahead = (alpha + T) ** -(r + x) * -math.expm1(-(r + x) * math.log1p(p * t / (alpha + T)))
         return (1 - p) ** x * lam * ahead / p * density(s)
 
-    whole = quad(alive, 0, 1, limit=200, epsabs=0, epsrel=1e-10)[0] + quad(gone, 0, 1, limit=200, epsabs=0, epsrel=1e-10)[0]
-    return quad(bought, 0, 1, limit=200, epsabs=0, epsrel=1e-10)[0] / whole, quad(alive, 0, 1, limit=200, epsabs=0, epsrel=1e-10)[0] / whole
+    def integral(f: Callable[[float], float]) -> float:
+        return float(quad(f, 0, 1, limit=200, epsabs=0, epsrel=1e-10)[0])
+
+    whole = integral(alive) + integral(gone)
+    return integral(bought) / whole, integral(alive) / whole
 
 
 def test_bgnbd_fit_recovers_the_parameters_it_was_simulated_with() -> None:
@@ -113,9 +117,9 @@ def test_expected_purchases_of_a_new_customer_is_the_unconditional_formula() -> 
     r, alpha, a, b = CDNOW.r, CDNOW.alpha, CDNOW.a, CDNOW.b
     t = 52.0
     z = t / (alpha + t)
-    from scipy.special import hyp2f1
-
-    unconditional = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+    unconditional = (
+        (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+    )
     zero = np.zeros(1)
     assert CDNOW.expected_purchases(t, zero, zero, zero)[0] == pytest.approx(unconditional)
 
