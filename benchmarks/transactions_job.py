@@ -30,8 +30,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from tierline.engine.spec import load_spec
-    from tierline.training.data import load_transactions
     from tierline.training.btyd import BtydFit, fit_btyd
+    from tierline.training.data import load_transactions
     from tierline.training.demo_btyd import CDNOW_BGNBD, CDNOW_GAMMA_GAMMA
     from tierline.training.transactions import scoring_frame
 
