@@ -4,6 +4,7 @@ against the classic expectation, and the fitted parameters kept for scoring."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -130,3 +131,18 @@ def test_fit_reads_only_the_history_before_the_cut_off(btyd_model: tuple) -> Non
     history = log[log["ts"] < cut]
     frame = scoring_frame(history, spec, as_of=spec.transactions.as_of - dt.timedelta(days=90))
     assert fit_btyd(frame, horizon_days=90) == full
+
+
+def test_evaluate_builds_the_backtest_with_the_kept_parameters(btyd_model: tuple) -> None:
+    """`tierline evaluate` on the log measures every backtest customer with the kept fit and
+    reports the model's figures."""
+    result, work, models = btyd_model
+    proc = run(
+        "evaluate", "--data", str(work / "log.parquet"), "--models", str(models),
+        "--version", result.version, "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)["metrics"]
+    spec = load_spec(work / "spec.toml")
+    customers = len(training_frame(load_transactions(work / "log.parquet", spec), spec))
+    assert metrics["rows"] == customers and metrics["spearman"] > 0.2
