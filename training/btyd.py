@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from tierline.engine.errors import ArtifactError
 
@@ -78,6 +78,25 @@ class BgNbd:
             math.log(a) - np.log(b + x[repeat] - 1) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
         )
         return np.asarray(head + np.logaddexp(alive, gone))
+
+    def gradient(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """d log-likelihood / d (r, alpha, a, b) per customer: a 4 x n array."""
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        gone = 1.0 - self.p_alive(x, t_x, T)  # each branch's share of the likelihood
+        alive = 1.0 - gone
+        log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
+        repeat = x > 0
+        inverse_bx = np.zeros(np.shape(x))
+        inverse_bx[repeat] = 1.0 / (b + x[repeat] - 1)
+        return np.array(
+            [
+                digamma(r + x) - digamma(r) + math.log(alpha) - alive * log_T - gone * log_tx,
+                r / alpha - (r + x) * (alive / (alpha + T) + gone / (alpha + t_x)),
+                digamma(a + b) - digamma(a + b + x) + gone / a,
+                digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b)
+                - gone * inverse_bx,
+            ]
+        )  # fmt: skip
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """P(still a customer at T | x, t_x, T)."""
@@ -137,6 +156,19 @@ class GammaGamma:
             + (px - 1) * np.log(m)
             + px * np.log(x)
             - (px + q) * np.log(x * m + g)
+        )
+
+    def gradient(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """d log-likelihood / d (p, q, gamma) per repeat buyer: a 3 x n array."""
+        p, q, g = self.p, self.q, self.gamma
+        px, spent = p * x, np.log(x * m + g)
+        both = digamma(px + q)
+        return np.array(
+            [
+                x * (both - digamma(px) + np.log(m) + np.log(x) - spent),
+                both - digamma(q) + math.log(g) - spent,
+                q / g - (px + q) / (x * m + g),
+            ]
         )
 
     @property
@@ -254,9 +286,13 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:
     rows, weight = _distinct(x, t_x * scale, T * scale)
     xs, txs, Ts = rows.T
 
-    def loss(theta: np.ndarray) -> float:
-        model = BgNbd(*np.exp(theta))
-        return -float(weight @ model.log_likelihood(xs, txs, Ts)) / weight.sum()
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(theta)
+        model = BgNbd(*params)
+        value = -float(weight @ model.log_likelihood(xs, txs, Ts)) / weight.sum()
+        # Chain rule through the log-parameters: d/d(log r) = r d/dr.
+        grad = -(model.gradient(xs, txs, Ts) @ weight) * params / weight.sum()
+        return value, grad
 
     theta = _minimise(loss, np.zeros(4))
     r, alpha, a, b = np.exp(theta)
@@ -271,28 +307,35 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGamma:
     rows, weight = _distinct(x, m / scale)
     xs, ms = rows.T
 
-    def loss(theta: np.ndarray) -> float:
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         p, q1, g = np.exp(theta)
         model = GammaGamma(p=p, q=1.0 + q1, gamma=g)
-        return -float(weight @ model.log_likelihood(xs, ms)) / weight.sum()
+        value = -float(weight @ model.log_likelihood(xs, ms)) / weight.sum()
+        # q = 1 + e^theta, so dq/dtheta = q - 1.
+        grad = -(model.gradient(xs, ms) @ weight) * np.array([p, q1, g]) / weight.sum()
+        return value, grad
 
     p, q1, g = np.exp(_minimise(loss, np.zeros(3)))
     return GammaGamma(p=float(p), q=float(1.0 + q1), gamma=float(g * scale))
 
 
 def _minimise(loss: Any, start: np.ndarray) -> np.ndarray:
+    """L-BFGS-B on the log-parameters with the analytic gradient."""
     result = minimize(
-        lambda theta: _finite(loss(theta)),
+        lambda theta: _finite(*loss(theta)),
         start,
+        jac=True,
         method="L-BFGS-B",
         bounds=[(-_BOUND, _BOUND)] * len(start),
     )
     return np.asarray(result.x)
 
 
-def _finite(value: float) -> float:
+def _finite(value: float, grad: np.ndarray) -> tuple[float, np.ndarray]:
     # A step into a region where the likelihood underflows must look bad, not crash the fit.
-    return value if math.isfinite(value) else 1e300
+    if math.isfinite(value) and np.isfinite(grad).all():
+        return value, grad
+    return 1e300, np.zeros_like(grad)
 
 
 def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
