@@ -8,6 +8,12 @@ cut-off on. Nothing at or after the cut-off can change a feature (no leakage).
 Training backtests: features as of ``[transactions] as_of`` minus ``horizon_days`` and the
 label from the horizon that follows, which ends with ``as_of``. Scoring uses ``as_of`` itself.
 
+Besides recency, frequency, monetary and window features, each customer gets the
+purchase-day summary, gaps and trends of ``training.purchase_days`` and the BG/NBD and
+Gamma-Gamma expectations of ``training.btyd``. Those need fitted parameters: training fits
+them on its frame and passes them back in (``btyd=``) wherever a model scores, so the
+features at scoring time are computed exactly as at training time.
+
 The work is vectorised for logs of tens of millions of rows: customer ids are factorised
 once (sorted, so the output is ordered by id) and every per-customer reduction is a
 ``np.bincount`` or an unbuffered ``np.maximum.at``/``np.minimum.at`` over the codes, which
