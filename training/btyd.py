@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1, logsumexp
 
 from tierline.engine.errors import ArtifactError
 
@@ -51,6 +51,8 @@ Columns = pd.DataFrame | Mapping[str, Any]
 # Gamma-Gamma needs repeat buyers with a positive mean spend; below this few it is noise.
 _MIN_GG_CUSTOMERS = 20
 _SEED = 42
+# Gauss-Legendre nodes where the closed-form expectation has no value (see expected_purchases).
+_QUADRATURE_NODES = 400
 # Log-parameters stay within e^-20..e^20: wide enough for any unit of time or money once
 # the data are rescaled, and finite so the optimiser cannot run off to infinity.
 _BOUND = 20.0
@@ -120,7 +122,40 @@ class BgNbd:
             shrink = np.exp(log_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
             numerator = (a + b + x - 1) / (a - 1) * (1.0 - shrink)
             value = numerator / (1.0 + self._odds_gone(x, t_x, T))
+        # The closed form has no value at a = 1, nor for 2F1 with c = a + b + x - 1 <= 0
+        # (a + b < 1 and no repeats): integrate the posterior there instead.
+        failed = ~np.isfinite(value)
+        if failed.any():
+            value = np.array(value, dtype=np.float64)
+            value[failed] = self._by_quadrature(t, x[failed], t_x[failed], T[failed])
         return np.asarray(value)
+
+    def _by_quadrature(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """E[X(T, T + t) | x, t_x, T] by Gauss-Legendre quadrature over the drop-out p.
+
+        The rate integrates in closed form for each p; p = s^(1/a) takes Beta's p^(a - 1)
+        into the measure. Distinct (x, t_x, T) rows are integrated once.
+        """
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        rows, inverse = np.unique(np.column_stack([x, t_x, T]), axis=0, return_inverse=True)
+        xs, txs, Ts = (c[:, None] for c in rows.T)
+        nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_NODES)
+        p = ((nodes + 1) / 2) ** (1 / a)
+        log_w = np.log(weights) + (b - 1) * np.log1p(-p)
+        stay = xs * np.log1p(-p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gone = np.where(
+                xs > 0,
+                np.log(p)
+                + (xs - 1) * np.log1p(-p)
+                + (r + xs) * np.log((alpha + Ts) / (alpha + txs)),
+                -np.inf,
+            )
+            bought = (
+                stay + np.log(-np.expm1(-(r + xs) * np.log1p(p * t / (alpha + Ts)))) - np.log(p)
+            )
+        whole = np.logaddexp(logsumexp(stay + log_w, axis=1), logsumexp(gone + log_w, axis=1))
+        return np.asarray(np.exp(logsumexp(bought + log_w, axis=1) - whole)[inverse.ravel()])
 
     def _odds_gone(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """Posterior odds of having dropped out against being alive (0 without repeats)."""

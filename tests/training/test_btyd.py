@@ -224,3 +224,16 @@ def test_gamma_gamma_refuses_nothing_it_can_score() -> None:
     gg = GammaGamma(p=2.0, q=3.0, gamma=10.0)
     spend = gg.expected_spend(np.array([2.0]), np.array([-15.0]))[0]
     assert 0 < spend < gg.mean_spend
+
+
+@pytest.mark.parametrize(
+    "params", [BgNbd(r=0.5, alpha=5.0, a=0.3, b=0.6), BgNbd(r=0.5, alpha=5.0, a=1.0, b=2.0)]
+)
+def test_expectation_is_integrated_where_the_closed_form_has_no_value(params: BgNbd) -> None:
+    """With a + b < 1 (no repeats: 2F1's c <= 0) or a = 1 the expectation is still finite
+    and matches the posterior integral."""
+    x, t_x, T = np.array([0.0, 0.0, 2.0]), np.array([0.0, 0.0, 9.0]), np.array([0.0, 30.0, 40.0])
+    got = params.expected_purchases(39.0, x, t_x, T)
+    for i in range(3):
+        want, _ = integrated(params, 39.0, x[i], t_x[i], T[i])
+        assert got[i] == pytest.approx(want, rel=1e-3)
