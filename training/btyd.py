@@ -250,6 +250,10 @@ class BtydFit:
             "btyd_value": purchases * spend,
         }
 
+    def applied(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its ``BTYD_MODEL_FEATURES`` computed by this fit."""
+        return frame.assign(**self.features(frame))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "bgnbd": asdict(self.bgnbd),

@@ -155,7 +155,7 @@ def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str, dict[str, Any
             )
         # Fitted on the history before the training cut-off only, then kept for scoring.
         btyd = fit_btyd(frame, horizon_days=spec.transactions.horizon_days)
-        frame = frame.assign(**btyd.features(frame))
+        frame = btyd.applied(frame)
         return frame, LABEL_COLUMN, btyd.to_dict()
     assert spec.target_column is not None
     return data_io.load_customers(data_path, spec, with_target=True), spec.target_column, None

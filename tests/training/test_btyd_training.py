@@ -14,12 +14,14 @@ from tests.cli.test_cli import run
 from tierline.engine.errors import ArtifactError
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
-from tierline.training.btyd import BtydFit, fit_btyd
+from tierline.training.btyd import BgNbd, BtydFit, fit_btyd
 from tierline.training.data import load_transactions, write_table
 from tierline.training.demo_btyd import generate_btyd_log
+from tierline.training.evaluate import measure_scored
+from tierline.training.gate import gate
 from tierline.training.selection import BTYD_CANDIDATE
 from tierline.training.train import TrainResult, train
-from tierline.training.transactions import scoring_frame, training_frame
+from tierline.training.transactions import LABEL_COLUMN, scoring_frame, training_frame
 
 SPEC = """
 [data]
@@ -147,3 +149,30 @@ def test_evaluate_builds_the_backtest_with_the_kept_parameters(btyd_model: tuple
     spec = load_spec(work / "spec.toml")
     customers = len(training_frame(load_transactions(work / "log.parquet", spec), spec))
     assert metrics["rows"] == customers and metrics["spearman"] > 0.2
+
+
+def test_gate_scores_the_champion_with_its_own_parameters(btyd_model: tuple) -> None:
+    """The promotion gate scores the champion with the BG/NBD parameters it was trained with,
+    not with the challenger's, which the held-out rows carry."""
+    result, work, models = btyd_model
+    registry = Registry(models)
+    champion = registry.load(result.version)
+    spec = champion.spec
+    frame = training_frame(load_transactions(work / "log.parquet", spec), spec)
+    challenger_fit = BtydFit(
+        bgnbd=BgNbd(r=1.0, alpha=20.0, a=0.5, b=5.0),
+        gamma_gamma=None,
+        horizon_days=90,
+        customers=0,
+    )
+    rows = challenger_fit.applied(frame)
+    y = rows[LABEL_COLUMN].to_numpy()
+    verdict = gate(
+        registry=registry, spec=spec, challenger={"spearman": 0.0}, test_frame=rows,
+        y_test=y, tolerance=0.01,
+    )  # fmt: skip
+    own = BtydFit.from_dict(champion.metadata["btyd"]).applied(frame)
+    expected = measure_scored(spec, scored=champion.score_frame(own), y_true=y)["spearman"]
+    wrong = measure_scored(spec, scored=champion.score_frame(rows), y_true=y)["spearman"]
+    assert verdict["champion"] == pytest.approx(expected, abs=1e-12)
+    assert abs(wrong - expected) > 1e-4
