@@ -12,6 +12,7 @@ from scipy.integrate import quad
 from scipy.special import betaln, gammaln, hyp2f1
 
 from tierline.engine.errors import ArtifactError
+from tierline.engine.spec import TRANSACTION_FEATURES
 from tierline.training.btyd import (
     BTYD_MODEL_FEATURES,
     BgNbd,
@@ -22,6 +23,7 @@ from tierline.training.btyd import (
     fit_gamma_gamma,
 )
 from tierline.training.demo_btyd import CDNOW_GAMMA_GAMMA, generate_btyd_log, simulate_bgnbd
+from tierline.training.purchase_days import PURCHASE_DAY_FEATURES
 
 # Fader, Hardie & Lee's CDNOW estimates, time in weeks.
 CDNOW = BgNbd(r=0.243, alpha=4.414, a=0.793, b=2.426)
@@ -237,3 +239,10 @@ def test_expectation_is_integrated_where_the_closed_form_has_no_value(params: Bg
     for i in range(3):
         want, _ = integrated(params, 39.0, x[i], t_x[i], T[i])
         assert got[i] == pytest.approx(want, rel=1e-3)
+
+
+def test_the_spec_names_every_feature_the_log_modules_build() -> None:
+    """engine.spec's TRANSACTION_FEATURES (which the engine cannot import from training)
+    list the purchase-day and BTYD features in the order the modules build them."""
+    built = (*PURCHASE_DAY_FEATURES, *BTYD_MODEL_FEATURES)
+    assert TRANSACTION_FEATURES[-len(built) :] == built
