@@ -116,6 +116,14 @@ def generate(
             help="Write a randomized perk experiment instead (examples/uplift.toml describes it).",
         ),
     ] = False,
+    btyd: Annotated[
+        bool,
+        typer.Option(
+            "--btyd",
+            help="Write instead a transaction log drawn from a known BG/NBD and Gamma-Gamma "
+            "process (examples/btyd.toml describes it).",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write seeded demo customers that examples/demo.toml describes.
@@ -130,9 +138,17 @@ def generate(
     if experiment and transactions is not None:
         err.print("error: --experiment writes a customer table only; leave out --transactions")
         raise typer.Exit(2)
+    if btyd and (transactions is not None or experiment):
+        raise typer.BadParameter(
+            "--btyd writes a transaction log to --out; drop --transactions and --experiment",
+            param_hint="--btyd",
+        )
     for path in (out_path, transactions):
         if path is not None:
             data_io.check_output_path(path)
+    if btyd:
+        _generate_btyd(customers, out_path=out_path, seed=seed, quiet=quiet)
+        return
     with _steps(quiet) as say:
         say(f"generating {customers:,} customers")
         frame = (generate_experiment if experiment else generate_customers)(customers, seed=seed)
@@ -145,6 +161,19 @@ def generate(
             data_io.write_table(log, transactions)
     if not quiet:
         err.print(f"wrote {len(frame):,} customers to {out_path}")
+
+
+def _generate_btyd(customers: int, *, out_path: Path, seed: int, quiet: bool) -> None:
+    from tierline.training import data as data_io
+    from tierline.training.demo_btyd import generate_btyd_log
+
+    with _steps(quiet) as say:
+        say(f"drawing the purchases of {customers:,} customers from BG/NBD and Gamma-Gamma")
+        log = generate_btyd_log(customers, seed=seed)
+        say(f"writing {out_path}")
+        data_io.write_table(log, out_path)
+    if not quiet:
+        err.print(f"wrote {len(log):,} transactions of {customers:,} customers to {out_path}")
 
 
 # -- train ------------------------------------------------------------------------------
@@ -246,6 +275,7 @@ def score(
     """
     from tierline.training import data as data_io
     from tierline.training.batch import load_for_scoring
+    from tierline.training.btyd import BtydFit
 
     models = models or _default_models()
     data_io.check_output_path(out_path)
@@ -255,7 +285,8 @@ def score(
         say("loading the model")
         model = Registry(models).load(version)
         say(f"reading {data.name}")
-        frame = load_for_scoring(data, model.spec, as_of=cutoff)
+        btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
+        frame = load_for_scoring(data, model.spec, as_of=cutoff, btyd=btyd)
         say(f"scoring {len(frame):,} customers")
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")

@@ -67,6 +67,7 @@ class Prepared:
     train_idx: np.ndarray
     valid_idx: np.ndarray
     test_idx: np.ndarray
+    btyd: dict[str, Any] | None = None  # a transaction log's fitted BG/NBD, for the artifact
 
 
 @dataclass
@@ -140,9 +141,10 @@ def lgb_params(
     return params
 
 
-def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
-    """The labelled customer rows and the name of their target column."""
+def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str, dict[str, Any] | None]:
+    """The labelled customer rows, the name of their target column and a log's BTYD fit."""
     if spec.transactions is not None:
+        from tierline.training.btyd import fit_btyd
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
         log = data_io.load_transactions(data_path, spec)
@@ -151,9 +153,12 @@ def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
             raise DataError(
                 f"Every customer in {data_path.name} has the same label in the horizon; a model needs variation"
             )
-        return frame, LABEL_COLUMN
+        # Fitted on the history before the training cut-off only, then kept for scoring.
+        btyd = fit_btyd(frame, horizon_days=spec.transactions.horizon_days)
+        frame = btyd.applied(frame)
+        return frame, LABEL_COLUMN, btyd.to_dict()
     assert spec.target_column is not None
-    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column
+    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column, None
 
 
 def _split(
@@ -194,7 +199,7 @@ def _split(
 
 def prepare(data_path: Path, spec: Spec) -> Prepared:
     """Load, label and split: the shared first half of training and its benchmark."""
-    frame, target = _load(data_path, spec)
+    frame, target, btyd = _load(data_path, spec)
     raw = frame[target]
     if spec.target_kind == "class":
         labels = raw.to_numpy(dtype=object)
@@ -211,7 +216,13 @@ def prepare(data_path: Path, spec: Spec) -> Prepared:
             "The training split holds a single tier; add more labelled customers of the other tiers"
         )
     return Prepared(
-        frame=frame, y=y, labels=labels, train_idx=train_idx, valid_idx=valid_idx, test_idx=test_idx
+        frame=frame,
+        y=y,
+        labels=labels,
+        train_idx=train_idx,
+        valid_idx=valid_idx,
+        test_idx=test_idx,
+        btyd=btyd,
     )
 
 
@@ -450,6 +461,7 @@ def train(
         "calibration": calibrated,
         "metrics": metrics,
         "baselines": baselines,
+        "btyd": prep.btyd,
         "gate": gate,
         # Each input's distribution over the training rows, what `tierline drift` compares
         # the logged decisions' signals with.
