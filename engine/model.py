@@ -355,6 +355,8 @@ class TierModel:
             target = self._explain_target(str(tiers[r]))
             row: list[Reason] = []
             for j, effect in zip(idx[r], vals[r], strict=True):
+                if effect == 0.0:  # a signal the model does not read moves nothing
+                    continue
                 name = names[int(j)]
                 row.append(
                     describe(
