@@ -23,7 +23,14 @@ from tierline.engine.store.database import StorePart
 from tierline.engine.store.keys import new_key_row, public_record
 from tierline.engine.store.schema import api_keys, audit, pairing_codes
 
-__all__ = ["ALPHABET", "CODE_LENGTH", "MAX_MINUTES", "PairingStore", "normalize_code"]
+__all__ = [
+    "ALPHABET",
+    "CODE_LENGTH",
+    "DEFAULT_MINUTES",
+    "MAX_MINUTES",
+    "PairingStore",
+    "normalize_code",
+]
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
