@@ -37,6 +37,8 @@ CODE_LENGTH = 8
 DEFAULT_MINUTES = 10
 # Long enough to walk to the tablet and back; a code is not a way to hand out keys by mail.
 MAX_MINUTES = 60
+# How long a code's row outlives its expiry (for an operator looking at the table).
+_KEEP_EXPIRED = timedelta(days=1)
 
 
 def normalize_code(code: str) -> str | None:
@@ -72,6 +74,10 @@ class PairingStore(StorePart):
         now = self._now()
         expires_at = now + timedelta(minutes=minutes)
         with self._db.write() as conn:
+            # Spent and expired codes open nothing; the audit log keeps their history.
+            conn.execute(
+                sa.delete(pairing_codes).where(pairing_codes.c.expires_at < now - _KEEP_EXPIRED)
+            )
             conn.execute(
                 sa.insert(pairing_codes).values(
                     code_hash=_digest(code),

@@ -107,3 +107,19 @@ def test_two_tablets_racing_with_one_code_get_one_key(store: Store) -> None:
         results = list(pool.map(attempt, range(8)))
     assert sorted(results) == ["gone"] * 7 + ["key"]
     assert len(store.list_keys()) == 1
+
+
+def test_codes_expired_a_day_ago_are_deleted_when_a_new_one_is_issued(
+    url: str, raw: Callable[[str], list[Any]]
+) -> None:
+    """Issuing a code deletes the rows of codes that expired more than a day before, and
+    keeps younger ones."""
+    clock = FakeClock()
+    with Store.open(url, clock=clock) as store:
+        store.issue_pairing(site="lyon", issued_by="k1", minutes=1)
+        clock.now += timedelta(hours=12)
+        store.issue_pairing(site="lyon", issued_by="k1", minutes=1)
+        assert raw("SELECT COUNT(*) FROM pairing_codes") == [(2,)]
+        clock.now += timedelta(hours=12, minutes=2)
+        store.issue_pairing(site="lyon", issued_by="k1", minutes=1)
+        assert raw("SELECT COUNT(*) FROM pairing_codes") == [(2,)]
