@@ -67,6 +67,7 @@ class Prepared:
     train_idx: np.ndarray
     valid_idx: np.ndarray
     test_idx: np.ndarray
+    btyd: dict[str, Any] | None = None  # a transaction log's fitted BG/NBD, for the artifact
 
 
 @dataclass
@@ -81,6 +82,7 @@ class TrainResult:
     seconds: float
     selection: dict[str, Any] = field(default_factory=dict)
     fairness: dict[str, Any] = field(default_factory=dict)
+    uplift: dict[str, Any] | None = None  # the uplift report's figures ([treatment] specs)
 
     @property
     def why(self) -> str:
@@ -139,9 +141,10 @@ def lgb_params(
     return params
 
 
-def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
-    """The labelled customer rows and the name of their target column."""
+def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str, dict[str, Any] | None]:
+    """The labelled customer rows, the name of their target column and a log's BTYD fit."""
     if spec.transactions is not None:
+        from tierline.training.btyd import fit_btyd
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
         log = data_io.load_transactions(data_path, spec)
@@ -150,9 +153,12 @@ def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
             raise DataError(
                 f"Every customer in {data_path.name} has the same label in the horizon; a model needs variation"
             )
-        return frame, LABEL_COLUMN
+        # Fitted on the history before the training cut-off only, then kept for scoring.
+        btyd = fit_btyd(frame, horizon_days=spec.transactions.horizon_days)
+        frame = btyd.applied(frame)
+        return frame, LABEL_COLUMN, btyd.to_dict()
     assert spec.target_column is not None
-    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column
+    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column, None
 
 
 def _split(
@@ -193,7 +199,7 @@ def _split(
 
 def prepare(data_path: Path, spec: Spec) -> Prepared:
     """Load, label and split: the shared first half of training and its benchmark."""
-    frame, target = _load(data_path, spec)
+    frame, target, btyd = _load(data_path, spec)
     raw = frame[target]
     if spec.target_kind == "class":
         labels = raw.to_numpy(dtype=object)
@@ -210,7 +216,13 @@ def prepare(data_path: Path, spec: Spec) -> Prepared:
             "The training split holds a single tier; add more labelled customers of the other tiers"
         )
     return Prepared(
-        frame=frame, y=y, labels=labels, train_idx=train_idx, valid_idx=valid_idx, test_idx=test_idx
+        frame=frame,
+        y=y,
+        labels=labels,
+        train_idx=train_idx,
+        valid_idx=valid_idx,
+        test_idx=test_idx,
+        btyd=btyd,
     )
 
 
@@ -361,9 +373,16 @@ def train(
     kind = spec.target_kind
     calibration = fit_calibration(kind, prep.y[prep.valid_idx], selection.predict(X["valid"]))
     policy = dataclasses.replace(TierPolicy.from_spec(spec), calibration=calibration)
+    uplift = None
+    if spec.treatment is not None:
+        from tierline.training.uplift import fit_uplift, policy_scores
+
+        uplift = fit_uplift(spec=spec, prep=prep, X=X, names=names, threads=threads, say=say)
     say("evaluating on the held-out customers")
     if kind != "class":
         train_scores = policy.calibrate(selection.predict(X["train"]))
+        if uplift is not None:
+            train_scores = policy_scores(uplift, X["train"])  # cuts on the best net value
         policy = policy.fit_thresholds(spec=spec, train_scores=train_scores)
     test_frame = frame.iloc[prep.test_idx]
     raw_test = selection.predict(X["test"])
@@ -373,7 +392,10 @@ def train(
         y_held = prep.y[prep.test_idx]
         calibrated["before"] = reliability(kind, y_held, raw_test)
         calibrated["after"] = reliability(kind, y_held, test_scores)
-    decided = policy.decide_many(scores=test_scores, frame=test_frame)
+    decided = policy.decide_many(
+        scores=test_scores if uplift is None else policy_scores(uplift, X["test"]),
+        frame=test_frame,
+    )
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
     say("fitting baselines")
@@ -390,6 +412,22 @@ def train(
     report += "\n" + format_selection(selection.summary())
     report += "\n" + format_calibration(calibrated)
     report += "\n\n" + format_fairness(fairness)
+    uplift_figures: dict[str, Any] | None = None
+    if uplift is not None:
+        from tierline.training.uplift_report import format_uplift_report
+        from tierline.training.uplift_report import uplift_figures as measure_uplift
+
+        say("measuring the uplift on the held-out customers")
+        assert spec.treatment is not None
+        uplift_figures = measure_uplift(
+            fit=uplift,
+            treatment=spec.treatment,
+            X_test=X["test"],
+            y_test=prep.y[prep.test_idx],
+            codes_test=uplift.experiment.codes[prep.test_idx],
+            response_test=test_scores,
+        )
+        report += "\n\n" + format_uplift_report(uplift_figures)
 
     registry = Registry(models)
     say("checking against the champion")
@@ -423,6 +461,7 @@ def train(
         "calibration": calibrated,
         "metrics": metrics,
         "baselines": baselines,
+        "btyd": prep.btyd,
         "gate": gate,
         # Each input's distribution over the training rows, what `tierline drift` compares
         # the logged decisions' signals with.
@@ -445,6 +484,8 @@ def train(
         },
         "git_revision": _git_revision(),
     }
+    if uplift_figures is not None:
+        metadata["uplift"] = uplift_figures
     say("writing the model version")
     version = registry.write(
         **_model_file(winner),
@@ -452,6 +493,7 @@ def train(
         policy=policy.to_json(),
         playbook_text=playbook.text,
         metadata=metadata,
+        extra_files=uplift.model.files() if uplift is not None else None,
     )
     promoted = promote == "always" or (promote == "auto" and gate["passed"] and fairness["passed"])
     if promoted:
@@ -468,6 +510,7 @@ def train(
         selection=selection.summary(),
         seconds=seconds,
         fairness=fairness,
+        uplift=uplift_figures,
     )
 
 
