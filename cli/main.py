@@ -710,7 +710,7 @@ def _print_sample(model: Any, frame: Any, scored: Any) -> None:
 # -- serve and keys ---------------------------------------------------------------------
 keys_app = typer.Typer(
     rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
-    help="Create, list and revoke API keys (a key is shown once).",
+    help="Create, list and revoke API keys (a key is shown once); pair a tablet.",
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
@@ -807,6 +807,36 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
     with Store.open(_database_url()) as store:
         record = store.revoke_key(key_id)
     out.print(f"key {record['id']} revoked at {record['revoked_at']}")
+
+
+@keys_app.command("pair")
+def keys_pair(
+    site: Annotated[str, typer.Option("--site", help="The site the tablet will serve.")],
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=1, max=60, help="How long the code works.")
+    ] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a short pairing code: typed into a tablet's display, it signs the tablet in as
+    staff of SITE, once, until it expires; audited.
+
+    Example: tierline keys pair --site lyon-1 --minutes 5
+    """
+    from tierline.engine.store import Store
+
+    _say_store()
+    with Store.open(_database_url()) as store:
+        issued = store.issue_pairing(site=site, issued_by=_actor(), minutes=minutes)
+    expires = issued["expires_at"].isoformat(timespec="seconds")
+    if as_json:
+        _emit_json({"code": issued["code"], "site": site, "expires_at": expires})
+        return
+    out.print(issued["code"], markup=False)
+    err.print(
+        f"pairing code for a staff tablet at {site}; type it on the display's sign-in screen "
+        f"before {expires} (it works once)",
+        markup=False,
+    )
 
 
 # -- perks -------------------------------------------------------------------------------
