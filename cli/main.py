@@ -335,6 +335,13 @@ def evaluate(
         _emit_json({"model_version": model.version, "metrics": metrics})
         return
     out.print(f"model {model.version} on {data.name} ({metrics['rows']:,} customers)")
+    share = metrics.get("training_rows_share")
+    if share is not None and share >= 0.01:
+        err.print(
+            f"warning: about {share:.0%} of these customers were training rows of "
+            f"{model.version}; its figures on them are not held-out figures",
+            markup=False,
+        )
     out.print(format_report(kind=model.spec.target_kind, metrics=metrics, baselines={}))
 
 

@@ -21,6 +21,7 @@ from tierline.engine.spec import Spec
 from tierline.training import data as data_io
 from tierline.training.btyd import BtydFit
 from tierline.training.evaluate import measure_scored
+from tierline.training.honest import training_share
 
 __all__ = ["evaluate_model", "load_for_scoring"]
 
@@ -63,4 +64,9 @@ def evaluate_model(model: TierModel, path: str | Path) -> dict[str, Any]:
     if len(frame) == 0:
         raise DataError(f"{Path(path).name} holds no labelled customers to evaluate on")
     y = frame[target].to_numpy(dtype=object if spec.target_kind == "class" else np.float64)
-    return measure_scored(spec, scored=model.score_frame(frame), y_true=y)
+    metrics = measure_scored(spec, scored=model.score_frame(frame), y_true=y)
+    ids = frame[spec.id] if spec.id in frame.columns else frame.index.to_series()
+    metrics["training_rows_share"] = training_share(
+        model.metadata.get("training_ids"), [str(i) for i in ids]
+    )
+    return metrics

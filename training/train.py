@@ -38,12 +38,19 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.calibrate import fit_calibration, reliability
-from tierline.training.evaluate import format_calibration, format_report, format_selection, measure
+from tierline.training.evaluate import (
+    format_calibration,
+    format_interval,
+    format_report,
+    format_selection,
+    measure,
+)
 from tierline.training.fairness import assess as assess_fairness
 from tierline.training.fairness import format_fairness, record_override
 from tierline.training.fairness import verdict as fairness_verdict
 from tierline.training.figures import feature_importance, linear_importance, report_figures
 from tierline.training.gate import gate as run_gate
+from tierline.training.honest import MIN_HELD_OUT, interval, training_ids
 from tierline.training.selection import CANDIDATES, Candidate, select
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
@@ -260,6 +267,22 @@ def fit_booster(
     )
 
 
+def _held_out_floor(gate: dict[str, Any], rows: int) -> None:
+    """Too few held-out customers to trust any figure: auto-promotion is refused."""
+    gate["held_out"] = {"rows": rows, "min": MIN_HELD_OUT}
+    if rows < MIN_HELD_OUT and gate.get("passed"):
+        gate["passed"] = False
+        gate["why"] = (
+            f"only {rows} held-out customers (fewer than {MIN_HELD_OUT}): too few to trust "
+            f"its figures; add labelled customers or use --promote always"
+        )
+
+
+def _ids(frame: pd.DataFrame, spec: Spec, rows: np.ndarray) -> list[Any]:
+    values = frame[spec.id] if spec.id in frame.columns else frame.index.to_series()
+    return [str(v) for v in values.iloc[rows]]
+
+
 def _parts(prep: Prepared) -> dict[str, np.ndarray]:
     return {"train": prep.train_idx, "valid": prep.valid_idx, "test": prep.test_idx}
 
@@ -398,6 +421,9 @@ def train(
     )
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
+    metrics["interval"] = interval(
+        kind, prep.y[prep.test_idx], test_scores, n_classes=len(spec.tiers)
+    )
     say("fitting baselines")
     baseline_scores: dict[str, np.ndarray] = {}
     baselines = fit_baselines(
@@ -409,6 +435,7 @@ def train(
     if promote == "always" and not fairness["passed"]:
         record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+    report += "\n" + format_interval(metrics, rows=len(prep.test_idx))
     report += "\n" + format_selection(selection.summary())
     report += "\n" + format_calibration(calibrated)
     report += "\n\n" + format_fairness(fairness)
@@ -441,6 +468,7 @@ def train(
     )
     if backtest is not None:
         gate["backtest"] = backtest
+    _held_out_floor(gate, len(prep.test_idx))
     metadata = {
         "created": started.isoformat(timespec="seconds"),
         "spec": spec.to_dict(),
@@ -459,6 +487,9 @@ def train(
         },
         "selection": selection.summary(),
         "calibration": calibrated,
+        "training_ids": training_ids(
+            _ids(frame, spec, np.concatenate([prep.train_idx, prep.valid_idx]))
+        ),
         "metrics": metrics,
         "baselines": baselines,
         "btyd": prep.btyd,
