@@ -25,7 +25,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tierline.cli.console import BudgetOpt, JsonOpt, ModelsOpt, QuietOpt, err, out
+from tierline.cli.console import (
+    BudgetOpt,
+    DecimalOpt,
+    JsonOpt,
+    ModelsOpt,
+    QuietOpt,
+    SepOpt,
+    err,
+    out,
+)
+from tierline.cli.console import csv_dialect as _csv_dialect
 from tierline.cli.console import database_url as _database_url
 from tierline.cli.console import default_models as _default_models
 from tierline.cli.console import emit_json as _emit_json
@@ -138,6 +148,8 @@ def train(
         float, typer.Option(min=0.0, help="How much worse than the champion auto still promotes.")
     ] = 0.01,
     budget: BudgetOpt = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -155,6 +167,7 @@ def train(
     from tierline.training.train import train as run_train
 
     models = models or _default_models()
+    dialect = _csv_dialect(sep, decimal)
     parsed = load_spec(spec)
     with _steps(quiet or as_json) as say:
         result = run_train(
@@ -167,6 +180,7 @@ def train(
             tolerance=tolerance,
             progress=say,
             budget=budget,
+            dialect=dialect,
         )
     if as_json:
         _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
@@ -197,6 +211,8 @@ def score(
     reasons: Annotated[
         bool, typer.Option("--reasons", help="Add the top three reasons per customer (slower).")
     ] = False,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -210,12 +226,13 @@ def score(
     models = models or _default_models()
     data_io.check_output_path(out_path)
     cutoff = _parse_date(as_of, "--as-of") if as_of else None
+    dialect = _csv_dialect(sep, decimal)
     t0 = time.perf_counter()
     with _steps(quiet or as_json) as say:
         say("loading the model")
         model = Registry(models).load(version)
         say(f"reading {data.name}")
-        frame = load_for_scoring(data, model.spec, as_of=cutoff)
+        frame = load_for_scoring(data, model.spec, as_of=cutoff, dialect=dialect)
         say(f"scoring {len(frame):,} customers")
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")
@@ -244,6 +261,8 @@ def evaluate(
     version: Annotated[
         str | None, typer.Option(help="Model version (default: the champion).")
     ] = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -255,11 +274,12 @@ def evaluate(
     from tierline.training.evaluate import format_report
 
     models = models or _default_models()
+    dialect = _csv_dialect(sep, decimal)
     with _steps(quiet or as_json) as say:
         say("loading the model")
         model = Registry(models).load(version)
         say(f"scoring {data.name}")
-        metrics = evaluate_model(model, data)
+        metrics = evaluate_model(model, data, dialect=dialect)
     if as_json:
         _emit_json({"model_version": model.version, "metrics": metrics})
         return
@@ -316,6 +336,8 @@ def retrain(
         float, typer.Option(min=0.0, help="How much worse than the champion still promotes.")
     ] = 0.01,
     budget: BudgetOpt = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
@@ -337,6 +359,7 @@ def retrain(
     try:
         start = parse_moment(since, "--since")
         end = parse_moment(until, "--until", end_of_day=True)
+        dialect = _csv_dialect(sep, decimal)
         with _lock(models):
             if data is not None:
                 result = run_train(
@@ -347,6 +370,7 @@ def retrain(
                     promote="auto",
                     tolerance=tolerance,
                     budget=budget,
+                    dialect=dialect,
                 )
             else:
                 result, window = _retrain_from_store(

@@ -20,7 +20,15 @@ import pyarrow as pa
 
 from tierline.engine.errors import DataError
 
-__all__ = ["DECIMALS", "SEPARATORS", "CsvDialect", "Sniffed", "bad_utf8_line", "read_sample", "sniff"]
+__all__ = [
+    "DECIMALS",
+    "SEPARATORS",
+    "CsvDialect",
+    "Sniffed",
+    "bad_utf8_line",
+    "read_sample",
+    "sniff",
+]
 
 # The delimiters tierline recognises, in the order a tie is broken.
 SEPARATORS = (",", ";", "\t", "|")

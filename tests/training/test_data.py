@@ -466,7 +466,9 @@ def test_duplicate_ids(tmp_path: Path) -> None:
     """Duplicate ids name one duplicated id, how often it appears and how many rows repeat."""
     rows = [*GOOD_ROWS, "002,2026-03-04,a,1,yes,no,vip", "002,2026-03-05,a,1,yes,no,vip"]
     rows.append("003,2026-03-06,a,1,yes,no,vip")
-    with pytest.raises(DataError, match=r"'002' appears 3 times \(first on line 3\); 3 rows repeat"):
+    with pytest.raises(
+        DataError, match=r"'002' appears 3 times \(first on line 3\); 3 rows repeat"
+    ):
         load_customers(_csv(tmp_path, rows), _spec(), with_target=True)
 
 
@@ -484,7 +486,9 @@ def test_unknown_tier_label(tmp_path: Path) -> None:
 def test_missing_tier_labels(tmp_path: Path) -> None:
     """Rows without a label are counted."""
     rows = [*GOOD_ROWS, "004,2026-03-04,a,1,yes,no,", "005,2026-03-04,a,1,yes,no,N/A"]
-    with pytest.raises(DataError, match=r"'tier' has no value in 2 rows of data\.csv \(lines 5, 6\)"):
+    with pytest.raises(
+        DataError, match=r"'tier' has no value in 2 rows of data\.csv \(lines 5, 6\)"
+    ):
         load_customers(_csv(tmp_path, rows), _spec(), with_target=True)
 
 
