@@ -1,6 +1,7 @@
 """The `tierline` command: generate demo data, train, score, evaluate, retrain, manage models.
 
-Every refusal of bad input is one line on stderr and exit code 2; an unexpected failure
+Every refusal of bad input is a message on stderr (one line, or one line per problem of a
+data file) and exit code 2; an unexpected failure
 is one line too (set TIERLINE_DEBUG=1 for the traceback) and exit code 1. A retrain that
 finds another retrain running exits 3, so cron can tell "busy" from "broken".
 """
@@ -785,7 +786,7 @@ def perks_set(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning refusals into one-line messages and exit codes.
+    """Entry point: run the app, turning refusals into messages and exit codes.
 
     Typer's standalone mode already turns usage errors into exit code 2 with a message;
     what reaches us here are the domain's refusals and genuine failures.

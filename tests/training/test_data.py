@@ -597,10 +597,15 @@ def test_entirely_missing_feature_is_allowed_when_scoring(tmp_path: Path) -> Non
     assert frame["visits_90d"].isna().all()
 
 
-def test_first_bad_column_is_reported(tmp_path: Path) -> None:
-    """With several bad columns, the error is about the first in spec order (deterministic)."""
-    with pytest.raises(DataError, match="signup_date"):
+def test_every_bad_column_is_reported_in_spec_order(tmp_path: Path) -> None:
+    """With several bad columns, every one is named, in spec order (deterministic)."""
+    with pytest.raises(DataError) as info:
         _bad(tmp_path, "004,someday,a,twelve,maybe,no,vip")
+    lines = str(info.value).splitlines()
+    assert lines[0] == "Data file 'data.csv' has 3 problems; fix them all, then run again:"
+    named = [re.search(r"Column '(\w+)'", line) for line in lines[1:]]
+    assert [m.group(1) for m in named if m] == ["signup_date", "visits_90d", "loyalty_member"]
+    assert all("(line 5)" in line for line in lines[1:])
 
 
 # -- transactions ----------------------------------------------------------------------------------
