@@ -9,6 +9,7 @@ header and a few hundred rows are enough) unless the user forces it (``--sep``,
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import re
@@ -104,8 +105,8 @@ def _decode(sample: bytes, *, name: str) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         line = sample[: exc.start].count(b"\n") + 1
         raise DataError(
-            f"Data file '{name}' is neither UTF-8 nor Windows-1252/Latin-1 text: byte "
-            f"0x{sample[exc.start]:02x} on line {line} is neither; save it as UTF-8 text"
+            f"Data file '{name}' is neither UTF-8 nor Windows-1252/Latin-1 text (byte "
+            f"0x{sample[exc.start]:02x} on line {line}); save it as UTF-8 text"
         ) from None
 
 
@@ -113,8 +114,10 @@ def _delimiter(lines: list[str]) -> str:
     """The separator that splits every sampled line into the header's number of fields."""
     best, best_fields = ",", 1
     for sep in SEPARATORS:
-        rows = list(csv.reader(io.StringIO("\n".join(lines[:200])), delimiter=sep))
-        rows = [r for r in rows if r]
+        try:
+            rows = [r for r in csv.reader(io.StringIO("\n".join(lines[:200])), delimiter=sep) if r]
+        except csv.Error:  # the sample does not parse with this separator
+            continue
         if not rows or len(rows[0]) < 2:
             continue
         width = len(rows[0])
@@ -131,11 +134,12 @@ def _decimal(lines: list[str], sep: str) -> str:
     if sep == ",":
         return "."
     comma = point = 0
-    for row in csv.reader(io.StringIO("\n".join(lines[1:200])), delimiter=sep):
-        for cell in row:
-            cell = cell.strip()
-            comma += bool(_COMMA_DECIMAL.match(cell))
-            point += bool(_POINT_DECIMAL.match(cell))
+    with contextlib.suppress(csv.Error):  # counts so far still tell
+        for row in csv.reader(io.StringIO("\n".join(lines[1:200])), delimiter=sep):
+            for cell in row:
+                cell = cell.strip()
+                comma += bool(_COMMA_DECIMAL.match(cell))
+                point += bool(_POINT_DECIMAL.match(cell))
     return "," if comma > point else "."
 
 

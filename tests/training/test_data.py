@@ -352,7 +352,7 @@ def test_unsupported_extension(tmp_path: Path) -> None:
         (
             "neither.csv",
             f"{HEADER}\n001,2026-03-01,Caf".encode() + b"\x81\xe9,1,yes,no,vip\n",
-            r"'neither\.csv' is neither UTF-8 nor Windows-1252/Latin-1 text: byte 0x81 on line 2",
+            r"'neither\.csv' is neither UTF-8 nor Windows-1252/Latin-1 text \(byte 0x81 on line 2\)",
         ),
         ("ragged.csv", f"{HEADER}\n001,2026-03-01,a,1\n".encode(), r"'ragged\.csv' cannot be read"),
     ],
