@@ -40,11 +40,15 @@ class Numbers:
 
 def parse_numbers(text: pa.ChunkedArray, *, decimal: str) -> Numbers:
     """Numbers from stripped text with missing cells as null, under the file's decimal mark."""
-    if decimal == ".":
-        try:
-            return Numbers(text.cast(pa.float64()))  # the common case: plain numbers
-        except pa.ArrowInvalid:
-            pass
+    try:
+        # The common cases, without a regular expression: plain numbers, and plain numbers
+        # with a decimal comma (no point anywhere, so none is a thousands separator).
+        if decimal == ".":
+            return Numbers(text.cast(pa.float64()))
+        if not pc.any(pc.match_substring(text, ".")).as_py():
+            return Numbers(pc.replace_substring(text, ",", ".").cast(pa.float64()))
+    except pa.ArrowInvalid:
+        pass
     cleaned = pc.replace_substring_regex(text, _SYMBOL_BEFORE, r"\1")
     cleaned = pc.replace_substring_regex(cleaned, _SYMBOL_AFTER, "")
     # Spaces between digits group thousands (1 234,50; 12 500 €).
