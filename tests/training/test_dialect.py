@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given
 
+from tests.strategies import Amount, amounts
 from tierline.engine.errors import DataError
 from tierline.engine.spec import Spec, load_spec, parse_spec
+from tierline.training.amounts import parse_numbers
 from tierline.training.data import CsvDialect, load_customers
 from tierline.training.dialect import sniff
 from tierline.training.problems import MAX_CELLS
@@ -181,6 +185,14 @@ def test_ambiguous_amounts_are_refused_with_money_advice(
     message = str(info.value)
     assert "(line 2)" in message and advice in message
     assert "categorical" not in message
+
+
+@given(amount=amounts())
+def test_every_written_amount_reads_as_its_value(amount: Amount) -> None:
+    """Any amount written with a symbol, a grouping and the file's decimal mark reads exactly."""
+    parsed = parse_numbers(pa.chunked_array([[amount.text]]), decimal=amount.decimal)
+    assert parsed.bad is None, amount.text
+    assert parsed.values[0].as_py() == pytest.approx(amount.cents / 100, abs=1e-9, rel=1e-15)
 
 
 # -- every problem at once -------------------------------------------------------------------
