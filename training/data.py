@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from tierline.engine.errors import DataError, SpecError
 from tierline.engine.spec import TRANSACTION_FEATURES, Rule, Spec
-from tierline.training import columns as typing
+from tierline.training import columns as typed_columns
 from tierline.training.columns import BOOLEAN, ID, NUMBER, TEXT, TIME
 from tierline.training.dialect import (
     SEPARATORS,
@@ -113,7 +113,11 @@ def _load_customers(
     jobs = {col: _job(table, col, kinds.get(col, TEXT), file, report) for col in wanted}
     if target:
         jobs[target] = partial(
-            typing.target, table.column(target), spec=spec, report=report, decimal=file.decimal
+            typed_columns.target,
+            table.column(target),
+            spec=spec,
+            report=report,
+            decimal=file.decimal,
         )
     frame = _to_frame(_run_all(jobs), order=wanted)
     _check_unique(frame[spec.id], column=spec.id, report=report)
@@ -133,7 +137,12 @@ def _job(
     table: pa.Table, col: str, kind: str, file: _DataFile, report: Problems
 ) -> Callable[[], pa.ChunkedArray]:
     return partial(
-        typing.typed, table.column(col), kind=kind, column=col, report=report, decimal=file.decimal
+        typed_columns.typed,
+        table.column(col),
+        kind=kind,
+        column=col,
+        report=report,
+        decimal=file.decimal,
     )
 
 
@@ -172,7 +181,7 @@ def _load_transactions(path: str | Path, spec: Spec, *, dialect: CsvDialect | No
     report = _problems(file)
     jobs = {col: _job(table, col, kinds.get(col, TEXT), file, report) for col in wanted}
     jobs[tx.amount] = partial(
-        typing.numbers,
+        typed_columns.numbers,
         table.column(tx.amount),
         column=tx.amount,
         report=report,
@@ -183,8 +192,8 @@ def _load_transactions(path: str | Path, spec: Spec, *, dialect: CsvDialect | No
     columns = _run_all(jobs)
     for col, what in ((tx.time, "a time"), (tx.amount, "an amount")):
         # On the text, so that a bad cell is not also counted as a missing one.
-        text = typing.text_of(table.column(col))
-        typing.check_present(text, column=col, report=report, what=what)
+        text = typed_columns.text_of(table.column(col))
+        typed_columns.check_present(text, column=col, report=report, what=what)
     frame = _to_frame(columns, order=wanted)
     _check_filled(frame, spec.categorical + numeric + spec.boolean, report)
     report.raise_if_any(wanted)

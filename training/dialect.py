@@ -35,7 +35,6 @@ __all__ = [
 SEPARATORS = (",", ";", "\t", "|")
 DECIMALS = (".", ",")
 _SAMPLE = 64 * 1024
-_SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # A number written with a decimal comma (12,50 or 1.234,50), money symbols allowed.
 _COMMA_DECIMAL = re.compile(r"^[+-]?[€$£]?\s?\d{1,3}(?:[. ]\d{3})*,\d+\s?[€$£]?$|^[+-]?\d+,\d+$")
 # A number with a decimal point that is not a thousands group (12.5, 3.14159, not 1.234).
@@ -65,11 +64,6 @@ class Sniffed:
     sep: str
     decimal: str
     encoding: str  # "utf8" (a BOM is skipped) or "cp1252"
-
-    def describe(self) -> str:
-        mark = "decimal comma" if self.decimal == "," else "decimal point"
-        text = "UTF-8" if self.encoding == "utf8" else "Windows-1252/Latin-1"
-        return f"{_SEP_NAMES[self.sep]}-separated, {mark}, {text}"
 
 
 def sniff(sample: bytes, *, name: str, forced: CsvDialect) -> Sniffed:
