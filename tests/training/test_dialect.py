@@ -4,6 +4,7 @@ and every bad cell of a file reported at once."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,13 @@ def _spend_file(tmp_path: Path, rows: list[str], *, sep: str = ",") -> Path:
 def test_european_export_reads_like_the_original() -> None:
     """A semicolon, decimal-comma, Windows-1252 export with € amounts reads to the same frame."""
     pd.testing.assert_frame_equal(_crm(CRM_EU), _crm(CRM))
+
+
+def test_european_export_compressed(tmp_path: Path) -> None:
+    """The dialect is sniffed through gzip compression too."""
+    path = tmp_path / "crm.csv.gz"
+    path.write_bytes(gzip.compress(CRM_EU.read_bytes(), mtime=0))
+    pd.testing.assert_frame_equal(_crm(path), _crm(CRM))
 
 
 def test_european_export_saved_as_utf8_with_a_bom(tmp_path: Path) -> None:
