@@ -1,6 +1,7 @@
 """The `tierline` command: generate demo data, train, score, evaluate, retrain, manage models.
 
-Every refusal of bad input is one line on stderr and exit code 2; an unexpected failure
+Every refusal of bad input is a message on stderr (one line, or one line per problem of a
+data file) and exit code 2; an unexpected failure
 is one line too (set TIERLINE_DEBUG=1 for the traceback) and exit code 1. A retrain that
 finds another retrain running exits 3, so cron can tell "busy" from "broken".
 """
@@ -25,7 +26,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tierline.cli.console import BudgetOpt, JsonOpt, ModelsOpt, QuietOpt, err, out
+from tierline.cli.console import (
+    BudgetOpt,
+    DecimalOpt,
+    JsonOpt,
+    ModelsOpt,
+    QuietOpt,
+    SepOpt,
+    err,
+    out,
+)
+from tierline.cli.console import csv_dialect as _csv_dialect
 from tierline.cli.console import database_url as _database_url
 from tierline.cli.console import default_models as _default_models
 from tierline.cli.console import emit_json as _emit_json
@@ -204,6 +215,8 @@ def train(
         float, typer.Option(min=0.0, help="How much worse than the champion auto still promotes.")
     ] = 0.01,
     budget: BudgetOpt = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -221,6 +234,7 @@ def train(
     from tierline.training.train import train as run_train
 
     models = models or _default_models()
+    dialect = _csv_dialect(sep, decimal)
     parsed = load_spec(spec)
     with _steps(quiet or as_json) as say:
         result = run_train(
@@ -233,6 +247,7 @@ def train(
             tolerance=tolerance,
             progress=say,
             budget=budget,
+            dialect=dialect,
         )
     if as_json:
         summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
@@ -266,6 +281,8 @@ def score(
     reasons: Annotated[
         bool, typer.Option("--reasons", help="Add the top three reasons per customer (slower).")
     ] = False,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -280,13 +297,14 @@ def score(
     models = models or _default_models()
     data_io.check_output_path(out_path)
     cutoff = _parse_date(as_of, "--as-of") if as_of else None
+    dialect = _csv_dialect(sep, decimal)
     t0 = time.perf_counter()
     with _steps(quiet or as_json) as say:
         say("loading the model")
         model = Registry(models).load(version)
         say(f"reading {data.name}")
         btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
-        frame = load_for_scoring(data, model.spec, as_of=cutoff, btyd=btyd)
+        frame = load_for_scoring(data, model.spec, as_of=cutoff, btyd=btyd, dialect=dialect)
         say(f"scoring {len(frame):,} customers")
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")
@@ -315,6 +333,8 @@ def evaluate(
     version: Annotated[
         str | None, typer.Option(help="Model version (default: the champion).")
     ] = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -326,11 +346,12 @@ def evaluate(
     from tierline.training.evaluate import format_report
 
     models = models or _default_models()
+    dialect = _csv_dialect(sep, decimal)
     with _steps(quiet or as_json) as say:
         say("loading the model")
         model = Registry(models).load(version)
         say(f"scoring {data.name}")
-        metrics = evaluate_model(model, data)
+        metrics = evaluate_model(model, data, dialect=dialect)
     if as_json:
         _emit_json({"model_version": model.version, "metrics": metrics})
         return
@@ -394,6 +415,8 @@ def retrain(
         float, typer.Option(min=0.0, help="How much worse than the champion still promotes.")
     ] = 0.01,
     budget: BudgetOpt = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
@@ -416,6 +439,7 @@ def retrain(
     try:
         start = parse_moment(since, "--since")
         end = parse_moment(until, "--until", end_of_day=True)
+        dialect = _csv_dialect(sep, decimal)
         with _lock(models):
             if data is not None:
                 parsed = load_spec(spec)
@@ -441,6 +465,7 @@ def retrain(
                     promote="auto",
                     tolerance=tolerance,
                     budget=budget,
+                    dialect=dialect,
                 )
             else:
                 result, window = _retrain_from_store(
@@ -920,7 +945,7 @@ def perks_set(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning refusals into one-line messages and exit codes.
+    """Entry point: run the app, turning refusals into messages and exit codes.
 
     Typer's standalone mode already turns usage errors into exit code 2 with a message;
     what reaches us here are the domain's refusals and genuine failures.

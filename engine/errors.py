@@ -15,7 +15,8 @@ The tree::
     │   └── IdempotencyKeyReused  an idempotency key comes again with a different request
     └── StoreError                the database is unreachable, misconfigured or newer than this code
 
-The CLI maps every TierlineError to a one-line message and exit code 2; the API maps them
+The CLI maps every TierlineError to its message (one line, or a data file's problems one
+per line) and exit code 2; the API maps them
 to 4xx statuses in one table. An error may carry ``details`` (plain data, such as the
 names at fault) that the API answers with.
 """

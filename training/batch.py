@@ -20,6 +20,7 @@ from tierline.engine.model import TierModel
 from tierline.engine.spec import Spec
 from tierline.training import data as data_io
 from tierline.training.btyd import BtydFit
+from tierline.training.dialect import CsvDialect
 from tierline.training.evaluate import measure_scored
 from tierline.training.honest import training_share
 
@@ -32,6 +33,7 @@ def load_for_scoring(
     *,
     as_of: dt.date | None = None,
     btyd: BtydFit | None = None,
+    dialect: CsvDialect | None = None,
 ) -> pd.DataFrame:
     """The rows to score: the customer table itself, or per-customer features of a log.
 
@@ -42,24 +44,28 @@ def load_for_scoring(
             raise SpecError(
                 "--as-of applies to models trained on a transaction log; this model reads a customer table"
             )
-        return data_io.load_customers(path, spec, with_target=False)
+        return data_io.load_customers(path, spec, with_target=False, dialect=dialect)
     from tierline.training.transactions import scoring_frame
 
-    return scoring_frame(data_io.load_transactions(path, spec), spec, as_of=as_of, btyd=btyd)
+    log = data_io.load_transactions(path, spec, dialect=dialect)
+    return scoring_frame(log, spec, as_of=as_of, btyd=btyd)
 
 
-def evaluate_model(model: TierModel, path: str | Path) -> dict[str, Any]:
+def evaluate_model(
+    model: TierModel, path: str | Path, *, dialect: CsvDialect | None = None
+) -> dict[str, Any]:
     """The model's metrics on labelled data (for a log: the backtest labels)."""
     spec = model.spec
     if spec.transactions is None:
-        frame = data_io.load_customers(path, spec, with_target=True)
+        frame = data_io.load_customers(path, spec, with_target=True, dialect=dialect)
         assert spec.target_column is not None
         target = spec.target_column
     else:
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
         btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
-        frame = training_frame(data_io.load_transactions(path, spec), spec, btyd=btyd)
+        log = data_io.load_transactions(path, spec, dialect=dialect)
+        frame = training_frame(log, spec, btyd=btyd)
         target = LABEL_COLUMN
     if len(frame) == 0:
         raise DataError(f"{Path(path).name} holds no labelled customers to evaluate on")

@@ -38,6 +38,7 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.calibrate import fit_calibration, reliability
+from tierline.training.dialect import CsvDialect
 from tierline.training.evaluate import (
     format_calibration,
     format_interval,
@@ -148,13 +149,15 @@ def lgb_params(
     return params
 
 
-def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str, dict[str, Any] | None]:
+def _load(
+    data_path: Path, spec: Spec, dialect: CsvDialect | None = None
+) -> tuple[pd.DataFrame, str, dict[str, Any] | None]:
     """The labelled customer rows, the name of their target column and a log's BTYD fit."""
     if spec.transactions is not None:
         from tierline.training.btyd import fit_btyd
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
-        log = data_io.load_transactions(data_path, spec)
+        log = data_io.load_transactions(data_path, spec, dialect=dialect)
         frame = training_frame(log, spec)
         if frame[LABEL_COLUMN].nunique() < 2:
             raise DataError(
@@ -165,7 +168,8 @@ def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str, dict[str, Any
         frame = btyd.applied(frame)
         return frame, LABEL_COLUMN, btyd.to_dict()
     assert spec.target_column is not None
-    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column, None
+    frame = data_io.load_customers(data_path, spec, with_target=True, dialect=dialect)
+    return frame, spec.target_column, None
 
 
 def _split(
@@ -204,9 +208,9 @@ def _split(
     return np.sort(train), np.sort(valid), np.sort(test)
 
 
-def prepare(data_path: Path, spec: Spec) -> Prepared:
+def prepare(data_path: Path, spec: Spec, dialect: CsvDialect | None = None) -> Prepared:
     """Load, label and split: the shared first half of training and its benchmark."""
-    frame, target, btyd = _load(data_path, spec)
+    frame, target, btyd = _load(data_path, spec, dialect)
     raw = frame[target]
     if spec.target_kind == "class":
         labels = raw.to_numpy(dtype=object)
@@ -333,6 +337,7 @@ def train(
     threads: int | None = None,
     backtest: dict[str, Any] | None = None,
     budget: float | None = None,
+    dialect: CsvDialect | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
@@ -341,7 +346,8 @@ def train(
     ``reason`` in the version's metadata. ``threads`` caps LightGBM's threads (default:
     every core). ``backtest`` (how the champion's logged decisions did,
     ``training.backtest``) is kept in the gate's record. ``budget``: seconds for the
-    model search (``training.selection``; default about twice one fit).
+    model search (``training.selection``; default about twice one fit). ``dialect``
+    forces a CSV file's delimiter or decimal mark (default: sniffed).
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -355,7 +361,7 @@ def train(
     )
     say(f"reading {data_path.name}")
     fingerprint = data_io.data_fingerprint(data_path)
-    prep = prepare(data_path, spec)
+    prep = prepare(data_path, spec, dialect)
     frame = prep.frame
     say(f"building features for {len(frame):,} customers")
     builder = FeatureBuilder(
