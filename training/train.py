@@ -442,6 +442,12 @@ def train(
         record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
     report += "\n" + format_interval(metrics, rows=len(prep.test_idx))
+    if playbook.generic_tiers:
+        report += (
+            f"\nwarning: the shipped playbook has no cues for "
+            f"{', '.join(playbook.generic_tiers)}; staff get a generic cue for them until a "
+            f"playbook (--playbook) says what to do"
+        )
     report += "\n" + format_selection(selection.summary())
     report += "\n" + format_calibration(calibrated)
     report += "\n\n" + format_fairness(fairness)

@@ -91,3 +91,17 @@ def test_a_tiny_held_out_set_is_not_auto_promoted(tmp_path: Path) -> None:
     forced = json.loads(run(*args, "--models", str(tmp_path / "m"), "--promote", "always").stdout)
     assert forced["promoted"] is True
     assert isinstance(pd.read_csv(tmp_path / "small.csv"), pd.DataFrame)
+
+
+def test_a_tier_the_playbook_does_not_know_is_a_training_warning(tmp_path: Path) -> None:
+    """A spec tier the shipped playbook has no cues for trains with a warning naming it,
+    not silently with generic cues."""
+    frame = generate_customers(1500, seed=3)
+    frame["tier"] = frame["tier"].replace({"standard": "regular"})
+    write_table(frame, tmp_path / "c.csv")
+    spec = (EXAMPLES / "demo.toml").read_text().replace('"standard"', '"regular"')
+    (tmp_path / "spec.toml").write_text(spec)
+    args = ("train", "--data", str(tmp_path / "c.csv"), "--spec", str(tmp_path / "spec.toml"))
+    proc = run(*args, "--models", str(tmp_path / "m"))
+    assert proc.returncode == 0, proc.stderr
+    assert "the shipped playbook has no cues for regular" in proc.stdout
