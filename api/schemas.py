@@ -8,6 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
 from pydantic_core import CoreSchema, core_schema
 
+from tierline.engine.store.customers import CUSTOMER_ID_PATTERN
 from tierline.engine.store.perks import MAX_STOCK
 
 __all__ = [
@@ -65,9 +66,6 @@ SignalValue = Annotated[
     _OneSignalError(),
 ]
 Signals = dict[SignalName, SignalValue]
-# One alphabet for customer ids in bodies and paths alike: an id the decisions accept can
-# be read and updated through /v1/customers/{id} (no "/", no spaces, no control characters).
-CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 CustomerId = Annotated[str, Field(min_length=1, max_length=128, pattern=CUSTOMER_ID_PATTERN)]
 # Far above any party's bill, and small enough that a day's sum stays a finite number.
 MAX_SPEND = 1e9
