@@ -38,9 +38,7 @@ _PG_STAGE = (
     "ON COMMIT DROP"
 )
 _PG_COPY = "COPY tierline_import (id, signals) FROM STDIN"
-_PG_KNOWN = (
-    "SELECT count(*) FROM customers c JOIN tierline_import t ON c.site = ? AND c.id = t.id"
-)
+_PG_KNOWN = "SELECT count(*) FROM customers c JOIN tierline_import t ON c.site = ? AND c.id = t.id"
 _PG_UPSERT = (
     "INSERT INTO customers (site, id, signals, updated_at) "
     "SELECT ?, id, signals, ? FROM tierline_import "
@@ -91,7 +89,9 @@ class BulkCustomerStore(StorePart):
         return counts
 
 
-def _sqlite_chunk(cur: RawCursor, chunk: Sequence[Profile], *, scope: str, now: Any) -> tuple[int, int]:
+def _sqlite_chunk(
+    cur: RawCursor, chunk: Sequence[Profile], *, scope: str, now: Any
+) -> tuple[int, int]:
     """Upsert one chunk; returns how many of its ids were stored already, and how many rows
     were written."""
     ids = [customer_id for customer_id, _ in chunk]
