@@ -19,8 +19,10 @@ __all__ = [
     "NO_NUL",
     "SIGNAL_VALUE_MESSAGE",
     "BatchRequest",
+    "BulkCustomers",
     "CloseRequest",
     "CustomerId",
+    "CustomerItem",
     "CustomerPut",
     "DecisionRequest",
     "OutcomeRequest",
@@ -125,6 +127,35 @@ class CustomerPut(_Body):
     )
 
     signals: Signals
+
+
+class CustomerItem(_Body):
+    """One profile of a bulk sync: the customer's id and signals (replacing the stored
+    ones)."""
+
+    customer_id: CustomerId
+    signals: Signals
+
+
+class BulkCustomers(_Body):
+    """Profiles to create or replace in one call (at most the server's bulk_cap), each
+    ``{"customer_id", "signals"}`` as a ``CustomerItem``: the route checks every item
+    and lists each bad one, so the envelope takes them as plain objects."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"customer_id": "c-1042", "signals": {"visits_90d": 4}},
+                        {"customer_id": "c-2077", "signals": {"loyalty_member": True}},
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[dict[str, Any]] = Field(min_length=1)
 
 
 class VisitRequest(DecisionRequest):

@@ -112,7 +112,7 @@ def _texts(col: pd.Series, name: str, problems: dict[int, list[str]]) -> list[An
 def _report(problems: dict[int, list[str]], ids: pd.Series, source: str) -> str:
     rows = sorted(problems)
     lines = [
-        f"  row {row + 1} (id {ids.iat[row][:40]!r}): {'; '.join(problems[row])}"
+        f"  row {row + 1} (id {str(ids.iat[row])[:40]!r}): {'; '.join(problems[row])}"
         for row in rows[:_SHOWN]
     ]
     if len(rows) > _SHOWN:
