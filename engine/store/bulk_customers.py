@@ -20,8 +20,9 @@ from tierline.engine.store.raw import RawCursor
 __all__ = ["CHUNK_ROWS", "BulkCustomerStore", "Profile"]
 
 CHUNK_ROWS = 10_000
-# One customer's profile: its id and its signals (plain JSON values, missing ones absent).
-Profile = tuple[str, Mapping[str, Any]]
+# One customer's profile: its id and its signals (plain JSON values, missing ones absent),
+# as a mapping or as the JSON text of one (a large import encodes whole columns at once).
+Profile = tuple[str, Mapping[str, Any] | str]
 
 _SQLITE_UPSERT = (
     "INSERT INTO customers (site, id, signals, updated_at) VALUES (?, ?, ?, ?) "
@@ -98,16 +99,18 @@ def _sqlite_chunk(
     known = cur.execute(_SQLITE_KNOWN, (scope, cur.json_text(ids))).fetchone()[0]
     before = cur.execute("SELECT total_changes()").fetchone()[0]
     at = cur.time(now)
-    cur.executemany(
-        _SQLITE_UPSERT, [(scope, i, cur.json_text(signals), at) for i, signals in chunk]
-    )
+    cur.executemany(_SQLITE_UPSERT, [(scope, i, _text(cur, signals), at) for i, signals in chunk])
     changed = cur.execute("SELECT total_changes()").fetchone()[0] - before
     return int(known), int(changed)
 
 
 def _pg_chunk(cur: RawCursor, chunk: Sequence[Profile], *, scope: str, now: Any) -> tuple[int, int]:
     cur.execute(_PG_STAGE)
-    cur.copy_rows(_PG_COPY, ((i, cur.json_text(signals)) for i, signals in chunk))
+    cur.copy_rows(_PG_COPY, ((i, _text(cur, signals)) for i, signals in chunk))
     known = cur.execute(_PG_KNOWN, (scope,)).fetchone()[0]
     changed = cur.execute(_PG_UPSERT, (scope, cur.time(now))).rowcount
     return int(known), int(changed)
+
+
+def _text(cur: RawCursor, signals: Mapping[str, Any] | str) -> str:
+    return signals if isinstance(signals, str) else cur.json_text(signals)
