@@ -39,7 +39,9 @@ _PG_STAGE = (
     "ON COMMIT DROP"
 )
 _PG_COPY = "COPY tierline_import (id, signals) FROM STDIN"
-_PG_KNOWN = "SELECT count(*) FROM customers c JOIN tierline_import t ON c.site = ? AND c.id = t.id"
+# An array of ids, looked up in the primary key: the temporary table has no statistics,
+# and a join with it may be planned as a scan of every stored profile.
+_PG_KNOWN = "SELECT count(*) FROM customers WHERE site = ? AND id = ANY(?)"
 _PG_UPSERT = (
     "INSERT INTO customers (site, id, signals, updated_at) "
     "SELECT ?, id, signals, ? FROM tierline_import "
@@ -107,7 +109,7 @@ def _sqlite_chunk(
 def _pg_chunk(cur: RawCursor, chunk: Sequence[Profile], *, scope: str, now: Any) -> tuple[int, int]:
     cur.execute(_PG_STAGE)
     cur.copy_rows(_PG_COPY, ((i, _text(cur, signals)) for i, signals in chunk))
-    known = cur.execute(_PG_KNOWN, (scope,)).fetchone()[0]
+    known = cur.execute(_PG_KNOWN, (scope, [i for i, _ in chunk])).fetchone()[0]
     changed = cur.execute(_PG_UPSERT, (scope, cur.time(now))).rowcount
     return int(known), int(changed)
 
