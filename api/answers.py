@@ -27,6 +27,8 @@ __all__ = [
     "HealthAnswer",
     "ModelListAnswer",
     "OutcomeAnswer",
+    "PairedAnswer",
+    "PairingAnswer",
     "PerkAnswer",
     "PerkListAnswer",
     "PromotedAnswer",
@@ -382,3 +384,21 @@ class ReadyAnswer(_Answer):
     status: str
     model: str | None
     store: bool
+
+
+class PairingAnswer(_Answer):
+    """A new pairing code (shown only this once) and when it stops working."""
+
+    code: str = Field(description="8 characters shown as ABCD-EFGH; case and dashes are free.")
+    site: str
+    expires_at: dt.datetime
+
+
+class PairedAnswer(_Answer):
+    """The staff key a pairing code was spent on (shown only this once)."""
+
+    key: str
+    id: str
+    role: str
+    site: str
+    name: str | None

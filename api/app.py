@@ -31,6 +31,7 @@ from tierline.api.routers import (
     health,
     models,
     outcomes,
+    pairing,
     perks,
     reports,
     visits,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.pairing_limiter = RateLimiter(settings.pairing_attempts_per_minute)
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     install_error_handlers(app)
     for module in (
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
         visits,
         outcomes,
         perks,
+        pairing,
         reports,
         models,
         health,

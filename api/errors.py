@@ -25,6 +25,7 @@ from tierline.engine.errors import (
     Conflict,
     CuesNotOffered,
     DataError,
+    Gone,
     IdempotencyKeyReused,
     NotFound,
     PlaybookError,
@@ -56,6 +57,7 @@ STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
     (DataError, 422, "data_error"),
     (PlaybookError, 422, "playbook_error"),
     (NotFound, 404, "not_found"),
+    (Gone, 410, "gone"),  # a pairing code spent or expired
     # The IETF Idempotency-Key draft's status: the request, not the state, is at fault.
     (IdempotencyKeyReused, 422, "idempotency_key_reused"),
     (Conflict, 409, "conflict"),
@@ -71,6 +73,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",

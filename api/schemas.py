@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_v
 from pydantic_core import CoreSchema, core_schema
 
 from tierline.engine.store.customers import CUSTOMER_ID_PATTERN
+from tierline.engine.store.pairing import DEFAULT_MINUTES, MAX_MINUTES
 from tierline.engine.store.perks import MAX_STOCK
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "DecisionRequest",
     "OutcomeRequest",
     "OverrideRequest",
+    "PairingRedeem",
+    "PairingRequest",
     "PerkPut",
     "Signals",
     "VisitRequest",
@@ -231,3 +234,19 @@ class PerkPut(_Body):
 
     stock: int = Field(ge=0, le=MAX_STOCK)
     daily_budget: Money | None = None
+
+
+class PairingRequest(_Body):
+    """An admin's request for a pairing code for their site, valid for ``minutes``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"minutes": 10}, {}]})
+
+    minutes: int = Field(default=DEFAULT_MINUTES, ge=1, le=MAX_MINUTES)
+
+
+class PairingRedeem(_Body):
+    """A pairing code as the tablet's user typed it (case, spaces and dashes are free)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "K7QM-3XRD"}]})
+
+    code: str = Field(min_length=1, max_length=40, pattern=NO_NUL)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["customers_app"]
 
 customers_app = typer.Typer(
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
     help="Import profiles in bulk; erase a customer; prune signals past the retention.",
     no_args_is_help=True,
 )

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
     name="tierline",
     help="Segment customers into service tiers and tell staff what to do.",
     no_args_is_help=True,
@@ -52,9 +53,34 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 models_app = typer.Typer(
-    help="List, inspect, promote and roll back model versions.", no_args_is_help=True
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
+    help="List, inspect, promote and roll back model versions.",
+    no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"tierline {version('tierline')}", markup=False)
+        except PackageNotFoundError:
+            out.print("tierline (not installed: run from a checkout)", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    shown: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Segment customers into service tiers and tell staff what to do."""
+
+
 app.add_typer(customers_app, name="customers")
 app.command("drift")(drift)
 app.command("export")(export)
@@ -83,6 +109,21 @@ def generate(
         Path | None,
         typer.Option("--transactions", help="Also write a matching transaction log here."),
     ] = None,
+    experiment: Annotated[
+        bool,
+        typer.Option(
+            "--experiment",
+            help="Write a randomized perk experiment instead (examples/uplift.toml describes it).",
+        ),
+    ] = False,
+    btyd: Annotated[
+        bool,
+        typer.Option(
+            "--btyd",
+            help="Write instead a transaction log drawn from a known BG/NBD and Gamma-Gamma "
+            "process (examples/btyd.toml describes it).",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write seeded demo customers that examples/demo.toml describes.
@@ -92,13 +133,25 @@ def generate(
     from tierline.training import data as data_io
     from tierline.training.demo_data import generate_customers
     from tierline.training.demo_transactions import generate_transactions
+    from tierline.training.demo_uplift import generate_experiment
 
+    if experiment and transactions is not None:
+        err.print("error: --experiment writes a customer table only; leave out --transactions")
+        raise typer.Exit(2)
+    if btyd and (transactions is not None or experiment):
+        raise typer.BadParameter(
+            "--btyd writes a transaction log to --out; drop --transactions and --experiment",
+            param_hint="--btyd",
+        )
     for path in (out_path, transactions):
         if path is not None:
             data_io.check_output_path(path)
+    if btyd:
+        _generate_btyd(customers, out_path=out_path, seed=seed, quiet=quiet)
+        return
     with _steps(quiet) as say:
         say(f"generating {customers:,} customers")
-        frame = generate_customers(customers, seed=seed)
+        frame = (generate_experiment if experiment else generate_customers)(customers, seed=seed)
         say(f"writing {out_path}")
         data_io.write_table(frame, out_path)
         if transactions is not None:
@@ -108,6 +161,19 @@ def generate(
             data_io.write_table(log, transactions)
     if not quiet:
         err.print(f"wrote {len(frame):,} customers to {out_path}")
+
+
+def _generate_btyd(customers: int, *, out_path: Path, seed: int, quiet: bool) -> None:
+    from tierline.training import data as data_io
+    from tierline.training.demo_btyd import generate_btyd_log
+
+    with _steps(quiet) as say:
+        say(f"drawing the purchases of {customers:,} customers from BG/NBD and Gamma-Gamma")
+        log = generate_btyd_log(customers, seed=seed)
+        say(f"writing {out_path}")
+        data_io.write_table(log, out_path)
+    if not quiet:
+        err.print(f"wrote {len(log):,} transactions of {customers:,} customers to {out_path}")
 
 
 # -- train ------------------------------------------------------------------------------
@@ -169,7 +235,10 @@ def train(
             budget=budget,
         )
     if as_json:
-        _emit_json({**result.summary(), "metrics": result.metrics, "baselines": result.baselines})
+        summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
+        if result.uplift is not None:
+            summary["uplift"] = result.uplift
+        _emit_json(summary)
         return
     out.print(result.report, markup=False)
     state = "promoted to champion" if result.promoted else "not promoted"
@@ -206,6 +275,7 @@ def score(
     """
     from tierline.training import data as data_io
     from tierline.training.batch import load_for_scoring
+    from tierline.training.btyd import BtydFit
 
     models = models or _default_models()
     data_io.check_output_path(out_path)
@@ -215,7 +285,8 @@ def score(
         say("loading the model")
         model = Registry(models).load(version)
         say(f"reading {data.name}")
-        frame = load_for_scoring(data, model.spec, as_of=cutoff)
+        btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
+        frame = load_for_scoring(data, model.spec, as_of=cutoff, btyd=btyd)
         say(f"scoring {len(frame):,} customers")
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")
@@ -264,6 +335,13 @@ def evaluate(
         _emit_json({"model_version": model.version, "metrics": metrics})
         return
     out.print(f"model {model.version} on {data.name} ({metrics['rows']:,} customers)")
+    share = metrics.get("training_rows_share")
+    if share is not None and share >= 0.01:
+        err.print(
+            f"warning: about {share:.0%} of these customers were training rows of "
+            f"{model.version}; its figures on them are not held-out figures",
+            markup=False,
+        )
     out.print(format_report(kind=model.spec.target_kind, metrics=metrics, baselines={}))
 
 
@@ -327,6 +405,7 @@ def retrain(
     """
     from tierline.cli.export import parse_moment
     from tierline.engine.spec import load_spec
+    from tierline.training.retrain import unchanged_version
     from tierline.training.train import train as run_train
 
     if (data is None) == (not from_store):
@@ -339,9 +418,24 @@ def retrain(
         end = parse_moment(until, "--until", end_of_day=True)
         with _lock(models):
             if data is not None:
+                parsed = load_spec(spec)
+                same = unchanged_version(
+                    models=models, data_path=data, spec=parsed, playbook_path=playbook
+                )
+                if same is not None:
+                    _emit_json(
+                        {
+                            "ok": True,
+                            "skipped": True,
+                            "version": same,
+                            "why": f"{data.name}, the spec and the playbook are those {same} "
+                            f"was trained on; no new version written",
+                        }
+                    )
+                    return
                 result = run_train(
                     data_path=data,
-                    spec=load_spec(spec),
+                    spec=parsed,
                     models=models,
                     playbook_path=playbook,
                     promote="auto",
@@ -385,12 +479,24 @@ def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
 
 
 # -- models -----------------------------------------------------------------------------
+def _say_models(root: Path) -> None:
+    """Which registry a models command works on (stderr: stdout stays the answer)."""
+    err.print(f"models: {root.resolve()}", markup=False)
+
+
+def _say_store() -> None:
+    """Which store a keys command works on: the running server's only if it reads the same
+    TIERLINE_DATABASE_URL."""
+    err.print(f"database: {_database_url()}", markup=False)
+
+
 @models_app.command("list")
 def models_list(models: ModelsOpt = None, as_json: JsonOpt = False) -> None:
     """List model versions, oldest first; the champion is marked."""
     from tierline.training.evaluate import PRIMARY
 
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     infos = [registry.info(v) for v in registry.versions()]
     if as_json:
         _emit_json(
@@ -430,6 +536,7 @@ def models_show(
 ) -> None:
     """Print a version's metadata (spec, data fingerprint, metrics, baselines) as JSON."""
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     name = version or registry.champion()
     if name is None:
         raise TierlineError(f"No champion in {registry.root}; name a version")
@@ -444,6 +551,7 @@ def models_promote(
 ) -> None:
     """Make a version the champion (it is verified first)."""
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     previous = registry.promote(version)
     out.print(f"champion: {version} (was {previous or 'none'})")
 
@@ -452,6 +560,7 @@ def models_promote(
 def models_rollback(models: ModelsOpt = None) -> None:
     """Return the champion to the version it replaced."""
     registry = Registry(models or _default_models())
+    _say_models(registry.root)
     current = registry.champion()
     now = registry.rollback()
     out.print(f"champion: {now} (was {current})")
@@ -463,9 +572,10 @@ def demo(
     customers: Annotated[
         int, typer.Option("--customers", "-n", min=1000, help="Demo customers to generate.")
     ] = 50_000,
-    workdir: Annotated[Path, typer.Option(help="Where the demo data and models go.")] = Path(
-        "var/demo"
-    ),
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo's customers.csv and scored.csv go.")
+    ] = Path("var/demo"),
+    models: ModelsOpt = None,
     serve_api: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Then start the API with demo keys.")
     ] = True,
@@ -474,8 +584,10 @@ def demo(
 ) -> None:
     """Generate demo customers, train, promote, score them, print a sample, then serve the API.
 
-    The API runs on 127.0.0.1 with a staff, a pos and an admin key for the site 'demo'
-    (printed once); Ctrl-C stops it.
+    The model goes where every command looks ($TIERLINE_MODELS or models/) and the API's
+    store is $TIERLINE_DATABASE_URL (default var/tierline.db), so `tierline keys create` and
+    `tierline models list` work on the demo's state. The API runs on 127.0.0.1 with a staff,
+    a pos and an admin key for the site 'demo' (printed once); Ctrl-C stops it.
     """
     from tierline.api.server import check_port_free
     from tierline.training import data as data_io
@@ -485,8 +597,9 @@ def demo(
     if serve_api:
         check_port_free("127.0.0.1", port)
     data_path = workdir / "customers.csv"
-    models = workdir / "models"
+    models = models or _default_models()
     scored_path = workdir / "scored.csv"
+    kept = Registry(models).versions() if models.is_dir() else []
     with _steps(quiet) as say:
         say(f"generating {customers:,} demo customers")
         data_io.write_table(generate_customers(customers, seed=7), data_path)
@@ -504,7 +617,10 @@ def demo(
         data_io.write_table(scored, scored_path)
     out.print(result.report, markup=False)
     out.print(
-        f"\nmodel {result.version} is the champion in {models}; all {len(scored):,} customers scored -> {scored_path}\n"
+        f"\nmodel {result.version} is the champion in {models} (made now; kept "
+        f"{len(kept)} earlier version(s) there); all {len(scored):,} customers scored -> "
+        f"{scored_path}\n",
+        markup=False,
     )
     _print_sample(model, frame, scored)
     if serve_api:
@@ -525,7 +641,7 @@ def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: An
     from tierline.api.server import serve
     from tierline.engine.store import Store
 
-    url = f"sqlite:///{(workdir / 'tierline.db').resolve()}"
+    url = _database_url()
     os.environ["TIERLINE_DATABASE_URL"] = url
     os.environ["TIERLINE_MODELS"] = str(models.resolve())
     base = f"http://127.0.0.1:{port}"
@@ -534,6 +650,12 @@ def _serve_demo(*, workdir: Path, models: Path, port: int, model: Any, frame: An
         f"Staff display: {base}/display  (sign in with the staff key; admin for the manager view)"
     )
     with Store.open(url) as store:
+        earlier = sum(1 for k in store.list_keys() if k.get("revoked_at") is None)
+        out.print(
+            f"Store: {url} (kept {earlier} active key(s); the CLI's keys and customers "
+            f"commands use it too)",
+            markup=False,
+        )
         for role in ("staff", "pos", "admin"):
             key, _ = store.create_key(role=role, site="demo", name=f"demo {role}")
             out.print(f"{role} key: {key}")
@@ -594,7 +716,9 @@ def _print_sample(model: Any, frame: Any, scored: Any) -> None:
 
 # -- serve and keys ---------------------------------------------------------------------
 keys_app = typer.Typer(
-    help="Create, list and revoke API keys (a key is shown once).", no_args_is_help=True
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
+    help="Create, list and revoke API keys (a key is shown once); pair a tablet.",
+    no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
 
@@ -645,6 +769,7 @@ def keys_create(
     """
     from tierline.engine.store import Store
 
+    _say_store()
     with Store.open(_database_url()) as store:
         plaintext, record = store.create_key(role=role.value, site=site, name=name)
     if as_json:
@@ -661,6 +786,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     """List keys (id, role, site, name, created, revoked); never the keys themselves."""
     from tierline.engine.store import Store
 
+    _say_store()
     with Store.open(_database_url()) as store:
         keys = store.list_keys()
     if as_json:
@@ -684,14 +810,47 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
     """Revoke a key from now on."""
     from tierline.engine.store import Store
 
+    _say_store()
     with Store.open(_database_url()) as store:
         record = store.revoke_key(key_id)
     out.print(f"key {record['id']} revoked at {record['revoked_at']}")
 
 
+@keys_app.command("pair")
+def keys_pair(
+    site: Annotated[str, typer.Option("--site", help="The site the tablet will serve.")],
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=1, max=60, help="How long the code works.")
+    ] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a short pairing code: typed into a tablet's display, it signs the tablet in as
+    staff of SITE, once, until it expires; audited.
+
+    Example: tierline keys pair --site lyon-1 --minutes 5
+    """
+    from tierline.engine.store import Store
+
+    _say_store()
+    with Store.open(_database_url()) as store:
+        issued = store.issue_pairing(site=site, issued_by=_actor(), minutes=minutes)
+    expires = issued["expires_at"].isoformat(timespec="seconds")
+    if as_json:
+        _emit_json({"code": issued["code"], "site": site, "expires_at": expires})
+        return
+    out.print(issued["code"], markup=False)
+    err.print(
+        f"pairing code for a staff tablet at {site}; type it on the display's sign-in screen "
+        f"before {expires} (it works once)",
+        markup=False,
+    )
+
+
 # -- perks -------------------------------------------------------------------------------
 perks_app = typer.Typer(
-    help="Perk stock and budgets: list them, restock (audited).", no_args_is_help=True
+    rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
+    help="Perk stock and budgets: list them, restock (audited).",
+    no_args_is_help=True,
 )
 app.add_typer(perks_app, name="perks")
 

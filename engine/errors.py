@@ -10,6 +10,7 @@ The tree::
     ├── PlaybookError             the playbook file is malformed or does not fit the tiers
     ├── ArtifactError             a model version is incomplete, tampered or unloadable
     ├── NotFound                  a named thing (model version, customer, ...) does not exist
+    ├── Gone                      it existed but can no longer be used (a spent or expired code)
     ├── Conflict                  the action clashes with the current state (a lock is held, ...)
     │   └── IdempotencyKeyReused  an idempotency key comes again with a different request
     └── StoreError                the database is unreachable, misconfigured or newer than this code
@@ -28,6 +29,7 @@ __all__ = [
     "Conflict",
     "CuesNotOffered",
     "DataError",
+    "Gone",
     "IdempotencyKeyReused",
     "NotFound",
     "PlaybookError",
@@ -78,6 +80,10 @@ class ArtifactError(TierlineError):
 
 class NotFound(TierlineError):
     """A named thing (a model version, a customer, a ticket) does not exist."""
+
+
+class Gone(TierlineError):
+    """A thing that existed can no longer be used: a pairing code already spent or expired."""
 
 
 class Conflict(TierlineError):

@@ -9,6 +9,7 @@ customer scored alone and in a batch gets the same answer.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import logging
 import os
 import threading
@@ -30,6 +31,7 @@ from tierline.engine.reasons import Reason, describe, join_texts, top_contributi
 from tierline.engine.signals import known_signals
 from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
+from tierline.engine.uplift_model import UpliftModel, uplift_columns
 from tierline.engine.values import category_text, parse_bool
 
 __all__ = ["Scored", "TierModel"]
@@ -140,10 +142,12 @@ class TierModel:
         metadata: Mapping[str, Any],
         model_text: str | None = None,
         linear: LinearModel | None = None,
+        uplift: UpliftModel | None = None,
     ) -> None:
         """The model is a LightGBM ``booster`` or a ``linear`` one (``engine.linear``),
         exactly one. ``model_text``: the LightGBM text ``booster`` was built from, if at
-        hand; the compiled forest is built from it (and then let go)."""
+        hand; the compiled forest is built from it (and then let go). ``uplift``: a
+        [treatment] spec's uplift model, whose best arm's net value the tier cuts apply to."""
         if (booster is None) == (linear is None):
             raise ValueError("a TierModel has exactly one of booster and linear")
         self.version = version
@@ -154,10 +158,12 @@ class TierModel:
         self.booster = booster
         self.linear = linear
         self.metadata = dict(metadata)
+        self.uplift = uplift
         self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
         # Built once here: a decision's ignored signals are its names missing from it.
         self.known_signals = known_signals(spec=spec, playbook=playbook)
         self._single: Forest | _SingleRowPredictor | _LinearRow | None = None  # on first use
+        self._uplift_single: list[Callable[[np.ndarray], np.ndarray]] | None = None
         self._model_text = model_text
         self._single_lock = threading.Lock()
 
@@ -180,22 +186,46 @@ class TierModel:
         if self.linear is not None:
             return _LinearRow(self.linear)
         assert self.booster is not None
-        n = self.features.n_features_out_
-        forest = checked_forest(self.booster, n_features=n, model_text=self._model_text)
-        self._model_text = None
+        model_text, self._model_text = self._model_text, None
+        return self._one_row(self.booster, self.features.n_features_out_, model_text, "model")
+
+    def _one_row(
+        self, booster: lgb.Booster, n: int, model_text: str | None, what: str
+    ) -> Forest | _SingleRowPredictor:
+        forest = checked_forest(booster, n_features=n, model_text=model_text)
         if isinstance(forest, Forest):
             return forest  # its check already ran (and so loaded) the compiled loop
         log.warning(
-            "model %s scores one customer with LightGBM's own call, not the compiled forest: %s",
+            "%s %s scores one customer with LightGBM's own call, not the compiled forest: %s",
+            what,
             self.version,
             forest,
         )
-        return _SingleRowPredictor(self.booster, n, self.n_outputs)
+        return _SingleRowPredictor(booster, n, self.n_outputs if what == "model" else 1)
+
+    def uplift_row_predictors(self) -> list[Callable[[np.ndarray], np.ndarray]]:
+        """One-row predictors of the uplift model's boosters, built as the tier model's
+        (compiled and checked, else LightGBM's one-row call) on first use."""
+        assert self.uplift is not None
+        single = self._uplift_single
+        if single is None:
+            with self._single_lock:
+                single = self._uplift_single
+                if single is None:
+                    n = self.uplift.n_inputs(self.features.n_features_out_)
+                    single = [
+                        self._one_row(b, n, None, f"uplift model {i} of").predict
+                        for i, b in enumerate(self.uplift.boosters)
+                    ]
+                    self._uplift_single = single
+        return single
 
     def warm(self) -> None:
         """Prepare the one-customer path now (compiling and checking the forest), so that
         the first decision after a load or a swap does not wait for it."""
         self.single_row_predictor()
+        if self.uplift is not None:
+            self.uplift_row_predictors()
 
     # -- raw model output ----------------------------------------------------------
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
@@ -224,7 +254,15 @@ class TierModel:
         """
         row = self.features.transform_record(signals)
         out = self.policy.calibrate(self.single_row_predictor().predict(row))
-        decision = self.policy.decide(scores=out if self.n_outputs > 1 else out[0], signals=signals)
+        if self.uplift is not None:
+            lift = self.uplift.predict_uplift_row(row, self.uplift_row_predictors())
+            _, best_net = self.uplift.choose(self.uplift.net(lift))
+            decision = self.policy.decide(scores=best_net[0], signals=signals)
+            decision = dataclasses.replace(decision, score=float(out[0]))
+        else:
+            decision = self.policy.decide(
+                scores=out if self.n_outputs > 1 else out[0], signals=signals
+            )
         holdout = self.playbook.is_holdout(customer_id)
         cues = self.playbook.cues_for(
             tier=decision.tier,
@@ -254,7 +292,17 @@ class TierModel:
         """The scored output for a batch: one row per input row, same order (see README)."""
         X = self.features.transform(frame)
         out = self.policy.calibrate(self.predict_matrix(X))
-        decided = self.policy.decide_many(scores=out, frame=frame)
+        uplift: dict[str, Any] = {}
+        if self.uplift is not None:
+            # The tiers cut on the best arm's net value; ``score`` stays the response model's.
+            lift = self.uplift.predict_uplift(X, threads=_threads_for(len(X)))
+            net = self.uplift.net(lift)
+            chosen, best_net = self.uplift.choose(net)
+            uplift = uplift_columns(self.uplift, lift, net, chosen)
+            decided = self.policy.decide_many(scores=best_net, frame=frame)
+            decided["score"] = np.asarray(out, dtype=np.float64)
+        else:
+            decided = self.policy.decide_many(scores=out, frame=frame)
         ids = (
             frame[self.spec.id].astype(str).tolist()
             if self.spec.id in frame.columns
@@ -277,6 +325,7 @@ class TierModel:
         result["cues"] = cues
         result["model_version"] = self.version
         result["holdout"] = holdout
+        result.update(uplift)
         if explain:
             reasons = self._reasons_frame(X, frame, decided["tier"])
             result["reasons"] = [join_texts(r) for r in reasons]
@@ -306,6 +355,8 @@ class TierModel:
             target = self._explain_target(str(tiers[r]))
             row: list[Reason] = []
             for j, effect in zip(idx[r], vals[r], strict=True):
+                if effect == 0.0:  # a signal the model does not read moves nothing
+                    continue
                 name = names[int(j)]
                 row.append(
                     describe(

@@ -10,6 +10,8 @@ Layout under the models folder::
         policy.json          the tier policy (rules, frozen thresholds, confidence floor)
         playbook.toml        the playbook the version was trained with
         metadata.json        spec, data fingerprint, metrics, baselines, versions, created
+        uplift.json          with a [treatment] spec only: the uplift learner and its files
+        uplift_0.txt ...     with a [treatment] spec only: its LightGBM text models
         manifest.json        SHA-256 of each file above
       champion               the serving version's name; replaced by an atomic rename
       history.jsonl          append-only log of promotions and rollbacks
@@ -144,8 +146,9 @@ class Registry:
                 f"Model version {version}: metadata.json cannot be read ({exc})"
             ) from exc
 
-    def verify(self, version: str) -> None:
-        """Check every file against the manifest; raise ``ArtifactError`` on any mismatch."""
+    def verify(self, version: str) -> dict[str, str]:
+        """Check every file against the manifest; raise ``ArtifactError`` on any mismatch.
+        Returns the manifest's digests by file name."""
         folder = self._folder(version)
         try:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -177,6 +180,7 @@ class Registry:
                     f"Model version {version}: {name} does not match its SHA-256 in the manifest "
                     f"(tampered or corrupt); it was not loaded"
                 )
+        return digests
 
     def load(self, version: str | None = None) -> TierModel:
         """Verify and load a version (the champion when ``version`` is None)."""
@@ -198,7 +202,7 @@ class Registry:
                     f"No champion model in {self.root}; train one with `tierline train` "
                     f"(it promotes automatically) or promote a version"
                 )
-        self.verify(version)
+        listed = self.verify(version)
         folder = self._folder(version)
         try:
             meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
@@ -222,6 +226,18 @@ class Registry:
             else:
                 model_text = (folder / "model.txt").read_text(encoding="utf-8")
                 booster, linear = lgb.Booster(model_str=model_text), None
+            uplift = None
+            if spec.treatment is not None:
+                from tierline.engine.uplift_model import UPLIFT_FILE, UpliftModel
+
+                if UPLIFT_FILE not in listed:
+                    raise ArtifactError(
+                        f"Model version {version}: its spec has [treatment] but the manifest "
+                        f"does not list {UPLIFT_FILE}; it was not loaded"
+                    )
+                uplift = UpliftModel.load(
+                    folder, treatment=spec.treatment, listed=listed, version=version
+                )
             return TierModel(
                 version=version,
                 spec=spec,
@@ -232,6 +248,7 @@ class Registry:
                 linear=linear,
                 metadata=meta,
                 model_text=model_text,
+                uplift=uplift,
             )
         except ArtifactError:
             raise
@@ -256,9 +273,13 @@ class Registry:
         policy: Mapping[str, Any],
         playbook_text: str,
         metadata: Mapping[str, Any],
+        extra_files: Mapping[str, str] | None = None,
     ) -> str:
         """Write a new immutable version folder and return its name; the model is LightGBM's
-        text (``booster_text``) or a linear model's JSON (``linear``), exactly one."""
+        text (``booster_text``) or a linear model's JSON (``linear``), exactly one.
+
+        ``extra_files`` (name -> text, e.g. an uplift model's) are written, listed in the
+        manifest and verified like the others."""
         if (booster_text is None) == (linear is None):
             raise ValueError("write takes exactly one of booster_text and linear")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -275,6 +296,10 @@ class Registry:
                 "policy.json": json.dumps(policy, indent=1, sort_keys=True),
                 "playbook.toml": playbook_text,
             }
+            for name, text in (extra_files or {}).items():
+                if name in (*ARTIFACT_FILES, *MODEL_FILES, "manifest.json") or "/" in name:
+                    raise ValueError(f"extra artifact file {name!r} would overwrite another")
+                contents[name] = text
             while True:  # a concurrent writer may take a number first; take the next one
                 version = self._next_version()
                 meta = dict(metadata, version=version)

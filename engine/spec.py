@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tierline.engine.errors import SpecError
+from tierline.engine.treatment import TreatmentSpec, parse_treatment
 
 __all__ = [
     "TRANSACTION_FEATURES",
@@ -49,10 +50,27 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
     "count_90d",
     "spend_365d",
     "count_365d",
+    # Purchase days in the buy-till-you-die sense, gaps and trends (training.purchase_days).
+    "repeat_days",
+    "repeat_span_days",
+    "age_days",
+    "repeat_spend_mean",
+    "gap_std_days",
+    "last_gap_days",
+    "overdue_ratio",
+    "spend_trend_30d",
+    "count_trend_30d",
+    "spend_trend_90d",
+    "count_trend_90d",
+    # The fitted BG/NBD and Gamma-Gamma expectations over the horizon (training.btyd).
+    "bgnbd_purchases",
+    "bgnbd_p_alive",
+    "gg_spend",
+    "btyd_value",
 )
 
 _ALLOWED: dict[str, set[str]] = {
-    "": {"data", "features", "target", "tiers", "transactions", "fairness"},
+    "": {"data", "features", "target", "tiers", "transactions", "fairness", "treatment"},
     "data": {"id", "time"},
     "features": {
         "categorical",
@@ -165,6 +183,7 @@ class Spec:
     rules: tuple[Rule, ...] = ()
     transactions: TransactionsSpec | None = None
     unknown_signals: str = "ignore"
+    treatment: TreatmentSpec | None = None
     fairness: FairnessSpec | None = None
     # Signals whose direction is known: 1 the score may only rise with them, -1 only fall.
     monotone: Mapping[str, int] = field(default_factory=dict)
@@ -197,6 +216,8 @@ class Spec:
         if self.transactions is not None:
             tx = self.transactions
             cols += [tx.customer, tx.time, tx.amount]
+        if self.treatment is not None:
+            cols.append(self.treatment.column)
         return tuple(dict.fromkeys(c for c in cols if c))
 
     def input_columns(self, *, with_target: bool) -> tuple[str, ...]:
@@ -208,6 +229,8 @@ class Spec:
         cols += list(self.rule_columns)
         if with_target and self.target_column and self.transactions is None:
             cols.append(self.target_column)
+        if with_target and self.treatment is not None:
+            cols.append(self.treatment.column)  # training reads the arm; scoring never does
         return tuple(dict.fromkeys(cols))
 
     def check_columns(self, columns: Iterable[str], *, source: str, with_target: bool) -> None:
@@ -239,6 +262,8 @@ class Spec:
             roles[self.time] = "the time column ([data] time)"
         if self.target_column:
             roles[self.target_column] = "the target ([target] column)"
+        if self.treatment is not None:
+            roles[self.treatment.column] = "the arm ([treatment] column)"
         return roles
 
     # -- (de)serialisation -----------------------------------------------------------
@@ -277,6 +302,8 @@ class Spec:
         }
         if self.transactions:
             out["transactions"] = self.transactions.to_dict()
+        if self.treatment is not None:
+            out["treatment"] = self.treatment.to_dict()
         if self.fairness:
             out["fairness"] = self.fairness.to_dict()
         return out
@@ -382,6 +409,13 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
             f"{source}: [target] positive is required for kind = 'binary' (the value that counts as yes)"
         )
 
+    treatment = parse_treatment(data.get("treatment"), kind=kind, source=source)
+    if treatment is not None and tx is not None:
+        raise SpecError(
+            f"{source}: [treatment] reads a customer table with one arm per customer; "
+            f"it cannot be combined with [transactions]"
+        )
+
     tiers_t = _check_keys(data["tiers"], "tiers", "[tiers]", source)
     names = _str_list(tiers_t, "names", "[tiers]", source)
     if len(names) < 2:
@@ -394,7 +428,10 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     min_conf = _number(tiers_t.get("min_confidence", 0.0), "[tiers] min_confidence", source)
     if not 0.0 <= min_conf <= 1.0:
         raise SpecError(f"{source}: [tiers] min_confidence must be between 0 and 1, got {min_conf}")
-    cuts = _parse_cuts(tiers_t.get("cuts", []), kind, names, default, source)
+    # With [treatment] the cuts are on the best arm's net value (money), not a probability.
+    cuts = _parse_cuts(
+        tiers_t.get("cuts", []), kind, names, default, source, money=treatment is not None
+    )
     rules = _parse_rules(tiers_t.get("rules", []), names, source)
     fairness = _parse_fairness(data.get("fairness"), names, protected, source)
 
@@ -416,6 +453,7 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         rules=rules,
         transactions=tx,
         unknown_signals=unknown_signals,
+        treatment=treatment,
         fairness=fairness,
         monotone=_monotone(f, numeric=(*numeric, *boolean), source=source),
         raw=dict(data),
@@ -450,7 +488,7 @@ def _monotone(f: Mapping[str, Any], *, numeric: tuple[str, ...], source: str) ->
 
 
 def _parse_cuts(
-    raw: Any, kind: str, names: tuple[str, ...], default: str, source: str
+    raw: Any, kind: str, names: tuple[str, ...], default: str, source: str, *, money: bool = False
 ) -> tuple[Cut, ...]:
     if not isinstance(raw, list):
         raise SpecError(f"{source}: [tiers] cuts must be a list of tables")
@@ -487,7 +525,7 @@ def _parse_cuts(
             cuts.append(Cut(tier=tier, top_fraction=frac))
         else:
             score = _number(c["min_score"], f"{where}.min_score", source)
-            if kind == "binary" and not 0.0 <= score <= 1.0:
+            if kind == "binary" and not money and not 0.0 <= score <= 1.0:
                 raise SpecError(
                     f"{source}: {where}.min_score must be a probability between 0 and 1, got {score}"
                 )
@@ -636,6 +674,8 @@ def _check_roles(spec: Spec, source: str) -> None:
         claim(spec.time, "[data] time")
     if spec.target_column:
         claim(spec.target_column, "[target] column")
+    if spec.treatment is not None:
+        claim(spec.treatment.column, "[treatment] column")
     for col in spec.protected:
         claim(col, "[features] protected")
     for col in spec.drop:
@@ -674,6 +714,11 @@ def _check_roles(spec: Spec, source: str) -> None:
             raise SpecError(
                 f"{source}: rule for tier '{rule.tier}' uses protected column '{rule.column}'; "
                 f"protected columns must never drive a tier"
+            )
+        if spec.treatment is not None and rule.column == spec.treatment.column:
+            raise SpecError(
+                f"{source}: rule for tier '{rule.tier}' uses the arm column '{rule.column}'; "
+                f"scoring never reads the arm, so it cannot drive a tier"
             )
         if rule.column in (spec.target_column, *spec.drop):
             raise SpecError(

@@ -126,16 +126,16 @@ def _run_installed(installed: Path, cwd: Path, program: str, *args: str) -> str:
 def test_demo_runs_from_an_empty_folder_with_the_installed_package(
     installed: Path, tmp_path: Path
 ) -> None:
-    """`tierline demo --no-serve` from an empty folder trains, promotes and scores into
-    var/demo/, and a key created afterwards migrates var/tierline.db there, all from the
-    installed package (not the checkout)."""
+    """`tierline demo --no-serve` from an empty folder trains and promotes into models/ (where
+    every command looks) and scores into var/demo/, and a key created afterwards migrates
+    var/tierline.db there, all from the installed package (not the checkout)."""
     where = _run_installed(
         installed, tmp_path, "python", "-c", "import tierline.cli.main as m; print(m.__file__)"
     )
     assert Path(where.strip()).is_relative_to(installed), where
 
     _run_installed(installed, tmp_path, "tierline", "demo", "--no-serve", "-n", "1000", "-q")
-    assert (tmp_path / "var/demo/models/champion").is_file()
+    assert (tmp_path / "models/champion").is_file()
     assert (tmp_path / "var/demo/scored.csv").is_file()
 
     _run_installed(

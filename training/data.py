@@ -100,6 +100,8 @@ def _load_customers(path: str | Path, spec: Spec, *, with_target: bool) -> pd.Da
         kinds.setdefault(col, kind)  # a rule on the id or time column keeps that role's type
     target = spec.target_column if with_target and spec.transactions is None else None
     wanted = [*kinds, *([target] if target else [])]
+    if with_target and spec.treatment is not None:
+        wanted.append(spec.treatment.column)  # read as text: arms are names
     wanted += [c for c in spec.protected if c in names and c not in wanted]
     table = _read(file, wanted, header)
 

@@ -113,3 +113,32 @@ def retrain_from_store(
             budget=budget,
         )
     return result, window
+
+
+def unchanged_version(
+    *, models: str | Path, data_path: str | Path, spec: Spec, playbook_path: str | Path | None
+) -> str | None:
+    """The newest version if it was trained on these very bytes with this spec and playbook
+    (a cron retrain on unchanged data then writes nothing), else None."""
+    import json
+
+    from tierline.engine.playbook import Playbook
+
+    registry = Registry(models)
+    versions = registry.versions() if Path(models).is_dir() else []
+    if not versions:
+        return None
+    newest = versions[-1]
+    meta = registry.metadata(newest)
+    if meta.get("data", {}).get("sha256") != data_io.data_fingerprint(data_path):
+        return None
+    same_spec = json.dumps(meta.get("spec"), sort_keys=True) == json.dumps(
+        json.loads(json.dumps(spec.to_dict())), sort_keys=True
+    )
+    playbook = (
+        Playbook.load(playbook_path, tiers=spec.tiers)
+        if playbook_path is not None
+        else Playbook.default(tiers=spec.tiers)
+    )
+    kept = (registry.root / newest / "playbook.toml").read_text(encoding="utf-8")
+    return newest if same_spec and kept == playbook.text else None

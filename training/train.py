@@ -38,12 +38,19 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.calibrate import fit_calibration, reliability
-from tierline.training.evaluate import format_calibration, format_report, format_selection, measure
+from tierline.training.evaluate import (
+    format_calibration,
+    format_interval,
+    format_report,
+    format_selection,
+    measure,
+)
 from tierline.training.fairness import assess as assess_fairness
 from tierline.training.fairness import format_fairness, record_override
 from tierline.training.fairness import verdict as fairness_verdict
 from tierline.training.figures import feature_importance, linear_importance, report_figures
 from tierline.training.gate import gate as run_gate
+from tierline.training.honest import MIN_HELD_OUT, interval, training_ids
 from tierline.training.selection import CANDIDATES, Candidate, select
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
@@ -67,6 +74,7 @@ class Prepared:
     train_idx: np.ndarray
     valid_idx: np.ndarray
     test_idx: np.ndarray
+    btyd: dict[str, Any] | None = None  # a transaction log's fitted BG/NBD, for the artifact
 
 
 @dataclass
@@ -81,6 +89,7 @@ class TrainResult:
     seconds: float
     selection: dict[str, Any] = field(default_factory=dict)
     fairness: dict[str, Any] = field(default_factory=dict)
+    uplift: dict[str, Any] | None = None  # the uplift report's figures ([treatment] specs)
 
     @property
     def why(self) -> str:
@@ -139,9 +148,10 @@ def lgb_params(
     return params
 
 
-def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
-    """The labelled customer rows and the name of their target column."""
+def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str, dict[str, Any] | None]:
+    """The labelled customer rows, the name of their target column and a log's BTYD fit."""
     if spec.transactions is not None:
+        from tierline.training.btyd import fit_btyd
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
         log = data_io.load_transactions(data_path, spec)
@@ -150,9 +160,12 @@ def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
             raise DataError(
                 f"Every customer in {data_path.name} has the same label in the horizon; a model needs variation"
             )
-        return frame, LABEL_COLUMN
+        # Fitted on the history before the training cut-off only, then kept for scoring.
+        btyd = fit_btyd(frame, horizon_days=spec.transactions.horizon_days)
+        frame = btyd.applied(frame)
+        return frame, LABEL_COLUMN, btyd.to_dict()
     assert spec.target_column is not None
-    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column
+    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column, None
 
 
 def _split(
@@ -193,7 +206,7 @@ def _split(
 
 def prepare(data_path: Path, spec: Spec) -> Prepared:
     """Load, label and split: the shared first half of training and its benchmark."""
-    frame, target = _load(data_path, spec)
+    frame, target, btyd = _load(data_path, spec)
     raw = frame[target]
     if spec.target_kind == "class":
         labels = raw.to_numpy(dtype=object)
@@ -210,7 +223,13 @@ def prepare(data_path: Path, spec: Spec) -> Prepared:
             "The training split holds a single tier; add more labelled customers of the other tiers"
         )
     return Prepared(
-        frame=frame, y=y, labels=labels, train_idx=train_idx, valid_idx=valid_idx, test_idx=test_idx
+        frame=frame,
+        y=y,
+        labels=labels,
+        train_idx=train_idx,
+        valid_idx=valid_idx,
+        test_idx=test_idx,
+        btyd=btyd,
     )
 
 
@@ -246,6 +265,22 @@ def fit_booster(
         valid_sets=[dvalid],
         callbacks=[lgb.early_stopping(50, verbose=False)],
     )
+
+
+def _held_out_floor(gate: dict[str, Any], rows: int) -> None:
+    """Too few held-out customers to trust any figure: auto-promotion is refused."""
+    gate["held_out"] = {"rows": rows, "min": MIN_HELD_OUT}
+    if rows < MIN_HELD_OUT and gate.get("passed"):
+        gate["passed"] = False
+        gate["why"] = (
+            f"only {rows} held-out customers (fewer than {MIN_HELD_OUT}): too few to trust "
+            f"its figures; add labelled customers or use --promote always"
+        )
+
+
+def _ids(frame: pd.DataFrame, spec: Spec, rows: np.ndarray) -> list[Any]:
+    values = frame[spec.id] if spec.id in frame.columns else frame.index.to_series()
+    return [str(v) for v in values.iloc[rows]]
 
 
 def _parts(prep: Prepared) -> dict[str, np.ndarray]:
@@ -361,9 +396,16 @@ def train(
     kind = spec.target_kind
     calibration = fit_calibration(kind, prep.y[prep.valid_idx], selection.predict(X["valid"]))
     policy = dataclasses.replace(TierPolicy.from_spec(spec), calibration=calibration)
+    uplift = None
+    if spec.treatment is not None:
+        from tierline.training.uplift import fit_uplift, policy_scores
+
+        uplift = fit_uplift(spec=spec, prep=prep, X=X, names=names, threads=threads, say=say)
     say("evaluating on the held-out customers")
     if kind != "class":
         train_scores = policy.calibrate(selection.predict(X["train"]))
+        if uplift is not None:
+            train_scores = policy_scores(uplift, X["train"])  # cuts on the best net value
         policy = policy.fit_thresholds(spec=spec, train_scores=train_scores)
     test_frame = frame.iloc[prep.test_idx]
     raw_test = selection.predict(X["test"])
@@ -373,9 +415,15 @@ def train(
         y_held = prep.y[prep.test_idx]
         calibrated["before"] = reliability(kind, y_held, raw_test)
         calibrated["after"] = reliability(kind, y_held, test_scores)
-    decided = policy.decide_many(scores=test_scores, frame=test_frame)
+    decided = policy.decide_many(
+        scores=test_scores if uplift is None else policy_scores(uplift, X["test"]),
+        frame=test_frame,
+    )
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
+    metrics["interval"] = interval(
+        kind, prep.y[prep.test_idx], test_scores, n_classes=len(spec.tiers)
+    )
     say("fitting baselines")
     baseline_scores: dict[str, np.ndarray] = {}
     baselines = fit_baselines(
@@ -387,9 +435,26 @@ def train(
     if promote == "always" and not fairness["passed"]:
         record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+    report += "\n" + format_interval(metrics, rows=len(prep.test_idx))
     report += "\n" + format_selection(selection.summary())
     report += "\n" + format_calibration(calibrated)
     report += "\n\n" + format_fairness(fairness)
+    uplift_figures: dict[str, Any] | None = None
+    if uplift is not None:
+        from tierline.training.uplift_report import format_uplift_report
+        from tierline.training.uplift_report import uplift_figures as measure_uplift
+
+        say("measuring the uplift on the held-out customers")
+        assert spec.treatment is not None
+        uplift_figures = measure_uplift(
+            fit=uplift,
+            treatment=spec.treatment,
+            X_test=X["test"],
+            y_test=prep.y[prep.test_idx],
+            codes_test=uplift.experiment.codes[prep.test_idx],
+            response_test=test_scores,
+        )
+        report += "\n\n" + format_uplift_report(uplift_figures)
 
     registry = Registry(models)
     say("checking against the champion")
@@ -403,6 +468,7 @@ def train(
     )
     if backtest is not None:
         gate["backtest"] = backtest
+    _held_out_floor(gate, len(prep.test_idx))
     metadata = {
         "created": started.isoformat(timespec="seconds"),
         "spec": spec.to_dict(),
@@ -421,8 +487,12 @@ def train(
         },
         "selection": selection.summary(),
         "calibration": calibrated,
+        "training_ids": training_ids(
+            _ids(frame, spec, np.concatenate([prep.train_idx, prep.valid_idx]))
+        ),
         "metrics": metrics,
         "baselines": baselines,
+        "btyd": prep.btyd,
         "gate": gate,
         # Each input's distribution over the training rows, what `tierline drift` compares
         # the logged decisions' signals with.
@@ -445,6 +515,8 @@ def train(
         },
         "git_revision": _git_revision(),
     }
+    if uplift_figures is not None:
+        metadata["uplift"] = uplift_figures
     say("writing the model version")
     version = registry.write(
         **_model_file(winner),
@@ -452,6 +524,7 @@ def train(
         policy=policy.to_json(),
         playbook_text=playbook.text,
         metadata=metadata,
+        extra_files=uplift.model.files() if uplift is not None else None,
     )
     promoted = promote == "always" or (promote == "auto" and gate["passed"] and fairness["passed"])
     if promoted:
@@ -468,6 +541,7 @@ def train(
         selection=selection.summary(),
         seconds=seconds,
         fairness=fairness,
+        uplift=uplift_figures,
     )
 
 

@@ -26,6 +26,8 @@ PUBLIC = {
     # The staff page's shell holds no data; it asks the API with the key typed into it.
     "/display",
     "/display/{asset}",
+    # A tablet spends a pairing code here to get its first key (limited per address).
+    "/v1/pairing/redeem",
 }
 
 
@@ -62,8 +64,10 @@ MATRIX = [
     ("POST", "/v1/models/rollback", None, "admin"),
     ("GET", "/v1/reports/day", None, "admin"),
     ("GET", "/v1/reports/drift", None, "admin"),
+    ("GET", "/v1/reports/uplift", None, "admin"),
     ("GET", "/v1/perks", None, "admin"),
     ("PUT", "/v1/perks/coffee", {"stock": 10}, "admin"),
+    ("POST", "/v1/pairing", {"minutes": 5}, "admin"),
 ]
 RANK = {"staff": 0, "pos": 1, "admin": 2}
 

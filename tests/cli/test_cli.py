@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -452,3 +453,13 @@ def test_perks_set_restocks_and_refuses_with_exit_2(
     with Store.open(url) as store:
         [entry] = store.audit_log()
     assert entry["action"] == "perk_set" and entry["actor"].startswith("cli")
+
+
+def test_version_and_flags_read_as_flags() -> None:
+    """`tierline --version` prints the version; help shows a flag as `--json`, never as an
+    option taking a value."""
+    proc = run("--version")
+    assert proc.returncode == 0 and re.fullmatch(r"tierline \S+\n", proc.stdout)
+    helped = run("train", "--help").stdout
+    assert re.search(r"^\s+--json\s+Machine-readable", helped, re.MULTILINE), helped
+    assert "<bool>" not in helped

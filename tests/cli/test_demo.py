@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,13 +14,19 @@ from pathlib import Path
 
 import httpx
 
+from tests.cli.test_cli import run
 from tests.servers import free_port, wait_ready
 
 
 def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """The demo prints keys, the pos key gets a decision from the live API, the staff key sees
-    the demo guests checked in, Ctrl-C stops it cleanly."""
+    the demo guests checked in, a key made with `tierline keys create` (the CLI's default
+    state is the demo's) is accepted too, Ctrl-C stops it cleanly."""
     port = free_port()
+    state = {
+        "TIERLINE_MODELS": str(tmp_path / "models"),
+        "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'tierline.db'}",
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -36,7 +43,7 @@ def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Pat
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **state},
     )
     try:
         assert proc.stdout is not None
@@ -72,6 +79,20 @@ def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Pat
         listing = httpx.get(f"{base}/v1/visits", headers={"X-API-Key": keys["staff"]}).json()
         assert len(listing["items"]) >= 3 and len({v["tier"] for v in listing["items"]}) >= 2
         assert httpx.get(f"{base}/display").status_code == 200
+        said = "".join(seen)
+        assert "made now; kept 0 earlier version(s)" in said and state["TIERLINE_MODELS"] in said
+        assert f"Store: {state['TIERLINE_DATABASE_URL']}" in said
+        made = run("keys", "create", "--role", "pos", "--site", "demo", "--json", env=state)
+        assert made.returncode == 0 and "database: sqlite:///" in made.stderr
+        cli_key = json.loads(made.stdout)["key"]
+        response = httpx.post(
+            f"{base}/v1/decisions",
+            headers={"X-API-Key": cli_key},
+            json={"signals": {"visits_90d": 2}},
+        )
+        assert response.status_code == 200, response.text
+        listed = run("models", "list", "--json", env=state)
+        assert json.loads(listed.stdout)[0]["champion"] and "models: " in listed.stderr
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
     finally:

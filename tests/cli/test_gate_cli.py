@@ -73,11 +73,21 @@ def test_train_says_the_champion_was_broken_when_it_replaces_it(
 def test_retrain_twice_with_a_champion_in_place_is_deterministic(
     registry: Registry, gate_data: dict[str, Path]
 ) -> None:
-    """Two retrains in a row on the same data write one complete version each with the same
-    model, measured equal to the champion; the pointer and history follow."""
-    first = retrain(gate_data["clean"], registry.root)
-    second = retrain(gate_data["clean"], registry.root)
-    assert (first["version"], second["version"]) == ("v0002", "v0003")
+    """A retrain on data, spec and playbook unchanged since the newest version writes
+    nothing and says so; training again on the same data writes one complete version with
+    the same model, measured equal to the champion; the pointer and history follow."""
+    spec = str(EXAMPLES / "demo.toml")
+    command = ("train", "--data", str(gate_data["clean"]), "--spec", spec)
+    trained = run(*command, "--models", str(registry.root), "--json")
+    assert trained.returncode == 0, trained.stderr
+    first = json.loads(trained.stdout)
+    skipped = retrain(gate_data["clean"], registry.root)
+    assert skipped["skipped"] is True and skipped["version"] == first["version"] == "v0002"
+    assert "no new version written" in str(skipped["why"])
+    again = run(*command, "--models", str(registry.root), "--json")
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["version"] == "v0003"
     assert first["promoted"] is second["promoted"] is True
     assert first["value"] == second["value"]
     gate = second["gate"]
