@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BulkAnswer",
     "CheckInAnswer",
     "CueAnswer",
     "CustomerAnswer",
@@ -124,6 +125,15 @@ class CustomerAnswer(_Answer):
     id: str
     signals: dict[str, SignalValue]
     updated_at: dt.datetime
+
+
+class BulkAnswer(_Answer):
+    """What a bulk sync did: profiles sent, new, replaced, and already stored as sent."""
+
+    items: int
+    inserted: int
+    updated: int
+    unchanged: int
 
 
 class OverrideAnswer(_Answer):

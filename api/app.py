@@ -36,6 +36,7 @@ from tierline.api.routers import (
     reports,
     visits,
 )
+from tierline.api.routers.customers import BULK_PATH
 from tierline.api.serving import ServingModel, freeze_startup_objects
 from tierline.api.settings import Settings, get_settings
 from tierline.engine.errors import TierlineError
@@ -146,7 +147,10 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
         app.include_router(module.router)
     # Outermost last: metrics see every response, including the 413s.
     app.add_middleware(
-        BodyLimits, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout_seconds,
+        larger={BULK_PATH: settings.bulk_max_body_bytes},
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if decision_lane:

@@ -134,6 +134,7 @@ SUCCESS: dict[str, Any] = {
         "signals": {"loyalty_member": True, "visits_90d": 4, "campaign": "spring_menu"},
         "updated_at": "2026-11-26T18:00:00Z",
     },
+    "customers_bulk": {"items": 2, "inserted": 1, "updated": 0, "unchanged": 1},
     "check_in": {
         "ticket": 12,
         "site": "lyon",

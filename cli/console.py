@@ -102,6 +102,13 @@ class Steps:
         else:
             self._status.update(message)
 
+    def update(self, message: str) -> None:
+        """Change the current step's words (a count as it goes) without finishing it."""
+        if self.quiet or self._status is None:
+            return
+        self._step = message
+        self._status.update(message)
+
     def _finish(self) -> None:
         if self._step is not None:
             err.print(f"[dim]✓ {self._step} ({time.perf_counter() - self._t0:.1f}s)[/dim]")

@@ -45,6 +45,7 @@ from tierline.training.problems import Problems
 __all__ = [
     "SUPPORTED",
     "CsvDialect",
+    "boolean_columns",
     "check_output_path",
     "data_fingerprint",
     "load_customers",
@@ -273,6 +274,14 @@ def data_fingerprint(path: str | Path) -> str:
             return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
         raise DataError(f"Data file '{p.name}' cannot be read: {exc.strerror or exc}") from exc
+
+
+def boolean_columns(spec: Spec) -> frozenset[str]:
+    """The columns ``load_customers`` reads as booleans (1.0, 0.0 or NaN): the spec's
+    boolean features and the columns a rule compares with true or false."""
+    return frozenset(
+        c for c, k in _feature_kinds(spec, numeric=spec.numeric).items() if k == BOOLEAN
+    )
 
 
 # -- files, headers and reading ---------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal
 
+from tierline.engine.store.bulk_customers import BulkCustomerStore
 from tierline.engine.store.customers import CustomerStore
 from tierline.engine.store.database import Database, utcnow
 from tierline.engine.store.decision_log import DecisionLogStore
@@ -31,6 +32,7 @@ Profiles = Literal["chain", "site"]
 
 class Store(
     CustomerStore,
+    BulkCustomerStore,
     DecisionLogStore,
     PerkStore,
     VisitStore,

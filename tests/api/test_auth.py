@@ -51,6 +51,7 @@ MATRIX = [
     ("POST", "/v1/decisions/batch", {"items": [{"signals": PLAIN}]}, "pos"),
     ("GET", "/v1/customers/c-1", None, "pos"),
     ("PUT", "/v1/customers/c-1", {"signals": PLAIN}, "pos"),
+    ("POST", "/v1/customers/bulk", {"items": [{"customer_id": "c-1", "signals": PLAIN}]}, "pos"),
     ("DELETE", "/v1/customers/c-1", None, "admin"),
     ("POST", "/v1/visits", {"signals": PLAIN}, "pos"),
     ("GET", "/v1/visits", None, "staff"),
