@@ -32,7 +32,7 @@ from tierline.engine.signals import known_signals
 from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
 from tierline.engine.uplift_model import UpliftModel, uplift_columns
-from tierline.engine.values import category_text, parse_bool
+from tierline.engine.values import category_text, is_missing, parse_bool, parse_number
 
 __all__ = ["Scored", "TierModel"]
 
@@ -366,6 +366,7 @@ class TierModel:
         direction = self._directions(tiers)
         names = self.features.feature_names_out_
         booleans = set(self.features.boolean)
+        numeric = set(self.spec.numeric)
         out: list[list[Reason]] = []
         for r in range(len(X)):
             target = self._explain_target(str(tiers[r]))
@@ -376,12 +377,19 @@ class TierModel:
                 if effect == 0.0 or effect * direction[r] < 0:
                     continue
                 name = names[int(j)]
+                raw = getters[r](name)
                 row.append(
                     describe(
                         feature=name,
-                        value=_display(getters[r](name), boolean=name in booleans),
+                        value=_display(raw, boolean=name in booleans),
                         effect=effect,
                         target=target,
+                        label=_labelled(
+                            self.spec.labels.get(name),
+                            raw,
+                            numeric=name in numeric,
+                            boolean=name in booleans,
+                        ),
                     )
                 )
             out.append(row)
@@ -412,15 +420,30 @@ def _threads_for(rows: int) -> int:
     return 1 if rows < 2048 else (os.cpu_count() or 1)
 
 
+def _labelled(label: str | None, raw: Any, *, numeric: bool, boolean: bool) -> str | None:
+    """The spec's label for a known value ("spent 1,234 € in the last year"), or None (the
+    reason then reads "name = value"): a missing value or one the label cannot show."""
+    if label is None or is_missing(raw):
+        return None
+    try:
+        if boolean:
+            return label.format(value=_display(raw, boolean=True))
+        return label.format(value=parse_number(raw) if numeric else category_text(raw))
+    except (ValueError, TypeError):
+        return None
+
+
 def _display(value: Any, *, boolean: bool = False) -> str:
-    """How a raw signal reads in a reason: yes/no, the category text, a tidy number, or 'missing'."""
+    """How a raw signal reads in a reason: yes/no, the category text, a tidy number, or 'unknown'."""
     if boolean:
         try:
             flag = parse_bool(value)
         except ValueError:
             return str(value)
-        return "missing" if flag != flag else ("yes" if flag else "no")
+        return "unknown" if flag != flag else ("yes" if flag else "no")
+    if is_missing(value):
+        return "unknown"
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.4g}"
     text = category_text(value)
-    return "missing" if text is None else text
+    return "unknown" if text is None else text

@@ -57,14 +57,15 @@ def top_contributions(
     return idx, np.take_along_axis(vals, order, axis=1)
 
 
-def describe(*, feature: str, value: str, effect: float, target: str) -> Reason:
-    """One reason; ``target`` names what the effect moves (a tier, or 'the score')."""
+def describe(
+    *, feature: str, value: str, effect: float, target: str, label: str | None = None
+) -> Reason:
+    """One reason; ``target`` names what the effect moves (a tier, or 'the score');
+    ``label`` (the spec's words for this value) stands in for ``feature = value``."""
     verb = "raises" if effect >= 0 else "lowers"
+    said = label if label is not None else f"{feature} = {value}"
     return Reason(
-        feature=feature,
-        value=value,
-        effect=float(effect),
-        text=f"{feature} = {value}, {verb} {target}",
+        feature=feature, value=value, effect=float(effect), text=f"{said}, {verb} {target}"
     )
 
 

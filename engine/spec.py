@@ -70,7 +70,16 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 )
 
 _ALLOWED: dict[str, set[str]] = {
-    "": {"data", "features", "target", "tiers", "transactions", "fairness", "treatment"},
+    "": {
+        "data",
+        "features",
+        "target",
+        "tiers",
+        "transactions",
+        "fairness",
+        "treatment",
+        "labels",
+    },
     "data": {"id", "time"},
     "features": {
         "categorical",
@@ -187,6 +196,8 @@ class Spec:
     fairness: FairnessSpec | None = None
     # Signals whose direction is known: 1 the score may only rise with them, -1 only fall.
     monotone: Mapping[str, int] = field(default_factory=dict)
+    # How a signal reads in a reason for staff: "spent {value:,.0f} € in the last year".
+    labels: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived views -------------------------------------------------------------
@@ -306,6 +317,8 @@ class Spec:
             out["treatment"] = self.treatment.to_dict()
         if self.fairness:
             out["fairness"] = self.fairness.to_dict()
+        if self.labels:
+            out["labels"] = dict(self.labels)
         return out
 
     @classmethod
@@ -456,10 +469,49 @@ def parse_spec(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         treatment=treatment,
         fairness=fairness,
         monotone=_monotone(f, numeric=(*numeric, *boolean), source=source),
+        labels=_labels(
+            data.get("labels", {}),
+            numeric=numeric,
+            known=(*categorical, *numeric, *boolean),
+            source=source,
+        ),
         raw=dict(data),
     )
     _check_roles(spec, source)
     return spec
+
+
+def _labels(
+    raw: Any, *, numeric: tuple[str, ...], known: tuple[str, ...], source: str
+) -> dict[str, str]:
+    """``[labels] spend_365d = "spent {value:,.0f} € in the last year"``: each a text with
+    one ``{value}`` field (a format spec allowed), tried on a sample value now so that a
+    broken label is refused here, not in front of a guest."""
+    if not isinstance(raw, Mapping):
+        raise SpecError(f'{source}: [labels] must be a table of signal = "text with {{value}}"')
+    out: dict[str, str] = {}
+    for name, text in raw.items():
+        if name not in known:
+            raise SpecError(
+                f"{source}: [labels] names '{name}', which is not a feature; reasons only "
+                f"name features"
+            )
+        if not isinstance(text, str) or "{value" not in text:
+            raise SpecError(
+                f"{source}: [labels] {name} must be text holding {{value}}, such as "
+                f'"spent {{value:,.0f}} € in the last year"'
+            )
+        sample: Any = 1234.5 if name in numeric else "sample"
+        try:
+            text.format(value=sample)
+        except (ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise SpecError(
+                f"{source}: [labels] {name} = {text!r} cannot show a "
+                f"{'number' if name in numeric else 'text'} ({exc}); use {{value}} alone or a "
+                f"number format such as {{value:,.0f}} for numbers"
+            ) from None
+        out[str(name)] = text
+    return out
 
 
 def _monotone(f: Mapping[str, Any], *, numeric: tuple[str, ...], source: str) -> dict[str, int]:

@@ -106,3 +106,56 @@ def test_reasons_support_the_tier_given(
         want = 1 if (spec_file == "demo.toml" or scored.tier in cut) else -1
         assert all(r.effect * want > 0 for r in scored.reasons), (scored.tier, scored.reasons)
     assert len(seen) >= 2
+
+
+def test_labels_give_reasons_in_words_staff_read(trained: Trained) -> None:
+    """With [labels], a reason reads as the spec's words for the value; without a value it
+    reads 'unknown', the same on one customer and in a batch."""
+    import dataclasses
+
+    base = Registry(trained.models).load()
+    labels = {f: f"label of {f}: {{value}}" for f in base.spec.feature_columns}
+    labels["spend_365d"] = "spent {value:,.0f} € in the last year"
+    model = dataclasses.replace(base.spec, labels=labels)
+    base.spec = model
+    frame = load_customers(trained.data, base.spec, with_target=False).head(40)
+    reasons = [
+        r
+        for record in frame.to_dict("records")
+        for r in base.score_record(record, explain=True).reasons
+    ]
+    texts = [r.text for r in reasons if r.value != "unknown"]
+    assert texts and all(t.startswith(("label of", "spent ")) for t in texts), texts
+    unknown = [r.text for r in reasons if r.value == "unknown"]
+    assert all(" = unknown, " in t for t in unknown) and "nan" not in " ".join(unknown)
+    spent = [t for t in texts if t.startswith("spent ")]
+    assert all(" € in the last year, " in t for t in spent)
+    blank = base.score_record({"visits_90d": None, "campaign": None}, explain=True)
+    batch = base.score_frame(pd.DataFrame([{"visits_90d": None, "campaign": None}]), explain=True)
+    assert "label of" not in " ".join(r.text for r in blank.reasons if r.value == "unknown")
+    assert [r.text for r in blank.reasons] == batch.loc[0, "reasons"].split("; ")
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ('spend_365d = "spent a lot"', "must be text holding {value}"),
+        ('spend_365d = "spent {value:%Y}"', "cannot show a number"),
+        ('nowhere = "x {value}"', "'nowhere', which is not a feature"),
+    ],
+)
+def test_a_bad_label_is_refused_when_the_spec_loads(
+    tmp_path: pytest.TempPathFactory, labels: str, message: str
+) -> None:
+    """A label without {value}, one that cannot format the signal's kind, or one for a
+    column that is not a feature: SpecError naming it."""
+    from pathlib import Path
+
+    from tests.conftest import EXAMPLES
+    from tierline.engine.errors import SpecError
+    from tierline.engine.spec import load_spec
+
+    path = Path(str(tmp_path)) / "spec.toml"
+    path.write_text((EXAMPLES / "demo.toml").read_text() + f"\n[labels]\n{labels}\n")
+    with pytest.raises(SpecError, match=message):
+        load_spec(path)
