@@ -4,8 +4,8 @@ arm's cost) under the named version's uplift model is positive.
 
 ``load_gates`` binds each such perk to its loaded version and arm once, when the serving
 model is loaded; ``PerkOffer`` answers, for one decision, whether a perk may be offered
-(never to the holdout), computing each version's uplift at most once and only when a pick
-asks, and gives the reasons staff and the log read.
+(never to the holdout), computing a perk's net value only when a pick asks about it, and
+gives the reasons staff and the log read.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class PerkOffer:
     gates: Mapping[str, PerkGate]
     signals: Mapping[str, Any]
     holdout: bool
-    _nets: dict[str, np.ndarray] = field(default_factory=dict)
+    _rows: dict[str, np.ndarray] = field(default_factory=dict)  # per uplift version
     _asked: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, perk: str) -> bool:
@@ -97,14 +97,11 @@ class PerkOffer:
 
     def _net(self, gate: PerkGate) -> float:
         model = gate.model
-        nets = self._nets.get(model.version)
-        if nets is None:
-            assert model.uplift is not None
-            row = model.features.transform_record(self.signals)
-            lift = model.uplift.predict_uplift_row(row, model.uplift_row_predictors())
-            nets = model.uplift.net(lift)[0]
-            self._nets[model.version] = nets
-        return float(nets[gate.arm])
+        assert model.uplift is not None
+        row = self._rows.get(model.version)
+        if row is None:
+            row = self._rows[model.version] = model.features.transform_record(self.signals)
+        return model.uplift.arm_net_row(row, model.uplift_row_predictors(), gate.arm)
 
     def reasons(self) -> list[dict[str, Any]]:
         """One reason per uplift perk a pick asked about, offered or not."""

@@ -146,6 +146,12 @@ def test_the_perk_goes_only_where_it_pays(gated: Gated, store: Store) -> None:
     assert _perks(lapsing) == ["coffee"]
     (said,) = [r for r in lapsing["reasons"] if r["feature"] == "perk:coffee"]
     assert said["effect"] > 0 and said["text"].startswith("coffee offered: expected net value +")
+    (gate,) = gated.model.perk_gates.values()
+    uplift = gate.model.uplift
+    assert uplift is not None
+    row = gate.model.features.transform_record(LAPSING)
+    net = uplift.net(uplift.predict_uplift_row(row, gate.model.uplift_row_predictors()))
+    assert said["effect"] == pytest.approx(net[0, gate.arm])
     assert "coffee" not in _perks(regular)
     (said,) = [r for r in regular["reasons"] if r["feature"] == "perk:coffee"]
     assert said["effect"] <= 0
