@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BulkAnswer",
     "CheckInAnswer",
     "CueAnswer",
     "CustomerAnswer",
@@ -26,6 +27,8 @@ __all__ = [
     "HealthAnswer",
     "ModelListAnswer",
     "OutcomeAnswer",
+    "PairedAnswer",
+    "PairingAnswer",
     "PerkAnswer",
     "PerkListAnswer",
     "PromotedAnswer",
@@ -122,6 +125,15 @@ class CustomerAnswer(_Answer):
     id: str
     signals: dict[str, SignalValue]
     updated_at: dt.datetime
+
+
+class BulkAnswer(_Answer):
+    """What a bulk sync did: profiles sent, new, replaced, and already stored as sent."""
+
+    items: int
+    inserted: int
+    updated: int
+    unchanged: int
 
 
 class OverrideAnswer(_Answer):
@@ -372,3 +384,21 @@ class ReadyAnswer(_Answer):
     status: str
     model: str | None
     store: bool
+
+
+class PairingAnswer(_Answer):
+    """A new pairing code (shown only this once) and when it stops working."""
+
+    code: str = Field(description="8 characters shown as ABCD-EFGH; case and dashes are free.")
+    site: str
+    expires_at: dt.datetime
+
+
+class PairedAnswer(_Answer):
+    """The staff key a pairing code was spent on (shown only this once)."""
+
+    key: str
+    id: str
+    role: str
+    site: str
+    name: str | None

@@ -31,10 +31,12 @@ from tierline.api.routers import (
     health,
     models,
     outcomes,
+    pairing,
     perks,
     reports,
     visits,
 )
+from tierline.api.routers.customers import BULK_PATH
 from tierline.api.serving import ServingModel, freeze_startup_objects
 from tierline.api.settings import Settings, get_settings
 from tierline.engine.errors import TierlineError
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.pairing_limiter = RateLimiter(settings.pairing_attempts_per_minute)
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     install_error_handlers(app)
     for module in (
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
         visits,
         outcomes,
         perks,
+        pairing,
         reports,
         models,
         health,
@@ -143,7 +147,10 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
         app.include_router(module.router)
     # Outermost last: metrics see every response, including the 413s.
     app.add_middleware(
-        BodyLimits, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout_seconds,
+        larger={BULK_PATH: settings.bulk_max_body_bytes},
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if decision_lane:

@@ -25,6 +25,7 @@ from tierline.engine.errors import (
     Conflict,
     CuesNotOffered,
     DataError,
+    Gone,
     IdempotencyKeyReused,
     NotFound,
     PlaybookError,
@@ -38,6 +39,7 @@ from tierline.engine.store.raw import without_values
 __all__ = [
     "STATUS",
     "ApiError",
+    "clean_errors",
     "error_body",
     "error_response",
     "flat_routes",
@@ -55,6 +57,7 @@ STATUS: tuple[tuple[type[TierlineError], int, str], ...] = (
     (DataError, 422, "data_error"),
     (PlaybookError, 422, "playbook_error"),
     (NotFound, 404, "not_found"),
+    (Gone, 410, "gone"),  # a pairing code spent or expired
     # The IETF Idempotency-Key draft's status: the request, not the state, is at fault.
     (IdempotencyKeyReused, 422, "idempotency_key_reused"),
     (Conflict, 409, "conflict"),
@@ -70,6 +73,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -138,7 +142,8 @@ def _msg(error: Any) -> Any:
     return error.get("msg")
 
 
-def _clean(errors: list[Any]) -> list[dict[str, Any]]:
+def clean_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as the error body's ``details`` list them: where, what, why."""
     # ctx may hold exception objects; input may be large or not JSON-able: keep it short.
     return [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": _msg(e)} for e in errors]
 
@@ -148,12 +153,14 @@ def validation_response(errors: list[Any]) -> JSONResponse:
     the first field at fault. ``errors`` are pydantic's, with ``loc`` from the request
     (``body``, ``query``, ...) as FastAPI reports them."""
     if any(e.get("type") == "json_invalid" for e in errors):
-        return _json(400, "malformed_json", "The request body is not valid JSON", _clean(errors))
+        return _json(
+            400, "malformed_json", "The request body is not valid JSON", clean_errors(errors)
+        )
     first = errors[0] if errors else {}
     # A NUL in a signal's name is in the location too: shown escaped, as JSON writes it.
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body").replace("\x00", "\\u0000")
     message = f"{where}: {_msg(first)}" if where else str(first.get("msg", "invalid request"))
-    return _json(422, "validation_error", message, _clean(errors))
+    return _json(422, "validation_error", message, clean_errors(errors))
 
 
 async def _error(_: Request, exc: Exception) -> JSONResponse:

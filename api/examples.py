@@ -134,6 +134,7 @@ SUCCESS: dict[str, Any] = {
         "signals": {"loyalty_member": True, "visits_90d": 4, "campaign": "spring_menu"},
         "updated_at": "2026-11-26T18:00:00Z",
     },
+    "customers_bulk": {"items": 2, "inserted": 1, "updated": 0, "unchanged": 1},
     "check_in": {
         "ticket": 12,
         "site": "lyon",
@@ -243,6 +244,14 @@ SUCCESS: dict[str, Any] = {
     "erased": {"profile": True, "decisions": 12, "visits": 5, "outcomes": 4},
     "perks": {"day": "2026-11-26", "items": [PERK]},
     "perk": {k: v for k, v in PERK.items() if k not in ("issued", "spent")},
+    "pairing": {"code": "K7QM-3XRD", "site": "lyon", "expires_at": "2026-11-26T18:10:00Z"},
+    "paired": {
+        "key": "tl_4be1c0ffee42_" + "x" * 43,
+        "id": "4be1c0ffee42",
+        "role": "staff",
+        "site": "lyon",
+        "name": "tablet paired 2026-11-26 18:02 UTC",
+    },
 }
 
 _ERRORS: dict[int, tuple[str, str, str]] = {
@@ -258,6 +267,11 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
         "Conflicts with the stored state",
         "conflict",
         "Ticket 12 at site 'lyon' is already closed",
+    ),
+    410: (
+        "The pairing code was already used or has expired",
+        "gone",
+        "This pairing code has expired; ask for a new one",
     ),
     413: ("Body over the size limit", "payload_too_large", "The request body exceeds 65536 bytes"),
     422: (
@@ -278,17 +292,22 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
 # Every keyed route can answer these: no or a bad key, too low a role, a bad header or
 # parameter, too many requests, a store that cannot check the key.
 _KEYED_ERRORS = (401, 403, 422, 429, 503)
+# A route without a key (redeeming a pairing code) cannot answer 401 or 403.
+_UNKEYED_ERRORS = (422, 429, 503)
 
 
-def documented(success: str, *errors: int, status: int = 200) -> dict[int | str, Any]:
-    """``responses=`` for a keyed route: the success example named ``success`` and, for each
-    status in ``errors`` and in ``_KEYED_ERRORS``, the ``ErrorBody`` schema with an example."""
+def documented(
+    success: str, *errors: int, status: int = 200, keyed: bool = True
+) -> dict[int | str, Any]:
+    """``responses=`` for a route: the success example named ``success`` and, for each
+    status in ``errors`` and in ``_KEYED_ERRORS`` (``_UNKEYED_ERRORS`` for a route that
+    takes no key), the ``ErrorBody`` schema with an example."""
     responses: dict[int | str, Any] = {
         status: {"content": {"application/json": {"example": SUCCESS[success]}}}
     }
     if success in MODELS:
         responses[status]["model"] = MODELS[success]
-    for code in sorted({*errors, *_KEYED_ERRORS}):
+    for code in sorted({*errors, *(_KEYED_ERRORS if keyed else _UNKEYED_ERRORS)}):
         responses[code] = _error_doc(code)
     return responses
 

@@ -9,7 +9,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -95,19 +95,28 @@ class BodyLimits:
     """Refuse bodies over ``max_bytes`` with 413 (by Content-Length, and by counting the
     bytes as they stream in: a chunked body has no Content-Length), and bodies that take
     longer than ``timeout`` seconds to arrive with 408 (a client dribbling a body would
-    otherwise hold its connection and a worker's memory for as long as it likes)."""
+    otherwise hold its connection and a worker's memory for as long as it likes).
+    ``larger`` names the paths allowed a limit of their own (the bulk profile sync)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout: float,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if declared_too_large(scope, self.max_bytes):
-            await refuse_too_large(send, self.max_bytes)
+        max_bytes = self.larger.get(scope["path"], self.max_bytes)
+        if declared_too_large(scope, max_bytes):
+            await refuse_too_large(send, max_bytes)
             return
         seen = 0
         deadline = asyncio.get_running_loop().time() + self.timeout
@@ -128,8 +137,8 @@ class BodyLimits:
             complete = not message.get("more_body", False)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    refusal = _Refused(lambda s: refuse_too_large(s, self.max_bytes))
+                if seen > max_bytes:
+                    refusal = _Refused(lambda s: refuse_too_large(s, max_bytes))
                     raise refusal
             return message
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
 from pydantic_core import CoreSchema, core_schema
 
+from tierline.engine.store.customers import CUSTOMER_ID_PATTERN
+from tierline.engine.store.pairing import DEFAULT_MINUTES, MAX_MINUTES
 from tierline.engine.store.perks import MAX_STOCK
 
 __all__ = [
@@ -18,12 +20,16 @@ __all__ = [
     "NO_NUL",
     "SIGNAL_VALUE_MESSAGE",
     "BatchRequest",
+    "BulkCustomers",
     "CloseRequest",
     "CustomerId",
+    "CustomerItem",
     "CustomerPut",
     "DecisionRequest",
     "OutcomeRequest",
     "OverrideRequest",
+    "PairingRedeem",
+    "PairingRequest",
     "PerkPut",
     "Signals",
     "VisitRequest",
@@ -65,9 +71,6 @@ SignalValue = Annotated[
     _OneSignalError(),
 ]
 Signals = dict[SignalName, SignalValue]
-# One alphabet for customer ids in bodies and paths alike: an id the decisions accept can
-# be read and updated through /v1/customers/{id} (no "/", no spaces, no control characters).
-CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 CustomerId = Annotated[str, Field(min_length=1, max_length=128, pattern=CUSTOMER_ID_PATTERN)]
 # Far above any party's bill, and small enough that a day's sum stays a finite number.
 MAX_SPEND = 1e9
@@ -127,6 +130,35 @@ class CustomerPut(_Body):
     )
 
     signals: Signals
+
+
+class CustomerItem(_Body):
+    """One profile of a bulk sync: the customer's id and signals (replacing the stored
+    ones)."""
+
+    customer_id: CustomerId
+    signals: Signals
+
+
+class BulkCustomers(_Body):
+    """Profiles to create or replace in one call (at most the server's bulk_cap), each
+    ``{"customer_id", "signals"}`` as a ``CustomerItem``: the route checks every item
+    and lists each bad one, so the envelope takes them as plain objects."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"customer_id": "c-1042", "signals": {"visits_90d": 4}},
+                        {"customer_id": "c-2077", "signals": {"loyalty_member": True}},
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[dict[str, Any]] = Field(min_length=1)
 
 
 class VisitRequest(DecisionRequest):
@@ -202,3 +234,19 @@ class PerkPut(_Body):
 
     stock: int = Field(ge=0, le=MAX_STOCK)
     daily_budget: Money | None = None
+
+
+class PairingRequest(_Body):
+    """An admin's request for a pairing code for their site, valid for ``minutes``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"minutes": 10}, {}]})
+
+    minutes: int = Field(default=DEFAULT_MINUTES, ge=1, le=MAX_MINUTES)
+
+
+class PairingRedeem(_Body):
+    """A pairing code as the tablet's user typed it (case, spaces and dashes are free)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "K7QM-3XRD"}]})
+
+    code: str = Field(min_length=1, max_length=40, pattern=NO_NUL)

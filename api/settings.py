@@ -23,8 +23,13 @@ class Settings(BaseSettings):
     default_tier: str = Field(default="standard", min_length=1)
     batch_cap: int = Field(default=100, ge=1, le=10_000)
     max_body_bytes: int = Field(default=65_536, ge=1)
+    # POST /v1/customers/bulk (a CRM's nightly sync): profiles per call, and its body limit.
+    bulk_cap: int = Field(default=1000, ge=1, le=10_000)
+    bulk_max_body_bytes: int = Field(default=2_097_152, ge=1)
     body_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    # Pairing-code redemptions per client address: a code is short, so guessing is throttled.
+    pairing_attempts_per_minute: int = Field(default=10, ge=1)
     # How often each process looks at the champion pointer (one stat; a swap's delay).
     reload_seconds: float = Field(default=0.25, gt=0)
     # How long a checked key is trusted without reading the store (a revocation's delay).

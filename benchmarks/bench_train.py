@@ -78,8 +78,8 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         "minimal": int(json.loads((work / "minimal.json").read_text())["best_iteration"]),
     }
     per_round = {
-        name: _fit_seconds(fastest(ms), step=_FIT_STEP[name]) / (iterations[name] + _PATIENCE)
-        for name, ms in runs.items()
+        name: _fit_seconds(fastest(runs[name]), step=step) / (iterations[name] + _PATIENCE)
+        for name, step in _FIT_STEP.items()
     }
     raw = fastest(runs["tierline"]).seconds / fastest(runs["minimal"]).seconds
     search = fastest(runs["search"])

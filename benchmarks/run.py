@@ -3,7 +3,7 @@
 Usage: ``python -m benchmarks.run [NAME ...] [--quick] [--fresh]``
 
 * ``NAME``: any of single, decision, batch, train, transactions, generate, http, export,
-  uplift (default: all, in order).
+  uplift, import (default: all, in order).
 * ``--quick``: small sizes, a smoke test of the suite (about three minutes); its figures
   say nothing about the targets.
 * ``--fresh``: delete the cached data and models under ``benchmarks/out`` first.
@@ -47,6 +47,7 @@ BENCHMARKS = {
     "http": "benchmarks.bench_http",
     "export": "benchmarks.bench_export",
     "uplift": "benchmarks.bench_uplift",
+    "import": "benchmarks.bench_import",
 }
 _UNITS = {"us": "µs", "s": "s", "GiB": "GiB"}
 _DIGITS = {"us": 1, "s": 1, "ms": 2, "req/s": 0, "requests": 0}

@@ -11,17 +11,23 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from tierline.training.dialect import CsvDialect
+
 __all__ = [
     "BudgetOpt",
+    "DecimalOpt",
     "JsonOpt",
     "ModelsOpt",
     "QuietOpt",
+    "SepOpt",
     "Steps",
+    "csv_dialect",
     "database_url",
     "default_models",
     "emit_json",
@@ -56,6 +62,22 @@ BudgetOpt = Annotated[
         show_default=False,
     ),
 ]
+SepOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sep",
+        help="The CSV file's delimiter: , ; tab or | (default: detected).",
+        show_default=False,
+    ),
+]
+DecimalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--decimal",
+        help="The decimal mark of the CSV file's numbers: . or , (default: detected).",
+        show_default=False,
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
@@ -79,6 +101,13 @@ class Steps:
             self._status.start()
         else:
             self._status.update(message)
+
+    def update(self, message: str) -> None:
+        """Change the current step's words (a count as it goes) without finishing it."""
+        if self.quiet or self._status is None:
+            return
+        self._step = message
+        self._status.update(message)
 
     def _finish(self) -> None:
         if self._step is not None:
@@ -112,6 +141,21 @@ def parse_date(text: str, option: str) -> dt.date:
         raise typer.BadParameter(
             f"{text!r} is not a date like 2026-06-30", param_hint=option
         ) from None
+
+
+def csv_dialect(sep: str | None, decimal: str | None) -> CsvDialect | None:
+    """What --sep and --decimal force about a CSV file (None: detect both)."""
+    if sep is None and decimal is None:
+        return None
+    from tierline.training.dialect import DECIMALS, SEPARATORS, CsvDialect
+
+    if sep is not None:
+        sep = {"tab": "\t", "\\t": "\t"}.get(sep.lower(), sep)
+        if sep not in SEPARATORS:
+            raise typer.BadParameter(f"{sep!r} is not one of , ; tab |", param_hint="--sep")
+    if decimal is not None and decimal not in DECIMALS:
+        raise typer.BadParameter(f"{decimal!r} is not . or ,", param_hint="--decimal")
+    return CsvDialect(sep=sep, decimal=decimal)
 
 
 def database_url() -> str:

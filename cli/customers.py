@@ -1,29 +1,35 @@
-"""`tierline customers`: erase a customer, and prune old decision and visit signals.
+"""`tierline customers`: import profiles in bulk, erase a customer, and prune old decision
+and visit signals.
 
-Both read the store from ``TIERLINE_DATABASE_URL`` and the retention from
-``TIERLINE_RETENTION_DAYS``, as the server does (``api.settings``).
+They read the store from ``TIERLINE_DATABASE_URL``, whose profiles a site reads from
+``TIERLINE_PROFILES`` and the retention from ``TIERLINE_RETENTION_DAYS``, as the server
+does (``api.settings``).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from tierline.cli.console import JsonOpt, ModelsOpt, QuietOpt, default_models, err, steps
 from tierline.engine.errors import TierlineError
 
 if TYPE_CHECKING:
     from tierline.api.settings import Settings
+    from tierline.engine.spec import Spec
 
 __all__ = ["customers_app"]
 
 customers_app = typer.Typer(
     rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
-    help="Erase a customer; prune decision and visit signals past the retention.",
+    help="Import profiles in bulk; erase a customer; prune signals past the retention.",
     no_args_is_help=True,
 )
 _out = Console(highlight=False, soft_wrap=True)
@@ -94,3 +100,107 @@ def prune(
         f"pruned the signals of {pruned['decisions']} decision(s) and {pruned['visits']} "
         f"visit(s) older than {days} days"
     )
+
+
+@customers_app.command("import")
+def import_profiles(
+    data: Annotated[
+        Path, typer.Option("--data", help="Customer table (.csv, .csv.gz, .parquet), one row each.")
+    ],
+    site: Annotated[
+        str | None,
+        typer.Option(
+            "--site", help="The site whose own profiles these are (TIERLINE_PROFILES=site)."
+        ),
+    ] = None,
+    chain: Annotated[
+        bool,
+        typer.Option("--chain", help="The chain's profiles, read by every site (the default)."),
+    ] = False,
+    models: ModelsOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Create or replace customer profiles from a CRM export, typed by the champion's spec
+    as training reads it, so a lookup by id alone finds them. Every bad row is listed at
+    once (exit 2, nothing written); importing the same file again changes nothing.
+
+    Example: tierline customers import --data crm.csv
+    """
+    from tierline.engine.store import Store
+    from tierline.training.profiles import read_profiles
+
+    settings = _settings()
+    scope = _import_scope(settings.profiles, site=site, chain=chain)
+    models = models or default_models()
+    t0 = time.perf_counter()
+    with steps(quiet or as_json) as say:
+        say(f"reading the champion's spec in {models}")
+        version, spec = _champion_spec(models)
+        say(f"reading {data.name}")
+        profiles = read_profiles(data, spec)
+        with Store.open(settings.database_url, profiles=settings.profiles) as store:
+            total = len(profiles)
+            say(f"writing {total:,} profiles to {store.url}")
+            counts = store.upsert_customers(
+                profiles,
+                scope=scope,
+                progress=lambda done: say.update(
+                    f"writing profiles to {store.url}: {done:,} of {total:,}"
+                ),
+            )
+            database = store.url
+    summary = {
+        "rows": total,
+        **counts,
+        "scope": site or "chain",
+        "model_version": version,
+        "database": database,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    elif not quiet:
+        err.print(
+            f"imported {total:,} profiles into {database} ({summary['scope']}): "
+            f"{counts['inserted']:,} new, {counts['updated']:,} updated, "
+            f"{counts['unchanged']:,} unchanged",
+            markup=False,
+        )
+
+
+def _champion_spec(models: Path) -> tuple[str, Spec]:
+    """The champion's version and spec, verified, without loading the model itself."""
+    from tierline.engine.errors import NotFound
+    from tierline.engine.registry import Registry
+    from tierline.engine.spec import Spec
+
+    registry = Registry(models)
+    version = registry.champion()
+    if version is None:
+        raise NotFound(
+            f"No champion model in {models}; the import types the file with the champion's "
+            "spec: train one with `tierline train`, or pass --models"
+        )
+    registry.verify(version)
+    return version, Spec.from_dict(registry.metadata(version)["spec"])
+
+
+def _import_scope(profiles: str, *, site: str | None, chain: bool) -> str:
+    """The store scope an import writes: the chain's (``''``) or one site's, as the server
+    reads them under ``TIERLINE_PROFILES``."""
+    if site is not None and chain:
+        raise TierlineError("Pass --site SITE or --chain, not both")
+    if profiles == "chain":
+        if site is not None:
+            raise TierlineError(
+                f"TIERLINE_PROFILES is 'chain': every site reads the chain's profiles, so "
+                f"profiles imported for site '{site}' would never be read; drop --site, or "
+                "set TIERLINE_PROFILES=site for the server and this command"
+            )
+        return ""
+    if site is None or not site.strip():
+        raise TierlineError(
+            "TIERLINE_PROFILES is 'site': each site reads its own profiles; pass --site SITE"
+        )
+    return site

@@ -1,6 +1,7 @@
 """The `tierline` command: generate demo data, train, score, evaluate, retrain, manage models.
 
-Every refusal of bad input is one line on stderr and exit code 2; an unexpected failure
+Every refusal of bad input is a message on stderr (one line, or one line per problem of a
+data file) and exit code 2; an unexpected failure
 is one line too (set TIERLINE_DEBUG=1 for the traceback) and exit code 1. A retrain that
 finds another retrain running exits 3, so cron can tell "busy" from "broken".
 """
@@ -25,7 +26,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tierline.cli.console import BudgetOpt, JsonOpt, ModelsOpt, QuietOpt, err, out
+from tierline.cli.console import (
+    BudgetOpt,
+    DecimalOpt,
+    JsonOpt,
+    ModelsOpt,
+    QuietOpt,
+    SepOpt,
+    err,
+    out,
+)
+from tierline.cli.console import csv_dialect as _csv_dialect
 from tierline.cli.console import database_url as _database_url
 from tierline.cli.console import default_models as _default_models
 from tierline.cli.console import emit_json as _emit_json
@@ -116,6 +127,14 @@ def generate(
             help="Write a randomized perk experiment instead (examples/uplift.toml describes it).",
         ),
     ] = False,
+    btyd: Annotated[
+        bool,
+        typer.Option(
+            "--btyd",
+            help="Write instead a transaction log drawn from a known BG/NBD and Gamma-Gamma "
+            "process (examples/btyd.toml describes it).",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write seeded demo customers that examples/demo.toml describes.
@@ -130,9 +149,17 @@ def generate(
     if experiment and transactions is not None:
         err.print("error: --experiment writes a customer table only; leave out --transactions")
         raise typer.Exit(2)
+    if btyd and (transactions is not None or experiment):
+        raise typer.BadParameter(
+            "--btyd writes a transaction log to --out; drop --transactions and --experiment",
+            param_hint="--btyd",
+        )
     for path in (out_path, transactions):
         if path is not None:
             data_io.check_output_path(path)
+    if btyd:
+        _generate_btyd(customers, out_path=out_path, seed=seed, quiet=quiet)
+        return
     with _steps(quiet) as say:
         say(f"generating {customers:,} customers")
         frame = (generate_experiment if experiment else generate_customers)(customers, seed=seed)
@@ -145,6 +172,19 @@ def generate(
             data_io.write_table(log, transactions)
     if not quiet:
         err.print(f"wrote {len(frame):,} customers to {out_path}")
+
+
+def _generate_btyd(customers: int, *, out_path: Path, seed: int, quiet: bool) -> None:
+    from tierline.training import data as data_io
+    from tierline.training.demo_btyd import generate_btyd_log
+
+    with _steps(quiet) as say:
+        say(f"drawing the purchases of {customers:,} customers from BG/NBD and Gamma-Gamma")
+        log = generate_btyd_log(customers, seed=seed)
+        say(f"writing {out_path}")
+        data_io.write_table(log, out_path)
+    if not quiet:
+        err.print(f"wrote {len(log):,} transactions of {customers:,} customers to {out_path}")
 
 
 # -- train ------------------------------------------------------------------------------
@@ -175,6 +215,8 @@ def train(
         float, typer.Option(min=0.0, help="How much worse than the champion auto still promotes.")
     ] = 0.01,
     budget: BudgetOpt = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -192,6 +234,7 @@ def train(
     from tierline.training.train import train as run_train
 
     models = models or _default_models()
+    dialect = _csv_dialect(sep, decimal)
     parsed = load_spec(spec)
     with _steps(quiet or as_json) as say:
         result = run_train(
@@ -204,6 +247,7 @@ def train(
             tolerance=tolerance,
             progress=say,
             budget=budget,
+            dialect=dialect,
         )
     if as_json:
         summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
@@ -237,6 +281,8 @@ def score(
     reasons: Annotated[
         bool, typer.Option("--reasons", help="Add the top three reasons per customer (slower).")
     ] = False,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -246,16 +292,19 @@ def score(
     """
     from tierline.training import data as data_io
     from tierline.training.batch import load_for_scoring
+    from tierline.training.btyd import BtydFit
 
     models = models or _default_models()
     data_io.check_output_path(out_path)
     cutoff = _parse_date(as_of, "--as-of") if as_of else None
+    dialect = _csv_dialect(sep, decimal)
     t0 = time.perf_counter()
     with _steps(quiet or as_json) as say:
         say("loading the model")
         model = Registry(models).load(version)
         say(f"reading {data.name}")
-        frame = load_for_scoring(data, model.spec, as_of=cutoff)
+        btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
+        frame = load_for_scoring(data, model.spec, as_of=cutoff, btyd=btyd, dialect=dialect)
         say(f"scoring {len(frame):,} customers")
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")
@@ -284,6 +333,8 @@ def evaluate(
     version: Annotated[
         str | None, typer.Option(help="Model version (default: the champion).")
     ] = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -295,15 +346,23 @@ def evaluate(
     from tierline.training.evaluate import format_report
 
     models = models or _default_models()
+    dialect = _csv_dialect(sep, decimal)
     with _steps(quiet or as_json) as say:
         say("loading the model")
         model = Registry(models).load(version)
         say(f"scoring {data.name}")
-        metrics = evaluate_model(model, data)
+        metrics = evaluate_model(model, data, dialect=dialect)
     if as_json:
         _emit_json({"model_version": model.version, "metrics": metrics})
         return
     out.print(f"model {model.version} on {data.name} ({metrics['rows']:,} customers)")
+    share = metrics.get("training_rows_share")
+    if share is not None and share >= 0.01:
+        err.print(
+            f"warning: about {share:.0%} of these customers were training rows of "
+            f"{model.version}; its figures on them are not held-out figures",
+            markup=False,
+        )
     out.print(format_report(kind=model.spec.target_kind, metrics=metrics, baselines={}))
 
 
@@ -356,6 +415,8 @@ def retrain(
         float, typer.Option(min=0.0, help="How much worse than the champion still promotes.")
     ] = 0.01,
     budget: BudgetOpt = None,
+    sep: SepOpt = None,
+    decimal: DecimalOpt = None,
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
@@ -378,6 +439,7 @@ def retrain(
     try:
         start = parse_moment(since, "--since")
         end = parse_moment(until, "--until", end_of_day=True)
+        dialect = _csv_dialect(sep, decimal)
         with _lock(models):
             if data is not None:
                 parsed = load_spec(spec)
@@ -403,6 +465,7 @@ def retrain(
                     promote="auto",
                     tolerance=tolerance,
                     budget=budget,
+                    dialect=dialect,
                 )
             else:
                 result, window = _retrain_from_store(
@@ -679,7 +742,7 @@ def _print_sample(model: Any, frame: Any, scored: Any) -> None:
 # -- serve and keys ---------------------------------------------------------------------
 keys_app = typer.Typer(
     rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
-    help="Create, list and revoke API keys (a key is shown once).",
+    help="Create, list and revoke API keys (a key is shown once); pair a tablet.",
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
@@ -778,6 +841,36 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (keys l
     out.print(f"key {record['id']} revoked at {record['revoked_at']}")
 
 
+@keys_app.command("pair")
+def keys_pair(
+    site: Annotated[str, typer.Option("--site", help="The site the tablet will serve.")],
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=1, max=60, help="How long the code works.")
+    ] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a short pairing code: typed into a tablet's display, it signs the tablet in as
+    staff of SITE, once, until it expires; audited.
+
+    Example: tierline keys pair --site lyon-1 --minutes 5
+    """
+    from tierline.engine.store import Store
+
+    _say_store()
+    with Store.open(_database_url()) as store:
+        issued = store.issue_pairing(site=site, issued_by=_actor(), minutes=minutes)
+    expires = issued["expires_at"].isoformat(timespec="seconds")
+    if as_json:
+        _emit_json({"code": issued["code"], "site": site, "expires_at": expires})
+        return
+    out.print(issued["code"], markup=False)
+    err.print(
+        f"pairing code for a staff tablet at {site}; type it on the display's sign-in screen "
+        f"before {expires} (it works once)",
+        markup=False,
+    )
+
+
 # -- perks -------------------------------------------------------------------------------
 perks_app = typer.Typer(
     rich_markup_mode=None,  # click's plain help: flags read as flags, not --json <bool>
@@ -852,7 +945,7 @@ def perks_set(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning refusals into one-line messages and exit codes.
+    """Entry point: run the app, turning refusals into messages and exit codes.
 
     Typer's standalone mode already turns usage errors into exit code 2 with a message;
     what reaches us here are the domain's refusals and genuine failures.

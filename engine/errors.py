@@ -10,11 +10,13 @@ The tree::
     ├── PlaybookError             the playbook file is malformed or does not fit the tiers
     ├── ArtifactError             a model version is incomplete, tampered or unloadable
     ├── NotFound                  a named thing (model version, customer, ...) does not exist
+    ├── Gone                      it existed but can no longer be used (a spent or expired code)
     ├── Conflict                  the action clashes with the current state (a lock is held, ...)
     │   └── IdempotencyKeyReused  an idempotency key comes again with a different request
     └── StoreError                the database is unreachable, misconfigured or newer than this code
 
-The CLI maps every TierlineError to a one-line message and exit code 2; the API maps them
+The CLI maps every TierlineError to its message (one line, or a data file's problems one
+per line) and exit code 2; the API maps them
 to 4xx statuses in one table. An error may carry ``details`` (plain data, such as the
 names at fault) that the API answers with.
 """
@@ -28,6 +30,7 @@ __all__ = [
     "Conflict",
     "CuesNotOffered",
     "DataError",
+    "Gone",
     "IdempotencyKeyReused",
     "NotFound",
     "PlaybookError",
@@ -78,6 +81,10 @@ class ArtifactError(TierlineError):
 
 class NotFound(TierlineError):
     """A named thing (a model version, a customer, a ticket) does not exist."""
+
+
+class Gone(TierlineError):
+    """A thing that existed can no longer be used: a pairing code already spent or expired."""
 
 
 class Conflict(TierlineError):

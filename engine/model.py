@@ -356,10 +356,26 @@ class TierModel:
         if self.n_outputs > 1:
             lookup = {t: i for i, t in enumerate(self.spec.tiers)}
             class_index = np.fromiter((lookup[t] for t in tiers), dtype=np.int64, count=len(tiers))
-        return top_contributions(contrib=contrib, n_features=X.shape[1], class_index=class_index)
+        return top_contributions(
+            contrib=contrib,
+            n_features=X.shape[1],
+            class_index=class_index,
+            direction=self._directions(tiers),
+        )
+
+    def _directions(self, tiers: np.ndarray) -> np.ndarray:
+        """Which way a reason must push to support each row's tier: a class's own
+        probability up; a cut tier's score up, the default tier's down; a tier only a rule
+        gives, either way."""
+        if self.n_outputs > 1:
+            return np.ones(len(tiers))
+        cut = {name for name, _ in self.policy.thresholds}
+        default = self.spec.default_tier
+        return np.array([1.0 if t in cut else (-1.0 if t == default else 0.0) for t in tiers])
 
     def _reasons(self, X: np.ndarray, getters: list[Any], tiers: np.ndarray) -> list[list[Reason]]:
         idx, vals = self._contrib_top(X, tiers)
+        direction = self._directions(tiers)
         names = self.features.feature_names_out_
         booleans = set(self.features.boolean)
         out: list[list[Reason]] = []
@@ -367,6 +383,10 @@ class TierModel:
             target = self._explain_target(str(tiers[r]))
             row: list[Reason] = []
             for j, effect in zip(idx[r], vals[r], strict=True):
+                # A signal the model does not read moves nothing; one that pushed the other
+                # way argues against the tier given: neither is a reason for it.
+                if effect == 0.0 or effect * direction[r] < 0:
+                    continue
                 name = names[int(j)]
                 row.append(
                     describe(

@@ -145,6 +145,8 @@ class Playbook:
         self.signal_names = frozenset(
             name for p in self._personal for name in (p.rule.column, *p.fields)
         )
+        # Tiers the shipped playbook did not know, given a generic cue (``default``).
+        self.generic_tiers: tuple[str, ...] = ()
 
     # -- loading ---------------------------------------------------------------------
     @classmethod
@@ -165,7 +167,9 @@ class Playbook:
         extra = [t for t in tiers if t not in known]
         if extra:
             text += _generic_entries(tiers, extra)
-        return cls.from_text(text, tiers=tiers, source="the default playbook")
+        playbook = cls.from_text(text, tiers=tiers, source="the default playbook")
+        playbook.generic_tiers = tuple(extra)
+        return playbook
 
     @classmethod
     def from_text(cls, text: str, *, tiers: Sequence[str], source: str) -> Playbook:

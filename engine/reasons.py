@@ -1,8 +1,8 @@
 """Readable reasons from LightGBM's own per-feature contributions (``pred_contrib``).
 
-For each customer the three features that moved the decided tier's score the most,
-as ``{"feature", "value", "effect", "text"}`` with text like
-``"visits_90d = 14, raises vip"``.
+For each customer the (up to) three features that moved the score the most towards the
+tier given, never one that argues against it, as ``{"feature", "value", "effect",
+"text"}`` with text like ``"visits_90d = 14, raises vip"``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,16 @@ class Reason:
 
 
 def top_contributions(
-    *, contrib: np.ndarray, n_features: int, class_index: np.ndarray | None, top_n: int = TOP_N
+    *,
+    contrib: np.ndarray,
+    n_features: int,
+    class_index: np.ndarray | None,
+    top_n: int = TOP_N,
+    direction: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the ``top_n`` largest absolute contributions per row.
+    """Indices and values of the ``top_n`` contributions per row that support the decision:
+    the largest in ``direction`` (per row: 1 the tier rests on a high score, -1 on a low
+    one, 0 either way, by size). Contributions against it rank last; the caller drops them.
 
     ``contrib`` is ``Booster.predict(..., pred_contrib=True)``: ``n x (F + 1)`` for one
     output (the last column is the bias), ``n x K(F + 1)`` for K classes, in which case
@@ -41,9 +48,11 @@ def top_contributions(
     else:
         per_feature = contrib[:, :n_features]
     k = min(top_n, n_features)
-    part = np.argpartition(-np.abs(per_feature), k - 1, axis=1)[:, :k]
+    sign = np.ones(len(per_feature)) if direction is None else np.asarray(direction, dtype=float)
+    support = np.where(sign[:, None] == 0, np.abs(per_feature), per_feature * sign[:, None])
+    part = np.argpartition(-support, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(per_feature, part, axis=1)
-    order = np.argsort(-np.abs(vals), axis=1, kind="stable")
+    order = np.argsort(-np.take_along_axis(support, part, axis=1), axis=1, kind="stable")
     idx = np.take_along_axis(part, order, axis=1)
     return idx, np.take_along_axis(vals, order, axis=1)
 

@@ -50,6 +50,23 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
     "count_90d",
     "spend_365d",
     "count_365d",
+    # Purchase days in the buy-till-you-die sense, gaps and trends (training.purchase_days).
+    "repeat_days",
+    "repeat_span_days",
+    "age_days",
+    "repeat_spend_mean",
+    "gap_std_days",
+    "last_gap_days",
+    "overdue_ratio",
+    "spend_trend_30d",
+    "count_trend_30d",
+    "spend_trend_90d",
+    "count_trend_90d",
+    # The fitted BG/NBD and Gamma-Gamma expectations over the horizon (training.btyd).
+    "bgnbd_purchases",
+    "bgnbd_p_alive",
+    "gg_spend",
+    "btyd_value",
 )
 
 _ALLOWED: dict[str, set[str]] = {

@@ -38,6 +38,31 @@ bool_values: st.SearchStrategy[Any] = st.one_of(
 )
 
 
+@dataclass(frozen=True)
+class Amount:
+    """An amount in cents and how a spreadsheet wrote it."""
+
+    cents: int
+    text: str
+    decimal: str
+
+
+@st.composite
+def amounts(draw: st.DrawFn) -> Amount:
+    """Amounts as CRM exports write money: a currency symbol before or after, thousands
+    grouped by the other mark or by a space, under a decimal point or a decimal comma."""
+    cents = draw(st.integers(min_value=-(10**9), max_value=10**9))
+    decimal = draw(st.sampled_from([".", ","]))
+    group = draw(st.sampled_from(["", " ", "," if decimal == "." else "."]))
+    whole = f"{abs(cents) // 100:,}".replace(",", group)
+    number = f"{'-' if cents < 0 else ''}{whole}{decimal}{abs(cents) % 100:02d}"
+    symbol = draw(st.sampled_from(["", "€", "$", "£"]))
+    text = draw(st.sampled_from([f"{symbol}{number}", f"{number} {symbol}".strip()]))
+    if symbol and text.startswith(symbol) and cents < 0:
+        text = f"-{symbol}{number[1:]}"
+    return Amount(cents=cents, text=text, decimal=decimal)
+
+
 def records(
     categorical: list[str], numeric: list[str], boolean: list[str]
 ) -> st.SearchStrategy[dict[str, Any]]:

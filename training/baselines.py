@@ -2,7 +2,9 @@
 
 1. Hard rules, then the majority tier (class) or one constant score for everybody
    (binary / value): what a business gets without a model.
-2. A linear model on the same features (logistic regression, or ridge for amounts):
+2. For a transaction log (binary / value): the fitted BG/NBD and Gamma-Gamma expectations
+   (``training.btyd``), the classic buy-till-you-die ranking, as "bg/nbd".
+3. A linear model on the same features (logistic regression, or ridge for amounts):
    one-hot categories, scaled numbers, missing flags. It is fitted on a sample of at most
    ``BASELINE_MAX_ROWS`` training rows: a linear model on ~25 signals has settled long
    before that, and a yardstick must not cost a large share of training's time.
@@ -77,8 +79,10 @@ def fit_baselines(
             spec, y_true=prep.y[test], tier_pred=d["tier"], scores=const_score
         )
         kept["rules+constant"] = const_score
+        if prep.btyd is not None:
+            out["bg/nbd"] = _btyd_baseline(spec, prep=prep, policy=base_policy, kept=kept)
 
-    # 2. A linear model on the same features (one-hot categories, scaled numbers).
+    # 3. A linear model on the same features (one-hot categories, scaled numbers).
     rng = np.random.default_rng(SEED)
     sel = np.arange(len(train))
     if len(train) > BASELINE_MAX_ROWS:
@@ -118,6 +122,28 @@ def fit_baselines(
         out[name] = measure(spec, y_true=prep.y[test], tier_pred=d["tier"], scores=s_test)
         kept[name] = s_test
     return out
+
+
+def _btyd_baseline(
+    spec: Spec, *, prep: Prepared, policy: TierPolicy, kept: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """The classic buy-till-you-die ranking of a transaction log, with the model's cuts.
+
+    Value: BG/NBD expected purchases in the horizon times Gamma-Gamma expected spend.
+    Binary: 1 - exp(-expected purchases), a Poisson reading of P(buys at all); a monotone
+    map, so the ranking is BG/NBD's own.
+    """
+    frame = prep.frame
+    if spec.target_kind == "value":
+        score = frame["btyd_value"].to_numpy(dtype=np.float64)
+    else:
+        score = -np.expm1(-frame["bgnbd_purchases"].to_numpy(dtype=np.float64))
+    score = np.nan_to_num(score)
+    fitted = policy.fit_thresholds(spec=spec, train_scores=score[prep.train_idx])
+    test = prep.test_idx
+    d = fitted.decide_many(scores=score[test], frame=frame.iloc[test])
+    kept["bg/nbd"] = score[test]
+    return measure(spec, y_true=prep.y[test], tier_pred=d["tier"], scores=score[test])
 
 
 def _predict(method: Any, X: np.ndarray, n_cat: int, *, chunk: int = 50_000) -> np.ndarray:

@@ -19,37 +19,60 @@ from tierline.engine.errors import DataError, SpecError
 from tierline.engine.model import TierModel
 from tierline.engine.spec import Spec
 from tierline.training import data as data_io
+from tierline.training.btyd import BtydFit
+from tierline.training.dialect import CsvDialect
 from tierline.training.evaluate import measure_scored
+from tierline.training.honest import training_share
 
 __all__ = ["evaluate_model", "load_for_scoring"]
 
 
-def load_for_scoring(path: str | Path, spec: Spec, *, as_of: dt.date | None = None) -> pd.DataFrame:
-    """The rows to score: the customer table itself, or per-customer features of a log."""
+def load_for_scoring(
+    path: str | Path,
+    spec: Spec,
+    *,
+    as_of: dt.date | None = None,
+    btyd: BtydFit | None = None,
+    dialect: CsvDialect | None = None,
+) -> pd.DataFrame:
+    """The rows to score: the customer table itself, or per-customer features of a log.
+
+    ``btyd`` is the model's fitted BG/NBD pair (``BtydFit.of_model``), reused as it is.
+    """
     if spec.transactions is None:
         if as_of is not None:
             raise SpecError(
                 "--as-of applies to models trained on a transaction log; this model reads a customer table"
             )
-        return data_io.load_customers(path, spec, with_target=False)
+        return data_io.load_customers(path, spec, with_target=False, dialect=dialect)
     from tierline.training.transactions import scoring_frame
 
-    return scoring_frame(data_io.load_transactions(path, spec), spec, as_of=as_of)
+    log = data_io.load_transactions(path, spec, dialect=dialect)
+    return scoring_frame(log, spec, as_of=as_of, btyd=btyd)
 
 
-def evaluate_model(model: TierModel, path: str | Path) -> dict[str, Any]:
+def evaluate_model(
+    model: TierModel, path: str | Path, *, dialect: CsvDialect | None = None
+) -> dict[str, Any]:
     """The model's metrics on labelled data (for a log: the backtest labels)."""
     spec = model.spec
     if spec.transactions is None:
-        frame = data_io.load_customers(path, spec, with_target=True)
+        frame = data_io.load_customers(path, spec, with_target=True, dialect=dialect)
         assert spec.target_column is not None
         target = spec.target_column
     else:
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
-        frame = training_frame(data_io.load_transactions(path, spec), spec)
+        btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
+        log = data_io.load_transactions(path, spec, dialect=dialect)
+        frame = training_frame(log, spec, btyd=btyd)
         target = LABEL_COLUMN
     if len(frame) == 0:
         raise DataError(f"{Path(path).name} holds no labelled customers to evaluate on")
     y = frame[target].to_numpy(dtype=object if spec.target_kind == "class" else np.float64)
-    return measure_scored(spec, scored=model.score_frame(frame), y_true=y)
+    metrics = measure_scored(spec, scored=model.score_frame(frame), y_true=y)
+    ids = frame[spec.id] if spec.id in frame.columns else frame.index.to_series()
+    metrics["training_rows_share"] = training_share(
+        model.metadata.get("training_ids"), [str(i) for i in ids]
+    )
+    return metrics

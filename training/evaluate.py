@@ -187,3 +187,22 @@ def format_calibration(calibration: Mapping[str, Any]) -> str:
         f"calibration: {what}; held-out expected calibration error {before['ece']:.3f} -> "
         f"{after['ece']:.3f}, log loss {before['log_loss']:.3f} -> {after['log_loss']:.3f}"
     )
+
+
+def format_interval(metrics: Mapping[str, Any], *, rows: int) -> str:
+    """The headline metric's 95 % interval, and a warning when the held-out set is small."""
+    from tierline.training.honest import WARN_HELD_OUT
+
+    found = metrics.get("interval") or {}
+    lines = []
+    if found.get("low") is not None:
+        lines.append(
+            f"95 % interval of the headline metric: {found['low']:.3f} to {found['high']:.3f} "
+            f"({found['rounds']} bootstrap resamples of the {rows:,} held-out customers)"
+        )
+    if rows < WARN_HELD_OUT:
+        lines.append(
+            f"warning: only {rows:,} held-out customers; the figures above move with who "
+            f"happened to be held out (see the interval)"
+        )
+    return "\n".join(lines)

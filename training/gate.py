@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 
 from tierline.engine.errors import ArtifactError, NotFound
+from tierline.engine.model import TierModel
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec
+from tierline.training.btyd import BtydFit
 from tierline.training.evaluate import PRIMARY, measure_scored
 
 __all__ = ["compare", "gate"]
@@ -91,6 +93,13 @@ def _mismatch(champion: Spec, spec: Spec, columns: Iterable[str]) -> str | None:
     return None
 
 
+def _with_champion_btyd(champion: TierModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with the champion's own BG/NBD expectations: they hold the challenger's,
+    from parameters fitted on newer history, which the champion was not trained with."""
+    fit = BtydFit.of_model(champion.metadata, list(champion.features.feature_names_out_))
+    return frame if fit is None else fit.applied(frame)
+
+
 def gate(
     *,
     registry: Registry,
@@ -125,6 +134,11 @@ def gate(
     mismatch = _mismatch(champion.spec, spec, test_frame.columns)
     if mismatch is not None:
         result.update(passed=False, why=f"{mismatch}, so they cannot be compared; {_OVERRIDE}")
+        return result
+    try:
+        test_frame = _with_champion_btyd(champion, test_frame)
+    except ArtifactError as exc:
+        result.update(passed=True, why=f"the champion {champion_name} cannot score ({exc})")
         return result
     measured = measure_scored(spec, scored=champion.score_frame(test_frame), y_true=y_test)
     result["champion"] = measured.get(metric)

@@ -11,7 +11,10 @@ those it will serve, which is where a shifted market shows. The candidates:
 * ``additive``: trees that each read one signal (``interaction_constraints``), an additive
   model that cannot learn interactions that may not last;
 * ``linear``: a regularized linear model on the same features (``engine.linear``: one-hot
-  categories, standardized numbers, missing flags), served from JSON coefficients.
+  categories, standardized numbers, missing flags), served from JSON coefficients;
+* ``bg/nbd`` (transaction logs, binary or value targets): the classic buy-till-you-die
+  expectation alone (``training.btyd``), rescaled on the training rows and served as a
+  linear model on that one feature, so the classic ranking serves where it does best.
 
 Monotone directions declared in the spec (``[features] monotone``) bind every candidate:
 LightGBM's monotone constraints for the trees, and for the linear model a slope of the
@@ -46,7 +49,7 @@ from threadpoolctl import threadpool_limits
 from tierline.engine.linear import LinearModel, LinearPlan
 from tierline.engine.spec import Spec
 
-__all__ = ["CANDIDATES", "Candidate", "Selection", "select"]
+__all__ = ["BTYD_CANDIDATE", "CANDIDATES", "Candidate", "Selection", "select"]
 
 LINEAR_MAX_ROWS = 200_000
 SEED = 42
@@ -81,6 +84,8 @@ def _tree_settings(rows: int, n_features: int) -> dict[str, dict[str, Any]]:
 
 
 CANDIDATES = ("lightgbm", "regularized", "shallow", "additive", "linear")
+# Added after the others for a transaction log (binary or value target).
+BTYD_CANDIDATE = "bg/nbd"
 
 
 @dataclass
@@ -162,6 +167,7 @@ def select(
             return _fit_linear(spec, X, y, names)
         return _fit_tree(name, params, settings[name], monotone, X, y, spec, lgb_names, threads)
 
+    classic = _fit_btyd(spec, X, y, names)
     started = time.perf_counter()
     first = _run("lightgbm", partial(fit, "lightgbm", cores))
     limit = budget if budget is not None else 2.0 * max(first.seconds, 1.0)
@@ -177,6 +183,8 @@ def select(
         )
     else:
         skipped = rest
+    if classic is not None:
+        done.append(classic)
     kind = spec.target_kind
     for cand in done:
         if cand.model is None:
@@ -184,7 +192,8 @@ def select(
         cand.valid = _metric(kind, y["valid"], predict(cand, X["valid"]))
         cand.test = _metric(kind, y["test"], predict(cand, X["test"]))
     usable = [c for c in done if c.model is not None and c.valid is not None]
-    winner = max(usable, key=lambda c: (c.valid, -CANDIDATES.index(c.name)))
+    order = (*CANDIDATES, BTYD_CANDIDATE)
+    winner = max(usable, key=lambda c: (c.valid, -order.index(c.name)))
     return Selection(
         winner=winner, candidates=done, skipped=skipped, metric=PRIMARY[kind], budget=limit
     )
@@ -279,6 +288,41 @@ def _clamped(coef: np.ndarray, plan: LinearPlan, monotone: list[int] | None) -> 
             slope = coef[:, starts[column]]
             coef[:, starts[column]] = np.where(slope * direction < 0, 0.0, slope)
     return coef
+
+
+def _fit_btyd(
+    spec: Spec, X: dict[str, np.ndarray], y: dict[str, np.ndarray], names: list[str]
+) -> Candidate | None:
+    """The BG/NBD candidate: its expectation, rescaled by a one-feature fit (value: least
+    squares of the amount; binary: a logistic regression on expected purchases). None
+    where it does not apply (no transaction log, a class target)."""
+    feature = {"value": "btyd_value", "binary": "bgnbd_purchases"}.get(spec.target_kind)
+    if feature is None or feature not in names:
+        return None
+    t0 = time.perf_counter()
+    rows = X["train"]
+    plan = LinearPlan.fit(rows, n_cat=len(spec.categorical))
+    column = plan.widths[: names.index(feature)]
+    at = int(sum(column))  # the feature's standardized input in the design
+    z = plan.design(rows)[:, at]
+    coef = np.zeros((1, sum(plan.widths)))
+    if spec.target_kind == "value":
+        slope = float(np.dot(z - z.mean(), y["train"] - y["train"].mean()) / max(z @ z, 1e-12))
+        intercept = np.array([float(y["train"].mean() - slope * z.mean())])
+    else:
+        with threadpool_limits(limits=1):
+            clf = LogisticRegression(max_iter=500).fit(z[:, None], y["train"])
+        slope, intercept = float(clf.coef_[0, 0]), clf.intercept_
+    if not slope > 0:
+        # A classic expectation that does not rise with the outcome is no candidate.
+        return Candidate(name=BTYD_CANDIDATE, model=None, error="no positive relation")
+    coef[0, at] = slope
+    model = LinearModel.from_fit(
+        kind=spec.target_kind, plan=plan, coef=coef, intercept=intercept, X=rows
+    )
+    cand = Candidate(name=BTYD_CANDIDATE, model=model, params={"feature": feature})
+    cand.seconds = time.perf_counter() - t0
+    return cand
 
 
 def _all_classes(

@@ -38,12 +38,20 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.calibrate import fit_calibration, reliability
-from tierline.training.evaluate import format_calibration, format_report, format_selection, measure
+from tierline.training.dialect import CsvDialect
+from tierline.training.evaluate import (
+    format_calibration,
+    format_interval,
+    format_report,
+    format_selection,
+    measure,
+)
 from tierline.training.fairness import assess as assess_fairness
 from tierline.training.fairness import format_fairness, record_override
 from tierline.training.fairness import verdict as fairness_verdict
 from tierline.training.figures import feature_importance, linear_importance, report_figures
 from tierline.training.gate import gate as run_gate
+from tierline.training.honest import MIN_HELD_OUT, interval, training_ids
 from tierline.training.selection import CANDIDATES, Candidate, select
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
@@ -67,6 +75,7 @@ class Prepared:
     train_idx: np.ndarray
     valid_idx: np.ndarray
     test_idx: np.ndarray
+    btyd: dict[str, Any] | None = None  # a transaction log's fitted BG/NBD, for the artifact
 
 
 @dataclass
@@ -140,20 +149,27 @@ def lgb_params(
     return params
 
 
-def _load(data_path: Path, spec: Spec) -> tuple[pd.DataFrame, str]:
-    """The labelled customer rows and the name of their target column."""
+def _load(
+    data_path: Path, spec: Spec, dialect: CsvDialect | None = None
+) -> tuple[pd.DataFrame, str, dict[str, Any] | None]:
+    """The labelled customer rows, the name of their target column and a log's BTYD fit."""
     if spec.transactions is not None:
+        from tierline.training.btyd import fit_btyd
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
-        log = data_io.load_transactions(data_path, spec)
+        log = data_io.load_transactions(data_path, spec, dialect=dialect)
         frame = training_frame(log, spec)
         if frame[LABEL_COLUMN].nunique() < 2:
             raise DataError(
                 f"Every customer in {data_path.name} has the same label in the horizon; a model needs variation"
             )
-        return frame, LABEL_COLUMN
+        # Fitted on the history before the training cut-off only, then kept for scoring.
+        btyd = fit_btyd(frame, horizon_days=spec.transactions.horizon_days)
+        frame = btyd.applied(frame)
+        return frame, LABEL_COLUMN, btyd.to_dict()
     assert spec.target_column is not None
-    return data_io.load_customers(data_path, spec, with_target=True), spec.target_column
+    frame = data_io.load_customers(data_path, spec, with_target=True, dialect=dialect)
+    return frame, spec.target_column, None
 
 
 def _split(
@@ -192,9 +208,9 @@ def _split(
     return np.sort(train), np.sort(valid), np.sort(test)
 
 
-def prepare(data_path: Path, spec: Spec) -> Prepared:
+def prepare(data_path: Path, spec: Spec, dialect: CsvDialect | None = None) -> Prepared:
     """Load, label and split: the shared first half of training and its benchmark."""
-    frame, target = _load(data_path, spec)
+    frame, target, btyd = _load(data_path, spec, dialect)
     raw = frame[target]
     if spec.target_kind == "class":
         labels = raw.to_numpy(dtype=object)
@@ -211,7 +227,13 @@ def prepare(data_path: Path, spec: Spec) -> Prepared:
             "The training split holds a single tier; add more labelled customers of the other tiers"
         )
     return Prepared(
-        frame=frame, y=y, labels=labels, train_idx=train_idx, valid_idx=valid_idx, test_idx=test_idx
+        frame=frame,
+        y=y,
+        labels=labels,
+        train_idx=train_idx,
+        valid_idx=valid_idx,
+        test_idx=test_idx,
+        btyd=btyd,
     )
 
 
@@ -247,6 +269,22 @@ def fit_booster(
         valid_sets=[dvalid],
         callbacks=[lgb.early_stopping(50, verbose=False)],
     )
+
+
+def _held_out_floor(gate: dict[str, Any], rows: int) -> None:
+    """Too few held-out customers to trust any figure: auto-promotion is refused."""
+    gate["held_out"] = {"rows": rows, "min": MIN_HELD_OUT}
+    if rows < MIN_HELD_OUT and gate.get("passed"):
+        gate["passed"] = False
+        gate["why"] = (
+            f"only {rows} held-out customers (fewer than {MIN_HELD_OUT}): too few to trust "
+            f"its figures; add labelled customers or use --promote always"
+        )
+
+
+def _ids(frame: pd.DataFrame, spec: Spec, rows: np.ndarray) -> list[Any]:
+    values = frame[spec.id] if spec.id in frame.columns else frame.index.to_series()
+    return [str(v) for v in values.iloc[rows]]
 
 
 def _parts(prep: Prepared) -> dict[str, np.ndarray]:
@@ -299,6 +337,7 @@ def train(
     threads: int | None = None,
     backtest: dict[str, Any] | None = None,
     budget: float | None = None,
+    dialect: CsvDialect | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
@@ -307,7 +346,8 @@ def train(
     ``reason`` in the version's metadata. ``threads`` caps LightGBM's threads (default:
     every core). ``backtest`` (how the champion's logged decisions did,
     ``training.backtest``) is kept in the gate's record. ``budget``: seconds for the
-    model search (``training.selection``; default about twice one fit).
+    model search (``training.selection``; default about twice one fit). ``dialect``
+    forces a CSV file's delimiter or decimal mark (default: sniffed).
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -321,7 +361,7 @@ def train(
     )
     say(f"reading {data_path.name}")
     fingerprint = data_io.data_fingerprint(data_path)
-    prep = prepare(data_path, spec)
+    prep = prepare(data_path, spec, dialect)
     frame = prep.frame
     say(f"building features for {len(frame):,} customers")
     builder = FeatureBuilder(
@@ -387,6 +427,9 @@ def train(
     )
     y_test = prep.labels[prep.test_idx]
     metrics = measure(spec, y_true=y_test, tier_pred=decided["tier"], scores=test_scores)
+    metrics["interval"] = interval(
+        kind, prep.y[prep.test_idx], test_scores, n_classes=len(spec.tiers)
+    )
     say("fitting baselines")
     baseline_scores: dict[str, np.ndarray] = {}
     baselines = fit_baselines(
@@ -398,6 +441,13 @@ def train(
     if promote == "always" and not fairness["passed"]:
         record_override(fairness, reason=reason)
     report = format_report(kind=spec.target_kind, metrics=metrics, baselines=baselines)
+    report += "\n" + format_interval(metrics, rows=len(prep.test_idx))
+    if playbook.generic_tiers:
+        report += (
+            f"\nwarning: the shipped playbook has no cues for "
+            f"{', '.join(playbook.generic_tiers)}; staff get a generic cue for them until a "
+            f"playbook (--playbook) says what to do"
+        )
     report += "\n" + format_selection(selection.summary())
     report += "\n" + format_calibration(calibrated)
     report += "\n\n" + format_fairness(fairness)
@@ -430,6 +480,7 @@ def train(
     )
     if backtest is not None:
         gate["backtest"] = backtest
+    _held_out_floor(gate, len(prep.test_idx))
     metadata = {
         "created": started.isoformat(timespec="seconds"),
         "spec": spec.to_dict(),
@@ -448,8 +499,12 @@ def train(
         },
         "selection": selection.summary(),
         "calibration": calibrated,
+        "training_ids": training_ids(
+            _ids(frame, spec, np.concatenate([prep.train_idx, prep.valid_idx]))
+        ),
         "metrics": metrics,
         "baselines": baselines,
+        "btyd": prep.btyd,
         "gate": gate,
         # Each input's distribution over the training rows, what `tierline drift` compares
         # the logged decisions' signals with.

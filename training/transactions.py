@@ -8,6 +8,12 @@ cut-off on. Nothing at or after the cut-off can change a feature (no leakage).
 Training backtests: features as of ``[transactions] as_of`` minus ``horizon_days`` and the
 label from the horizon that follows, which ends with ``as_of``. Scoring uses ``as_of`` itself.
 
+Besides recency, frequency, monetary and window features, each customer gets the
+purchase-day summary, gaps and trends of ``training.purchase_days`` and the BG/NBD and
+Gamma-Gamma expectations of ``training.btyd``. Those need fitted parameters: training fits
+them on its frame and passes them back in (``btyd=``) wherever a model scores, so the
+features at scoring time are computed exactly as at training time.
+
 The work is vectorised for logs of tens of millions of rows: customer ids are factorised
 once (sorted, so the output is ordered by id) and every per-customer reduction is a
 ``np.bincount`` or an unbuffered ``np.maximum.at``/``np.minimum.at`` over the codes, which
@@ -20,12 +26,15 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tierline.engine.errors import DataError, SpecError
 from tierline.engine.spec import TRANSACTION_FEATURES, Spec, TransactionsSpec
+from tierline.training.btyd import BTYD_MODEL_FEATURES, BtydFit
+from tierline.training.purchase_days import purchase_day_features
 
 __all__ = [
     "LABEL_COLUMN",
@@ -59,19 +68,37 @@ def scoring_frame(
     *,
     as_of: dt.date | None = None,
     source: str = _DEFAULT_SOURCE,
+    btyd: BtydFit | None = None,
 ) -> pd.DataFrame:
-    """Features per customer as of ``as_of`` (default ``[transactions] as_of``), no label."""
+    """Features per customer as of ``as_of`` (default ``[transactions] as_of``), no label.
+
+    ``btyd`` is the model's fitted BG/NBD and Gamma-Gamma pair (its expectations are NaN
+    without one); scoring reuses training's fit, it never refits on the scored log.
+    """
     tx = _transactions_spec(spec)
-    return customer_features(log, spec, as_of=tx.as_of if as_of is None else as_of, source=source)
+    return customer_features(
+        log, spec, as_of=tx.as_of if as_of is None else as_of, source=source, btyd=btyd
+    )
 
 
-def training_frame(log: pd.DataFrame, spec: Spec, *, source: str = _DEFAULT_SOURCE) -> pd.DataFrame:
+def training_frame(
+    log: pd.DataFrame,
+    spec: Spec,
+    *,
+    source: str = _DEFAULT_SOURCE,
+    btyd: BtydFit | None = None,
+) -> pd.DataFrame:
     """The backtest: features one horizon before ``[transactions] as_of``, label up to it."""
     tx = _transactions_spec(spec)
     feature_day = tx.as_of - dt.timedelta(days=tx.horizon_days)
     try:
         return customer_features(
-            log, spec, as_of=feature_day, label_horizon_days=tx.horizon_days, source=source
+            log,
+            spec,
+            as_of=feature_day,
+            label_horizon_days=tx.horizon_days,
+            source=source,
+            btyd=btyd,
         )
     except DataError as exc:
         # The user wrote as_of, not the shifted day; say where the shifted day comes from.
@@ -88,6 +115,7 @@ def customer_features(
     as_of: dt.date,
     label_horizon_days: int | None = None,
     source: str = _DEFAULT_SOURCE,
+    btyd: BtydFit | None = None,
 ) -> pd.DataFrame:
     """One row per customer seen before the cut-off of ``as_of``, sorted by id.
 
@@ -122,15 +150,17 @@ def customer_features(
 
     size, group, history_ticks = len(ids), customer[history], ticks[history]
     columns: dict[str, object] = {spec.id: ids}
-    rfm = _rfm(
-        group=group,
-        ticks=history_ticks,
-        amounts=amounts[history],
-        size=size,
-        cut=cut,
-        per_day=per_day,
-    )
-    columns.update(rfm)
+    rows: dict[str, Any] = {
+        "group": group,
+        "ticks": history_ticks,
+        "amounts": amounts[history],
+        "size": size,
+        "cut": cut,
+        "per_day": per_day,
+    }
+    values = {**_rfm(**rows), **purchase_day_features(**rows)}
+    values.update(_expectations(values, btyd=btyd, size=size))
+    columns.update({name: values[name] for name in TRANSACTION_FEATURES})
     newest_row = _latest_rows(members=group, times=history_ticks, rows=history, size=size)
     for name in profile:
         columns[name] = _latest(
@@ -165,7 +195,7 @@ def _rfm(
     cut: int,
     per_day: int,
 ) -> dict[str, np.ndarray]:
-    """The TRANSACTION_FEATURES of each customer from its rows before the cut-off."""
+    """Recency, frequency, monetary and window features from the rows before the cut-off."""
     count = np.bincount(group, minlength=size).astype(np.float64)
     total = np.bincount(group, weights=amounts, minlength=size)
     biggest = np.full(size, -np.inf)
@@ -192,7 +222,16 @@ def _rfm(
         members = group[inside]
         out[f"spend_{days}d"] = np.bincount(members, weights=amounts[inside], minlength=size)
         out[f"count_{days}d"] = np.bincount(members, minlength=size).astype(np.float64)
-    return {name: out[name] for name in TRANSACTION_FEATURES}
+    return out
+
+
+def _expectations(
+    values: dict[str, np.ndarray], *, btyd: BtydFit | None, size: int
+) -> dict[str, np.ndarray]:
+    """The fitted BG/NBD and Gamma-Gamma expectations; NaN until the model is fitted."""
+    if btyd is None:
+        return {name: np.full(size, np.nan) for name in BTYD_MODEL_FEATURES}
+    return btyd.features(values)
 
 
 def _latest(

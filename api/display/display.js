@@ -36,6 +36,12 @@
     signinForm: $("signin-form"),
     keyInput: $("key-input"),
     signInButton: $("sign-in"),
+    pairForm: $("pair-form"),
+    pairInput: $("pair-input"),
+    pairButton: $("pair-in"),
+    pairTablet: $("pair-tablet"),
+    pairingCode: $("pairing-code"),
+    pairingExpiry: $("pairing-expiry"),
     signOut: $("sign-out"),
     site: $("site-name"),
     updated: $("updated"),
@@ -73,6 +79,7 @@
     reportTimer: null,
     driftTimer: null,
     upliftTimer: null,
+    pairingTimer: null, // hides the manager's pairing code when it expires
     perkTexts: new Map(), // perk -> its playbook text, from the day report
     // Bumped by every action that changes a visit, so a listing that was already on its
     // way when the action landed does not paint the old state back for a second.
@@ -1142,6 +1149,8 @@
     clearInterval(state.upliftTimer);
     state.upliftTimer = null;
     sessionStorage.removeItem(KEY_STORE);
+    hidePairingCode();
+    ui.pairingExpiry.hidden = true;
     Object.assign(state, { key: null, role: null, site: null, view: "floor", lookup: "", filter: "all" });
     state.tiers = new Map();
     state.tiersSig = "";
@@ -1175,34 +1184,99 @@
     }
     ui.signInButton.disabled = true;
     clearError();
+    try {
+      await enter(key, ui.keyInput);
+    } finally {
+      ui.signInButton.disabled = false;
+    }
+  }
+
+  // Open the board with `key` if the API takes it; else the API's message, back in `input`.
+  async function enter(key, input) {
     state.session += 1;
     state.key = key;
     const startedAt = state.epoch;
     try {
       const { data, response } = await api("GET", "v1/visits");
       sessionStorage.setItem(KEY_STORE, key);
-      ui.keyInput.value = "";
+      input.value = "";
       syncClock(response);
       applyListing(data, startedAt);
       showBoard();
       startPolling();
     } catch (error) {
       state.key = null;
-      showError(
-        error instanceof ApiError
-          ? error.message
-          : "Could not reach tierline; check the network and try again",
-      );
-      ui.keyInput.focus();
-      ui.keyInput.select();
+      showError(failure(error));
+      input.focus();
+      input.select();
+    }
+  }
+
+  function failure(error) {
+    return error instanceof ApiError
+      ? error.message
+      : "Could not reach tierline; check the network and try again";
+  }
+
+  // A pairing code is spent on a staff key of its own; the tablet then signs in with it.
+  async function pairIn(event) {
+    event.preventDefault();
+    const code = ui.pairInput.value.trim();
+    if (!code) {
+      showError("Type the pairing code first");
+      ui.pairInput.focus();
+      return;
+    }
+    ui.pairButton.disabled = true;
+    clearError();
+    try {
+      const { data } = await api("POST", "v1/pairing/redeem", { body: { code } });
+      await enter(data.key, ui.pairInput);
+    } catch (error) {
+      showError(failure(error));
+      ui.pairInput.focus();
+      ui.pairInput.select();
     } finally {
-      ui.signInButton.disabled = false;
+      ui.pairButton.disabled = false;
+    }
+  }
+
+  function hidePairingCode() {
+    clearTimeout(state.pairingTimer);
+    state.pairingTimer = null;
+    setText(ui.pairingCode, "");
+    ui.pairingCode.hidden = true;
+  }
+
+  async function issuePairingCode() {
+    const session = state.session;
+    ui.pairTablet.disabled = true;
+    try {
+      const { data } = await api("POST", "v1/pairing", { body: { minutes: 10 } });
+      if (session !== state.session) return;
+      hidePairingCode();
+      setText(ui.pairingCode, data.code);
+      ui.pairingCode.hidden = false;
+      const expires = new Date(data.expires_at);
+      const until = expires.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      setText(ui.pairingExpiry, `Works once, until ${until}. Issue another for each tablet.`);
+      ui.pairingExpiry.hidden = false;
+      state.pairingTimer = setTimeout(() => {
+        hidePairingCode();
+        setText(ui.pairingExpiry, "That code has expired; issue a new one.");
+      }, Math.max(0, expires.getTime() - Date.now()));
+    } catch (error) {
+      if (session === state.session) showError(failure(error));
+    } finally {
+      ui.pairTablet.disabled = false;
     }
   }
 
   // -- wiring ------------------------------------------------------------------------------
 
   ui.signinForm.addEventListener("submit", signIn);
+  ui.pairForm.addEventListener("submit", pairIn);
+  ui.pairTablet.addEventListener("click", issuePairingCode);
   ui.signOut.addEventListener("click", () => signOut(""));
   ui.errorDismiss.addEventListener("click", clearError);
   ui.tabFloor.addEventListener("click", () => showView("floor"));

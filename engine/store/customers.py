@@ -16,7 +16,12 @@ from tierline.engine.store.perks import pick_cues
 from tierline.engine.store.raw import RawCursor, refused_kind
 from tierline.engine.store.schema import customers, decisions
 
-__all__ = ["CustomerStore", "insert_decisions", "new_decision_id"]
+__all__ = ["CUSTOMER_ID_PATTERN", "CustomerStore", "insert_decisions", "new_decision_id"]
+
+# One alphabet for customer ids wherever they arrive (a body, a path, an imported file): an
+# id that is stored can be read and updated through /v1/customers/{id} (no "/", no spaces,
+# no control characters).
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 
 DECISION_FIELDS = (
     "customer_id",

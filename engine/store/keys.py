@@ -14,6 +14,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from tierline.engine.errors import NotFound, TierlineError
 from tierline.engine.store.database import StorePart
 from tierline.engine.store.schema import api_keys, audit
 
-__all__ = ["ROLES", "KeyStore"]
+__all__ = ["ROLES", "KeyStore", "new_key_row", "public_record"]
 
 ROLES = ("staff", "pos", "admin")
 
@@ -34,28 +35,37 @@ def _digest(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
+def new_key_row(
+    *, role: str, site: str, name: str | None, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """A new key's plaintext and the ``api_keys`` row that stores its hash (for the
+    callers that insert it in a transaction of their own, such as a pairing)."""
+    if role not in ROLES:
+        raise TierlineError(f"Role '{role}' is not one of {', '.join(ROLES)}")
+    key_id = secrets.token_hex(6)
+    plaintext = f"tl_{key_id}_{secrets.token_urlsafe(32)}"
+    row = {
+        "id": key_id,
+        "key_hash": _digest(plaintext),
+        "role": role,
+        "site": site,
+        "name": name,
+        "created_at": now,
+        "revoked_at": None,
+    }
+    return plaintext, row
+
+
 class KeyStore(StorePart):
     """API keys and the audit log."""
 
     def create_key(self, *, role: str, site: str, name: str | None) -> tuple[str, dict[str, Any]]:
         """A new key for ``role`` at ``site``: ``(plaintext, public record)``; the plaintext
         is never stored or shown again."""
-        if role not in ROLES:
-            raise TierlineError(f"Role '{role}' is not one of {', '.join(ROLES)}")
-        key_id = secrets.token_hex(6)
-        plaintext = f"tl_{key_id}_{secrets.token_urlsafe(32)}"
-        row = {
-            "id": key_id,
-            "key_hash": _digest(plaintext),
-            "role": role,
-            "site": site,
-            "name": name,
-            "created_at": self._now(),
-            "revoked_at": None,
-        }
+        plaintext, row = new_key_row(role=role, site=site, name=name, now=self._now())
         with self._db.write() as conn:
             conn.execute(sa.insert(api_keys).values(row))
-        return plaintext, _public(row)
+        return plaintext, public_record(row)
 
     def authenticate(self, plaintext: str) -> dict[str, Any] | None:
         """The key's public record if ``plaintext`` is a live key; None if it is malformed,
@@ -70,7 +80,7 @@ class KeyStore(StorePart):
         # Constant time: how much of the hash matched must not show in the response time.
         if not hmac.compare_digest(row.key_hash, _digest(plaintext)):
             return None
-        return None if row.revoked_at is not None else _public(row._mapping)
+        return None if row.revoked_at is not None else public_record(row._mapping)
 
     def list_keys(self) -> list[dict[str, Any]]:
         """Every key's public record (never the key or its hash), oldest first."""
@@ -91,7 +101,7 @@ class KeyStore(StorePart):
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
         if row is None:
             raise NotFound(f"No API key with id '{key_id}'; `tierline keys list` shows them")
-        return _public(row._mapping)
+        return public_record(row._mapping)
 
     def audit(
         self, *, actor: str, action: str, subject: str, detail: Mapping[str, Any] | None = None
@@ -114,5 +124,6 @@ class KeyStore(StorePart):
             return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def _public(row: Mapping[Any, Any]) -> dict[str, Any]:
+def public_record(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A key's row without its hash."""
     return {name: row[name] for name in _PUBLIC}

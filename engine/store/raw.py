@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -92,6 +92,17 @@ class RawCursor:
         if self._is_sqlite:
             return self._dumps(value)
         return self._jsonb(value, dumps=self._dumps)
+
+    def json_text(self, value: Any) -> str:
+        """``value`` as the store's JSON text (for a statement that parses it itself)."""
+        return self._dumps(value)
+
+    def copy_rows(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """PostgreSQL only: stream ``rows`` through ``COPY ... FROM STDIN``."""
+        assert not self._is_sqlite, "COPY is PostgreSQL's"
+        with self._cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def load_json(self, value: Any) -> Any:
         """A JSON column's value as read (SQLite keeps text; psycopg already decoded it)."""

@@ -19,6 +19,7 @@ __all__ = [
     "decisions",
     "metadata",
     "outcomes",
+    "pairing_codes",
     "perk_usage",
     "perks",
     "retention_marks",
@@ -167,6 +168,19 @@ audit = sa.Table(
     sa.Column("action", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("detail", JSON, nullable=False),
+)
+
+# Migration 0010: a pairing code, kept as its SHA-256 only, spent on its first redemption.
+pairing_codes = sa.Table(
+    "pairing_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("site", sa.Text, nullable=False),
+    sa.Column("issued_by", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+    sa.Column("key_id", sa.String(32), nullable=True),
 )
 
 # How far retention has pruned each table (migration 0005): the next pass starts there, so

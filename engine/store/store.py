@@ -11,12 +11,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal
 
+from tierline.engine.store.bulk_customers import BulkCustomerStore
 from tierline.engine.store.customers import CustomerStore
 from tierline.engine.store.database import Database, utcnow
 from tierline.engine.store.decision_log import DecisionLogStore
 from tierline.engine.store.keys import KeyStore
 from tierline.engine.store.migrate import upgrade_database
 from tierline.engine.store.outcomes import OutcomeStore
+from tierline.engine.store.pairing import PairingStore
 from tierline.engine.store.perks import PerkStore
 from tierline.engine.store.privacy import PrivacyStore
 from tierline.engine.store.visits import VisitStore
@@ -30,15 +32,17 @@ Profiles = Literal["chain", "site"]
 
 class Store(
     CustomerStore,
+    BulkCustomerStore,
     DecisionLogStore,
     PerkStore,
     VisitStore,
     OutcomeStore,
     KeyStore,
+    PairingStore,
     PrivacyStore,
 ):
-    """Customers, decisions and the decision log, perks, visits, outcomes, API keys, the
-    audit log, erasure and retention.
+    """Customers, decisions and the decision log, perks, visits, outcomes, API keys and
+    tablet pairing codes, the audit log, erasure and retention.
 
     Open it with ``Store.open(url)``, which also migrates the schema to the newest version.
     """

@@ -26,6 +26,8 @@ PUBLIC = {
     # The staff page's shell holds no data; it asks the API with the key typed into it.
     "/display",
     "/display/{asset}",
+    # A tablet spends a pairing code here to get its first key (limited per address).
+    "/v1/pairing/redeem",
 }
 
 
@@ -49,6 +51,7 @@ MATRIX = [
     ("POST", "/v1/decisions/batch", {"items": [{"signals": PLAIN}]}, "pos"),
     ("GET", "/v1/customers/c-1", None, "pos"),
     ("PUT", "/v1/customers/c-1", {"signals": PLAIN}, "pos"),
+    ("POST", "/v1/customers/bulk", {"items": [{"customer_id": "c-1", "signals": PLAIN}]}, "pos"),
     ("DELETE", "/v1/customers/c-1", None, "admin"),
     ("POST", "/v1/visits", {"signals": PLAIN}, "pos"),
     ("GET", "/v1/visits", None, "staff"),
@@ -61,8 +64,10 @@ MATRIX = [
     ("POST", "/v1/models/rollback", None, "admin"),
     ("GET", "/v1/reports/day", None, "admin"),
     ("GET", "/v1/reports/drift", None, "admin"),
+    ("GET", "/v1/reports/uplift", None, "admin"),
     ("GET", "/v1/perks", None, "admin"),
     ("PUT", "/v1/perks/coffee", {"stock": 10}, "admin"),
+    ("POST", "/v1/pairing", {"minutes": 5}, "admin"),
 ]
 RANK = {"staff": 0, "pos": 1, "admin": 2}
 

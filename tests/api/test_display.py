@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -522,6 +523,67 @@ def test_the_manager_view_shows_revenue_by_tier_and_perks(live: Live, board: Boa
     page.get_by_test_id("floor-tab").click()
     expect(page.get_by_test_id("manager-view")).to_be_hidden()
     expect(page.get_by_test_id("visit-card").first).to_be_visible()
+
+
+def test_a_pairing_code_signs_a_fresh_tablet_in_once(
+    live: Live, board: Board, browser: Browser
+) -> None:
+    """The manager view issues a code shown big; a fresh browser profile types it and sees
+    the staff floor (no Manager tab) with its guests; the same code in another fresh
+    profile is refused with the API's message and stores nothing."""
+    page = board.page
+    sign_in(page, live.base, live.keys["admin"])
+    page.get_by_test_id("manager-tab").click()
+    page.get_by_test_id("pair-tablet").click()
+    expect(page.get_by_test_id("pairing-code")).to_have_text(
+        re.compile(r"^[2-9A-Z]{4}-[2-9A-Z]{4}$")
+    )
+    expect(page.get_by_test_id("pairing-expiry")).to_contain_text("Works once")
+    code = page.get_by_test_id("pairing-code").inner_text()
+    visit = check_in(live, PLAIN)
+
+    def fresh_tablet() -> tuple[Page, list[str]]:
+        context = browser.new_context(viewport={"width": 1024, "height": 768})
+        tablet = context.new_page()
+        tablet.set_default_timeout(10_000)
+        problems: list[str] = []
+        tablet.on("pageerror", lambda error: problems.append(str(error)))
+        tablet.on(
+            "console",
+            lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        tablet.goto(f"{live.base}/display")
+        tablet.get_by_test_id("pair-input").fill(code.lower())
+        tablet.get_by_test_id("pair-input").press("Enter")
+        return tablet, problems
+
+    tablet, problems = fresh_tablet()
+    try:
+        expect(tablet.get_by_test_id("sign-out")).to_be_visible()
+        expect(card_for(tablet, visit["ticket"])).to_be_visible()
+        expect(tablet.get_by_test_id("manager-tab")).to_be_hidden()
+        expect(tablet.get_by_test_id("site-name")).to_contain_text(SITE)
+        assert str(tablet.evaluate("sessionStorage.getItem('tierline.staffKey')")).startswith("tl_")
+        assert not problems, problems
+    finally:
+        tablet.context.close()
+
+    second, problems = fresh_tablet()
+    try:
+        expect(second.get_by_test_id("error-message")).to_contain_text("already used")
+        expect(second.get_by_test_id("pair-input")).to_be_visible()
+        expect(second.get_by_test_id("sign-out")).to_be_hidden()
+        assert second.evaluate("sessionStorage.length + localStorage.length") == 0
+        assert not problems, problems
+    finally:
+        second.context.close()
+    [(name,)] = rows(
+        live.db,
+        "SELECT k.name FROM api_keys k JOIN pairing_codes p ON p.key_id = k.id "
+        "WHERE k.role = 'staff' AND k.site = ?",
+        SITE,
+    )
+    assert name.startswith("tablet paired ")
 
 
 def test_the_manager_view_lists_a_drifted_signal(

@@ -232,6 +232,21 @@ def test_tampered_champion_is_refused_when_scoring(trained: Trained, tmp_path: P
             "No champion",
         ),
         (("generate", "--customers", "0", "--out", "{tmp}/g.csv"), "customers"),
+        (
+            (
+                "score",
+                "--data",
+                "{data}",
+                "--out",
+                "{tmp}/o.csv",
+                "--models",
+                "{models}",
+                "--sep",
+                ":",
+            ),
+            "--sep",
+        ),
+        (("evaluate", "--data", "{data}", "--models", "{models}", "--decimal", ";"), "--decimal"),
     ],
 )
 def test_bad_input_is_refused_with_exit_2(
@@ -270,18 +285,16 @@ def test_help_has_examples() -> None:
 
 
 def test_readme_quick_start_on_a_hand_written_export(tmp_path: Path) -> None:
-    """The README's train and score steps work on a messy CRM export the tests did not generate."""
+    """The README's train and score steps work on a messy CRM export the tests did not
+    generate; its 60 customers hold out too few to promote on without --promote always."""
     fixtures = Path(__file__).resolve().parents[1] / "fixtures"
     models, out = tmp_path / "models", tmp_path / "scored.csv"
-    proc = run(
-        "train",
-        "--data",
-        str(fixtures / "crm_export.csv"),
-        "--spec",
-        str(fixtures / "crm_export.toml"),
-        "--models",
-        str(models),
-    )
+    train = ("train", "--data", str(fixtures / "crm_export.csv"))
+    train += ("--spec", str(fixtures / "crm_export.toml"), "--models", str(models))
+    proc = run(*train)
+    assert proc.returncode == 0, proc.stderr
+    assert "not promoted" in proc.stdout and "too few to trust" in proc.stdout
+    proc = run(*train, "--promote", "always")
     assert proc.returncode == 0, proc.stderr
     assert "macro_f1" in proc.stdout and "promoted to champion" in proc.stdout
     proc = run(
@@ -347,6 +360,50 @@ def test_bad_data_files_are_refused_with_exit_2(
     )
     assert_refused(proc, needle)
     assert not models.exists() or not any(models.glob("v*"))
+
+
+def test_every_data_problem_is_listed_at_once(trained: Trained, tmp_path: Path) -> None:
+    """Bad cells in several columns are all named with their lines in one run: exit 2,
+    no model written."""
+    frame = pd.read_csv(trained.data, dtype=str, keep_default_na=False).head(50)
+    frame.loc[3, "visits_90d"] = "twelve"
+    frame.loc[9, "visits_90d"] = "€12,50"
+    frame.loc[5, "loyalty_member"] = "maybe"
+    frame.loc[7, "tier"] = "gold"
+    data = tmp_path / "bad.csv"
+    frame.to_csv(data, index=False)
+    models = tmp_path / "models"
+    proc = run(
+        "train", "--data", str(data), "--spec", str(EXAMPLES / "demo.toml"), "--models", str(models)
+    )
+    assert_refused(proc, "has 4 problems; fix them all, then run again")
+    for needle in (
+        "'twelve' (line 5)",
+        "'€12,50' (line 11)",
+        "'maybe' (line 7)",
+        "'gold' (line 9)",
+    ):
+        assert needle in proc.stderr, proc.stderr
+    assert "--decimal ," in proc.stderr  # the amount gets money advice
+    assert not models.exists() or not any(models.glob("v*"))
+
+
+def test_european_export_trains_and_scores(tmp_path: Path) -> None:
+    """A semicolon, decimal-comma, Windows-1252 export with € amounts trains as it is, and
+    scores with the dialect forced."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    data, models, out = fixtures / "crm_export_eu.csv", tmp_path / "models", tmp_path / "s.csv"
+    spec = str(fixtures / "crm_export.toml")
+    # Sixty customers are too few for an automatic promotion; the dialect is what is tested.
+    promote = ("--promote", "always")
+    proc = run("train", "--data", str(data), "--spec", spec, "--models", str(models), *promote)
+    assert proc.returncode == 0, proc.stderr
+    forced = ("--sep", ";", "--decimal", ",")
+    proc = run("score", "--data", str(data), "--out", str(out), "--models", str(models), *forced)
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_csv(out, dtype={"Client No": str})
+    source = pd.read_csv(fixtures / "crm_export.csv", dtype=str)
+    assert scored["Client No"].tolist() == source["Client No"].tolist()
 
 
 def test_single_class_target_is_refused(trained: Trained, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""`tierline customers erase` and `prune` as an admin runs them: a real process, a real store."""
+"""`tierline customers import`, `erase` and `prune` as an admin runs them: a real process,
+a real store."""
 
 from __future__ import annotations
 
@@ -6,12 +7,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from tests.api.conftest import site_key
 from tests.cli.test_cli import assert_refused, run
-from tests.conftest import record_vip_decision
+from tests.conftest import Trained, record_vip_decision
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
+from tierline.engine.registry import Registry
 from tierline.engine.store import Store
 from tierline.engine.store.privacy import ERASE_ACTION
+from tierline.training.data import load_customers
 
 GUEST = "guest-3b8f0"
 CUES = [{"code": "brand_dessert", "text": "Dessert with the Porsche logo", "perk": None}]
@@ -72,3 +80,84 @@ def test_prune_without_a_usable_retention_is_refused(
     with a message naming the fix."""
     url = f"sqlite:///{tmp_path / 'x.db'}"
     assert_refused(run("customers", "prune", env={"TIERLINE_DATABASE_URL": url, **env}), needle)
+
+
+# -- customers import ----------------------------------------------------------------------
+
+
+def _import(data: Path, models: Path, url: str, *extra: str, profiles: str = "chain"):
+    env = {"TIERLINE_DATABASE_URL": url, "TIERLINE_PROFILES": profiles}
+    return run("customers", "import", "--data", str(data), "--models", str(models), *extra, env=env)
+
+
+def test_import_then_a_lookup_by_id_alone_decides_as_batch_scoring(
+    trained: Trained, url: str
+) -> None:
+    """`customers import --json` stores every row (a rerun changes nothing); the API then
+    answers a lookup by id alone with the imported signals, and a decision by id alone
+    gives the tier and score that batch scoring of the same file gives."""
+    proc = _import(trained.data, trained.models, url, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["rows"] == summary["inserted"] == 6000
+    assert (summary["scope"], summary["model_version"]) == ("chain", trained.result.version)
+    again = json.loads(_import(trained.data, trained.models, url, "--json").stdout)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 6000)
+
+    frame = load_customers(trained.data, trained.spec, with_target=False).head(40)
+    scored = Registry(trained.models).load().score_frame(frame)
+    settings = Settings(database_url=url, models=str(trained.models))
+    with TestClient(create_app(settings)) as client:
+        key = site_key(client, "pos")
+        first = client.get(f"/v1/customers/{frame['customer_id'].iloc[0]}", headers=key)
+        assert first.status_code == 200, first.text
+        signals = first.json()["signals"]
+        assert signals["loyalty_member"] in (True, False) and "tier" not in signals
+        assert signals["visits_90d"] == int(frame["visits_90d"].iloc[0])
+        assert signals["signup_date"] == frame["signup_date"].iloc[0].isoformat()
+        for row in scored.itertuples():
+            answer = client.post(
+                "/v1/decisions", json={"customer_id": row.customer_id}, headers=key
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["tier"] == row.tier
+            assert answer.json()["score"] == pytest.approx(row.score, abs=1e-9)
+
+
+def test_import_lists_every_bad_row_and_writes_nothing(trained: Trained, tmp_path: Path) -> None:
+    """Three bad rows (an id the API cannot read, an infinite number, a NUL) are listed
+    in one refusal with their row numbers, exit 2, and no profile is stored."""
+    frame = pd.read_csv(trained.data, dtype=str, keep_default_na=False)
+    frame.loc[3, "visits_90d"] = "inf"
+    frame.loc[5, "customer_id"] = "guest 5"
+    frame.loc[7, "campaign"] = "spring\x00menu"
+    bad = tmp_path / "crm.csv"
+    frame.to_csv(bad, index=False)
+    url = f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
+    proc = _import(bad, trained.models, url)
+    assert_refused(proc, "3 rows of crm.csv cannot be imported (nothing was written)")
+    for needle in ("row 4 (id '00000004'): 'visits_90d' is inf", "row 6 (id 'guest 5')", "row 8"):
+        assert needle in proc.stderr
+    with Store.open(url) as store:
+        assert store.get_customer(str(frame.loc[0, "customer_id"]), scope="") is None
+
+
+def test_import_writes_the_scope_the_server_reads(trained: Trained, tmp_path: Path) -> None:
+    """Under TIERLINE_PROFILES=site an import needs --site and writes that site's
+    profiles; under chain (the default) --site is refused, since no site would read them."""
+    url = f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
+    assert_refused(_import(trained.data, trained.models, url, "--site", "lyon"), "drop --site")
+    assert_refused(_import(trained.data, trained.models, url, profiles="site"), "pass --site")
+    proc = _import(trained.data, trained.models, url, "--site", "lyon", profiles="site")
+    assert proc.returncode == 0, proc.stderr
+    assert "6,000 new" in proc.stderr
+    customer = str(pd.read_csv(trained.data, dtype=str)["customer_id"].iloc[0])
+    with Store.open(url) as store:
+        assert store.get_customer(customer, scope="lyon") is not None
+        assert store.get_customer(customer, scope="") is None
+
+
+def test_import_without_a_champion_is_refused(demo_csv: Path, tmp_path: Path) -> None:
+    """With no champion to type the file by, the import exits 2 and says how to get one."""
+    url = f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
+    assert_refused(_import(demo_csv, tmp_path / "models", url), "No champion model")

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.conftest import Trained
 from tierline.engine.linear import LinearModel, LinearPlan
 
 
@@ -79,3 +80,30 @@ def test_outputs_follow_the_kind_and_survive_json(kind: str, outputs: int) -> No
     again = LinearModel.from_json(json.loads(json.dumps(model.to_json())))
     assert np.array_equal(again.predict(X), out)
     assert np.array_equal(again.contributions(X), model.contributions(X))
+
+
+def test_a_signal_the_model_does_not_read_is_never_a_reason(trained: Trained) -> None:
+    """A model whose only input is one signal explains every customer with that signal
+    alone: signals with no effect are not listed as raising anything."""
+    from tierline.engine.model import TierModel
+    from tierline.engine.registry import Registry
+
+    base = Registry(trained.models).load()
+    X = base.features.transform_record({"visits_90d": 3})[None, :]
+    plan = LinearPlan.fit(np.repeat(X, 30, axis=0), n_cat=len(base.spec.categorical))
+    coef = np.zeros((3, sum(plan.widths)))
+    position = list(base.features.feature_names_out_).index("visits_90d")
+    start = int(np.cumsum([0, *plan.widths])[position])
+    coef[0, start] = 1.0
+    rows = np.repeat(X, 30, axis=0)
+    rows[:, position] = np.arange(30)
+    linear = LinearModel.from_fit(
+        kind="class", plan=LinearPlan.fit(rows, n_cat=plan.n_cat), coef=coef,
+        intercept=np.zeros(3), X=rows,
+    )  # fmt: skip
+    model = TierModel(
+        version="v-test", spec=base.spec, features=base.features, policy=base.policy,
+        playbook=base.playbook, booster=None, linear=linear, metadata={},
+    )  # fmt: skip
+    scored = model.score_record({"visits_90d": 29, "campaign": "spring"}, explain=True)
+    assert [r.feature for r in scored.reasons] == ["visits_90d"]

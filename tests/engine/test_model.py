@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.conftest import Trained
 from tierline.engine.registry import Registry
@@ -76,3 +77,32 @@ def test_unknown_signals_and_empty_records_still_score(trained: Trained) -> None
     assert odd.tier in model.spec.tiers
     batch = model.score_frame(pd.DataFrame({"customer_id": ["x"], "campaign": ["never-seen-🎉"]}))
     assert batch["tier"][0] == odd.tier
+
+
+@pytest.mark.parametrize("spec_file", ["demo.toml", "binary.toml"])
+def test_reasons_support_the_tier_given(
+    trained: Trained, tmp_path_factory: pytest.TempPathFactory, spec_file: str
+) -> None:
+    """Every reason pushes towards the tier given: a class's own probability up; for a
+    score, up for a cut tier and down for the default tier; never a signal against it."""
+    from tests.conftest import EXAMPLES
+    from tierline.engine.spec import load_spec
+    from tierline.training.train import train
+
+    models = trained.models
+    if spec_file != "demo.toml":
+        models = tmp_path_factory.mktemp("reasons")
+        spec = load_spec(EXAMPLES / spec_file)
+        train(data_path=trained.data, spec=spec, models=models, promote="always", threads=1)
+    model = Registry(models).load()
+    frame = load_customers(trained.data, model.spec, with_target=False).head(120)
+    cut = {name for name, _ in model.policy.thresholds}
+    seen = set()
+    for record in frame.to_dict("records"):
+        scored = model.score_record(record, explain=True)
+        if scored.rule is not None:
+            continue
+        seen.add(scored.tier)
+        want = 1 if (spec_file == "demo.toml" or scored.tier in cut) else -1
+        assert all(r.effect * want > 0 for r in scored.reasons), (scored.tier, scored.reasons)
+    assert len(seen) >= 2

@@ -44,6 +44,7 @@ TABLES = {
     "perk_usage",
     "api_keys",
     "audit",
+    "pairing_codes",
     "retention_marks",
     "alembic_version",
 }

@@ -28,6 +28,7 @@ from tierline.engine.values import (
 )
 from tierline.training.data import (
     SUPPORTED,
+    CsvDialect,
     check_output_path,
     data_fingerprint,
     load_customers,
@@ -349,15 +350,15 @@ def test_unsupported_extension(tmp_path: Path) -> None:
         ("fake.csv.gz", b"customer_id,tier\n1,vip\n", r"'fake\.csv\.gz' cannot be read as gzip"),
         ("binary.csv", bytes(range(256)) * 4, r"'binary\.csv' cannot be read as CSV"),
         (
-            "latin1.csv",
-            f"{HEADER}\n001,2026-03-01,Caf\xe9,1,yes,no,vip\n".encode("latin-1"),
-            "UTF-8",
+            "neither.csv",
+            f"{HEADER}\n001,2026-03-01,Caf".encode() + b"\x81\xe9,1,yes,no,vip\n",
+            r"'neither\.csv' is neither UTF-8 nor Windows-1252/Latin-1 text \(byte 0x81 on line 2\)",
         ),
         ("ragged.csv", f"{HEADER}\n001,2026-03-01,a,1\n".encode(), r"'ragged\.csv' cannot be read"),
     ],
 )
 def test_unreadable_files(tmp_path: Path, name: str, content: bytes, pattern: str) -> None:
-    """Empty, header-only, corrupt, binary, non-UTF-8 and ragged files raise a DataError."""
+    """Empty, header-only, corrupt, binary, undecodable and ragged files raise a DataError."""
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(DataError, match=pattern):
@@ -379,11 +380,11 @@ def test_headerless_file(tmp_path: Path) -> None:
         load_customers(path, _spec(), with_target=True)
 
 
-def test_semicolon_file_gets_a_delimiter_hint(tmp_path: Path) -> None:
-    """A semicolon-separated export is named as such rather than as a missing column."""
+def test_semicolon_file_forced_as_commas_gets_a_delimiter_hint(tmp_path: Path) -> None:
+    """A semicolon-separated export read with a forced comma is named as such."""
     path = _csv(tmp_path, [r.replace(",", ";") for r in GOOD_ROWS], header=HEADER.replace(",", ";"))
-    with pytest.raises(DataError, match="looks separated by ';'"):
-        load_customers(path, _spec(), with_target=True)
+    with pytest.raises(DataError, match="looks separated by ';'; pass --sep ';'"):
+        load_customers(path, _spec(), with_target=True, dialect=CsvDialect(sep=","))
 
 
 def test_missing_declared_column_is_a_spec_error(tmp_path: Path) -> None:
@@ -419,7 +420,7 @@ def _bad(tmp_path: Path, row: str, *, spec: Spec | None = None, with_target: boo
 def test_numeric_column_holding_text(tmp_path: Path) -> None:
     """Text in a numeric column names the column, the value, the row and the file."""
     msg = (
-        "Column 'visits_90d' is declared numeric but holds 'twelve' (row 4) in data.csv; "
+        "Column 'visits_90d' is declared numeric but holds 'twelve' (line 5) in data.csv; "
         "fix the value or declare the column categorical"
     )
     with pytest.raises(DataError) as info:
@@ -429,7 +430,7 @@ def test_numeric_column_holding_text(tmp_path: Path) -> None:
 
 def test_boolean_column_holding_other_text(tmp_path: Path) -> None:
     """A boolean cell outside engine.values' spellings is named with the accepted spellings."""
-    with pytest.raises(DataError, match=r"'loyalty_member' .*'maybe' \(row 4\).*yes.*no"):
+    with pytest.raises(DataError, match=r"'loyalty_member' .*'maybe' \(line 5\).*yes.*no"):
         _bad(tmp_path, "004,2026-03-04,a,1,maybe,no,vip")
 
 
@@ -439,7 +440,7 @@ def test_nanosecond_times_as_pandas_writes_them_are_read(tmp_path: Path) -> None
     rows = [*GOOD_ROWS, "004,2026-03-04 10:11:12.123456789,a,1,yes,no,vip"]
     frame = load_customers(_csv(tmp_path, rows), _spec(), with_target=True)
     assert frame["signup_date"].iloc[3] == pd.Timestamp("2026-03-04 10:11:12.123456")
-    with pytest.raises(DataError, match=r"'soon' \(row 5\)"):
+    with pytest.raises(DataError, match=r"'soon' \(line 6\)"):
         load_customers(
             _csv(tmp_path, [*rows, "005,soon,a,1,yes,no,vip"]), _spec(), with_target=True
         )
@@ -449,7 +450,7 @@ def test_nanosecond_times_as_pandas_writes_them_are_read(tmp_path: Path) -> None
 def test_time_column_holding_other_text(tmp_path: Path, cell: str) -> None:
     """Dates that are not ISO or YYYYMMDD (or do not exist) name the value and the row."""
     with pytest.raises(
-        DataError, match=rf"'signup_date' .*'{re.escape(cell)}' \(row 4\) in data\.csv"
+        DataError, match=rf"'signup_date' .*'{re.escape(cell)}' \(line 5\) in data\.csv"
     ):
         _bad(tmp_path, f"004,{cell},a,1,yes,no,vip")
 
@@ -457,7 +458,7 @@ def test_time_column_holding_other_text(tmp_path: Path, cell: str) -> None:
 @pytest.mark.parametrize("cell", ["", "  ", "N/A"])
 def test_missing_id(tmp_path: Path, cell: str) -> None:
     """A row without an id names its row number."""
-    with pytest.raises(DataError, match=r"Column 'customer_id' has no id in row 4 of data\.csv"):
+    with pytest.raises(DataError, match=r"Column 'customer_id' has no id in line 5 of data\.csv"):
         _bad(tmp_path, f'"{cell}",2026-03-04,a,1,yes,no,vip')
 
 
@@ -465,14 +466,16 @@ def test_duplicate_ids(tmp_path: Path) -> None:
     """Duplicate ids name one duplicated id, how often it appears and how many rows repeat."""
     rows = [*GOOD_ROWS, "002,2026-03-04,a,1,yes,no,vip", "002,2026-03-05,a,1,yes,no,vip"]
     rows.append("003,2026-03-06,a,1,yes,no,vip")
-    with pytest.raises(DataError, match=r"'002' appears 3 times \(first in row 2\); 3 rows repeat"):
+    with pytest.raises(
+        DataError, match=r"'002' appears 3 times \(first on line 3\); 3 rows repeat"
+    ):
         load_customers(_csv(tmp_path, rows), _spec(), with_target=True)
 
 
 def test_unknown_tier_label(tmp_path: Path) -> None:
     """A label outside [tiers] names is named with the known tiers."""
     msg = (
-        "Column 'tier' holds unknown tier label 'gold' (row 4) in data.csv; "
+        "Column 'tier' holds unknown tier label 'gold' (line 5) in data.csv; "
         "known tiers: vip, standard, student"
     )
     with pytest.raises(DataError) as info:
@@ -483,7 +486,9 @@ def test_unknown_tier_label(tmp_path: Path) -> None:
 def test_missing_tier_labels(tmp_path: Path) -> None:
     """Rows without a label are counted."""
     rows = [*GOOD_ROWS, "004,2026-03-04,a,1,yes,no,", "005,2026-03-04,a,1,yes,no,N/A"]
-    with pytest.raises(DataError, match=r"'tier' has no value in 2 rows .*first: row 4"):
+    with pytest.raises(
+        DataError, match=r"'tier' has no value in 2 rows of data\.csv \(lines 5, 6\)"
+    ):
         load_customers(_csv(tmp_path, rows), _spec(), with_target=True)
 
 
@@ -531,8 +536,8 @@ def test_binary_target(tmp_path: Path, positive: Any, cells: list[str], want: li
     [
         (True, ["yes", "yes", "1"], r"single class \(every row is positive = true\)"),
         ("bought", ["a", "b", "c"], r"single class \(every row is not positive = 'bought'\)"),
-        (True, ["yes", "", "no"], r"'tier' has no value in 1 row .*row 2"),
-        (1, ["1", "zero", "0"], r"'tier' is the target .* holds 'zero' \(row 2\)"),
+        (True, ["yes", "", "no"], r"'tier' has no value in 1 row .*line 3"),
+        (1, ["1", "zero", "0"], r"'tier' is the target .* holds 'zero' \(line 3\)"),
     ],
 )
 def test_binary_target_errors(
@@ -549,15 +554,15 @@ def test_binary_text_label_differing_only_in_case(tmp_path: Path) -> None:
     rows = [
         r.rsplit(",", 1)[0] + f",{c}" for r, c in zip(GOOD_ROWS, ["yes", "Yes", "no"], strict=True)
     ]
-    with pytest.raises(DataError, match=r"'Yes' \(row 2\).*only in case"):
+    with pytest.raises(DataError, match=r"'Yes' \(line 3\).*only in case"):
         load_customers(_csv(tmp_path, rows), _target_spec("binary", "yes"), with_target=True)
 
 
 @pytest.mark.parametrize(
     ("cells", "pattern"),
     [
-        (["10", "-5", "0"], r"holds -5\.0 \(row 2\).*>= 0"),
-        (["10", "lots", "0"], r"holds 'lots' \(row 2\)"),
+        (["10", "-5", "0"], r"holds -5\.0 \(line 3\).*>= 0"),
+        (["10", "lots", "0"], r"holds 'lots' \(line 3\)"),
         (["10", "", "0"], r"no value in 1 row"),
     ],
 )
@@ -592,10 +597,15 @@ def test_entirely_missing_feature_is_allowed_when_scoring(tmp_path: Path) -> Non
     assert frame["visits_90d"].isna().all()
 
 
-def test_first_bad_column_is_reported(tmp_path: Path) -> None:
-    """With several bad columns, the error is about the first in spec order (deterministic)."""
-    with pytest.raises(DataError, match="signup_date"):
+def test_every_bad_column_is_reported_in_spec_order(tmp_path: Path) -> None:
+    """With several bad columns, every one is named, in spec order (deterministic)."""
+    with pytest.raises(DataError) as info:
         _bad(tmp_path, "004,someday,a,twelve,maybe,no,vip")
+    lines = str(info.value).splitlines()
+    assert lines[0] == "Data file 'data.csv' has 3 problems; fix them all, then run again:"
+    named = [re.search(r"Column '(\w+)'", line) for line in lines[1:]]
+    assert [m.group(1) for m in named if m] == ["signup_date", "visits_90d", "loyalty_member"]
+    assert all("(line 5)" in line for line in lines[1:])
 
 
 # -- transactions ----------------------------------------------------------------------------------
@@ -652,8 +662,8 @@ def test_transactions_missing_column(tmp_path: Path, drop: str, pattern: str) ->
     [
         (["1,2026-01-01,5,a,b,no,", "1,,5,a,b,no,"], r"'ts' has no value in 1 row"),
         (["1,2026-01-01,5,a,b,no,", "1,2026-01-02,,a,b,no,"], r"'amount' has no value in 1 row"),
-        (["1,2026-01-01,five,a,b,no,"], r"'amount' is the amount .* holds 'five' \(row 1\)"),
-        (["1,2026-01-01,5,a,b,no,", ",2026-01-02,5,a,b,no,"], r"'customer_id' has no id in row 2"),
+        (["1,2026-01-01,five,a,b,no,"], r"'amount' is the amount .* holds 'five' \(line 2\)"),
+        (["1,2026-01-01,5,a,b,no,", ",2026-01-02,5,a,b,no,"], r"'customer_id' has no id in line 3"),
     ],
 )
 def test_transactions_bad_values(tmp_path: Path, rows: list[str], pattern: str) -> None:

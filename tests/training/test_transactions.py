@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
+import statistics
 from typing import Any
 
 import numpy as np
@@ -57,6 +59,26 @@ EXPECTED_FEATURES: dict[str, list[float]] = {
     "count_90d": [1.0, 1.0, 3.0],
     "spend_365d": [40.0, 30.0, 47.0],
     "count_365d": [1.0, 1.0, 4.0],
+    # Purchase days: 00017 bought on 2025-01-01, 2025-04-01, 2026-01-01, 2026-03-01 and
+    # 2026-03-02 (gaps 90, 275, 59, 1); the cut-off's last day is 2026-03-31.
+    "repeat_days": [0.0, 0.0, 4.0],
+    "repeat_span_days": [0.0, 0.0, 425.0],
+    "age_days": [0.0, 58.0, 454.0],
+    "repeat_spend_mean": [NAN, NAN, 11.75],  # (7 + 50 + 10 - 20) / 4
+    "gap_std_days": [NAN, NAN, math.sqrt((90**2 + 275**2 + 59**2 + 1) / 4 - 106.25**2)],
+    "last_gap_days": [NAN, NAN, 1.0],
+    "overdue_ratio": [NAN, NAN, 29 / 106.25],
+    # (last - previous) / (|last| + |previous|): 00017 spent -20 then 10 in the two 30-day
+    # windows (one bill each), 40 (three bills) then nothing in the two 90-day windows.
+    "spend_trend_30d": [1.0, -1.0, -1.0],
+    "count_trend_30d": [1.0, -1.0, 0.0],
+    "spend_trend_90d": [1.0, 1.0, 1.0],
+    "count_trend_90d": [1.0, 1.0, 1.0],
+    # Without a fitted BG/NBD pair (only training fits one) the expectations are missing.
+    "bgnbd_purchases": [NAN, NAN, NAN],
+    "bgnbd_p_alive": [NAN, NAN, NAN],
+    "gg_spend": [NAN, NAN, NAN],
+    "btyd_value": [NAN, NAN, NAN],
 }
 
 
@@ -384,11 +406,43 @@ def reference(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
             inside = [a for d, a in zip(days, amounts, strict=True) if d <= window]
             record[f"spend_{window}d"] = float(sum(inside))
             record[f"count_{window}d"] = float(len(inside))
+        record.update(reference_purchase_days(mine, days))
         for position, column in enumerate(LOG_COLUMNS[3:], start=3):
             present = [r[position] for r in mine if not pd.isna(r[position])]
             record[column] = present[-1] if present else NAN
         out.append(record)
     return pd.DataFrame(out)
+
+
+def reference_purchase_days(mine: list[tuple[Any, ...]], days: list[float]) -> dict[str, float]:
+    """The purchase-day features of one customer's rows (in time order), computed plainly."""
+    spend: dict[pd.Timestamp, float] = {}
+    for r in mine:
+        spend[r[1].normalize()] = spend.get(r[1].normalize(), 0.0) + r[2]
+    dates = sorted(spend)
+    x = len(dates) - 1
+    gaps = [(b - a).days for a, b in itertools.pairwise(dates)]
+    span = (dates[-1] - dates[0]).days
+    age = (CUT - pd.Timedelta(days=1) - dates[0]).days
+    record = {
+        "repeat_days": float(x),
+        "repeat_span_days": float(span),
+        "age_days": float(age),
+        "repeat_spend_mean": sum(spend[d] for d in dates[1:]) / x if x else NAN,
+        "gap_std_days": statistics.pstdev(gaps) if x > 1 else NAN,
+        "last_gap_days": float(gaps[-1]) if x else NAN,
+        "overdue_ratio": (age - span) / (span / x) if x else NAN,
+    }
+    pairs = list(zip(days, [r[2] for r in mine], strict=True))
+    for window in (30, 90):
+        now = [a for d, a in pairs if d <= window]
+        then = [a for d, a in pairs if window < d <= 2 * window]
+        for what, a, b in (("spend", sum(now), sum(then)), ("count", len(now), len(then))):
+            scale = abs(a) + abs(b)
+            record[f"{what}_trend_{window}d"] = (a - b) / scale if scale else 0.0
+    for name in ("bgnbd_purchases", "bgnbd_p_alive", "gg_spend", "btyd_value"):
+        record[name] = NAN
+    return record
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
