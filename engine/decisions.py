@@ -21,6 +21,7 @@ from typing import Any
 
 from tierline.engine.errors import NotFound
 from tierline.engine.model import TierModel
+from tierline.engine.perk_offer import PerkOffer, offered_and
 from tierline.engine.playbook import Cue, Playbook
 from tierline.engine.signals import SOURCE_SIGNALS, ignored_signals, refuse_unknown
 from tierline.engine.store import Store, new_decision_id
@@ -90,6 +91,7 @@ class _CuePick:
     default_tier: str
     day: dt.date
     decision: dict[str, Any]
+    offer: PerkOffer | None = None
 
     @property
     def perks(self) -> Collection[str]:
@@ -101,7 +103,11 @@ class _CuePick:
             signals=self.signals,
             holdout=self.holdout,
             default_tier=self.default_tier,
-            available=lambda perk: take(perk, self.day),
+            available=(
+                (lambda perk: take(perk, self.day))
+                if self.offer is None
+                else offered_and(self.offer, lambda perk: take(perk, self.day))
+            ),
         )
         self.decision["cues"] = [_cue_dict(c) for c in cues]
         return self.decision["cues"]
@@ -120,12 +126,13 @@ def _decide_one(
     """The decision, its cues picked as if every perk were available, and the pick that
     takes its perks when it is stored (None when its cues name no perk: fewer perks
     available cannot bring one in)."""
+    offer: PerkOffer | None = None
     if model is None:
         playbook, default_tier = fallback.playbook, fallback.default_tier
         decision = _fallback_decision(fallback, customer_id, signals)
     else:
         playbook, default_tier = model.playbook, model.spec.default_tier
-        decision = _model_decision(model, customer_id, signals, explain=explain)
+        decision, offer = _model_decision(model, customer_id, signals, explain=explain)
     decision["ignored_signals"] = ignored
     if not any(cue["perk"] is not None for cue in decision["cues"]):
         return decision, None
@@ -137,6 +144,7 @@ def _decide_one(
         default_tier=default_tier,
         day=day,
         decision=decision,
+        offer=offer,
     )
     return decision, pick
 
@@ -167,7 +175,8 @@ def _fallback_decision(
 
 def _model_decision(
     model: TierModel, customer_id: str | None, signals: Mapping[str, Any], *, explain: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], PerkOffer | None]:
+    """The decision, and whether its give = "uplift" perks may be offered."""
     scored = model.score_record(signals, customer_id=customer_id, explain=explain)
     # A hard rule that decided the tier is the reason staff read first.
     rule = (
@@ -175,6 +184,8 @@ def _model_decision(
         if scored.rule
         else []
     )
+    # Whether an uplift perk pays is said whether or not the answer explains the tier.
+    perk_reasons = [] if scored.offer is None else scored.offer.reasons()
     return {
         "decision_id": new_decision_id(),
         "customer_id": customer_id,
@@ -183,6 +194,7 @@ def _model_decision(
         "score": scored.score,
         "cues": [_cue_dict(c) for c in scored.cues],
         "reasons": rule
+        + perk_reasons
         + [
             {"feature": r.feature, "value": r.value, "effect": r.effect, "text": r.text}
             for r in scored.reasons
@@ -190,7 +202,7 @@ def _model_decision(
         "model_version": scored.model_version,
         "holdout": scored.holdout,
         "degraded": False,
-    }
+    }, scored.offer
 
 
 def decide(

@@ -26,6 +26,7 @@ from tierline.engine.features import FeatureBuilder
 from tierline.engine.forest import Forest
 from tierline.engine.forest_probe import checked_forest
 from tierline.engine.linear import LinearModel
+from tierline.engine.perk_offer import PerkGate, PerkOffer, offered_and
 from tierline.engine.playbook import Cue, Playbook
 from tierline.engine.reasons import Reason, describe, join_texts, top_contributions
 from tierline.engine.signals import known_signals
@@ -116,6 +117,8 @@ class Scored:
     reasons: list[Reason] = field(default_factory=list)
     # The model's raw output per tier (class models), kept for ``probabilities``.
     outputs: tuple[tuple[str, ...], np.ndarray] | None = None
+    # Whether each give = "uplift" perk may be offered (None when the playbook has none).
+    offer: PerkOffer | None = None
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -159,6 +162,8 @@ class TierModel:
         self.linear = linear
         self.metadata = dict(metadata)
         self.uplift = uplift
+        # give = "uplift" perks bound to their uplift models (``Registry.load`` sets them).
+        self.perk_gates: dict[str, PerkGate] = {}
         self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
         # Built once here: a decision's ignored signals are its names missing from it.
         self.known_signals = known_signals(spec=spec, playbook=playbook)
@@ -226,6 +231,8 @@ class TierModel:
         self.single_row_predictor()
         if self.uplift is not None:
             self.uplift_row_predictors()
+        for gate in self.perk_gates.values():
+            gate.model.warm()
 
     # -- raw model output ----------------------------------------------------------
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
@@ -264,12 +271,16 @@ class TierModel:
                 scores=out if self.n_outputs > 1 else out[0], signals=signals
             )
         holdout = self.playbook.is_holdout(customer_id)
+        offer = PerkOffer(self.perk_gates, signals, holdout) if self.perk_gates else None
+        available = perk_available
+        if offer is not None:
+            available = offer if perk_available is None else offered_and(offer, perk_available)
         cues = self.playbook.cues_for(
             tier=decision.tier,
             signals=signals,
             holdout=holdout,
             default_tier=self.spec.default_tier,
-            available=perk_available,
+            available=available,
         )
         scored = Scored(
             tier=decision.tier,
@@ -280,6 +291,7 @@ class TierModel:
             cues=cues,
             model_version=self.version,
             outputs=(self.spec.tiers, out) if self.n_outputs > 1 else None,
+            offer=offer,
         )
         if explain:
             scored.reasons = self._reasons(

@@ -56,7 +56,8 @@ DEFAULT_PLAYBOOK = Path(__file__).with_name("default_playbook.toml")
 _TOP_KEYS = {"max_cues", "holdout_fraction", "tiers", "perks", "personal"}
 _TIER_KEYS = {"label", "color", "shape", "tickets", "cues"}
 _CUE_KEYS = {"code", "text", "perk"}
-_PERK_KEYS = {"text", "cost", "stock", "daily_budget"}
+_PERK_KEYS = {"text", "cost", "stock", "daily_budget", "give", "uplift_model", "arm"}
+GIVE_MODES = ("always", "uplift")
 _PERSONAL_KEYS = {"code", "text", "perk", "tiers", "when"}
 
 
@@ -69,6 +70,14 @@ class Perk:
     stock: int | None
     daily_budget: float | None
     text: str | None = None  # what people read (the manager's report); ``name`` is the key
+    # give = "uplift": offered only where the arm of version ``uplift_model`` pays.
+    give: str = "always"
+    uplift_model: str | None = None
+    arm: str | None = None
+
+    @property
+    def uplift_arm(self) -> str:
+        return self.arm or self.name
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,11 @@ class Playbook:
         except tomllib.TOMLDecodeError as exc:
             raise PlaybookError(f"{source} is not valid TOML: {exc}") from exc
         return _parse(data, text=text, tiers=tiers, source=source)
+
+    @property
+    def uplift_perks(self) -> dict[str, Perk]:
+        """The perks given only where an uplift model says they pay."""
+        return {n: p for n, p in self.perks.items() if p.give == "uplift"}
 
     # -- use -------------------------------------------------------------------------------
     def is_holdout(self, customer_id: str | None) -> bool:
@@ -354,12 +368,31 @@ def _perk(name: str, raw: Any, source: str) -> Perk:
         raise PlaybookError(f"{source}: [perks.{name}] daily_budget must be a number >= 0")
     if text is not None and (not isinstance(text, str) or not text.strip()):
         raise PlaybookError(f"{source}: [perks.{name}] text must be a non-empty string")
+    give, version, arm = p.get("give", "always"), p.get("uplift_model"), p.get("arm")
+    if give not in GIVE_MODES:
+        raise PlaybookError(
+            f'{source}: [perks.{name}] give must be "always" or "uplift", got {give!r}'
+        )
+    if give == "uplift" and (not isinstance(version, str) or not version.strip()):
+        raise PlaybookError(
+            f'{source}: [perks.{name}] give = "uplift" needs uplift_model, the model version '
+            f'whose uplift model decides who gets it (e.g. uplift_model = "v0007")'
+        )
+    if give != "uplift" and (version is not None or arm is not None):
+        raise PlaybookError(
+            f'{source}: [perks.{name}] uplift_model and arm apply only with give = "uplift"'
+        )
+    if arm is not None and (not isinstance(arm, str) or not arm.strip()):
+        raise PlaybookError(f"{source}: [perks.{name}] arm must be a non-empty string")
     return Perk(
         name=name,
         cost=float(cost),
         stock=stock,
         daily_budget=None if budget is None else float(budget),
         text=text,
+        give=give,
+        uplift_model=version,
+        arm=arm,
     )
 
 

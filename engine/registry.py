@@ -182,8 +182,10 @@ class Registry:
                 )
         return digests
 
-    def load(self, version: str | None = None) -> TierModel:
-        """Verify and load a version (the champion when ``version`` is None)."""
+    def load(self, version: str | None = None, *, gates: bool = True) -> TierModel:
+        """Verify and load a version (the champion when ``version`` is None), with the
+        uplift models its playbook's ``give = "uplift"`` perks name (unless ``gates`` is
+        False)."""
         # LightGBM, pandas and scikit-learn load here, not with the module: listing,
         # promoting and `tierline keys` start in a fraction of the time without them.
         import lightgbm as lgb
@@ -238,7 +240,7 @@ class Registry:
                 uplift = UpliftModel.load(
                     folder, treatment=spec.treatment, listed=listed, version=version
                 )
-            return TierModel(
+            model = TierModel(
                 version=version,
                 spec=spec,
                 features=features,
@@ -254,6 +256,17 @@ class Registry:
             raise
         except Exception as exc:  # any failure to rebuild a verified version is an artifact problem
             raise ArtifactError(f"Model version {version} cannot be loaded: {exc}") from exc
+        if gates and playbook.uplift_perks:
+            from tierline.engine.perk_offer import load_gates
+
+            # The deciding versions load without their own gates: one level, no cycles.
+            model.perk_gates = load_gates(
+                playbook,
+                lambda v: self.load(v, gates=False),
+                versions=self.versions(),
+                source=f"{version}/playbook.toml",
+            )
+        return model
 
     def _folder(self, version: str) -> Path:
         if not _VERSION_RE.match(version) or not (self.root / version).is_dir():

@@ -81,6 +81,22 @@ class UpliftModel:
             out[0, j] = float(predictors[j + 1](row)[0]) - base
         return out
 
+    def arm_net_row(
+        self, row: np.ndarray, predictors: Sequence[Callable[[np.ndarray], np.ndarray]], arm: int
+    ) -> float:
+        """One customer's net value of one arm (index into ``arms``): the column of
+        ``net(predict_uplift_row(...))``, with two predictions instead of one per arm."""
+        if self.learner == "s":
+            xa = np.empty(len(row) + 1, dtype=np.float64)
+            xa[:-1] = row
+            xa[-1] = 0.0
+            base = float(predictors[0](xa)[0])
+            xa[-1] = float(arm + 1)
+            lift = float(predictors[0](xa)[0]) - base
+        else:
+            lift = float(predictors[arm + 1](row)[0]) - float(predictors[0](row)[0])
+        return float(self.treatment.money(lift)) - self.treatment.cost_of(self.arms[arm])
+
     def n_inputs(self, n_features: int) -> int:
         """The width of the rows the boosters read (the S-learner's carries the arm too)."""
         return n_features + 1 if self.learner == "s" else n_features

@@ -1,8 +1,12 @@
 """The decision log as training data: one row per decision, labelled point in time.
 
 Each row holds the decision (``decision_id``, ``customer_id``, ``site``, ``decided_at``,
-``tier``, ``score``, ``model_version``, ``holdout``, ``perks``), every signal it was
-decided on as a column, and what happened after it and only after it:
+``tier``, ``score``, ``model_version``, ``holdout``, ``perks``, ``arm``), every signal it
+was decided on as a column, and what happened after it and only after it:
+
+* ``arm``: what the customer was given, as a ``[treatment]`` column reads it: "holdout"
+  for a held-out decision, else its perks sorted and joined with "+" ("brand_dessert+coffee"),
+  or "no perk". Never a value that reads as missing, so every row has an arm.
 
 * ``spend`` and ``converted``: the decision's own result. Its outcomes' spend (summed)
   and conversion (any outcome converted); without an outcome, its visit's spend once the
@@ -28,7 +32,9 @@ import numpy as np
 import pandas as pd
 
 from tierline.engine.decision_results import (
-    DECISION_COLUMNS,
+    DECISION_COLUMNS as LOGGED_COLUMNS,
+)
+from tierline.engine.decision_results import (
     RESULT_COLUMNS,
     Progress,
     decisions_with_results,
@@ -37,7 +43,19 @@ from tierline.engine.errors import DataError
 from tierline.engine.store import Store
 from tierline.training import data as data_io
 
-__all__ = ["DECISION_COLUMNS", "export", "export_frame", "horizon_columns"]
+__all__ = [
+    "DECISION_COLUMNS",
+    "HOLDOUT_ARM",
+    "NO_PERK_ARM",
+    "arm_of",
+    "export",
+    "export_frame",
+    "horizon_columns",
+]
+
+DECISION_COLUMNS = (*LOGGED_COLUMNS, "arm")
+HOLDOUT_ARM = "holdout"
+NO_PERK_ARM = "no perk"
 
 # A signal whose name an export column already has is written with this prefix.
 SIGNAL_PREFIX = "signal_"
@@ -98,6 +116,7 @@ def export_frame(
     frame["decided_at"] = frame["decided_at"].dt.tz_localize(None)
     visits_col, spend_col = horizon_columns(horizon_days)
     frame[visits_col], frame[spend_col] = _next(frame, horizon=horizon, now=now)
+    frame["arm"] = _arms(frame)
     keep = np.ones(len(frame), dtype=bool)
     if until is not None:
         keep = (frame["decided_at"] < pd.Timestamp(until).tz_convert(None)).to_numpy()
@@ -111,6 +130,22 @@ def export_frame(
         axis=1,
     )
     return frame[keep].reset_index(drop=True)
+
+
+def arm_of(perks: str, holdout: bool) -> str:
+    """The arm of one decision from its "|"-joined perks (see the module's docstring)."""
+    if holdout:
+        return HOLDOUT_ARM
+    given = sorted(p for p in perks.split("|") if p)
+    return "+".join(given) if given else NO_PERK_ARM
+
+
+def _arms(frame: pd.DataFrame) -> pd.Series:
+    # A log holds few distinct perk sets, so each is spelled once.
+    spelled = {p: arm_of(p, False) for p in frame["perks"].unique()}
+    arms = frame["perks"].map(spelled).astype(object)
+    arms[frame["holdout"].to_numpy(dtype=bool)] = HOLDOUT_ARM
+    return arms
 
 
 def _next(
