@@ -4,6 +4,7 @@ empty PostgreSQL schemas for the tests that run on both databases."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from tests.uplift_perk_data import Gated, build_gated
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec, load_spec
 from tierline.engine.store import Store
@@ -280,3 +283,30 @@ def url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="session")
+def gated(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Gated:
+    """A registry holding the demo experiment's uplift model (v0001) and a tier model
+    (v0002) whose playbook gives coffee only where v0001's coffee arm pays."""
+    return build_gated(demo_csv, tmp_path_factory.mktemp("perk-offer"))
+
+
+# The demo signals a till sends (features and what the rules read).
+API_SIGNALS = (
+    *("campaign", "landing_page", "channel", "device", "region", "car_brand"),
+    *("visits_90d", "visits_365d", "spend_365d", "avg_ticket", "days_since_last_visit"),
+    *("party_size", "booking_lead_days", "loyalty_member", "student_verified"),
+    "gift_card_buyer",
+)
+
+
+def api_signals(row: pd.Series) -> dict[str, Any]:
+    """A demo customer's row as the API takes its signals: plain values, a missing one absent."""
+    out = {}
+    for name in API_SIGNALS:
+        value = row[name]
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            continue
+        out[name] = value.item() if hasattr(value, "item") else value
+    return out

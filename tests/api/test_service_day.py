@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.cli.test_cli import run
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, api_signals
 from tierline.api.app import create_app
 from tierline.api.settings import Settings
 from tierline.engine.registry import Registry
@@ -29,12 +29,6 @@ from tierline.training.demo_data import generate_customers
 from tierline.training.train import train
 
 STORE_SPEC = EXAMPLES / "store.toml"
-SIGNALS = (
-    *("campaign", "landing_page", "channel", "device", "region", "car_brand"),
-    *("visits_90d", "visits_365d", "spend_365d", "avg_ticket", "days_since_last_visit"),
-    *("party_size", "booking_lead_days", "loyalty_member", "student_verified"),
-    "gift_card_buyer",
-)
 FIRST_DAYS_AGO = 200
 RETURN_EVERY_DAYS = 15
 
@@ -62,16 +56,6 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-def _signals(row: pd.Series) -> dict[str, Any]:
-    out = {}
-    for name in SIGNALS:
-        value = row[name]
-        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-            continue
-        out[name] = value.item() if hasattr(value, "item") else value
-    return out
-
-
 def _serve_a_season(client: TestClient, pos: dict[str, str]) -> list[tuple[str, int]]:
     """Each customer comes once, then every 15 days as often as their recent visits say,
     spending their usual ticket each time; returns (decision id, days ago) pairs."""
@@ -82,7 +66,7 @@ def _serve_a_season(client: TestClient, pos: dict[str, str]) -> list[tuple[str, 
         ticket = 20.0 if math.isnan(row["avg_ticket"]) else round(float(row["avg_ticket"]), 2)
         for k in range(returns + 1):
             days_ago = FIRST_DAYS_AGO - k * RETURN_EVERY_DAYS
-            visits.append((row["customer_id"], _signals(row), days_ago, ticket))
+            visits.append((row["customer_id"], api_signals(row), days_ago, ticket))
     placed: list[tuple[str, int]] = []
     for start in range(0, len(visits), 100):
         chunk = visits[start : start + 100]

@@ -9,13 +9,13 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import site_key
-from tests.engine.test_perk_offer import LAPSING, REGULAR, Gated, gated  # noqa: F401
+from tests.uplift_perk_data import LAPSING, REGULAR, Gated
 from tierline.api.app import create_app
 from tierline.api.settings import Settings
 
 
 def test_the_served_decision_offers_the_perk_where_it_pays(
-    gated: Gated,  # noqa: F811
+    gated: Gated,
     tmp_path: Path,
 ) -> None:
     """Through POST /v1/decisions (explain=false), a lapsing customer gets the coffee with

@@ -4,74 +4,18 @@ the holdout, and still only while stock lasts; the playbook and registry refuse 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.uplift_perk_data import LAPSING, REGULAR, TIERS, Gated, playbook_text
 from tierline.engine.decisions import Fallback, decide
 from tierline.engine.errors import PlaybookError
 from tierline.engine.model import TierModel
 from tierline.engine.perk_offer import load_gates
-from tierline.engine.playbook import DEFAULT_PLAYBOOK, Perk, Playbook
+from tierline.engine.playbook import Perk, Playbook
 from tierline.engine.registry import Registry
-from tierline.engine.spec import load_spec
 from tierline.engine.store import Store
-from tierline.training.data import write_table
-from tierline.training.demo_uplift import generate_experiment
-from tierline.training.train import train
-
-TIERS = ("vip", "standard", "student")
-COFFEE_CUE = '{ code = "coffee_%s", text = "Offer a coffee on the house", perk = "coffee" }'
-# The demo experiment's coffee brings back lapsing customers and puts off regulars.
-LAPSING = {"visits_90d": 0, "visits_365d": 3, "days_since_last_visit": 120, "avg_ticket": 30.0}
-REGULAR = {"visits_90d": 9, "visits_365d": 30, "days_since_last_visit": 3, "avg_ticket": 30.0}
-
-
-def _playbook_text(perk_lines: str) -> str:
-    """The default playbook whose coffee has ``perk_lines`` and is a cue of every tier."""
-    text = DEFAULT_PLAYBOOK.read_text(encoding="utf-8")
-    text = text.replace("[perks.coffee]\n", f"[perks.coffee]\n{perk_lines}\n")
-    for tier, first in (("standard", '"serve_in_order"'), ("student", '"student_menu"')):
-        cue = COFFEE_CUE % tier
-        text = text.replace(f"  {{ code = {first}", f"  {cue},\n  {{ code = {first}")
-    return text
-
-
-@dataclass(frozen=True)
-class Gated:
-    models: Path
-    uplift_version: str
-    model: TierModel
-
-
-@pytest.fixture(scope="module")
-def gated(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Gated:
-    """A registry holding the demo experiment's uplift model (v0001) and a tier model
-    (v0002) whose playbook gives coffee only where v0001's coffee arm pays."""
-    work = tmp_path_factory.mktemp("perk-offer")
-    models = work / "models"
-    write_table(generate_experiment(6000, seed=3), work / "experiment.csv")
-    first = train(
-        data_path=work / "experiment.csv",
-        spec=load_spec(EXAMPLES / "uplift.toml"),
-        models=models,
-        promote="always",
-    )
-    playbook = work / "playbook.toml"
-    playbook.write_text(
-        _playbook_text(f'give = "uplift"\nuplift_model = "{first.version}"'), encoding="utf-8"
-    )
-    train(
-        data_path=demo_csv,
-        spec=load_spec(EXAMPLES / "demo.toml"),
-        models=models,
-        playbook_path=playbook,
-        promote="always",
-    )
-    return Gated(models=models, uplift_version=first.version, model=Registry(models).load())
 
 
 def _customer_id(model: TierModel, *, holdout: bool) -> str:
@@ -103,7 +47,7 @@ def test_a_playbook_perk_may_be_given_by_uplift() -> None:
     the version, with an unknown give, or with uplift_model on an always-given perk it is
     refused."""
     book = Playbook.from_text(
-        _playbook_text('give = "uplift"\nuplift_model = "v0007"'), tiers=TIERS, source="p"
+        playbook_text('give = "uplift"\nuplift_model = "v0007"'), tiers=TIERS, source="p"
     )
     coffee = book.perks["coffee"]
     assert (coffee.give, coffee.uplift_model, coffee.uplift_arm) == ("uplift", "v0007", "coffee")
@@ -114,7 +58,7 @@ def test_a_playbook_perk_may_be_given_by_uplift() -> None:
         ('uplift_model = "v0007"', 'apply only with give = "uplift"'),
     ]:
         with pytest.raises(PlaybookError, match=needle):
-            Playbook.from_text(_playbook_text(lines), tiers=TIERS, source="p")
+            Playbook.from_text(playbook_text(lines), tiers=TIERS, source="p")
 
 
 def test_a_perk_must_name_a_version_with_its_arm(gated: Gated) -> None:
@@ -124,7 +68,7 @@ def test_a_perk_must_name_a_version_with_its_arm(gated: Gated) -> None:
     tier_version = gated.model.version
 
     def bind(lines: str) -> dict[str, Any]:
-        book = Playbook.from_text(_playbook_text(lines), tiers=TIERS, source="p")
+        book = Playbook.from_text(playbook_text(lines), tiers=TIERS, source="p")
         return load_gates(book, registry.load, versions=registry.versions(), source="p")
 
     with pytest.raises(PlaybookError, match="'v0099' is not a model version"):

@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tests.api.test_service_day import _signals
 from tests.cli.test_cli import run
-from tests.conftest import COFFEE_CUE, EXAMPLES
+from tests.conftest import COFFEE_CUE, EXAMPLES, api_signals
 from tierline.engine.store import Store
 from tierline.training.demo_data import generate_customers
 from tierline.training.export import arm_of, export, export_frame
@@ -63,7 +62,7 @@ def _log_a_season(store: Store, clock: Clock, n: int) -> dict[str, str]:
                     "model_version": "v0001",
                     "holdout": holdout,
                     "degraded": False,
-                    "signals": _signals(row),
+                    "signals": api_signals(row),
                 }
             )
         ids = store.record_decisions(items)
