@@ -41,7 +41,7 @@ def put_customer(
     return store.upsert_customer(customer_id, body.signals, scope=store.profile_scope(key.site))
 
 
-@router.post("/bulk", response_model=BulkAnswer, responses=documented("customers_bulk", 413))
+@router.post("/bulk", response_model=BulkAnswer, responses=documented("customers_bulk", 400, 413))
 def bulk_customers(
     body: BulkCustomers, key: PosKey, store: StoreDep, settings: SettingsDep
 ) -> dict[str, Any]:
