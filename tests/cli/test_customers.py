@@ -125,12 +125,13 @@ def test_import_then_a_lookup_by_id_alone_decides_as_batch_scoring(
 
 
 def test_import_lists_every_bad_row_and_writes_nothing(trained: Trained, tmp_path: Path) -> None:
-    """Three bad rows (an id the API cannot read, an infinite number, a NUL) are listed
-    in one refusal with their row numbers, exit 2, and no profile is stored."""
+    """Three bad rows (an id the API cannot read, an infinite number, a text longer than a
+    profile may hold) are listed in one refusal with their row numbers, exit 2, and no
+    profile is stored. (A NUL byte makes the whole file binary: tests/training/test_dialect.py.)"""
     frame = pd.read_csv(trained.data, dtype=str, keep_default_na=False)
     frame.loc[3, "visits_90d"] = "inf"
     frame.loc[5, "customer_id"] = "guest 5"
-    frame.loc[7, "campaign"] = "spring\x00menu"
+    frame.loc[7, "campaign"] = "spring menu " * 6000
     bad = tmp_path / "crm.csv"
     frame.to_csv(bad, index=False)
     url = f"sqlite:///{tmp_path / 'var' / 'tierline.db'}"
@@ -138,6 +139,7 @@ def test_import_lists_every_bad_row_and_writes_nothing(trained: Trained, tmp_pat
     assert_refused(proc, "3 rows of crm.csv cannot be imported (nothing was written)")
     for needle in ("row 4 (id '00000004'): 'visits_90d' is inf", "row 6 (id 'guest 5')", "row 8"):
         assert needle in proc.stderr
+    assert "longer than 60,000 characters" in proc.stderr
     with Store.open(url) as store:
         assert store.get_customer(str(frame.loc[0, "customer_id"]), scope="") is None
 
