@@ -24,9 +24,9 @@ wrong sign is set to zero. LightGBM's
 
 The candidates after the first are fitted in parallel with joblib (threads: LightGBM and
 the linear solvers release the GIL), each on a share of the cores; under
-``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. The search
-stops starting candidates once ``budget`` seconds have gone (default: twice the first
-candidate's time, which keeps training within about three times a single fit).
+``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. The other
+candidates start only while ``budget`` seconds have not gone (default: twice the first
+candidate's time); a started candidate runs to its end.
 """
 
 from __future__ import annotations
