@@ -70,16 +70,9 @@ class DecisionLogStore(StorePart):
         after = ""
         while True:
             with self._db.raw.transaction(write=False, durable=True) as cur:
-                where, params = ["id > ?"], [after]
-                if site is not None:
-                    where.append("site = ?")
-                    params.append(site)
-                if since is not None:
-                    where.append("created_at >= ?")
-                    params.append(cur.time(since))
-                if until is not None:
-                    where.append("created_at < ?")
-                    params.append(cur.time(until))
+                where, params = _window(
+                    cur, "", after=("id", after), site=site, since=since, until=until
+                )
                 sql = f"SELECT {_COLUMNS} FROM decisions WHERE {' AND '.join(where)}"
                 rows = cur.execute(f"{sql} ORDER BY id LIMIT ?", (*params, page)).fetchall()
                 if not rows:
@@ -128,16 +121,9 @@ class DecisionLogStore(StorePart):
             after: Any = "" if source == "outcome" else -1
             while True:
                 with self._db.raw.transaction(write=False, durable=True) as cur:
-                    where, params = [f"{id_column} > ?"], [after]
-                    if site is not None:
-                        where.append("d.site = ?")
-                        params.append(site)
-                    if since is not None:
-                        where.append("d.created_at >= ?")
-                        params.append(cur.time(since))
-                    if until is not None:
-                        where.append("d.created_at < ?")
-                        params.append(cur.time(until))
+                    where, params = _window(
+                        cur, "d.", after=(id_column, after), site=site, since=since, until=until
+                    )
                     sql = f"{select} WHERE {' AND '.join(where)} ORDER BY {id_column} LIMIT ?"
                     rows = cur.execute(sql, (*params, page)).fetchall()
                 if not rows:
@@ -155,3 +141,27 @@ class DecisionLogStore(StorePart):
                 if len(rows) < page:
                     break
                 after = rows[-1][0]
+
+
+def _window(
+    cur: Any,
+    table: str,
+    *,
+    after: tuple[str, Any],
+    site: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms of one keyset page of a window of decisions (``table``: the
+    decisions' alias with its dot, or "")."""
+    where, params = [f"{after[0]} > ?"], [after[1]]
+    if site is not None:
+        where.append(f"{table}site = ?")
+        params.append(site)
+    if since is not None:
+        where.append(f"{table}created_at >= ?")
+        params.append(cur.time(since))
+    if until is not None:
+        where.append(f"{table}created_at < ?")
+        params.append(cur.time(until))
+    return where, params
