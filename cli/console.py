@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BudgetOpt",
+    "DbOpt",
     "DecimalOpt",
     "JsonOpt",
     "ModelsOpt",
@@ -75,6 +76,15 @@ DecimalOpt = Annotated[
     typer.Option(
         "--decimal",
         help="The decimal mark of the CSV file's numbers: . or , (default: detected).",
+        show_default=False,
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="The store (default: $TIERLINE_DATABASE_URL or sqlite:///var/tierline.db).",
         show_default=False,
     ),
 ]

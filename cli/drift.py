@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tierline.cli.console import (
+    DbOpt,
     JsonOpt,
     ModelsOpt,
     database_url,
@@ -48,15 +49,7 @@ def drift(
     ] = None,
     as_json: JsonOpt = False,
     models: ModelsOpt = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            metavar="URL",
-            help="The store (default: $TIERLINE_DATABASE_URL or sqlite:///var/tierline.db).",
-            show_default=False,
-        ),
-    ] = None,
+    db: DbOpt = None,
 ) -> None:
     """PSI per signal between the decisions logged in a window (every site and model
     version) and the champion's training rows: below 0.1 stable, from 0.1 watch, from 0.25

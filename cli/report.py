@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tierline.cli.console import ModelsOpt, database_url, default_models, out
+from tierline.cli.console import DbOpt, ModelsOpt, database_url, default_models, out
 
 __all__ = ["report"]
 
@@ -21,16 +21,7 @@ def report(
     version: Annotated[
         str | None, typer.Argument(help="Model version (default: the champion).")
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            metavar="URL",
-            help="The store whose decisions the drift table reads "
-            "(default: $TIERLINE_DATABASE_URL or sqlite:///var/tierline.db).",
-            show_default=False,
-        ),
-    ] = None,
+    db: DbOpt = None,
 ) -> None:
     """Write a model version's report (one HTML file, charts inline, nothing fetched).
 
