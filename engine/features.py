@@ -189,6 +189,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                     )
                 return arr
             arr = values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+            arr += 0.0  # -0.0 becomes 0.0, as the record path gives
             arr[np.isnan(arr)] = np.nan  # one NaN bit pattern, as the record path gives
             return arr
         try:
