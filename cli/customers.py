@@ -138,7 +138,7 @@ def import_profiles(
         say(f"reading the champion's spec in {models}")
         version, spec = _champion_spec(models)
         say(f"reading {data.name}")
-        profiles = read_profiles(data, spec)
+        profiles = read_profiles(data, spec, model=version)
         with Store.open(settings.database_url, profiles=settings.profiles) as store:
             total = len(profiles)
             say(f"writing {total:,} profiles to {store.url}")

@@ -304,7 +304,9 @@ def score(
         model = Registry(models).load(version)
         say(f"reading {data.name}")
         btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
-        frame = load_for_scoring(data, model.spec, as_of=cutoff, btyd=btyd, dialect=dialect)
+        frame = load_for_scoring(
+            data, model.spec, as_of=cutoff, btyd=btyd, dialect=dialect, model=model.version
+        )
         say(f"scoring {len(frame):,} customers")
         scored = model.score_frame(frame, explain=reasons)
         say(f"writing {out_path}")

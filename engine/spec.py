@@ -244,17 +244,29 @@ class Spec:
             cols.append(self.treatment.column)  # training reads the arm; scoring never does
         return tuple(dict.fromkeys(cols))
 
-    def check_columns(self, columns: Iterable[str], *, source: str, with_target: bool) -> None:
-        """Raise ``SpecError`` naming the first declared column that ``columns`` lacks."""
+    def check_columns(
+        self,
+        columns: Iterable[str],
+        *,
+        source: str,
+        with_target: bool,
+        model: str | None = None,
+    ) -> None:
+        """Raise ``SpecError`` naming the first declared column that ``columns`` lacks.
+
+        ``model``: the version this spec travels in (scoring, evaluating), None when the
+        user passed the spec (training)."""
         present = set(columns)
         roles = self._roles()
         for col in self.input_columns(with_target=with_target):
             if col in present:
                 continue
-            role = roles.get(col, "used")
-            raise SpecError(
-                f"Column '{col}' is declared {role} in the spec but missing from {source}; "
-                f"add it to the data or remove it from the spec"
+            raise missing_column(
+                col,
+                roles.get(col, "used"),
+                source=source,
+                model=model,
+                signal=col != self.id and col in (*self.feature_columns, *self.rule_columns),
             )
 
     def _roles(self) -> dict[str, str]:
@@ -780,3 +792,21 @@ def _check_roles(spec: Spec, source: str) -> None:
         raise SpecError(
             f"{source}: [features] declares no model inputs; list categorical, numeric or boolean columns"
         )
+
+
+def missing_column(
+    col: str, role: str, *, source: str, model: str | None, signal: bool
+) -> SpecError:
+    """The error for a declared column the data lacks, with the fix that is open: a
+    trained model's spec cannot change, so scoring with it asks for the column. ``signal``:
+    a feature or rule column, whose empty cells read as unknown (an id's cannot)."""
+    if model is None:
+        return SpecError(
+            f"Column '{col}' is declared {role} in the spec but missing from {source}; "
+            f"add it to the data or remove it from the spec"
+        )
+    return SpecError(
+        f"Column '{col}' is declared {role} in the spec of model {model} but missing from "
+        f"{source}; add the column to {source}"
+        + (" (a cell left empty reads as unknown)" if signal else "")
+    )

@@ -34,20 +34,22 @@ def load_for_scoring(
     as_of: dt.date | None = None,
     btyd: BtydFit | None = None,
     dialect: CsvDialect | None = None,
+    model: str | None = None,
 ) -> pd.DataFrame:
     """The rows to score: the customer table itself, or per-customer features of a log.
 
-    ``btyd`` is the model's fitted BG/NBD pair (``BtydFit.of_model``), reused as it is.
+    ``btyd`` is the model's fitted BG/NBD pair (``BtydFit.of_model``), reused as it is;
+    ``model`` is the version whose spec this is, named when a column is missing.
     """
     if spec.transactions is None:
         if as_of is not None:
             raise SpecError(
                 "--as-of applies to models trained on a transaction log; this model reads a customer table"
             )
-        return data_io.load_customers(path, spec, with_target=False, dialect=dialect)
+        return data_io.load_customers(path, spec, with_target=False, dialect=dialect, model=model)
     from tierline.training.transactions import scoring_frame
 
-    log = data_io.load_transactions(path, spec, dialect=dialect)
+    log = data_io.load_transactions(path, spec, dialect=dialect, model=model)
     return scoring_frame(log, spec, as_of=as_of, btyd=btyd)
 
 
@@ -57,14 +59,16 @@ def evaluate_model(
     """The model's metrics on labelled data (for a log: the backtest labels)."""
     spec = model.spec
     if spec.transactions is None:
-        frame = data_io.load_customers(path, spec, with_target=True, dialect=dialect)
+        frame = data_io.load_customers(
+            path, spec, with_target=True, dialect=dialect, model=model.version
+        )
         assert spec.target_column is not None
         target = spec.target_column
     else:
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
         btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
-        log = data_io.load_transactions(path, spec, dialect=dialect)
+        log = data_io.load_transactions(path, spec, dialect=dialect, model=model.version)
         frame = training_frame(log, spec, btyd=btyd)
         target = LABEL_COLUMN
     if len(frame) == 0:

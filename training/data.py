@@ -29,7 +29,7 @@ import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
 from tierline.engine.errors import DataError, SpecError
-from tierline.engine.spec import TRANSACTION_FEATURES, Rule, Spec
+from tierline.engine.spec import TRANSACTION_FEATURES, Rule, Spec, missing_column
 from tierline.training import columns as typed_columns
 from tierline.training.columns import BOOLEAN, ID, NUMBER, TEXT, TIME
 from tierline.training.dialect import (
@@ -75,15 +75,22 @@ class _DataFile:
 
 
 def load_customers(
-    path: str | Path, spec: Spec, *, with_target: bool, dialect: CsvDialect | None = None
+    path: str | Path,
+    spec: Spec,
+    *,
+    with_target: bool,
+    dialect: CsvDialect | None = None,
+    model: str | None = None,
 ) -> pd.DataFrame:
     """Read a customer table (one row per customer), typed by the spec, rows in file order.
 
-    ``dialect`` forces a CSV file's delimiter or decimal mark (default: sniffed). Raises
+    ``dialect`` forces a CSV file's delimiter or decimal mark (default: sniffed);
+    ``model`` names the version whose spec this is (its errors then ask for the data to
+    change, not the spec). Raises
     ``SpecError`` when a declared column is missing from the file and ``DataError`` when
     the file is unreadable or values do not fit their declared types (all of them listed).
     """
-    frame = _load_customers(path, spec, with_target=with_target, dialect=dialect)
+    frame = _load_customers(path, spec, with_target=with_target, dialect=dialect, model=model)
     _release_arrow_memory()
     return frame
 
@@ -95,13 +102,18 @@ def _release_arrow_memory() -> None:
 
 
 def _load_customers(
-    path: str | Path, spec: Spec, *, with_target: bool, dialect: CsvDialect | None
+    path: str | Path,
+    spec: Spec,
+    *,
+    with_target: bool,
+    dialect: CsvDialect | None,
+    model: str | None,
 ) -> pd.DataFrame:
     file = _open(path, dialect)
     header = _header(file)
     names = _names(header)
     _check_is_header(header, spec.input_columns(with_target=with_target), file)
-    spec.check_columns(names, source=file.name, with_target=with_target)
+    spec.check_columns(names, source=file.name, with_target=with_target, model=model)
     kinds = {spec.id: ID} | ({spec.time: TIME} if spec.time else {})
     for col, kind in _feature_kinds(spec, numeric=spec.numeric).items():
         kinds.setdefault(col, kind)  # a rule on the id or time column keeps that role's type
@@ -150,19 +162,22 @@ def _job(
 
 
 def load_transactions(
-    path: str | Path, spec: Spec, *, dialect: CsvDialect | None = None
+    path: str | Path, spec: Spec, *, dialect: CsvDialect | None = None, model: str | None = None
 ) -> pd.DataFrame:
     """Read a transaction log (one row per purchase), typed by the spec, rows in file order.
 
     The customer column repeats; per-customer feature columns are typed as in a customer
-    table. Raises ``SpecError`` for a missing column and ``DataError`` for bad values.
+    table; ``model`` as for ``load_customers``. Raises ``SpecError`` for a missing column
+    and ``DataError`` for bad values.
     """
-    frame = _load_transactions(path, spec, dialect=dialect)
+    frame = _load_transactions(path, spec, dialect=dialect, model=model)
     _release_arrow_memory()
     return frame
 
 
-def _load_transactions(path: str | Path, spec: Spec, *, dialect: CsvDialect | None) -> pd.DataFrame:
+def _load_transactions(
+    path: str | Path, spec: Spec, *, dialect: CsvDialect | None, model: str | None
+) -> pd.DataFrame:
     tx = spec.transactions
     if tx is None:
         raise SpecError(
@@ -177,7 +192,7 @@ def _load_transactions(path: str | Path, spec: Spec, *, dialect: CsvDialect | No
     if spec.time and spec.time not in kinds:
         kinds[spec.time] = TIME
     _check_is_header(header, tuple(kinds), file)
-    _check_transaction_columns(header, spec=spec, numeric=numeric, file=file)
+    _check_transaction_columns(header, spec=spec, numeric=numeric, file=file, model=model)
     wanted = [*kinds, *(c for c in spec.protected if c in _names(header) and c not in kinds)]
     table = _read(file, wanted, header)
 
@@ -448,10 +463,16 @@ def _rule_kind(rule: Rule) -> str:
 
 
 def _check_transaction_columns(
-    header: list[str], *, spec: Spec, numeric: tuple[str, ...], file: _DataFile
+    header: list[str],
+    *,
+    spec: Spec,
+    numeric: tuple[str, ...],
+    file: _DataFile,
+    model: str | None,
 ) -> None:
     assert spec.transactions is not None
     tx = spec.transactions
+    roles_tx = (tx.customer, tx.time, tx.amount)
     roles = {
         tx.customer: "the customer ([transactions] customer)",
         tx.time: "the transaction time ([transactions] time)",
@@ -467,12 +488,10 @@ def _check_transaction_columns(
         roles |= {c: f"a {key} feature ([features] {key})" for c in cols if c not in roles}
     roles |= {r.column: "in a [[tiers.rules]] rule" for r in spec.rules if r.column not in roles}
     present = _names(header)
+    signals = {*spec.categorical, *numeric, *spec.boolean, *spec.rule_columns} - set(roles_tx)
     for col, role in roles.items():
         if col not in present:
-            raise SpecError(
-                f"Column '{col}' is declared {role} in the spec but missing from {file.name}; "
-                f"add it to the data or remove it from the spec"
-            )
+            raise missing_column(col, role, source=file.name, model=model, signal=col in signals)
 
 
 # -- whole-column checks ----------------------------------------------------------------------

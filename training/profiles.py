@@ -32,14 +32,15 @@ _SHOWN = 50  # bad rows listed in the error; the count names the rest
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def read_profiles(path: str | Path, spec: Spec) -> list[Profile]:
+def read_profiles(path: str | Path, spec: Spec, *, model: str | None = None) -> list[Profile]:
     """The profiles of a customer table, in file order: ``(id, signals)`` with every
     column the spec reads from a customer table except the id and the target, the
     signals as JSON text ready for ``Store.upsert_customers``.
 
     Raises ``SpecError`` for a declared column missing from the file and ``DataError``
-    for a value that does not fit its type or the API's limits (every bad row at once)."""
-    frame = load_customers(path, spec, with_target=False)
+    for a value that does not fit its type or the API's limits (every bad row at once).
+    ``model``: the version whose spec this is."""
+    frame = load_customers(path, spec, with_target=False, model=model)
     return _profiles(frame, spec, source=Path(path).name)
 
 

@@ -70,6 +70,28 @@ def test_score_writes_one_row_per_customer_in_order(trained: Trained, tmp_path: 
     )
 
 
+def test_score_asks_for_a_missing_column_in_the_file(trained: Trained, tmp_path: Path) -> None:
+    """score on a file without a column the model reads names the column and the model and
+    asks for the column in the file, not for a spec change (score takes no spec)."""
+    data = tmp_path / "no_visits.csv"
+    pd.read_csv(trained.data, dtype=str).drop(columns=["visits_90d"]).to_csv(data, index=False)
+    proc = run(
+        "score",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "s.csv"),
+        "--models",
+        str(trained.models),
+    )
+    assert_refused(
+        proc, "Column 'visits_90d' is declared numeric ([features]) in the spec of model"
+    )
+    assert "add the column to no_visits.csv (a cell left empty reads as unknown)" in proc.stderr
+    assert "spec" not in proc.stderr.split(";", 1)[1]
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_score_with_reasons(trained: Trained, tmp_path: Path) -> None:
     """--reasons adds a readable reasons column."""
     out = tmp_path / "scored.csv"
