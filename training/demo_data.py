@@ -16,8 +16,9 @@ Columns
   /students, /gift-cards, /events, /offers) and ``channel`` (search, social, email, direct,
   referral, display), both depending on the campaign; ``device`` (mobile, desktop,
   tablet); ``region`` (eight districts, each with its usual distance).
-- ``car_brand``: seen by the valet, so missing for ~80 %; ten brands, of which porsche,
-  mercedes, bmw, audi and tesla (premium) go with well-off customers.
+- ``car_brand``: seen by the valet, so missing for ~80 %; ten brands, written as the
+  makers write them (a cue reads "Dessert with the Porsche logo"), of which Porsche,
+  Mercedes, BMW, Audi and Tesla (premium) go with well-off customers.
 - History as of ``DEMO_AS_OF``, every window capped by the customer's tenure:
   ``visits_365d`` >= ``visits_90d``; ``spend_365d`` (their bills); ``avg_ticket`` (spend
   per visit, missing without a visit in the year); ``days_since_last_visit`` (missing for
@@ -114,8 +115,8 @@ _REGIONS = (  # (district, median distance in km)
     ("old_town", 2.0), ("harbour", 4.0), ("university", 3.0), ("riverside", 5.0),
     ("north", 9.0), ("south", 8.0), ("east", 12.0), ("west", 10.0),
 )  # fmt: skip
-_PREMIUM_BRANDS = ("porsche", "mercedes", "bmw", "audi", "tesla")
-_BRANDS = (*_PREMIUM_BRANDS, "volkswagen", "toyota", "ford", "renault", "skoda")
+_PREMIUM_BRANDS = ("Porsche", "Mercedes", "BMW", "Audi", "Tesla")
+_BRANDS = (*_PREMIUM_BRANDS, "Volkswagen", "Toyota", "Ford", "Renault", "Skoda")
 _AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 _GENDERS = ("female", "male", "nonbinary", "undisclosed")
 _TIERS = ("vip", "standard", "student")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import PLAIN, VIP, Keys, assert_error, counts
+from tests.conftest import Trained, api_signals
 from tierline.api.app import create_app
 from tierline.api.settings import Settings
 
@@ -54,6 +56,26 @@ def test_batch_scores_each_item_like_a_single_call(client: TestClient, keys: Key
     singles = [client.post("/v1/decisions", json=i, headers=keys.pos).json() for i in items]
     assert [g["tier"] for g in got] == [s["tier"] for s in singles]
     assert len({g["decision_id"] for g in got}) == 2
+
+
+def test_a_demo_guests_car_brand_keeps_its_capitals_in_the_cue(
+    client: TestClient, keys: Keys, trained: Trained
+) -> None:
+    """The demo's valet-seen guests, decided over HTTP: every brand-dessert cue names the
+    brand exactly as the customer table wrote it ("Dessert with the Porsche logo")."""
+    frame = pd.read_csv(trained.data, dtype={"customer_id": str})
+    seen = frame[frame["car_brand"].notna()].nlargest(100, "spend_365d")
+    items = [{"signals": api_signals(row)} for _, row in seen.iterrows()]
+    r = client.post("/v1/decisions/batch", json={"items": items}, headers=keys.pos)
+    assert r.status_code == 200, r.text
+    texts = {
+        (brand, cue["text"])
+        for brand, decision in zip(seen["car_brand"], r.json()["items"], strict=True)
+        for cue in decision["cues"]
+        if cue["code"] == "car_dessert"
+    }
+    assert texts and {"Porsche", "BMW"} & {brand for brand, _ in texts}, texts
+    assert all(text == f"Dessert with the {brand} logo" for brand, text in texts), texts
 
 
 def test_stored_profile_is_merged_with_signals(client: TestClient, keys: Keys) -> None:

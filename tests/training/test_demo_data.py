@@ -232,10 +232,18 @@ def test_booking_lead_is_u_shaped() -> None:
     assert _value(booking_lead_days=np.nan) > ordinary
 
 
+def test_car_brands_are_written_as_their_makers_write_them(customers: pd.DataFrame) -> None:
+    """The valet's car brands keep their capitals ("Porsche", "BMW"), so a cue that names
+    one reads "Dessert with the Porsche logo", and match what a till sends."""
+    brands = set(customers["car_brand"].dropna())
+    assert {"Porsche", "BMW", "Skoda"} <= brands
+    assert all(brand[0].isupper() for brand in brands), brands
+
+
 def test_premium_car_counts_with_a_party() -> None:
     """A premium car adds far more for a party of four than for a couple."""
-    couple = _value(car_brand="porsche") - _value()
-    party = _value(car_brand="porsche", party_size=4) - _value(party_size=4)
+    couple = _value(car_brand="Porsche") - _value()
+    party = _value(car_brand="Porsche", party_size=4) - _value(party_size=4)
     assert party > couple + 1.0
 
 
