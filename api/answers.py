@@ -21,6 +21,7 @@ __all__ = [
     "CustomerAnswer",
     "DecisionAnswer",
     "DecisionBatchAnswer",
+    "DisplaySettings",
     "DriftAnswer",
     "ErasedAnswer",
     "ErrorBody",
@@ -174,6 +175,18 @@ class TierStyle(_Answer):
     shape: str
 
 
+class DisplaySettings(_Answer):
+    """How the staff display shows the key's site."""
+
+    source_chips: bool = Field(
+        description="Whether cards name where a guest came from (playbook `[display]`)."
+    )
+    locale: str | None = Field(
+        description="The site's BCP 47 locale for times (`TIERLINE_SITE_LOCALES`), or null: "
+        "the browser's own."
+    )
+
+
 class VisitListAnswer(_Answer):
     """The open visits at the key's site, newest first, with what the display needs."""
 
@@ -182,6 +195,7 @@ class VisitListAnswer(_Answer):
     degraded: bool
     model_version: str | None
     tiers: list[TierStyle]
+    display: DisplaySettings
     items: list[VisitAnswer]
 
 

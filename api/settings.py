@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     # "site=Zone,site=Zone"; a site not named here uses ``timezone``.
     site_timezones: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # The staff display's locale for times (BCP 47, e.g. "de-CH"); None: the browser's own.
+    locale: str | None = None
+    # "site=locale,site=locale"; a site not named here uses ``locale``.
+    site_locales: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -53,18 +58,22 @@ class Settings(BaseSettings):
     @field_validator("site_timezones", mode="before")
     @classmethod
     def _site_zones(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        zones: dict[str, str] = {}
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            site, sep, name = (s.strip() for s in item.partition("="))
-            if not sep or not site or site in zones:
-                raise ValueError(
-                    f"{item!r} is not a new 'site=Zone' pair; write it as "
-                    "'lyon-1=Europe/Paris,nyc=America/New_York', each site once"
-                )
-            zones[site] = name
-        return zones
+        return _site_pairs(value, "Zone", "lyon-1=Europe/Paris,nyc=America/New_York")
+
+    @field_validator("site_locales", mode="before")
+    @classmethod
+    def _site_locales(cls, value: Any) -> Any:
+        return _site_pairs(value, "locale", "zurich=de-CH,nyc=en-US")
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, tag: str | None) -> str | None:
+        return None if tag is None or not tag.strip() else _checked_locale(tag, "")
+
+    @field_validator("site_locales")
+    @classmethod
+    def _known_site_locales(cls, tags: dict[str, str]) -> dict[str, str]:
+        return {site: _checked_locale(tag, f" for site {site!r}") for site, tag in tags.items()}
 
     @field_validator("site_timezones")
     @classmethod
@@ -74,6 +83,38 @@ class Settings(BaseSettings):
     def zone_for(self, site: str) -> ZoneInfo:
         """The time zone of ``site``'s day (``ZoneInfo`` caches each zone it has read)."""
         return ZoneInfo(self.site_timezones.get(site, self.timezone))
+
+    def locale_for(self, site: str) -> str | None:
+        """The locale the staff display formats ``site``'s times in (None: the browser's)."""
+        return self.site_locales.get(site, self.locale)
+
+
+def _site_pairs(value: Any, what: str, example: str) -> Any:
+    """``"site=value,site=value"`` from the environment as a dict, each site once."""
+    if not isinstance(value, str):
+        return value
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        site, sep, name = (s.strip() for s in item.partition("="))
+        if not sep or not site or site in pairs:
+            raise ValueError(
+                f"{item!r} is not a new 'site={what}' pair; write it as '{example}', each site once"
+            )
+        pairs[site] = name
+    return pairs
+
+
+# A BCP 47 language tag's shape: a language, then subtags such as a script or a region.
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+
+
+def _checked_locale(tag: str, where: str) -> str:
+    tag = tag.strip()
+    if not _LOCALE.fullmatch(tag):
+        raise ValueError(
+            f"{tag!r}{where} is not a locale; use a BCP 47 tag such as 'de-CH' or 'en-US'"
+        )
+    return tag
 
 
 def _checked_zone(name: str, where: str) -> str:

@@ -26,6 +26,9 @@ A playbook is a TOML file (``default_playbook.toml`` ships with tierline)::
     tiers = ["vip"]
     when = { column = "car_brand", present = true }
 
+    [display]                    # the staff display
+    source_chips = true          # show where each guest came from (default false)
+
 Every tier gets at least one cue (nobody is "ignore"). Holdout is stable per customer: a
 hash of the id, so the same customer is always in or always out.
 """
@@ -53,12 +56,13 @@ __all__ = ["DEFAULT_PLAYBOOK", "Cue", "Perk", "Playbook", "TierPlay"]
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("default_playbook.toml")
 
-_TOP_KEYS = {"max_cues", "holdout_fraction", "tiers", "perks", "personal"}
+_TOP_KEYS = {"max_cues", "holdout_fraction", "tiers", "perks", "personal", "display"}
 _TIER_KEYS = {"label", "color", "shape", "tickets", "cues"}
 _CUE_KEYS = {"code", "text", "perk"}
 _PERK_KEYS = {"text", "cost", "stock", "daily_budget", "give", "uplift_model", "arm"}
 GIVE_MODES = ("always", "uplift")
 _PERSONAL_KEYS = {"code", "text", "perk", "tiers", "when"}
+_DISPLAY_KEYS = {"source_chips"}
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,11 @@ class Playbook:
         tiers: Mapping[str, TierPlay],
         perks: Mapping[str, Perk],
         personal: Sequence[_Personal],
+        source_chips: bool = False,
     ) -> None:
         self.text = text
+        # Off unless asked for: a campaign's name helps a host only where staff use them.
+        self.source_chips = source_chips
         self.max_cues = max_cues
         self.holdout_fraction = holdout_fraction
         self.tiers = dict(tiers)
@@ -504,6 +511,12 @@ def _parse(data: Mapping[str, Any], *, text: str, tiers: Sequence[str], source: 
                 cue=cue, tiers=None if only is None else frozenset(only), rule=rule, fields=fields
             )
         )
+    display = _keys(data.get("display", {}), _DISPLAY_KEYS, "[display]", source)
+    chips = display.get("source_chips", False)
+    if not isinstance(chips, bool):
+        raise PlaybookError(
+            f"{source}: [display] source_chips must be true or false, got {chips!r}"
+        )
     return Playbook(
         text=text,
         max_cues=max_cues,
@@ -511,4 +524,5 @@ def _parse(data: Mapping[str, Any], *, text: str, tiers: Sequence[str], source: 
         tiers=plays,
         perks=perks,
         personal=personal,
+        source_chips=chips,
     )

@@ -172,9 +172,15 @@ def trained(demo_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained
     return Trained(data=demo_csv, models=models, spec=spec, result=result)
 
 
-def champion_rewritten(models: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> str:
-    """Write the champion again as a new version whose metadata is ``change(metadata)``
-    (through the registry's own writer, so it verifies), and promote it."""
+def champion_rewritten(
+    models: Path,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    playbook: Callable[[str], str] = lambda text: text,
+) -> str:
+    """Write the champion again as a new version whose metadata is ``change(metadata)`` and
+    playbook ``playbook(text)`` (through the registry's own writer, so it verifies), and
+    promote it."""
     registry = Registry(models)
     old = registry.champion()
     assert old is not None
@@ -183,7 +189,7 @@ def champion_rewritten(models: Path, change: Callable[[dict[str, Any]], dict[str
         booster_text=(folder / "model.txt").read_text(encoding="utf-8"),
         features=json.loads((folder / "features.json").read_text(encoding="utf-8")),
         policy=json.loads((folder / "policy.json").read_text(encoding="utf-8")),
-        playbook_text=(folder / "playbook.toml").read_text(encoding="utf-8"),
+        playbook_text=playbook((folder / "playbook.toml").read_text(encoding="utf-8")),
         metadata=change(registry.metadata(old)),
     )
     registry.promote(version)

@@ -81,6 +81,10 @@
     upliftTimer: null,
     pairingTimer: null, // hides the manager's pairing code when it expires
     perkTexts: new Map(), // perk -> its playbook text, from the day report
+    // The listing's display settings: the site's locale (undefined: the browser's own) and
+    // whether cards name where a guest came from (the playbook's [display] source_chips).
+    locale: undefined,
+    sourceChips: false,
     // Bumped by every action that changes a visit, so a listing that was already on its
     // way when the action landed does not paint the old state back for a second.
     epoch: 0,
@@ -351,8 +355,12 @@
     return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")}`;
   }
 
+  function timeText(date, options = {}) {
+    return date.toLocaleTimeString(state.locale, { hour: "2-digit", minute: "2-digit", ...options });
+  }
+
   function clockText() {
-    return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return timeText(new Date(), { second: "2-digit" });
   }
 
   const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -563,6 +571,7 @@
       view.declined,
       view.decision && view.decision.degraded,
       state.tiersSig,
+      state.sourceChips,
     ]);
   }
 
@@ -604,7 +613,7 @@
     }
 
     setText(card.party, view.party_size ? `Party of ${view.party_size}` : "Party size not given");
-    card.source.replaceChildren(...sourceParts(view.source));
+    card.source.replaceChildren(...(state.sourceChips ? sourceParts(view.source) : []));
     card.source.hidden = card.source.childElementCount === 0;
 
     // The cues in force: an override's tier brings its own.
@@ -749,6 +758,9 @@
     state.role = data.role;
     state.site = data.site;
     setText(ui.site, data.site ? `· ${data.site}` : "");
+    const display = data.display || {};
+    state.locale = display.locale || undefined;
+    state.sourceChips = display.source_chips === true;
     ui.tabs.hidden = data.role !== "admin";
     if (data.role !== "admin" && state.view === "manager") showView("floor");
 
@@ -1152,6 +1164,7 @@
     hidePairingCode();
     ui.pairingExpiry.hidden = true;
     Object.assign(state, { key: null, role: null, site: null, view: "floor", lookup: "", filter: "all" });
+    Object.assign(state, { locale: undefined, sourceChips: false });
     state.tiers = new Map();
     state.tiersSig = "";
     state.closed.clear();
@@ -1258,7 +1271,7 @@
       setText(ui.pairingCode, data.code);
       ui.pairingCode.hidden = false;
       const expires = new Date(data.expires_at);
-      const until = expires.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      const until = timeText(expires);
       setText(ui.pairingExpiry, `Works once, until ${until}. Issue another for each tablet.`);
       ui.pairingExpiry.hidden = false;
       state.pairingTimer = setTimeout(() => {

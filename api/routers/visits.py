@@ -12,6 +12,7 @@ from tierline.api.deps import (
     ModelDep,
     OptionalIdempotencyKey,
     PosKey,
+    SettingsDep,
     StaffKey,
     StoreDep,
 )
@@ -61,11 +62,13 @@ def create_visit(
 
 
 @router.get("", response_model=VisitListAnswer, responses=documented("visits"))
-def list_visits(key: StaffKey, store: StoreDep, serving: ModelDep) -> dict[str, Any]:
+def list_visits(
+    key: StaffKey, store: StoreDep, serving: ModelDep, settings: SettingsDep
+) -> dict[str, Any]:
     """The open visits at the key's site, newest first, with what the staff display needs:
     each visit's decision, the tier in force, where the customer came from and the cues
-    already marked; plus each tier's label, colour and shape, and whether decisions are
-    coming from the fallback (``degraded``)."""
+    already marked; plus each tier's label, colour and shape, whether decisions are
+    coming from the fallback (``degraded``), and the display's settings for the site."""
     return {
         "site": key.site,
         "role": key.role,
@@ -75,6 +78,10 @@ def list_visits(key: StaffKey, store: StoreDep, serving: ModelDep) -> dict[str, 
             {"tier": t.tier, "label": t.label, "color": t.color, "shape": t.shape}
             for t in serving.playbook.tiers.values()
         ],
+        "display": {
+            "source_chips": serving.playbook.source_chips,
+            "locale": settings.locale_for(key.site),
+        },
         "items": store.list_open_visits(key.site),
     }
 

@@ -46,14 +46,25 @@ from tests.browser import (
     server_env,
     tierline,
 )
-from tests.conftest import ROOT, Trained, log_decisions, record_uplift_log, training_signals
+from tests.conftest import (
+    ROOT,
+    Trained,
+    champion_rewritten,
+    log_decisions,
+    record_uplift_log,
+    training_signals,
+)
 from tests.servers import free_port
 from tierline.api.routers.display import CSP
+from tierline.engine.registry import Registry
 from tierline.engine.store import Store
 
 SITE = "lyon"
 ZONE = "Europe/Berlin"  # the manager's day at SITE; SHOTS_SITE's is UTC
 SHOTS_SITE = "bistro"  # a site of its own, so the screenshots show only their guests
+LOCALES = f"{SITE}=de-CH,{SHOTS_SITE}=en-US"
+# The module's champion shows source chips (the trained playbook leaves them off).
+CHIPS_ON = "\n[display]\nsource_chips = true\n"
 STUDENT = {"student_verified": True, "campaign": "campus_flyer", "channel": "instagram"}
 DOCS = ROOT / "docs"
 # The screenshots are taken on every run; they replace the README's only when asked
@@ -93,8 +104,12 @@ def live(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("display")
     models = tmp / "models"
     shutil.copytree(trained.models, models)
+    champion_rewritten(models, lambda meta: meta, playbook=lambda text: text + CHIPS_ON)
     db = tmp / "display.db"
-    env = server_env(database=db, models=models) | {"TIERLINE_SITE_TIMEZONES": f"{SITE}={ZONE}"}
+    env = server_env(database=db, models=models) | {
+        "TIERLINE_SITE_TIMEZONES": f"{SITE}={ZONE}",
+        "TIERLINE_SITE_LOCALES": LOCALES,
+    }
     server = LiveServer(env=env, port=free_port(), log=tmp / "server.log")
     server.start()
     try:
@@ -222,6 +237,10 @@ def test_a_check_in_shows_within_two_seconds_with_tier_cues_and_source(
             {"vip": "VIP", "standard": "Standard"}[tier], ignore_case=True
         )
         expect(card.get_by_test_id("cue-text")).to_have_text([c["text"] for c in decision["cues"]])
+        if tier == "vip":  # a perk's text keeps the capitals its signal was written with
+            expect(card.get_by_test_id("cue-text")).to_contain_text(
+                ["Dessert with the Porsche logo"]
+            )
         expect(card.get_by_test_id("card-reason")).to_contain_text(decision["reasons"][0]["text"])
         expect(card.get_by_test_id("card-source")).to_contain_text(str(signals["campaign"]))
         expect(card.get_by_test_id("card-party")).to_contain_text(str(party))
@@ -240,6 +259,45 @@ def test_a_check_in_shows_within_two_seconds_with_tier_cues_and_source(
     expect(card_for(page, visit["ticket"])).to_be_hidden()
     for card in page.locator('[data-testid="visit-card"]:visible').all():
         expect(card).to_have_attribute("data-tier", "vip")
+
+
+def test_source_chips_follow_the_champions_playbook(live: Live, board: Board) -> None:
+    """Cards name where a guest came from only while the champion's playbook says
+    ``[display] source_chips = true``; a champion without it hides them within a poll."""
+    page = board.page
+    visit = check_in(live, {**PLAIN, "campaign": "chips_check"})
+    sign_in(page, live.base, live.keys["staff"])
+    source = card_for(page, visit["ticket"]).get_by_test_id("card-source")
+    expect(source).to_contain_text("chips_check")
+    registry = Registry(live.tmp / "models")
+    chips = registry.champion()
+    assert chips is not None
+    versions = registry.versions()
+    plain = versions[versions.index(chips) - 1]  # the one the fixture rewrote
+    registry.promote(plain)
+    try:
+        expect(source).to_be_hidden(timeout=3_000)
+        expect(page.locator('[data-testid="visit-card"] .chip')).to_have_count(0)
+    finally:
+        registry.promote(chips)
+    expect(source).to_contain_text("chips_check", timeout=3_000)
+
+
+def test_the_clock_follows_the_sites_locale(live: Live, browser: Browser) -> None:
+    """The display's clock is formatted in the site's locale (TIERLINE_SITE_LOCALES), not
+    the browser's: 24-hour at a de-CH site, AM/PM at an en-US one, in the same browser."""
+    shown = {}
+    for key, site in (("staff", SITE), ("shots_staff", SHOTS_SITE)):
+        context = browser.new_context(locale="fr-FR")  # neither site's
+        try:
+            page = context.new_page()
+            sign_in(page, live.base, live.keys[key])
+            expect(page.get_by_test_id("last-updated")).to_contain_text("Updated")
+            shown[site] = page.get_by_test_id("last-updated").inner_text()
+        finally:
+            context.close()
+    assert re.fullmatch(r"Updated \d{2}:\d{2}:\d{2}", shown[SITE]), shown
+    assert re.fullmatch(r"Updated \d{2}:\d{2}:\d{2}\s(AM|PM)", shown[SHOTS_SITE]), shown
 
 
 def test_accepting_a_cue_stores_one_outcome_even_on_a_double_tap(live: Live, board: Board) -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import PLAIN, SITE, VIP, Keys, assert_error, counts
+from tests.api.conftest import OTHER_SITE, PLAIN, SITE, VIP, Keys, assert_error, counts, site_key
+from tierline.api.app import create_app
+from tierline.api.settings import Settings
 
 
 def _check_in(client: TestClient, keys: Keys, **body: object) -> dict[str, object]:
@@ -134,6 +136,25 @@ def test_the_display_listing_shows_source_tiers_and_the_model(
         "landing_page": "/menu",
     }
     assert item["decision"]["cues"] and item["tier"] == item["decision"]["tier"]
+
+
+def test_the_listing_says_how_the_display_shows_the_site(settings: Settings) -> None:
+    """GET /v1/visits carries the display's settings: source chips off for a playbook
+    without ``[display]``, and each site's locale (TIERLINE_SITE_LOCALES, else
+    TIERLINE_LOCALE, else null for the browser's own)."""
+    with TestClient(create_app(settings)) as client:
+        display = client.get("/v1/visits", headers=site_key(client, "staff")).json()["display"]
+    assert display == {"source_chips": False, "locale": None}
+    localized = Settings(
+        **{**settings.model_dump(), "locale": "en-US", "site_locales": {SITE: "de-CH"}}
+    )
+    with TestClient(create_app(localized)) as client:
+        shown = {
+            site: client.get("/v1/visits", headers=site_key(client, "staff", site)).json()
+            for site in (SITE, OTHER_SITE)
+        }
+    assert shown[SITE]["display"]["locale"] == "de-CH"
+    assert shown[OTHER_SITE]["display"]["locale"] == "en-US"
 
 
 def test_staff_close_and_override_replay_with_their_idempotency_key(

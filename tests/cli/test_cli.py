@@ -477,13 +477,16 @@ def test_keys_commands_do_not_load_the_model_libraries(tmp_path: Path) -> None:
         ("TIERLINE_TIMEZONE", "Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
         ("TIERLINE_SITE_TIMEZONES", "lyon=Europe/Paris,nyc=Americas/NYC", "for site 'nyc'"),
         ("TIERLINE_SITE_TIMEZONES", "lyon", "'site=Zone'"),
+        ("TIERLINE_LOCALE", "de_CH.UTF-8", "'de_CH.UTF-8' is not a locale"),
+        ("TIERLINE_SITE_LOCALES", "zurich=de-CH,nyc=en US", "'en US' for site 'nyc'"),
+        ("TIERLINE_SITE_LOCALES", "zurich", "'site=locale'"),
     ],
 )
-def test_serve_refuses_an_unknown_time_zone(
+def test_serve_refuses_an_unknown_time_zone_or_locale(
     tmp_path: Path, variable: str, value: str, needle: str
 ) -> None:
-    """`tierline serve` with a time zone zoneinfo does not know stops before serving, names
-    the variable and the zone, and exits 2."""
+    """`tierline serve` with a time zone zoneinfo does not know, or a locale that is no
+    BCP 47 tag, stops before serving, names the variable and the value, and exits 2."""
     with socket.socket() as taken:  # a server that got past its settings stops here too
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,6 +87,25 @@ def test_a_perk_keeps_its_text() -> None:
         text += f"[tiers.{name}]\ncues = [{{ code = '{tier}', text = 'T' }}]\n"
     perks = Playbook.from_text(text, tiers=TIERS, source="pb.toml").perks
     assert perks["gift"].text == "A gift from the chef" and perks["plain"].text is None
+
+
+def test_source_chips_are_a_display_setting_off_by_default() -> None:
+    """``[display] source_chips`` turns the display's source chips on; without it (the
+    shipped playbook) they are off, and anything but true or false is refused by name."""
+    text = "".join(
+        f"[tiers.{name}]\ncues = [{{ code = '{code}', text = 'T' }}]\n"
+        for name, code in (("vip", "a"), ("standard", "b"), ("student", "c"))
+    )
+    assert not Playbook.default(tiers=TIERS).source_chips
+    assert not Playbook.from_text(text, tiers=TIERS, source="pb.toml").source_chips
+    on = Playbook.from_text(text + "[display]\nsource_chips = true\n", tiers=TIERS, source="pb")
+    assert on.source_chips
+    for extra, needle in (
+        ("[display]\nsource_chips = 'yes'", "[display] source_chips must be true or false"),
+        ("[display]\nchips = true", "unknown key 'chips' in [display]"),
+    ):
+        with pytest.raises(PlaybookError, match=re.escape(needle)):
+            Playbook.from_text(text + extra, tiers=TIERS, source="pb.toml")
 
 
 def test_unknown_tiers_get_a_generic_entry() -> None:
