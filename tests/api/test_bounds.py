@@ -94,3 +94,26 @@ def test_the_day_report_stays_finite_at_the_maximum_spend(any_client: TestClient
     report = client.get("/v1/reports/day", headers=admin)
     assert report.status_code == 200, report.text
     assert report.json()["spend"] == 2 * MAX_SPEND
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_spend_that_is_not_a_finite_number_is_422_naming_spend(
+    any_client: TestClient, number: str
+) -> None:
+    """A close or an outcome whose spend is a raw NaN, an infinity or past the float range
+    is 422 naming spend, and the visit stays open."""
+    client, pos, staff = any_client, site_key(any_client, "pos"), site_key(any_client, "staff")
+    visit = client.post("/v1/visits", json={"signals": PLAIN}, headers=pos).json()
+    json_type = {"Content-Type": "application/json"}
+    closing = client.post(
+        f"/v1/visits/{visit['ticket']}/close",
+        content=f'{{"spend": {number}}}',
+        headers={**pos, **json_type},
+    )
+    assert str(assert_error(closing, 422)["message"]).startswith("spend:")
+    assert client.get(f"/v1/visits/{visit['ticket']}", headers=pos).json()["closed_at"] is None
+    body = f'{{"decision_id": "{visit["decision"]["decision_id"]}", "spend": {number}}}'
+    posted = client.post(
+        "/v1/outcomes", content=body, headers={**staff, **json_type, "Idempotency-Key": "s"}
+    )
+    assert str(assert_error(posted, 422)["message"]).startswith("spend:")

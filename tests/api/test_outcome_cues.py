@@ -36,6 +36,19 @@ def test_a_cue_the_decision_never_offered_is_422_naming_it(any_client: TestClien
     assert store.get_outcome("lyon", "o-1") is None
 
 
+def test_a_code_no_cue_of_the_playbook_has_is_422_unknown_cue(any_client: TestClient) -> None:
+    """A code that no cue of the serving playbook has (a typo) is 422 unknown_cue, naming it
+    and the codes there are, before the decision is looked up; no outcome is stored."""
+    client, pos, staff = any_client, site_key(any_client, "pos"), site_key(any_client, "staff")
+    visit = _visit(client, pos)
+    body = {"decision_id": visit["decision"]["decision_id"], "accepted": ["seat_fsat"]}  # type: ignore[index]
+    r = client.post("/v1/outcomes", json=body, headers={**staff, "Idempotency-Key": "o-3"})
+    error = assert_error(r, 422)
+    assert error["code"] == "unknown_cue" and error["details"]["unknown"] == ["seat_fsat"]  # type: ignore[index]
+    assert "seat_fast" in error["details"]["known"]  # type: ignore[index]
+    assert client.app.state.store.get_outcome("lyon", "o-3") is None  # type: ignore[attr-defined]
+
+
 def test_the_cues_an_override_picked_can_be_marked(any_client: TestClient) -> None:
     """After an override to another tier, that tier's cues are offered and may be marked."""
     client, pos, staff = any_client, site_key(any_client, "pos"), site_key(any_client, "staff")

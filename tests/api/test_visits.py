@@ -101,6 +101,23 @@ def test_unknown_ticket_is_404(client: TestClient, keys: Keys) -> None:
     assert_error(client.post("/v1/visits/4242/override", json=body, headers=keys.staff), 404)
 
 
+def test_an_override_to_a_tier_the_playbook_lacks_is_422_naming_the_tiers(
+    client: TestClient, keys: Keys
+) -> None:
+    """An override to a tier the serving playbook does not have is 422 unknown_tier listing
+    the tiers there are; the visit keeps its tier and nothing is audited."""
+    v = _check_in(client, keys)
+    body = {"tier": "gold", "reason": "regular"}
+    r = client.post(f"/v1/visits/{v['ticket']}/override", json=body, headers=keys.staff)
+    error = assert_error(r, 422)
+    assert error["code"] == "unknown_tier"
+    assert set(error["details"]["tiers"]) == {"vip", "standard", "student"}  # type: ignore[index]
+    shown = client.get(f"/v1/visits/{v['ticket']}", headers=keys.staff).json()
+    assert shown["override"] is None and shown["tier"] == v["decision"]["tier"]  # type: ignore[index]
+    audit = client.app.state.store.audit_log()  # type: ignore[attr-defined]
+    assert [e for e in audit if e["action"] == "override"] == []
+
+
 def test_staff_override_is_audited(client: TestClient, keys: Keys) -> None:
     """A staff override with a reason answers the new tier and is in the audit log."""
     v = _check_in(client, keys)
