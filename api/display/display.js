@@ -1163,8 +1163,10 @@
     sessionStorage.removeItem(KEY_STORE);
     hidePairingCode();
     ui.pairingExpiry.hidden = true;
-    Object.assign(state, { key: null, role: null, site: null, view: "floor", lookup: "", filter: "all" });
-    Object.assign(state, { locale: undefined, sourceChips: false });
+    Object.assign(state, {
+      key: null, role: null, site: null, view: "floor", lookup: "", filter: "all",
+      locale: undefined, sourceChips: false,
+    });
     state.tiers = new Map();
     state.tiersSig = "";
     state.closed.clear();
