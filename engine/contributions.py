@@ -12,9 +12,9 @@ where ``z_k`` is the share of training rows (the nodes' counts) that followed th
 through ``k``'s splits, and ``o_k`` is 1 when the row takes every one of ``k``'s splits the
 path's way. The leaf's Shapley values depend on the row only through the bits ``o``, its
 pattern; so each leaf's values are computed once per pattern (``2^d x d`` numbers) when the
-model loads. For a row, one pass over a tree's nodes decides each split once (with
-``engine.forest``'s compiled decision, LightGBM's own rules) and carries every leaf's
-pattern down; each leaf then adds its table row. Summed over the chosen class's trees, it
+model loads. For a row, one pass over a tree's nodes decides each split once (by
+LightGBM's rules, as ``engine.forest``'s loop does) and carries every leaf's pattern
+down; each leaf then adds its table row. Summed over the chosen class's trees, it
 is ``pred_contrib``'s block for that class up to rounding (the sums run in another
 order); ``checked_contributions`` compares the two on probe rows before it is trusted.
 
@@ -171,9 +171,10 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
                     masks[0] = 0
                     for n in range(leaves - 1):
                         i = base + n
-                        # LightGBM's decision, as engine.forest's loop makes it (written
-                        # out here too: as a shared compiled function, its calls cost
-                        # both loops about half their time again).
+                        # LightGBM's decision, as engine.forest's loop makes it. Written
+                        # out in both loops: as one compiled function, its calls (numba
+                        # passes the bitset arrays with their reference counts) made each
+                        # loop half as slow again. The load-time checks hold both to LightGBM.
                         fval = x[feature[i]]
                         if -_ZERO <= fval <= _ZERO:  # a dense row as LightGBM reads it
                             fval = 0.0

@@ -228,9 +228,12 @@ class TierModel:
         return single
 
     def warm(self) -> None:
-        """Prepare the one-customer path now (compiling and checking the forest), so that
-        the first decision after a load or a swap does not wait for it."""
+        """Prepare the one-customer path now (compiling and checking the forest, and the
+        reasons' tables), so that the first decision after a load or a swap does not wait
+        for it."""
         self.single_row_predictor()
+        if self.booster is not None:
+            self.contributions()
         if self.uplift is not None:
             self.uplift_row_predictors()
         for gate in self.perk_gates.values():
