@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Forest", "compile_forest"]
+__all__ = ["Forest", "compile_forest", "parse_model"]
 
 # LightGBM's kZeroThreshold is written 1e-35f: a float32 constant stored in a double.
 _ZERO = float(np.float32(1e-35))
@@ -172,7 +172,7 @@ def compile_forest(model_text: str, *, n_features: int) -> Forest | str:
     """The flattened trees of a LightGBM text model, or why this module does not evaluate
     it exactly (a sentence for the log; the caller then keeps LightGBM's own prediction).
     ``engine.forest_probe.checked_forest`` also checks the answers before trusting them."""
-    header, trees = _parse(model_text)
+    header, trees = parse_model(model_text)
     if header is None:
         return "the text is not a LightGBM model"
     if "average_output" in header:
@@ -202,7 +202,9 @@ def compile_forest(model_text: str, *, n_features: int) -> Forest | str:
     )
 
 
-def _parse(text: str) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
+def parse_model(text: str) -> tuple[dict[str, str] | None, list[dict[str, str]]]:
+    """A LightGBM text model's header and trees as ``key -> value`` text (header None if
+    the text is not a model)."""
     header: dict[str, str] = {}
     trees: list[dict[str, str]] = []
     current = header

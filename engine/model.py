@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from lightgbm.basic import _LIB, _safe_call
 
+from tierline.engine.contributions import Contributions, checked_contributions
 from tierline.engine.features import FeatureBuilder
 from tierline.engine.forest import Forest
 from tierline.engine.forest_probe import checked_forest
@@ -169,6 +170,7 @@ class TierModel:
         self.known_signals = known_signals(spec=spec, playbook=playbook)
         self._single: Forest | _SingleRowPredictor | _LinearRow | None = None  # on first use
         self._uplift_single: list[Callable[[np.ndarray], np.ndarray]] | None = None
+        self._contributions: Contributions | str | None = None  # on first use
         self._model_text = model_text
         self._single_lock = threading.Lock()
 
@@ -226,9 +228,12 @@ class TierModel:
         return single
 
     def warm(self) -> None:
-        """Prepare the one-customer path now (compiling and checking the forest), so that
-        the first decision after a load or a swap does not wait for it."""
+        """Prepare the one-customer path now (compiling and checking the forest, and the
+        reasons' tables), so that the first decision after a load or a swap does not wait
+        for it."""
         self.single_row_predictor()
+        if self.booster is not None:
+            self.contributions()
         if self.uplift is not None:
             self.uplift_row_predictors()
         for gate in self.perk_gates.values():
@@ -344,18 +349,48 @@ class TierModel:
         return pd.DataFrame(result, index=frame.index).reset_index(drop=True)
 
     # -- reasons ---------------------------------------------------------------------------
+    def contributions(self) -> Contributions | str:
+        """What gives the reasons' per-feature contributions of a LightGBM model: the
+        tabled TreeSHAP of ``engine.contributions`` (the chosen tier's trees only) when it
+        agrees with ``pred_contrib`` on probe rows, else why not (logged once; LightGBM's
+        own ``pred_contrib`` then serves). Built on first use: scoring without reasons
+        never pays for it."""
+        tabled = self._contributions
+        if tabled is None:
+            with self._single_lock:
+                tabled = self._contributions
+                if tabled is None:
+                    assert self.booster is not None
+                    tabled = checked_contributions(
+                        self.booster, n_features=self.features.n_features_out_
+                    )
+                    if isinstance(tabled, str):
+                        log.warning(
+                            "model %s explains with LightGBM's pred_contrib, not the tabled "
+                            "contributions: %s",
+                            self.version,
+                            tabled,
+                        )
+                    self._contributions = tabled
+        return tabled
+
     def _contrib_top(self, X: np.ndarray, tiers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.linear is not None:
+        class_index = None
+        if self.n_outputs > 1:
+            lookup = {t: i for i, t in enumerate(self.spec.tiers)}
+            class_index = np.fromiter((lookup[t] for t in tiers), dtype=np.int64, count=len(tiers))
+        tabled = self.contributions() if self.booster is not None else None
+        if isinstance(tabled, Contributions):
+            chosen = np.zeros(len(X), dtype=np.int64) if class_index is None else class_index
+            contrib = tabled.compute(X, chosen, threads=_threads_for(len(X)))
+            class_index = None  # one block: the chosen class's
+        elif self.linear is not None:
             contrib = self.linear.contributions(X)
         else:
             assert self.booster is not None
             contrib = np.asarray(
                 self.booster.predict(X, pred_contrib=True, num_threads=_threads_for(len(X)))
             )
-        class_index = None
-        if self.n_outputs > 1:
-            lookup = {t: i for i, t in enumerate(self.spec.tiers)}
-            class_index = np.fromiter((lookup[t] for t in tiers), dtype=np.int64, count=len(tiers))
         return top_contributions(
             contrib=contrib,
             n_features=X.shape[1],

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tierline.engine.forest as forest_module
+from tests.boosters import small_booster, synthetic_rows
 from tests.conftest import Trained
 from tierline.engine.forest import Forest, compile_forest
 from tierline.engine.forest_probe import checked_forest, probe_rows
@@ -63,52 +64,6 @@ values = st.one_of(
 )
 
 
-def _synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with two categorical columns (codes 0-39, some missing), numbers with missing
-    values and many exact zeros."""
-    rng = np.random.default_rng(seed)
-    X = np.column_stack(
-        [
-            rng.integers(0, 40, n).astype(float),
-            rng.integers(0, 6, n).astype(float),
-            rng.normal(size=n),
-            rng.exponential(size=n) * (rng.random(n) < 0.6),  # 40% zeros
-            rng.normal(size=n),
-        ]
-    )
-    X[rng.random(n) < 0.1, 0] = np.nan
-    X[rng.random(n) < 0.15, 2] = np.nan
-    X[rng.random(n) < 0.1, 4] = np.nan
-    signal = (X[:, 0] % 7 == 0) * 2.0 + np.nan_to_num(X[:, 2]) + X[:, 3] - (X[:, 1] == 3)
-    return X, signal
-
-
-def _booster(objective: str, *, seed: int = 3, **params: object) -> lgb.Booster:
-    X, signal = _synthetic(3000, seed)
-    if objective == "multiclass":
-        label = np.digitize(signal, np.quantile(signal, [0.3, 0.8]))
-        params.update(num_class=3)
-    elif objective == "binary":
-        label = (signal > np.median(signal)).astype(float)
-    else:
-        label = np.exp(signal / 3)
-    data = lgb.Dataset(X, label=label, categorical_feature=[0, 1], free_raw_data=False)
-    return lgb.train(
-        {
-            "objective": objective,
-            "num_leaves": 15,
-            "min_data_in_leaf": 5,
-            "max_cat_to_onehot": 4,
-            "verbose": -1,
-            "seed": seed,
-            "num_threads": 1,
-            **params,
-        },
-        data,
-        num_boost_round=40,
-    )
-
-
 def _assert_identical(booster: lgb.Booster, forest: Forest, rows: np.ndarray) -> None:
     expected = np.asarray(booster.predict(rows, num_threads=1))
     for i, row in enumerate(rows):
@@ -119,14 +74,14 @@ def _assert_identical(booster: lgb.Booster, forest: Forest, rows: np.ndarray) ->
 
 IDENTITY_OBJECTIVES = ("regression_l1", "huber", "fair", "quantile", "mape")
 BOOSTERS: dict[str, Callable[[], lgb.Booster]] = {
-    "multiclass": lambda: _booster("multiclass"),
-    "binary": lambda: _booster("binary"),
-    "tweedie": lambda: _booster("tweedie", tweedie_variance_power=1.3),
-    "regression": lambda: _booster("regression"),
-    "zero-as-missing": lambda: _booster("binary", zero_as_missing=True),
-    "no-missing": lambda: _booster("regression", use_missing=False),
-    "sigmoid-2": lambda: _booster("binary", sigmoid=2.0),
-    **{name: functools.partial(_booster, name) for name in IDENTITY_OBJECTIVES},
+    "multiclass": lambda: small_booster("multiclass"),
+    "binary": lambda: small_booster("binary"),
+    "tweedie": lambda: small_booster("tweedie", tweedie_variance_power=1.3),
+    "regression": lambda: small_booster("regression"),
+    "zero-as-missing": lambda: small_booster("binary", zero_as_missing=True),
+    "no-missing": lambda: small_booster("regression", use_missing=False),
+    "sigmoid-2": lambda: small_booster("binary", sigmoid=2.0),
+    **{name: functools.partial(small_booster, name) for name in IDENTITY_OBJECTIVES},
 }
 
 
@@ -143,7 +98,7 @@ def test_the_forest_equals_lightgbm_on_its_training_rows_and_on_edge_values(
 ) -> None:
     """Bit for bit, on 500 ordinary rows and on every edge value in every column."""
     booster, forest = pair
-    X, _ = _synthetic(500, seed=99)
+    X, _ = synthetic_rows(500, seed=99)
     edge = np.array([[v] * X.shape[1] for v in EDGE], dtype=np.float64)
     mixed = np.array([np.roll(EDGE, k)[: X.shape[1]] for k in range(len(EDGE))])
     _assert_identical(booster, forest, np.vstack([X, edge, mixed]))
@@ -176,8 +131,8 @@ def _compiled(booster: lgb.Booster) -> tuple[lgb.Booster, Forest]:
 
 
 _PROPERTY_MODELS = [
-    _compiled(_booster("multiclass", seed=5)),
-    _compiled(_booster("binary", seed=6, zero_as_missing=True)),
+    _compiled(small_booster("multiclass", seed=5)),
+    _compiled(small_booster("binary", seed=6, zero_as_missing=True)),
 ]
 
 
@@ -258,7 +213,7 @@ def test_each_decision_rule_is_lightgbms(threshold: str, numerical: int, categor
 def test_models_the_forest_does_not_know_are_left_to_lightgbm() -> None:
     """Linear trees, random-forest averaging, an unknown objective or a feature count that
     does not match: no forest (the caller keeps LightGBM's own prediction)."""
-    X, signal = _synthetic(600, seed=1)
+    X, signal = synthetic_rows(600, seed=1)
     base = {"verbose": -1, "num_leaves": 7, "min_data_in_leaf": 5, "num_threads": 1}
     linear = lgb.train(
         {**base, "objective": "regression", "linear_tree": True},
@@ -283,7 +238,7 @@ def test_models_the_forest_does_not_know_are_left_to_lightgbm() -> None:
     )
     for booster in (linear, forest_mode, ranked):
         assert isinstance(compile_forest(booster.model_to_string(), n_features=X.shape[1]), str)
-    plain = _booster("regression")
+    plain = small_booster("regression")
     assert isinstance(compile_forest(plain.model_to_string(), n_features=4), str)
     assert isinstance(compile_forest("not a model", n_features=5), str)
 
@@ -311,12 +266,17 @@ def _fresh(model: TierModel, booster: lgb.Booster | None = None) -> TierModel:
 
 
 def _warm_twice(model: TierModel, caplog: pytest.LogCaptureFixture) -> list[str]:
-    """Warm the model twice and score with it; the WARNING lines its loading logged."""
+    """Warm the model twice and score with it; the WARNING lines its loading logged about
+    the one-customer path (the reasons' tables, built from the same forest, log their own)."""
     with caplog.at_level(logging.WARNING, logger="tierline.model"):
         model.warm()
         model.warm()
         model.single_row_predictor().predict(np.zeros(model.features.n_features_out_))
-    return [r.getMessage() for r in caplog.records if r.name == "tierline.model"]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tierline.model" and "scores one customer" in r.getMessage()
+    ]
 
 
 def test_a_good_model_serves_from_the_compiled_forest(
@@ -365,7 +325,7 @@ def test_a_loop_whose_answer_is_off_in_the_last_bit_is_not_trusted(
         out[-1, 0] = np.nextafter(out[-1, 0], np.inf)  # the last probe row only
 
     monkeypatch.setattr(forest_module, "_compiled", lambda: (one_ulp_off, rows_one_ulp_off))
-    booster = _booster("binary")
+    booster = small_booster("binary")
     assert "differs from LightGBM" in str(checked_forest(booster, n_features=5))
 
 
