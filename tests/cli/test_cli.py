@@ -71,7 +71,8 @@ def test_score_writes_one_row_per_customer_in_order(trained: Trained, tmp_path: 
 
 
 def test_score_with_reasons(trained: Trained, tmp_path: Path) -> None:
-    """--reasons adds a readable reasons column."""
+    """--reasons adds a readable reasons column: the spec's [labels] words where it has them,
+    "name = value" for a signal without a label or a value."""
     out = tmp_path / "scored.csv"
     proc = run(
         "score",
@@ -86,7 +87,9 @@ def test_score_with_reasons(trained: Trained, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     reasons = pd.read_csv(out)["reasons"]
-    assert reasons.str.contains(r" = .*, (?:raises|lowers) ").all()
+    assert reasons.str.contains(r"\S, (?:raises|lowers) ").all()
+    assert reasons.str.contains(" € in the last year, ").any()
+    assert reasons.str.contains(r"\w = \S+, ").any()
 
 
 def test_evaluate_json(trained: Trained) -> None:
