@@ -5,7 +5,7 @@ The commands are read from README.md (the ```sh blocks under "## Quick start"), 
 test fails when the README drifts from what works. The clone is of this checkout's HEAD:
 only committed files count, as for someone who clones the repository.
 
-Two things differ from a first run on a new machine, both to keep the test to seconds:
+Two things differ from a first run on a new machine, both to keep the test short:
 - The clone's `.venv` is a folder of links into the running virtual environment plus its
   own install stamp, newer than the clone's pyproject.toml. `make` then finds it installed
   and never runs its recipe, which would create a venv and `pip install -e` into the shared
@@ -34,9 +34,9 @@ DEMO_URL = "127.0.0.1:8000"
 TIERS = {"vip", "standard", "student"}  # examples/demo.toml's
 
 
-def _quick_start_blocks() -> list[str]:
+def _quick_start_blocks(readme: Path) -> list[str]:
     """The ```sh blocks under the README's quick-start heading, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = readme.read_text(encoding="utf-8")
     _, found, section = text.partition(f"\n{HEADING}\n")
     assert found, f"README.md has no '{HEADING}' section"
     section = section.split("\n## ", 1)[0]
@@ -77,21 +77,9 @@ def _borrow_venv(clone: Path) -> None:
     os.utime(clone / "pyproject.toml", (older, older))
 
 
-def test_the_readme_quick_start_runs_as_written_in_a_fresh_clone(tmp_path: Path) -> None:
-    """`make demo` serves the demo; the README's commands then list its model, score its
-    customers, write a report, import them, and make a pos key with which the README's
-    curl gets a decision (a 2xx, or curl fails the block) for an imported customer;
-    Ctrl-C then stops the demo."""
-    blocks = _quick_start_blocks()
-    assert len(blocks) == 2, f"expected the demo block and the command block, got {blocks}"
-    demo, commands = blocks
-    assert _commands(demo) == ["make demo"], demo
-    assert not any(c.startswith("make") for c in _commands(commands)), commands
-    port = free_port()
-    assert DEMO_URL in commands, f"the command block no longer calls the demo at {DEMO_URL}"
-    commands = commands.replace(DEMO_URL, f"127.0.0.1:{port}")
-
-    clone = _clone_head(tmp_path / "tierline")
+def _user_env(clone: Path, port: int) -> dict[str, str]:
+    """The environment of a user's shell in the clone (no TIERLINE_* settings, no outer
+    make), with the clone's code first and DEMO_ARGS; checked before anything runs."""
     _borrow_venv(clone)
     env = {
         k: v
@@ -113,6 +101,25 @@ def test_the_readme_quick_start_runs_as_written_in_a_fresh_clone(tmp_path: Path)
         timeout=60,
     )
     assert which.stdout.startswith(str(clone)), (which.stdout, which.stderr)
+    return env
+
+
+def test_the_readme_quick_start_runs_as_written_in_a_fresh_clone(tmp_path: Path) -> None:
+    """`make demo` serves the demo; the README's commands then list its model, score its
+    customers, write a report, import them, and make a pos key with which the README's
+    curl gets a decision (a 2xx, or curl fails the block) for an imported customer;
+    Ctrl-C then stops the demo."""
+    clone = _clone_head(tmp_path / "tierline")
+    blocks = _quick_start_blocks(clone / "README.md")  # the clone's: HEAD, as committed
+    assert len(blocks) == 2, f"expected the demo block and the command block, got {blocks}"
+    demo, commands = blocks
+    assert _commands(demo) == ["make demo"], demo
+    assert not any(c.startswith("make") for c in _commands(commands)), commands
+    port = free_port()
+    assert DEMO_URL in commands, f"the command block no longer calls the demo at {DEMO_URL}"
+    commands = commands.replace(DEMO_URL, f"127.0.0.1:{port}")
+
+    env = _user_env(clone, port)
 
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
