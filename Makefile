@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Options for `tierline demo`, e.g. `make demo DEMO_ARGS="--port 8080 --customers 5000"`.
+DEMO_ARGS ?=
 
 .PHONY: demo test bench lint format screenshots clean
 
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tierline demo
+	$(BIN)/tierline demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -93,7 +93,8 @@ def test_score_asks_for_a_missing_column_in_the_file(trained: Trained, tmp_path:
 
 
 def test_score_with_reasons(trained: Trained, tmp_path: Path) -> None:
-    """--reasons adds a readable reasons column."""
+    """--reasons adds a readable reasons column: the spec's [labels] words where it has them,
+    "name = value" for a signal without a label or a value."""
     out = tmp_path / "scored.csv"
     proc = run(
         "score",
@@ -108,7 +109,9 @@ def test_score_with_reasons(trained: Trained, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     reasons = pd.read_csv(out)["reasons"]
-    assert reasons.str.contains(r" = .*, (?:raises|lowers) ").all()
+    assert reasons.str.contains(r"\S, (?:raises|lowers) ").all()
+    assert reasons.str.contains(" € in the last year, ").any()
+    assert reasons.str.contains(r"\w = \S+, ").any()
 
 
 def test_evaluate_json(trained: Trained) -> None:

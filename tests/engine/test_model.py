@@ -156,6 +156,7 @@ def test_a_bad_label_is_refused_when_the_spec_loads(
     from tierline.engine.spec import load_spec
 
     path = Path(str(tmp_path)) / "spec.toml"
-    path.write_text((EXAMPLES / "demo.toml").read_text() + f"\n[labels]\n{labels}\n")
+    demo = (EXAMPLES / "demo.toml").read_text().partition("\n[labels]\n")[0]  # its own labels go
+    path.write_text(f"{demo}\n[labels]\n{labels}\n")
     with pytest.raises(SpecError, match=message):
         load_spec(path)
