@@ -100,6 +100,9 @@ class Candidate:
     best_iteration: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # Its predictions on the validation and test rows, kept so that calibration and
+    # evaluation read the winner's instead of predicting the same rows again.
+    scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -123,6 +126,10 @@ class Selection:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return predict(self.winner, X)
+
+    def scores(self, part: str) -> np.ndarray:
+        """The winner's predictions on the ``valid`` or ``test`` rows, as measured."""
+        return self.winner.scores[part]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -189,11 +196,15 @@ def select(
     for cand in done:
         if cand.model is None:
             continue
-        cand.valid = _metric(kind, y["valid"], predict(cand, X["valid"]))
-        cand.test = _metric(kind, y["test"], predict(cand, X["test"]))
+        cand.scores = {part: predict(cand, X[part]) for part in ("valid", "test")}
+        cand.valid = _metric(kind, y["valid"], cand.scores["valid"])
+        cand.test = _metric(kind, y["test"], cand.scores["test"])
     usable = [c for c in done if c.model is not None and c.valid is not None]
     order = (*CANDIDATES, BTYD_CANDIDATE)
     winner = max(usable, key=lambda c: (c.valid, -order.index(c.name)))
+    for cand in done:
+        if cand is not winner:
+            cand.scores = {}  # only the winner's are read again
     return Selection(
         winner=winner, candidates=done, skipped=skipped, metric=PRIMARY[kind], budget=limit
     )

@@ -400,7 +400,7 @@ def train(
     say(f"{winner.name} won on the validation slice")
     say("calibrating the probabilities on the validation slice")
     kind = spec.target_kind
-    calibration = fit_calibration(kind, prep.y[prep.valid_idx], selection.predict(X["valid"]))
+    calibration = fit_calibration(kind, prep.y[prep.valid_idx], selection.scores("valid"))
     policy = dataclasses.replace(TierPolicy.from_spec(spec), calibration=calibration)
     uplift = None
     if spec.treatment is not None:
@@ -414,7 +414,7 @@ def train(
             train_scores = policy_scores(uplift, X["train"])  # cuts on the best net value
         policy = policy.fit_thresholds(spec=spec, train_scores=train_scores)
     test_frame = frame.iloc[prep.test_idx]
-    raw_test = selection.predict(X["test"])
+    raw_test = selection.scores("test")
     test_scores = policy.calibrate(raw_test)
     calibrated = {"method": calibration.method, **calibration.to_json()}
     if kind != "value":
