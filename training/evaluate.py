@@ -161,9 +161,10 @@ def format_selection(selection: Mapping[str, Any]) -> str:
         if c.get("error"):
             lines.append(f" {mark} {c['name']:<12} failed: {c['error']}")
             continue
+        cut = ", stopped at the budget" if c.get("stopped_at_budget") else ""
         lines.append(
             f" {mark} {c['name']:<12} validation {_fmt(c['valid'])}  test {_fmt(c['test'])}"
-            f"  ({c['seconds']:.1f}s)"
+            f"  ({c['seconds']:.1f}s{cut})"
         )
     if selection.get("skipped"):
         lines.append(

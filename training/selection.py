@@ -26,7 +26,9 @@ The candidates after the first are fitted in parallel with joblib (threads: Ligh
 the linear solvers release the GIL), each on a share of the cores; under
 ``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. The other
 candidates start only while ``budget`` seconds have not gone (default: twice the first
-candidate's time); a started candidate runs to its end.
+candidate's time), and a tree candidate still boosting when the budget runs out stops
+there: it is measured and may win with the rounds it has (the report marks it). The
+linear candidates are fitted on a sample and end well within any budget.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class Candidate:
     best_iteration: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    stopped_at_budget: bool = False
     # Its predictions on the validation and test rows, kept so that calibration and
     # evaluation read the winner's instead of predicting the same rows again.
     scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -113,6 +116,7 @@ class Candidate:
             "best_iteration": self.best_iteration,
             "params": self.params,
             **({"error": self.error} if self.error else {}),
+            **({"stopped_at_budget": True} if self.stopped_at_budget else {}),
         }
 
 
@@ -169,15 +173,20 @@ def select(
     settings = _tree_settings(len(X["train"]), X["train"].shape[1])
     monotone = _monotone(spec, names)
 
+    deadline: float | None = None  # set once the first candidate has shown how long a fit takes
+
     def fit(name: str, threads: int) -> Candidate:
         if name == "linear":
             return _fit_linear(spec, X, y, names)
-        return _fit_tree(name, params, settings[name], monotone, X, y, spec, lgb_names, threads)
+        return _fit_tree(
+            name, params, settings[name], monotone, X, y, spec, lgb_names, threads, deadline
+        )
 
     classic = _fit_btyd(spec, X, y, names)
     started = time.perf_counter()
     first = _run("lightgbm", partial(fit, "lightgbm", cores))
     limit = budget if budget is not None else 2.0 * max(first.seconds, 1.0)
+    deadline = started + limit
     rest = [n for n in CANDIDATES if n != "lightgbm"]
     done: list[Candidate] = [first]
     skipped: list[str] = []
@@ -231,6 +240,7 @@ def _fit_tree(
     spec: Spec,
     lgb_names: list[str],
     threads: int,
+    deadline: float | None = None,
 ) -> Candidate:
     params = {**base, **changes, "num_threads": threads}
     if monotone is not None:
@@ -244,19 +254,51 @@ def _fit_tree(
         free_raw_data=False,
     )
     dvalid = lgb.Dataset(X["valid"], y["valid"], reference=dtrain)
+    budget = _Deadline(deadline)
     booster = lgb.train(
         params,
         dtrain,
         num_boost_round=2000,
         valid_sets=[dvalid],
-        callbacks=[lgb.early_stopping(50, verbose=False)],
+        callbacks=[lgb.early_stopping(50, verbose=False), budget],
     )
     best = booster.best_iteration or booster.current_iteration()
     booster.free_dataset()
     shown = {k: v for k, v in changes.items() if k != "interaction_constraints"}
     if "interaction_constraints" in changes:
         shown["interaction_constraints"] = "one signal per tree"
-    return Candidate(name=name, model=booster, best_iteration=best, params=shown)
+    return Candidate(
+        name=name,
+        model=booster,
+        best_iteration=best,
+        params=shown,
+        stopped_at_budget=budget.stopped,
+    )
+
+
+class _Deadline:
+    """A LightGBM callback that ends boosting once the search's time is up, keeping the
+    best round on the validation slice so far."""
+
+    def __init__(self, at: float | None) -> None:
+        self.at = at
+        self.stopped = False
+        self.best: tuple[int, list[Any]] = (0, [])
+
+    def __call__(self, env: Any) -> None:
+        scores = env.evaluation_result_list or []
+        if not self.best[1] or _better(scores, self.best[1]):
+            self.best = (env.iteration, scores)
+        if self.at is not None and time.perf_counter() > self.at:
+            self.stopped = True
+            raise lgb.callback.EarlyStopException(*self.best)
+
+
+def _better(now: list[Any], best: list[Any]) -> bool:
+    """The first validation metric improved (LightGBM's tuples: data, metric, value,
+    higher_is_better)."""
+    value, best_value, higher = now[0][2], best[0][2], now[0][3]
+    return bool(value > best_value if higher else value < best_value)
 
 
 def _fit_linear(

@@ -118,3 +118,35 @@ def test_a_bad_monotone_table_is_refused(tmp_path: Path, table: str, message: st
     )
     with pytest.raises(SpecError, match=message):
         load_spec(tmp_path / "spec.toml")
+
+
+def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_best_round(
+    tmp_path: Path,
+) -> None:
+    """The budget bounds a started candidate too: past the deadline boosting ends, the
+    booster keeps its best round so far, and the report says it was cut."""
+    import lightgbm as lgb
+
+    from tierline.training.evaluate import format_selection
+    from tierline.training.selection import Candidate, _Deadline
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2_000, 4))
+    y = (X[:, 0] + rng.normal(scale=0.5, size=2_000) > 0).astype(float)
+    dtrain = lgb.Dataset(X[:1_500], y[:1_500])
+    dvalid = lgb.Dataset(X[1_500:], y[1_500:], reference=dtrain)
+    params = {"objective": "binary", "verbose": -1, "num_threads": 1}
+
+    def boosted(deadline: _Deadline) -> lgb.Booster:
+        return lgb.train(
+            params, dtrain, num_boost_round=500, valid_sets=[dvalid], callbacks=[deadline]
+        )
+
+    free = _Deadline(None)
+    assert boosted(free).current_iteration() == 500 and not free.stopped
+    passed = _Deadline(0.0)  # the deadline has gone before the first round ends
+    cut = boosted(passed)
+    assert passed.stopped and cut.best_iteration == 1
+    summary = Candidate(name="regularized", model=cut, stopped_at_budget=True).summary()
+    text = format_selection({"metric": "roc_auc", "winner": "lightgbm", "candidates": [summary]})
+    assert "stopped at the budget" in text
