@@ -59,7 +59,7 @@ BudgetOpt = Annotated[
     typer.Option(
         "--budget",
         min=0.0,
-        help="Seconds for the model search (default: about twice one fit).",
+        help="Seconds for the model search after the first fit (default: twice that fit).",
         show_default=False,
     ),
 ]
