@@ -29,13 +29,15 @@ def fit(
     )
 
 
-def spec_with(replace: tuple[str, str], base: str = "demo.toml") -> Spec:
-    """An example spec with one piece of its text replaced."""
+def spec_with(*replace: tuple[str, str], base: str = "demo.toml") -> Spec:
+    """An example spec with pieces of its text replaced."""
     import tomllib
 
     text = (EXAMPLES / base).read_text()
-    assert replace[0] in text
-    return parse_spec(tomllib.loads(text.replace(*replace)), source=base)
+    for old, new in replace:
+        assert old in text
+        text = text.replace(old, new)
+    return parse_spec(tomllib.loads(text), source=base)
 
 
 # -- compare: the tolerance -------------------------------------------------------------
@@ -119,7 +121,13 @@ def test_the_tolerance_boundary_end_to_end(registry: Registry, gate_data: dict[s
     ("spec", "named"),
     [
         (lambda: load_spec(EXAMPLES / "binary.toml"), ["class target", "binary target"]),
-        (lambda: spec_with(('"region", "car_brand"', '"region"')), ["'car_brand'"]),
+        (
+            lambda: spec_with(
+                ('"region", "car_brand"', '"region"'),
+                ('car_brand = "arrived in a {value}"', ""),  # its label goes with it
+            ),
+            ["'car_brand'"],
+        ),
     ],
     ids=["target kind", "missing column"],
 )
@@ -142,7 +150,7 @@ def test_a_tier_set_mismatch_refuses_promotion_and_a_reordering_does_not(
     """Other tier names are refused, naming both sets; the same tiers in another display
     order are measured against each other as usual."""
     models = tmp_path / "models"
-    gold = spec_with(('"vip"', '"gold"'), "binary.toml")
+    gold = spec_with(('"vip"', '"gold"'), base="binary.toml")
     assert "gold" in gold.tiers
     fit(gate_data["clean"], gold, models, promote="always")
     result = fit(gate_data["clean"], load_spec(EXAMPLES / "binary.toml"), models)
