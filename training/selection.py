@@ -194,9 +194,12 @@ def select(
         jobs = min(len(rest), cores)
         if say:
             say(f"trying {len(rest)} more candidates on {jobs} workers")
-        done += Parallel(n_jobs=jobs, prefer="threads")(
-            delayed(_run)(name, partial(fit, name, max(1, cores // jobs))) for name in rest
+        fitted = Parallel(n_jobs=jobs, prefer="threads")(
+            delayed(_start)(name, partial(fit, name, max(1, cores // jobs)), deadline)
+            for name in rest
         )
+        done += [c for c in fitted if c is not None]
+        skipped = [name for name, c in zip(rest, fitted, strict=True) if c is None]
     else:
         skipped = rest
     if classic is not None:
@@ -217,6 +220,11 @@ def select(
     return Selection(
         winner=winner, candidates=done, skipped=skipped, metric=PRIMARY[kind], budget=limit
     )
+
+
+def _start(name: str, fit: Callable[[], Candidate], deadline: float) -> Candidate | None:
+    """A candidate whose turn comes after the deadline is not tried (None)."""
+    return None if time.perf_counter() >= deadline else _run(name, fit)
 
 
 def _run(name: str, fit: Callable[[], Candidate]) -> Candidate:

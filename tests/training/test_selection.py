@@ -128,7 +128,7 @@ def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_b
     import lightgbm as lgb
 
     from tierline.training.evaluate import format_selection
-    from tierline.training.selection import Candidate, _Deadline
+    from tierline.training.selection import Candidate, _Deadline, _start
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(2_000, 4))
@@ -150,3 +150,7 @@ def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_b
     summary = Candidate(name="regularized", model=cut, stopped_at_budget=True).summary()
     text = format_selection({"metric": "roc_auc", "winner": "lightgbm", "candidates": [summary]})
     assert "stopped at the budget" in text
+    # A candidate whose turn comes after the deadline is not tried at all.
+    late = _start("shallow", lambda: Candidate(name="shallow", model=cut), deadline=0.0)
+    on_time = _start("shallow", lambda: Candidate(name="shallow", model=cut), deadline=1e12)
+    assert late is None and on_time is not None and on_time.name == "shallow"
