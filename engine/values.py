@@ -72,12 +72,13 @@ def parse_number(value: Any) -> float:
             number = float(value)
         except OverflowError:  # an integer past the float64 range: no model can read it
             return math.nan
-        # One NaN bit pattern for "missing", so both paths give identical bytes.
-        return math.nan if number != number else number
+        # One NaN bit pattern for "missing" and one zero (+ 0.0 turns -0.0 into 0.0), so
+        # every path gives identical bytes.
+        return math.nan if number != number else number + 0.0
     if is_missing(value):
         return math.nan
     if isinstance(value, str) and "_" not in value:  # float() takes "1_000"; CSV readers don't
-        return float(value.strip())
+        return float(value.strip()) + 0.0
     raise ValueError(f"{value!r} is not a number")
 
 

@@ -49,6 +49,8 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(records(CAT, NUM, BOOL), min_size=1, max_size=12))
 @example([{"visits": -0.0}])  # a float column of one negative zero once differed
+@example([{"visits": " 0.0 "}, {"visits": -0.0}])  # and a text column holding one
+@example([{"visits": "-0"}])
 def test_record_and_batch_paths_agree_bit_for_bit(rows: list[dict[str, Any]]) -> None:
     """transform_record of each row equals the matching row of transform on the frame of all."""
     frame = pd.DataFrame(rows, columns=CAT + NUM + BOOL)
