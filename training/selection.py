@@ -208,7 +208,10 @@ def select(
     for cand in done:
         if cand.model is None:
             continue
-        cand.scores = {part: predict(cand, X[part]) for part in ("valid", "test")}
+        cand.scores = {
+            part: cand.scores[part] if part in cand.scores else predict(cand, X[part])
+            for part in ("valid", "test")
+        }
         cand.valid = _metric(kind, y["valid"], cand.scores["valid"])
         cand.test = _metric(kind, y["test"], cand.scores["test"])
     usable = [c for c in done if c.model is not None and c.valid is not None]
@@ -262,15 +265,16 @@ def _fit_tree(
         free_raw_data=False,
     )
     dvalid = lgb.Dataset(X["valid"], y["valid"], reference=dtrain)
-    budget = _Deadline(deadline)
+    watch = _BestRound(deadline)
     booster = lgb.train(
         params,
         dtrain,
         num_boost_round=2000,
         valid_sets=[dvalid],
-        callbacks=[lgb.early_stopping(50, verbose=False), budget],
+        callbacks=[lgb.early_stopping(50, verbose=False), watch],
     )
     best = booster.best_iteration or booster.current_iteration()
+    scores = watch.valid_scores(booster, best, X["valid"])
     booster.free_dataset()
     shown = {k: v for k, v in changes.items() if k != "interaction_constraints"}
     if "interaction_constraints" in changes:
@@ -280,26 +284,54 @@ def _fit_tree(
         model=booster,
         best_iteration=best,
         params=shown,
-        stopped_at_budget=budget.stopped,
+        stopped_at_budget=watch.stopped,
+        scores={} if scores is None else {"valid": scores},
     )
 
 
-class _Deadline:
-    """A LightGBM callback that ends boosting once the search's time is up, keeping the
-    best round on the validation slice so far."""
+class _BestRound:
+    """A LightGBM callback that keeps the validation slice's predictions at the best round
+    so far (boosting computes them anyway, so the winner need not predict those rows
+    again) and ends boosting once the search's time is up, keeping that round."""
 
     def __init__(self, at: float | None) -> None:
         self.at = at
         self.stopped = False
         self.best: tuple[int, list[Any]] = (0, [])
+        self.kept: np.ndarray | None = None
 
     def __call__(self, env: Any) -> None:
         scores = env.evaluation_result_list or []
         if not self.best[1] or _better(scores, self.best[1]):
             self.best = (env.iteration, scores)
+            self.kept = _inner_valid_predictions(env.model)
         if self.at is not None and time.perf_counter() > self.at:
             self.stopped = True
             raise lgb.callback.EarlyStopException(*self.best)
+
+    def valid_scores(self, booster: lgb.Booster, best: int, X: np.ndarray) -> np.ndarray | None:
+        """The kept predictions when they are those of ``best`` rounds and agree with
+        ``Booster.predict`` on a sample of rows; None (predict them all) otherwise."""
+        kept = self.kept
+        if kept is None or self.best[0] + 1 != best or len(kept) != len(X):
+            return None
+        rows = np.random.default_rng(SEED).choice(len(X), min(len(X), 256), replace=False)
+        sample = booster.predict(X[rows], num_iteration=best)
+        if not np.allclose(kept[rows], sample, rtol=1e-9, atol=1e-12):
+            return None
+        return kept
+
+
+def _inner_valid_predictions(booster: lgb.Booster) -> np.ndarray | None:
+    """The first validation set's predictions as boosting holds them (transformed by the
+    objective, as ``predict`` gives them), copied; None if this LightGBM has no such call."""
+    inner = getattr(booster, "_Booster__inner_predict", None)
+    if inner is None:
+        return None
+    try:
+        return np.array(inner(data_idx=1), dtype=np.float64, copy=True)
+    except (TypeError, ValueError, lgb.basic.LightGBMError):
+        return None
 
 
 def _better(now: list[Any], best: list[Any]) -> bool:

@@ -4,6 +4,7 @@ serves, a linear winner is served from JSON through the same engine paths."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,7 +129,7 @@ def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_b
     import lightgbm as lgb
 
     from tierline.training.evaluate import format_selection
-    from tierline.training.selection import Candidate, _Deadline, _start
+    from tierline.training.selection import Candidate, _BestRound, _start
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(2_000, 4))
@@ -137,14 +138,14 @@ def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_b
     dvalid = lgb.Dataset(X[1_500:], y[1_500:], reference=dtrain)
     params = {"objective": "binary", "verbose": -1, "num_threads": 1}
 
-    def boosted(deadline: _Deadline) -> lgb.Booster:
+    def boosted(deadline: _BestRound) -> lgb.Booster:
         return lgb.train(
             params, dtrain, num_boost_round=500, valid_sets=[dvalid], callbacks=[deadline]
         )
 
-    free = _Deadline(None)
+    free = _BestRound(None)
     assert boosted(free).current_iteration() == 500 and not free.stopped
-    passed = _Deadline(0.0)  # the deadline has gone before the first round ends
+    passed = _BestRound(0.0)  # the deadline has gone before the first round ends
     cut = boosted(passed)
     assert passed.stopped and cut.best_iteration == 1
     summary = Candidate(name="regularized", model=cut, stopped_at_budget=True).summary()
@@ -154,3 +155,60 @@ def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_b
     late = _start("shallow", lambda: Candidate(name="shallow", model=cut), deadline=0.0)
     on_time = _start("shallow", lambda: Candidate(name="shallow", model=cut), deadline=1e12)
     assert late is None and on_time is not None and on_time.name == "shallow"
+
+
+@pytest.mark.parametrize(
+    ("objective", "extra"),
+    [
+        ("binary", {}),
+        ("multiclass", {"num_class": 3}),
+        ("regression", {}),
+        ("poisson", {}),
+        ("cross_entropy", {}),
+    ],
+)
+def test_the_validation_predictions_kept_from_boosting_are_those_predict_gives(
+    objective: str, extra: dict[str, Any]
+) -> None:
+    """The winner's validation scores come from boosting itself, not a second prediction:
+    for every objective, with a categorical signal holding codes the training rows never
+    saw and missing values, they equal ``Booster.predict`` at the best round."""
+    import lightgbm as lgb
+
+    from tierline.training.selection import _BestRound
+
+    rng = np.random.default_rng(11)
+    n = 3_000
+    X = rng.normal(size=(n, 4))
+    X[:, 3] = rng.integers(0, 6, size=n)
+    X[2_400:, 3] = np.where(rng.random(n - 2_400) < 0.2, 9.0, X[2_400:, 3])  # unseen codes
+    X[rng.random(n) < 0.05, 1] = np.nan
+    signal = X[:, 0] + 0.3 * X[:, 3] + rng.normal(scale=0.5, size=n)
+    if objective == "multiclass":
+        y = np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3])).astype(float)
+    elif objective in ("binary", "cross_entropy"):
+        y = (signal > 0).astype(float)
+    elif objective == "poisson":
+        y = rng.poisson(np.exp(0.3 * np.nan_to_num(signal))).astype(float)
+    else:
+        y = signal
+    dtrain = lgb.Dataset(X[:2_400], y[:2_400], categorical_feature=[3], free_raw_data=False)
+    dvalid = lgb.Dataset(X[2_400:], y[2_400:], reference=dtrain)
+    params = {"objective": objective, "verbose": -1, "num_threads": 1, **extra}
+    watch = _BestRound(None)
+    booster = lgb.train(
+        params,
+        dtrain,
+        num_boost_round=300,
+        valid_sets=[dvalid],
+        callbacks=[lgb.early_stopping(10, verbose=False), watch],
+    )
+    best = booster.best_iteration
+    kept = watch.valid_scores(booster, best, X[2_400:])
+    assert kept is not None
+    assert 1 <= best < 300 or objective == "regression"
+    np.testing.assert_allclose(kept, booster.predict(X[2_400:], num_iteration=best), rtol=1e-12)
+    # Predictions of another round are never passed off as the best round's.
+    assert watch.valid_scores(booster, best + 1, X[2_400:]) is None
+    watch.kept = kept + 1e-6
+    assert watch.valid_scores(booster, best, X[2_400:]) is None
