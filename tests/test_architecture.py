@@ -1,20 +1,22 @@
-"""The layers import one way (ARCHITECTURE.md): engine knows nothing of the others."""
+"""The layers import one way (docs/architecture.md): import-linter's contract, run by
+`make lint`, and what it cannot see."""
 
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
-
-FORBIDDEN = {
-    "engine": {"fastapi", "starlette", "training", "api", "cli", "typer"},
-    "training": {"api", "cli", "fastapi"},
-    "api": {"training", "cli"},
-}
-
 
 LAYERS = ("engine", "training", "api", "cli")
 
@@ -42,14 +44,55 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layer_imports_point_one_way(layer: str) -> None:
-    """No module of a layer imports a package its layer must not depend on."""
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """import-linter's verdict on the tierline package found under ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "lint-imports"),
+            "--config",
+            str(ROOT / "pyproject.toml"),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_layer_contract_refuses_an_import_that_points_up(tmp_path: Path) -> None:
+    """`make lint` runs import-linter's contract (pyproject.toml); it passes on the code as
+    it is and fails once an engine module imports the api, written as a relative import."""
+    package = tmp_path / "tierline"
+    shutil.copytree(
+        ROOT / "tierline", package, symlinks=False, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    assert _lint_imports(tmp_path).returncode == 0
+    values = package / "engine" / "values.py"
+    values.write_text(values.read_text(encoding="utf-8") + "\nfrom ..api import errors as _up\n")
+    broken = _lint_imports(tmp_path)
+    assert broken.returncode != 0 and "BROKEN" in broken.stdout, broken.stdout
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_no_layer_imports_by_name_at_run_time(layer: str) -> None:
+    """import-linter reads import statements only, so no layer imports a module from a
+    string (importlib.import_module, __import__): every arrow stays visible to the contract."""
     offenders = []
     for path in sorted((ROOT / layer).rglob("*.py")):
-        bad = _imports(path) & FORBIDDEN[layer]
-        if bad:
-            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            called = node.func if isinstance(node, ast.Call) else None
+            name = (
+                called.attr
+                if isinstance(called, ast.Attribute)
+                else called.id
+                if isinstance(called, ast.Name)
+                else None
+            )
+            if name in {"import_module", "__import__"}:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
 
 
@@ -89,3 +132,43 @@ def test_layers_are_imported_through_the_tierline_namespace() -> None:
             if bare:
                 offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bare)}")
     assert not offenders, offenders
+
+
+def _declared(*groups: str) -> set[str]:
+    """The distributions pyproject.toml declares: the runtime dependencies and the named
+    optional groups, normalized as pip compares them."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = [*project["dependencies"]]
+    for group in groups:
+        lines += project["optional-dependencies"][group]
+    return {canonicalize_name(Requirement(line).name) for line in lines}
+
+
+@pytest.mark.parametrize(
+    ("folders", "groups"),
+    [(LAYERS, ()), (("tests", "benchmarks"), ("dev",))],
+    ids=["code", "tests-and-benchmarks"],
+)
+def test_every_imported_package_is_declared(
+    folders: tuple[str, ...], groups: tuple[str, ...]
+) -> None:
+    """A package the code imports is a declared dependency (tests and benchmarks may use
+    the dev group too), so a fresh install never meets a missing import that happened to
+    be in the developer's environment."""
+    provides = importlib.metadata.packages_distributions()
+    declared = _declared(*groups)
+    missing = []
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for module in _modules(path):
+                top = module.split(".")[0]
+                if (
+                    not top
+                    or top in sys.stdlib_module_names
+                    or top in {"tierline", *LAYERS, "tests", "benchmarks"}
+                ):
+                    continue
+                dists = {canonicalize_name(d) for d in provides.get(top, [top])}
+                if not dists & declared:
+                    missing.append(f"{path.relative_to(ROOT)} imports {top} ({sorted(dists)})")
+    assert not missing, missing
