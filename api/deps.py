@@ -30,11 +30,11 @@ __all__ = [
     "ApiKey",
     "IdempotencyKey",
     "MetricsDep",
-    "ModelDep",
     "OptionalIdempotencyKey",
     "PosKey",
     "ServingDep",
     "SettingsDep",
+    "SnapshotDep",
     "StaffKey",
     "StoreDep",
     "check_key",
@@ -71,8 +71,8 @@ async def get_serving_model(request: Request) -> ServingModel:
     return serving
 
 
-async def get_model(request: Request) -> Serving:
-    """The current model snapshot, read once for the whole request."""
+async def get_snapshot(request: Request) -> Serving:
+    """The current model snapshot (model and fallback), read once for the whole request."""
     serving: ServingModel = request.app.state.serving
     return serving.current
 
@@ -99,7 +99,7 @@ async def on_store(store: Store, fn: Callable[..., T], /, **kwargs: Any) -> T:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ServingDep = Annotated[ServingModel, Depends(get_serving_model)]
-ModelDep = Annotated[Serving, Depends(get_model)]
+SnapshotDep = Annotated[Serving, Depends(get_snapshot)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 # A client that is unsure whether its post arrived sends it again with the same key.

@@ -269,10 +269,10 @@ class TierModel:
         if self.uplift is not None:
             lift = self.uplift.predict_uplift_row(row, self.uplift_row_predictors())
             _, best_net = self.uplift.choose(self.uplift.net(lift))
-            decision = self.policy.decide(scores=best_net[0], signals=signals)
+            decision = self.policy.place(scores=best_net[0], signals=signals)
             decision = dataclasses.replace(decision, score=float(out[0]))
         else:
-            decision = self.policy.decide(
+            decision = self.policy.place(
                 scores=out if self.n_outputs > 1 else out[0], signals=signals
             )
         holdout = self.playbook.is_holdout(customer_id)
@@ -316,10 +316,10 @@ class TierModel:
             net = self.uplift.net(lift)
             chosen, best_net = self.uplift.choose(net)
             uplift = uplift_columns(self.uplift, lift, net, chosen)
-            decided = self.policy.decide_many(scores=best_net, frame=frame)
+            decided = self.policy.place_many(scores=best_net, frame=frame)
             decided["score"] = np.asarray(out, dtype=np.float64)
         else:
-            decided = self.policy.decide_many(scores=out, frame=frame)
+            decided = self.policy.place_many(scores=out, frame=frame)
         ids = (
             frame[self.spec.id].astype(str).tolist()
             if self.spec.id in frame.columns

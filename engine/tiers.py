@@ -11,7 +11,7 @@ Order of a decision:
    of the base changes. ``confidence`` is the score's percentile among the training
    customers (0.95: scores above 95 % of them).
 
-The single-record path (``decide``) and the batch path (``decide_many``) share the rule
+The single-record path (``place``) and the batch path (``place_many``) share the rule
 predicates and the arithmetic, so both give the same answer for the same customer.
 """
 
@@ -30,11 +30,11 @@ from tierline.engine.calibration import Calibration
 from tierline.engine.spec import Rule, Spec
 from tierline.engine.values import category_text, is_missing, map_column, parse_bool, parse_number
 
-__all__ = ["Decision", "TierPolicy", "rule_predicate"]
+__all__ = ["Placement", "TierPolicy", "rule_predicate"]
 
 
 @dataclass(frozen=True)
-class Decision:
+class Placement:
     """What the policy decided for one customer."""
 
     tier: str
@@ -135,29 +135,29 @@ class TierPolicy:
                 return rule
         return None
 
-    def decide(self, *, scores: np.ndarray, signals: Mapping[str, Any]) -> Decision:
+    def place(self, *, scores: np.ndarray, signals: Mapping[str, Any]) -> Placement:
         """Decide one customer from the model's output row and the raw signals."""
         score = self.score_of(scores)
         rule = self.match_rule(signals)
         if rule is not None:
-            return Decision(tier=rule.tier, confidence=1.0, score=score, rule=rule.name)
+            return Placement(tier=rule.tier, confidence=1.0, score=score, rule=rule.name)
         if self.kind == "class":
             best = int(np.argmax(scores))
             conf = float(scores[best])
             if conf < self.min_confidence:
-                return Decision(
+                return Placement(
                     tier=self.default_tier,
                     confidence=float(scores[self._default_index]),
                     score=score,
                     rule=None,
                 )
-            return Decision(tier=self.tiers[best], confidence=conf, score=score, rule=None)
+            return Placement(tier=self.tiers[best], confidence=conf, score=score, rule=None)
         tier = self.default_tier
         for name, minimum in self.thresholds:
             if score >= minimum:
                 tier = name
                 break
-        return Decision(
+        return Placement(
             tier=tier, confidence=self._percentile(np.array([score]))[0], score=score, rule=None
         )
 
@@ -166,8 +166,8 @@ class TierPolicy:
         return float(scores[0]) if self.kind == "class" else float(scores)
 
     # -- many customers ---------------------------------------------------------------
-    def decide_many(self, *, scores: np.ndarray, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Vectorised ``decide``: arrays ``tier``, ``confidence``, ``score`` and ``rule``."""
+    def place_many(self, *, scores: np.ndarray, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Vectorised ``place``: arrays ``tier``, ``confidence``, ``score`` and ``rule``."""
         n = len(frame)
         tier_idx = np.empty(n, dtype=np.int64)
         if self.kind == "class":

@@ -63,7 +63,7 @@ def fit_baselines(
         const[:, majority] = 1.0
         # A constant is no probability model; the floor must not override it.
         rule_policy = dataclasses.replace(base_policy, min_confidence=0.0)
-        d = rule_policy.decide_many(scores=const, frame=test_frame)
+        d = rule_policy.place_many(scores=const, frame=test_frame)
         out["rules+majority"] = measure(
             spec, y_true=prep.labels[test], tier_pred=d["tier"], scores=None
         )
@@ -74,7 +74,7 @@ def fit_baselines(
         const_score = np.full(len(test), float(np.mean(y_train)))
         # A constant ranks nobody above anybody: no cut applies, everyone not decided by a
         # rule gets the default tier (cut thresholds would tie and put everyone on top).
-        d = base_policy.decide_many(scores=const_score, frame=test_frame)
+        d = base_policy.place_many(scores=const_score, frame=test_frame)
         out["rules+constant"] = measure(
             spec, y_true=prep.y[test], tier_pred=d["tier"], scores=const_score
         )
@@ -105,7 +105,7 @@ def fit_baselines(
         probs[:, linear.classes_.astype(np.int64)] = _predict(
             linear.predict_proba, X["test"], n_cat
         )
-        d = base_policy.decide_many(scores=probs, frame=test_frame)
+        d = base_policy.place_many(scores=probs, frame=test_frame)
         out[name] = measure(spec, y_true=prep.labels[test], tier_pred=d["tier"], scores=probs)
         kept[name] = probs
     else:
@@ -118,7 +118,7 @@ def fit_baselines(
                 _predict(linear.predict, Xs, n_cat),
             )
         pol = base_policy.fit_thresholds(spec=spec, train_scores=s_train)  # the sample stands in
-        d = pol.decide_many(scores=s_test, frame=test_frame)
+        d = pol.place_many(scores=s_test, frame=test_frame)
         out[name] = measure(spec, y_true=prep.y[test], tier_pred=d["tier"], scores=s_test)
         kept[name] = s_test
     return out
@@ -141,7 +141,7 @@ def _btyd_baseline(
     score = np.nan_to_num(score)
     fitted = policy.fit_thresholds(spec=spec, train_scores=score[prep.train_idx])
     test = prep.test_idx
-    d = fitted.decide_many(scores=score[test], frame=frame.iloc[test])
+    d = fitted.place_many(scores=score[test], frame=frame.iloc[test])
     kept["bg/nbd"] = score[test]
     return measure(spec, y_true=prep.y[test], tier_pred=d["tier"], scores=score[test])
 

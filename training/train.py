@@ -421,7 +421,7 @@ def train(
         y_held = prep.y[prep.test_idx]
         calibrated["before"] = reliability(kind, y_held, raw_test)
         calibrated["after"] = reliability(kind, y_held, test_scores)
-    decided = policy.decide_many(
+    decided = policy.place_many(
         scores=test_scores if uplift is None else policy_scores(uplift, X["test"]),
         frame=test_frame,
     )

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from tierline.api.answers import DecisionBatchAnswer
-from tierline.api.deps import MetricsDep, ModelDep, PosKey, SettingsDep, StoreDep, on_store
+from tierline.api.deps import MetricsDep, PosKey, SettingsDep, SnapshotDep, StoreDep, on_store
 from tierline.api.errors import ApiError
 from tierline.api.examples import documented
 from tierline.api.group_commit import DecisionWriter
@@ -80,7 +80,7 @@ def create_decisions(
     body: BatchRequest,
     key: PosKey,
     store: StoreDep,
-    serving: ModelDep,
+    serving: SnapshotDep,
     metrics: MetricsDep,
     settings: SettingsDep,
     explain: bool = True,

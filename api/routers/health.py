@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tierline.api.answers import ErrorBody, HealthAnswer, ReadyAnswer
-from tierline.api.deps import MetricsDep, ModelDep, StoreDep
+from tierline.api.deps import MetricsDep, SnapshotDep, StoreDep
 from tierline.api.errors import error_body
 
 router = APIRouter(tags=["health"])
@@ -26,7 +26,7 @@ async def healthz() -> dict[str, Any]:
     response_model=ReadyAnswer,
     responses={503: {"model": ErrorBody, "description": "No model loaded, or no store"}},
 )
-def readyz(store: StoreDep, serving: ModelDep) -> dict[str, Any] | JSONResponse:
+def readyz(store: StoreDep, serving: SnapshotDep) -> dict[str, Any] | JSONResponse:
     """Ready only when a model is loaded and the store answers (503 otherwise)."""
     store_ok = store.ping()
     checks = {"model": serving.version, "store": store_ok}
@@ -37,7 +37,7 @@ def readyz(store: StoreDep, serving: ModelDep) -> dict[str, Any] | JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics_text(metrics: MetricsDep, serving: ModelDep) -> Response:
+def metrics_text(metrics: MetricsDep, serving: SnapshotDep) -> Response:
     """Prometheus text format: requests, latency, decisions by tier, fallbacks, model."""
     metrics.set_model(serving.version)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from tierline.api.answers import OutcomeAnswer
-from tierline.api.deps import IdempotencyKey, ModelDep, StaffKey, StoreDep
+from tierline.api.deps import IdempotencyKey, SnapshotDep, StaffKey, StoreDep
 from tierline.api.errors import ApiError
 from tierline.api.examples import documented
 from tierline.api.schemas import OutcomeRequest
@@ -27,7 +27,7 @@ def post_outcome(
     idempotency_key: IdempotencyKey,
     key: StaffKey,
     store: StoreDep,
-    serving: ModelDep,
+    serving: SnapshotDep,
     response: Response,
 ) -> dict[str, Any]:
     """Record an outcome once; a replay with the same key returns the first result (201)."""

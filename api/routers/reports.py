@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BeforeValidator
 
 from tierline.api.answers import DriftAnswer, ReportAnswer, UpliftAnswer
-from tierline.api.deps import AdminKey, MetricsDep, ModelDep, SettingsDep, StoreDep
+from tierline.api.deps import AdminKey, MetricsDep, SettingsDep, SnapshotDep, StoreDep
 from tierline.api.errors import ApiError
 from tierline.api.examples import documented
 from tierline.engine.drift import drift_report, drift_window, training_profile
@@ -46,7 +46,7 @@ def day_report(
     key: AdminKey,
     store: StoreDep,
     settings: SettingsDep,
-    model: ModelDep,
+    model: SnapshotDep,
     day: Annotated[
         Day | None,
         Query(description="The site's local day, YYYY-MM-DD; default today at the site"),
@@ -68,7 +68,7 @@ def day_report(
 def drift(
     _key: AdminKey,
     store: StoreDep,
-    model: ModelDep,
+    model: SnapshotDep,
     metrics: MetricsDep,
     since: Annotated[
         Day | None,

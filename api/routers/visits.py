@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Response
 from tierline.api.answers import CheckInAnswer, VisitAnswer, VisitListAnswer
 from tierline.api.deps import (
     MetricsDep,
-    ModelDep,
     OptionalIdempotencyKey,
     PosKey,
     SettingsDep,
+    SnapshotDep,
     StaffKey,
     StoreDep,
 )
@@ -36,7 +36,7 @@ def create_visit(
     body: VisitRequest,
     key: PosKey,
     store: StoreDep,
-    serving: ModelDep,
+    serving: SnapshotDep,
     metrics: MetricsDep,
     explain: bool = True,
 ) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def create_visit(
 
 @router.get("", response_model=VisitListAnswer, responses=documented("visits"))
 def list_visits(
-    key: StaffKey, store: StoreDep, serving: ModelDep, settings: SettingsDep
+    key: StaffKey, store: StoreDep, serving: SnapshotDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The open visits at the key's site, newest first, with what the staff display needs:
     each visit's decision, the tier in force, where the customer came from and the cues
@@ -117,7 +117,7 @@ def override_tier(
     body: OverrideRequest,
     key: StaffKey,
     store: StoreDep,
-    serving: ModelDep,
+    serving: SnapshotDep,
     response: Response,
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:

@@ -60,18 +60,18 @@ def test_rules_come_first_and_in_order() -> None:
     """A matching rule decides with confidence 1.0, the first matching rule wins."""
     policy = class_policy()
     probs = np.array([0.9, 0.05, 0.05])
-    d = policy.decide(scores=probs, signals={"student": "yes", "visits": 99})
+    d = policy.place(scores=probs, signals={"student": "yes", "visits": 99})
     assert (d.tier, d.confidence, d.rule) == ("student", 1.0, "verified student")
-    d = policy.decide(scores=np.array([0.1, 0.8, 0.1]), signals={"student": "no", "visits": "60"})
+    d = policy.place(scores=np.array([0.1, 0.8, 0.1]), signals={"student": "no", "visits": "60"})
     assert d.tier == "vip" and d.rule == "visits min 50.0"
 
 
 def test_confidence_floor_falls_back_to_default() -> None:
     """Below min_confidence the default tier is given, with its own probability."""
     policy = class_policy(min_confidence=0.5)
-    d = policy.decide(scores=np.array([0.45, 0.35, 0.20]), signals={})
+    d = policy.place(scores=np.array([0.45, 0.35, 0.20]), signals={})
     assert d.tier == "standard" and d.confidence == 0.35
-    d = policy.decide(scores=np.array([0.55, 0.25, 0.20]), signals={})
+    d = policy.place(scores=np.array([0.55, 0.25, 0.20]), signals={})
     assert d.tier == "vip" and d.confidence == 0.55
 
 
@@ -83,8 +83,8 @@ def test_top_fraction_is_frozen_into_a_threshold() -> None:
     assert (vip, gold) == ("vip", "gold")
     assert abs(t_vip - 0.9) < 1e-9 and abs(t_gold - 0.7) < 1e-9
     # A customer's tier depends on their score alone, not on who else is scored.
-    alone = policy.decide(scores=np.float64(0.95), signals={}).tier
-    many = policy.decide_many(scores=np.full(100, 0.95), frame=pd.DataFrame(index=range(100)))[
+    alone = policy.place(scores=np.float64(0.95), signals={}).tier
+    many = policy.place_many(scores=np.full(100, 0.95), frame=pd.DataFrame(index=range(100)))[
         "tier"
     ]
     assert alone == "vip" and set(many) == {"vip"}
@@ -97,7 +97,7 @@ def test_cut_tiers_are_monotone_in_the_score(scores: list[float]) -> None:
     policy = binary_policy(np.linspace(0, 1, 101))
     rank = {"vip": 2, "gold": 1, "standard": 0}
     ordered = sorted(scores)
-    tiers = [rank[policy.decide(scores=np.float64(s), signals={}).tier] for s in ordered]
+    tiers = [rank[policy.place(scores=np.float64(s), signals={}).tier] for s in ordered]
     assert tiers == sorted(tiers)
 
 
@@ -124,11 +124,11 @@ def test_batch_equals_single_and_tiers_are_known(
     signals = [r for r, _ in rows]
     probs = np.array([p for _, p in rows])
     probs = probs / probs.sum(axis=1, keepdims=True)
-    many = policy.decide_many(
+    many = policy.place_many(
         scores=probs, frame=pd.DataFrame(signals, columns=["student", "visits"])
     )
     for i, s in enumerate(signals):
-        one = policy.decide(scores=probs[i], signals=s)
+        one = policy.place(scores=probs[i], signals=s)
         assert one.tier == many["tier"][i] and one.tier in TIERS
         assert one.confidence == many["confidence"][i]
         assert one.rule == many["rule"][i]
@@ -145,5 +145,5 @@ def test_policy_round_trips_through_json() -> None:
 def test_percentile_confidence_for_scored_tiers() -> None:
     """Binary/value confidence is the score's percentile among training scores."""
     policy = binary_policy(np.linspace(0, 1, 1001))
-    assert abs(policy.decide(scores=np.float64(0.5), signals={}).confidence - 0.5) < 0.002
-    assert policy.decide(scores=np.float64(2.0), signals={}).confidence == 1.0
+    assert abs(policy.place(scores=np.float64(0.5), signals={}).confidence - 0.5) < 0.002
+    assert policy.place(scores=np.float64(2.0), signals={}).confidence == 1.0
