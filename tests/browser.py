@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,10 +14,10 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.command import start
 from tests.servers import stop_server, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
-_CLI = (sys.executable, "-m", "tierline.cli")  # `tierline`, from this checkout and this venv
 
 # Debian's Chromium: there is no network here, so Playwright's own browser download is not
 # an option, and nothing the browser does on its own may reach out either. Another machine
@@ -48,18 +47,6 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def tierline(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the `tierline` command (as `python -m tierline.cli`) and return what it did."""
-    return subprocess.run(
-        [*_CLI, *args],
-        env=dict(env),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def create_keys(specs: Mapping[str, tuple[str, str]], *, env: Mapping[str, str]) -> dict[str, str]:
     """``{label: (role, site)}`` to ``{label: key}``, made by `tierline keys create --json`.
 
@@ -67,10 +54,9 @@ def create_keys(specs: Mapping[str, tuple[str, str]], *, env: Mapping[str, str])
     database already exists (the server made it), so they do not race on the schema.
     """
     running = {
-        label: subprocess.Popen(
-            [*_CLI, "keys", "create", "--role", role, "--site", site, "--name", label, "--json"],
-            env=dict(env),
-            cwd=ROOT,
+        label: start(
+            *("keys", "create", "--role", role, "--site", site, "--name", label, "--json"),
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -114,12 +100,9 @@ class LiveServer:
         server without a model is alive but never ready)."""
         assert self.process is None or self.process.poll() is not None, "already running"
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*_CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=self.env,
-                cwd=ROOT,
-                stdout=log,  # uvicorn's access log goes to stdout, its own messages to stderr
-                stderr=subprocess.STDOUT,
+            # uvicorn's access log goes to stdout, its own messages to stderr: both to the log
+            self.process = start(
+                "serve", "--host", "127.0.0.1", "--port", str(self.port), env=self.env, stdout=log
             )
         path = "/readyz" if ready else "/healthz"
         try:

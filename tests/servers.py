@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import IO
 
 import httpx
+
+from tests.command import start
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,20 +71,4 @@ def start_serve(
     env: dict[str, str], *, port: int, output: int | IO[bytes], args: tuple[str, ...] = ()
 ) -> subprocess.Popen[bytes]:
     """`tierline serve` on 127.0.0.1:``port`` as a user starts it, from the repository."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tierline.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *args,
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-    )
+    return start("serve", "--host", "127.0.0.1", "--port", str(port), *args, env=env, stdout=output)

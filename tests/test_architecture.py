@@ -172,3 +172,14 @@ def test_every_imported_package_is_declared(
                 if not dists & declared:
                     missing.append(f"{path.relative_to(ROOT)} imports {top} ({sorted(dists)})")
     assert not missing, missing
+
+
+def test_test_modules_share_helpers_through_helper_modules() -> None:
+    """A test module imports nothing from another test module: shared helpers live in
+    helper modules (tests/command.py runs the CLI, tests/servers.py starts servers, ...)."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for module in _modules(path):
+            if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_"):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not offenders, offenders

@@ -6,7 +6,7 @@ import re
 import shlex
 from pathlib import Path
 
-from tests.cli.test_cli import run
+from tests.command import run
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.command import run_ok
 from tests.servers import free_port, start_serve, stop_server, wait_ready
 from tests.strategies import Raw, edge_values, render_json
 
@@ -58,19 +57,6 @@ class Served:
     log: Path
 
 
-def _tierline(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "tierline.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest, models_dir: Path, tmp_path: Path) -> Iterator[Served]:
     """A real `tierline serve` on loopback with a key per role, on the parametrised store."""
@@ -81,7 +67,7 @@ def served(request: pytest.FixtureRequest, models_dir: Path, tmp_path: Path) -> 
     env = {**os.environ, "TIERLINE_DATABASE_URL": url, "TIERLINE_MODELS": str(models_dir)}
     keys = {
         role: json.loads(
-            _tierline("keys", "create", "--role", role, "--site", "lyon", "--json", env=env)
+            run_ok("keys", "create", "--role", role, "--site", "lyon", "--json", env=env)
         )["key"]
         for role in ROLES
     }

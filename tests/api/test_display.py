@@ -44,8 +44,8 @@ from tests.browser import (
     create_keys,
     key_id,
     server_env,
-    tierline,
 )
+from tests.command import run
 from tests.conftest import (
     ROOT,
     Trained,
@@ -438,7 +438,7 @@ def test_a_wrong_or_revoked_key_returns_to_sign_in_with_the_message(
     page.get_by_test_id("sign-in").click()
     expect(page.get_by_test_id("sign-out")).to_be_visible()
     expect(page.get_by_test_id("error-message")).to_be_hidden()
-    revoked = tierline("keys", "revoke", key_id(key), env=live.server.env)
+    revoked = run("keys", "revoke", key_id(key), env=live.server.env)
     assert revoked.returncode == 0, revoked.stderr
     expect(page.get_by_test_id("key-input")).to_be_visible(timeout=5_000)
     expect(page.get_by_test_id("error-message")).to_contain_text("Unknown or revoked API key")

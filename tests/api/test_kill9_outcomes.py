@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import PLAIN
-from tests.api.test_serve import ROOT, _tierline
+from tests.command import run, start
 from tests.servers import free_port, wait_ready
 
 POSTS = 5000
@@ -25,12 +24,8 @@ KILLS = 10
 
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tierline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start(
+        "serve", "--host", "127.0.0.1", "--port", str(port), env=env, stderr=subprocess.DEVNULL
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}", seconds=60, process=server)
@@ -62,7 +57,7 @@ def test_kill_9_during_outcome_posts_loses_and_doubles_nothing(
         "TIERLINE_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     key = json.loads(
-        _tierline("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env).stdout
+        run("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env).stdout
     )["key"]
     port = free_port()
     base = f"http://127.0.0.1:{port}"

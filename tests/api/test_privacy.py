@@ -3,9 +3,6 @@ name no customer, key or signal."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +11,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import PLAIN, VIP, Keys, assert_error
-from tests.cli.test_cli import run
+from tests.command import run, start
 from tests.conftest import record_vip_decision
 from tests.servers import free_port, stop_server, wait_ready
 from tierline.api.app import create_app
@@ -100,13 +97,7 @@ def test_server_logs_name_route_templates_never_ids_keys_or_signals(
     port = free_port()
     output = tmp_path / "server.log"
     with output.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tierline.cli", "serve", "--port", str(port)],
-            env={**os.environ, **env},
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+        server = start("serve", "--port", str(port), env=env, stdout=sink)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_ready(base, seconds=120, process=server)  # a busy machine starts slowly

@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from tests.api.conftest import PLAIN
+from tests.command import run, start
 from tests.servers import free_port, stop_server, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tierline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tierline.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_real_uvicorn_serves_a_decision(models_dir: Path, tmp_path: Path) -> None:
@@ -34,24 +23,20 @@ def test_real_uvicorn_serves_a_decision(models_dir: Path, tmp_path: Path) -> Non
         "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "TIERLINE_MODELS": str(models_dir),
     }
-    created = _tierline("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env)
+    created = run("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)
     admin = json.loads(
-        _tierline("keys", "create", "--role", "admin", "--site", "s1", "--json", env=env).stdout
+        run("keys", "create", "--role", "admin", "--site", "s1", "--json", env=env).stdout
     )
     assert key["role"] == "pos" and key["site"] == "s1" and key["key"].startswith("tl_")
-    listed = _tierline("keys", "list", "--json", env=env)
+    listed = run("keys", "list", "--json", env=env)
     assert key["key"] not in listed.stdout and "s1" in listed.stdout
-    assert _tierline("keys", "create", "--role", "chef", "--site", "s1", env=env).returncode == 2
+    assert run("keys", "create", "--role", "chef", "--site", "s1", env=env).returncode == 2
 
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tierline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    server = start(
+        "serve", "--host", "127.0.0.1", "--port", str(port), env=env, stderr=subprocess.PIPE
     )
     base = f"http://127.0.0.1:{port}"
     try:

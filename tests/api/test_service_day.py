@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.cli.test_cli import run
+from tests.command import run
 from tests.conftest import EXAMPLES, api_signals
 from tierline.api.app import create_app
 from tierline.api.settings import Settings

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import VIP
-from tests.api.test_serve import _tierline
+from tests.command import run
 from tests.servers import free_port, start_serve, stop_server, wait_ready, worker_serving
 from tierline.engine.registry import Registry
 
@@ -115,7 +115,7 @@ def test_every_worker_serves_each_swap_within_two_seconds_under_load(
         "TIERLINE_MODELS": str(models_dir),
         "TIERLINE_RATE_LIMIT_PER_MINUTE": "10000000",
     }
-    created = _tierline("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env)
+    created = run("keys", "create", "--role", "pos", "--site", "s1", "--json", env=env)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)["key"]
     port = free_port()

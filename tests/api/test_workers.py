@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.api.test_serve import ROOT
+from tests.command import run, start
 from tests.servers import free_port, stop_server, wait_ready
 
 CONNECTIONS = 32
@@ -30,12 +29,8 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
         "TIERLINE_MODELS": str(tmp_path / "no-models"),
     }
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tierline.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start(
+        "serve", "--port", str(port), "--workers", "2", env=env, stderr=subprocess.DEVNULL
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}", seconds=60, process=server, path="/healthz")
@@ -135,12 +130,13 @@ def test_a_taken_port_is_refused_with_a_message(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "tierline.cli", "serve", "--port", str(port), "--workers", "2"],
-            env={**os.environ, "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
+        done = run(
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            env={"TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
             timeout=60,
         )
     assert done.returncode == 2

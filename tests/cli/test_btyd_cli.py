@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
 from tierline.engine.spec import load_spec
 from tierline.training.data import load_transactions

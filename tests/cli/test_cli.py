@@ -13,27 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES, Trained
-
-
-def run(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tierline.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
-
-
-def assert_refused(proc: subprocess.CompletedProcess[str], needle: str) -> None:
-    """Exit code 2, a short message naming the problem, never a traceback."""
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert needle in proc.stderr + proc.stdout, proc.stderr
-    assert "Traceback" not in proc.stderr
 
 
 def test_generate_writes_seeded_customers(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import site_key
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import Trained, record_vip_decision
 from tierline.api.app import create_app
 from tierline.api.settings import Settings

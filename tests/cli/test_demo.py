@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.cli.test_cli import run
+from tests.command import run, start
 from tests.servers import free_port, wait_ready
 
 
@@ -27,23 +25,17 @@ def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Pat
         "TIERLINE_MODELS": str(tmp_path / "models"),
         "TIERLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'tierline.db'}",
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tierline.cli",
-            "demo",
-            "--customers",
-            "3000",
-            "--workdir",
-            str(tmp_path),
-            "--port",
-            str(port),
-        ],
+    proc = start(
+        "demo",
+        "--customers",
+        "3000",
+        "--workdir",
+        str(tmp_path),
+        "--port",
+        str(port),
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "COLUMNS": "200", **state},
+        env={"COLUMNS": "200", **state},
     )
     try:
         assert proc.stdout is not None
@@ -107,21 +99,14 @@ def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tierline.cli",
-                "demo",
-                "--customers",
-                "1000",
-                "--workdir",
-                str(tmp_path),
-                "--port",
-                str(port),
-            ],
-            capture_output=True,
-            text=True,
+        proc = run(
+            "demo",
+            "--customers",
+            "1000",
+            "--workdir",
+            str(tmp_path),
+            "--port",
+            str(port),
             timeout=240,
         )
     assert proc.returncode == 2 and f"Port {port}" in proc.stderr and "Traceback" not in proc.stderr

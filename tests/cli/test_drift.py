@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import Trained, champion_rewritten, log_decisions, training_signals
 from tierline.engine.store import Store
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tierline.engine.registry import Registry
 from tierline.training.fairness import NO_REASON
 

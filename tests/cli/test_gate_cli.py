@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import run
+from tests.command import run
 from tests.conftest import EXAMPLES
 from tests.gate_data import copy_models
 from tierline.engine.registry import ARTIFACT_FILES, Registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import Trained, log_decisions, training_signals
 from tierline.engine.registry import Registry
 from tierline.engine.store import Store

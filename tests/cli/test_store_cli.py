@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
 from tierline.engine.store import Store
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import record_uplift_log
 from tierline.engine.playbook import Perk
 from tierline.engine.store import Store

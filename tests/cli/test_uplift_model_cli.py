@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.cli.test_cli import run
+from tests.command import run
 from tierline.engine.errors import ArtifactError
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec

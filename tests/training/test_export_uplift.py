@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tests.cli.test_cli import run
+from tests.command import run
 from tests.conftest import COFFEE_CUE, EXAMPLES, api_signals
 from tierline.engine.store import Store
 from tierline.training.demo_data import generate_customers

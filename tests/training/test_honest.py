@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import f1_score, roc_auc_score
 
-from tests.cli.test_cli import run
+from tests.command import run
 from tests.conftest import EXAMPLES, Trained
 from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
