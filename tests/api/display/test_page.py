@@ -113,10 +113,10 @@ def test_every_module_the_page_loads_is_served_as_javascript(live: Live, board: 
     page.on(
         "response", lambda r: scripts.append(r) if r.request.resource_type == "script" else None
     )
-    sign_in(page, live.base, live.keys["staff"])  # signed in: every module has run
-
+    shell = page.goto(f"{live.base}/display", wait_until="load")
+    assert shell is not None
     html = _Scripts()
-    html.feed(httpx.get(f"{live.base}/display", timeout=10).text)
+    html.feed(shell.text())
     assert html.scripts == [{"type": "module", "src": "display/display.js", "body": ""}]
     assert html.handlers == []
 
@@ -129,6 +129,8 @@ def test_every_module_the_page_loads_is_served_as_javascript(live: Live, board: 
         assert headers["content-type"] == "text/javascript; charset=utf-8", name
         assert headers["content-security-policy"] == CSP, name
         assert headers["cache-control"] == "no-cache", name
+    # The entry module ran (after every module it imports): it put the cursor in the key field.
+    expect(page.get_by_test_id("key-input")).to_be_focused()
 
 
 # -- fit and finish --------------------------------------------------------------------------
