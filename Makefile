@@ -27,7 +27,7 @@ bench: $(STAMP)
 # The staff display's and the model report's screenshots in docs/ (the README's), taken
 # again by their browser tests.
 screenshots: $(STAMP)
-	TIERLINE_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/api/test_display.py -k screenshots
+	TIERLINE_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/api/display/test_screenshots.py
 	TIERLINE_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/training/test_report_browser.py
 
 lint: $(STAMP)

@@ -1,4 +1,4 @@
-"""The staff display: one static page and its script and style, served under a strict
+"""The staff display: one static page, its script modules and style, served under a strict
 content security policy (no inline script, nothing from other origins).
 
 The page holds no data. It asks the API for the open visits with the staff key typed into
@@ -19,8 +19,9 @@ from tierline.api.errors import ApiError
 router = APIRouter(tags=["display"], include_in_schema=False)
 
 _FILES = Path(__file__).resolve().parent.parent / "display"
-_TYPES = {
-    "display.js": "text/javascript; charset=utf-8",
+# The script is ES modules that import each other by file name, so every .js file of the
+# folder is served; the list is fixed at import, so nothing else there is reachable.
+_TYPES = {p.name: "text/javascript; charset=utf-8" for p in sorted(_FILES.glob("*.js"))} | {
     "display.css": "text/css; charset=utf-8",
 }
 # 'self' only, and no 'unsafe-inline' anywhere: injected markup cannot run or style.
@@ -57,7 +58,7 @@ def display_page() -> Response:
 
 @router.get("/display/{asset}")
 def display_asset(asset: str) -> Response:
-    """The page's script and style sheet (nothing else is served from here)."""
+    """The page's script modules and style sheet (nothing else is served from here)."""
     if asset not in _TYPES:
         raise ApiError(404, "not_found", f"No display asset '{asset}'")
     return Response(_read(asset), media_type=_TYPES[asset], headers=_HEADERS)
