@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Options for `tierline demo`, e.g. `make demo DEMO_ARGS="--port 8080 --customers 5000"`.
 DEMO_ARGS ?=
 
-.PHONY: demo test bench lint format screenshots clean
+.PHONY: demo test test-fast bench lint format screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The quick subset while working: no real processes, browsers or large training runs.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

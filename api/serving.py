@@ -54,11 +54,11 @@ class Serving:
 
 def freeze_startup_objects(*, collect: bool = True) -> None:
     """Leave what is loaded now (the model, the libraries, the app) out of the cyclic
-    garbage collector's full passes, which otherwise walk all of it: measured here, one
-    full pass took 80-90 ms with a model loaded, a stall for every request in flight on
-    that worker, and 0.0 ms after ``gc.freeze()``. Frozen objects are still freed by
-    reference counting when nothing refers to them; only those in reference cycles stay.
-    ``collect=False`` skips the collection before freezing (90 ms on the event loop)."""
+    garbage collector's full passes, which otherwise walk all of it and stall every request
+    in flight on that worker (benchmarks/README.md, "Figures behind design choices").
+    Frozen objects are still freed by reference counting when nothing refers to them; only
+    those in reference cycles stay. ``collect=False`` skips the collection before freezing,
+    which is itself a pause on the event loop."""
     if collect:
         gc.collect()
     gc.freeze()

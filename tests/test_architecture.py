@@ -61,6 +61,7 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # lint-imports reads the whole package twice
 def test_the_layer_contract_refuses_an_import_that_points_up(tmp_path: Path) -> None:
     """`make lint` runs import-linter's contract (pyproject.toml); it passes on the code as
     it is and fails once an engine module imports the api, written as a relative import."""

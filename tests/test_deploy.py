@@ -6,7 +6,11 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from tests.command import run
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

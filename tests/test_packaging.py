@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("engine", "training", "api", "cli")
 SOURCES = ("pyproject.toml", "README.md", "tierline", *LAYERS, "examples")

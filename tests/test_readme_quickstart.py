@@ -26,8 +26,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.servers import free_port, wait_ready
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 HEADING = "## Quick start"
 DEMO_URL = "127.0.0.1:8000"

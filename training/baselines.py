@@ -93,8 +93,8 @@ def fit_baselines(
     name = "logistic" if spec.target_kind != "value" else "linear"
     target = ys if spec.target_kind != "class" else ys.astype(np.int64)
     try:
-        # One thread for BLAS and OpenMP: on 2 busy cores their spinning workers made this
-        # small fit 10-30x slower than on one thread.
+        # One thread for BLAS and OpenMP: on busy cores their spinning workers make this
+        # small fit many times slower than one thread does.
         with threadpool_limits(limits=1):
             linear.fit(_linear_input(Xs, n_cat), target)
     except ValueError as exc:

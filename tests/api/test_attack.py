@@ -35,6 +35,8 @@ from tests.command import run_ok
 from tests.servers import free_port, start_serve, stop_server, wait_ready
 from tests.strategies import Raw, edge_values, render_json
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("staff", "pos", "admin")
 # Enough to reach each route's validation and its store with every role in both modes, and

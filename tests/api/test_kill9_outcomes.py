@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import PLAIN
 from tests.command import run, start
 from tests.servers import free_port, wait_ready
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 POSTS = 5000
 KILLS = 10

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import PLAIN, VIP, Keys, assert_error
@@ -18,6 +19,8 @@ from tierline.api.app import create_app
 from tierline.api.settings import Settings
 from tierline.engine.store import Store
 from tierline.engine.store.privacy import ERASE_ACTION
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST = "guest-5e4d7"

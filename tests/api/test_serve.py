@@ -8,10 +8,13 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.conftest import PLAIN
 from tests.command import run, start
 from tests.servers import free_port, stop_server, wait_ready
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 ROOT = Path(__file__).resolve().parents[2]
 

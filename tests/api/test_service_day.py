@@ -28,6 +28,8 @@ from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
 from tierline.training.train import train
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 STORE_SPEC = EXAMPLES / "store.toml"
 FIRST_DAYS_AGO = 200
 RETURN_EVERY_DAYS = 15

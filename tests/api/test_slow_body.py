@@ -15,6 +15,8 @@ import pytest
 
 from tests.servers import free_port, start_serve, stop_server, wait_ready
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 TIMEOUT = 1.0
 
 

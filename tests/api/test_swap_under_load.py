@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.conftest import VIP
 from tests.command import run
 from tests.servers import free_port, start_serve, stop_server, wait_ready, worker_serving
 from tierline.engine.registry import Registry
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 CLIENTS_PER_WORKER = 4
 WORKERS = 2

@@ -18,6 +18,8 @@ import pytest
 from tests.command import run, start
 from tests.servers import free_port, stop_server, wait_ready
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 CONNECTIONS = 32
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
 from tierline.engine.spec import load_spec
 from tierline.training.data import load_transactions
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 
 def test_generate_btyd_writes_a_seeded_log_that_trains_against_bg_nbd(tmp_path: Path) -> None:

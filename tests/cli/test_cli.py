@@ -16,6 +16,8 @@ import pytest
 from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES, Trained
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 
 def test_generate_writes_seeded_customers(tmp_path: Path) -> None:
     """generate writes N customers; the same seed writes the same file."""

@@ -21,6 +21,8 @@ from tierline.engine.store import Store
 from tierline.engine.store.privacy import ERASE_ACTION
 from tierline.training.data import load_customers
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 GUEST = "guest-3b8f0"
 CUES = [{"code": "brand_dessert", "text": "Dessert with the Porsche logo", "perk": None}]
 

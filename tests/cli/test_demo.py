@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.command import run, start
 from tests.servers import free_port, wait_ready
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 
 def test_demo_serves_the_api_with_printed_keys_and_stops_on_ctrl_c(tmp_path: Path) -> None:

@@ -8,9 +8,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.command import assert_refused, run
 from tests.conftest import Trained, champion_rewritten, log_decisions, training_signals
 from tierline.engine.store import Store
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 SHIFTED = "spend_365d"
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.command import assert_refused, run
 from tierline.engine.registry import Registry
 from tierline.training.fairness import NO_REASON
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 
 def train(data: Path, spec: Path, models: Path, *options: str) -> tuple[int, str, str]:

@@ -12,6 +12,8 @@ from tests.conftest import EXAMPLES
 from tests.gate_data import copy_models
 from tierline.engine.registry import ARTIFACT_FILES, Registry
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 
 @pytest.fixture
 def registry(gate_champion: Path, tmp_path: Path) -> Registry:

@@ -12,6 +12,8 @@ from tests.command import assert_refused, run
 from tierline.engine.errors import Gone
 from tierline.engine.store import Store
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 
 def test_keys_pair_prints_a_code_that_signs_a_tablet_in_once(tmp_path: Path) -> None:
     """The printed code lives the minutes asked for, redeems once for a staff key of the

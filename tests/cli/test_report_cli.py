@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.command import assert_refused, run
 from tests.conftest import Trained, log_decisions, training_signals
 from tierline.engine.registry import Registry
 from tierline.engine.store import Store
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 
 def test_report_writes_the_champions_page_and_prints_its_path(

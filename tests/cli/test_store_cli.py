@@ -13,6 +13,8 @@ from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
 from tierline.engine.store import Store
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> dict[str, str]:

@@ -13,6 +13,8 @@ from tests.conftest import record_uplift_log
 from tierline.engine.playbook import Perk
 from tierline.engine.store import Store
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> dict[str, str]:

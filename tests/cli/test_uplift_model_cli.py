@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 
 def _spec(tmp_path: Path, *, cost: str, control: str = "holdout") -> Path:

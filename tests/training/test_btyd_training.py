@@ -23,6 +23,8 @@ from tierline.training.selection import BTYD_CANDIDATE
 from tierline.training.train import TrainResult, train
 from tierline.training.transactions import LABEL_COLUMN, scoring_frame, training_frame
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 SPEC = """
 [data]
 id = "customer_id"

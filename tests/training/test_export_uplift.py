@@ -10,12 +10,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.command import run
 from tests.conftest import COFFEE_CUE, EXAMPLES, api_signals
 from tierline.engine.store import Store
 from tierline.training.demo_data import generate_customers
 from tierline.training.export import arm_of, export, export_frame
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 DESSERT_CUE = {"code": "car_dessert", "text": "Dessert with the Audi logo", "perk": "brand_dessert"}

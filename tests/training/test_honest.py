@@ -18,6 +18,8 @@ from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
 from tierline.training.honest import MIN_HELD_OUT, interval, training_ids, training_share
 
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
+
 
 def test_unit_weights_give_the_plain_metrics() -> None:
     """With every customer weighted once the bootstrap's metric functions equal sklearn's

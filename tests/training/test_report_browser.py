@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import ConsoleMessage, Request
 
 from tests.browser import chromium
 from tests.conftest import ROOT, Trained
 from tierline.training.report import build_report, write_report
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 DOCS = ROOT / "docs"
 # Taken on every run; it replaces the README's only when asked (`make screenshots`), so a

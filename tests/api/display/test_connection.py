@@ -3,6 +3,7 @@ with the server, a wrong or revoked key returns to sign-in, no model shows degra
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.api.conftest import PLAIN
@@ -10,6 +11,8 @@ from tests.api.display.conftest import Board, Live, card_for, check_in, sign_in
 from tests.browser import LiveServer, key_id
 from tests.command import run
 from tests.servers import free_port
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 # -- the connection --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import json
 import re
 import time
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.api.conftest import PLAIN, VIP
@@ -23,6 +24,8 @@ from tests.api.display.conftest import (
 )
 from tests.browser import key_id
 from tierline.engine.registry import Registry
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 # -- the floor -------------------------------------------------------------------------------
 

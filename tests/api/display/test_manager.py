@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.api.conftest import PLAIN, VIP
 from tests.api.display.conftest import SITE, ZONE, Board, Live, card_for, check_in, rows, sign_in
 from tests.conftest import Trained, log_decisions, record_uplift_log, training_signals
 from tierline.engine.store import Store
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 
 def test_the_manager_view_shows_revenue_by_tier_and_perks(live: Live, board: Board) -> None:

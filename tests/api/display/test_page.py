@@ -6,6 +6,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import httpx
+import pytest
 from playwright.sync_api import Response, expect
 
 from tests.api.conftest import PLAIN, VIP
@@ -13,6 +14,8 @@ from tests.api.display.conftest import STUDENT, Board, Live, card_for, check_in,
 from tests.browser import contrast
 from tests.conftest import ROOT
 from tierline.api.routers.display import CSP
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 # -- safety ----------------------------------------------------------------------------------
 

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, ViewportSize, expect
 
 from tests.api.conftest import PLAIN, VIP
 from tests.api.display.conftest import STUDENT, Live, check_in, sign_in
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 
 DOCS = ROOT / "docs"
 # The screenshots are taken on every run; they replace the README's only when asked

@@ -1,10 +1,8 @@
 """Decisions keep only their primary key's index: no query reads them by customer or by
 time, and every decision paid for both indexes on its way in.
 
-The customer index took the largest share: each insert lands on a random page of it.
-Measured on SQLite (WAL, groups of 4 rows as the server commits them), a decision's
-insert cost 35 µs of CPU with both indexes and 19.5 µs without them, and it writes two
-fewer pages to the WAL. Decision ids begin with the time (``new_decision_id``), so the
+The customer index took the largest share: each insert lands on a random page of it
+(benchmarks/README.md, "Figures behind design choices", has the measurement). Decision ids begin with the time (``new_decision_id``), so the
 primary key already serves a time range.
 
 Revision ID: 0003
