@@ -23,8 +23,12 @@ stack, and the lane does, in this order, what that machinery does for the route:
 7. the request counted and timed in the metrics, and logged, under the route's template.
 
 The route stays declared in ``api.routers.decisions`` for the OpenAPI document and the
-role test, and answers there too (an app mounted under a prefix, say); a test sends the
-same requests both ways and compares the answers.
+role test, and answers there too (an app mounted under a prefix, say). Everything after
+parsing is shared with it (``check_key``, ``decide_and_store``, ``api.errors``,
+``Metrics.answered``); a property test sends generated requests both ways and compares
+the answers, and another fails on a middleware of the app missing from ``STANDS_IN_FOR``
+(tests/api/test_decision_lane_equivalence.py). One difference is on purpose: a bad key
+is refused before the body is parsed, where FastAPI answers 400 for malformed JSON first.
 """
 
 from __future__ import annotations
