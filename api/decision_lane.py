@@ -23,8 +23,12 @@ stack, and the lane does, in this order, what that machinery does for the route:
 7. the request counted and timed in the metrics, and logged, under the route's template.
 
 The route stays declared in ``api.routers.decisions`` for the OpenAPI document and the
-role test, and answers there too (an app mounted under a prefix, say); a test sends the
-same requests both ways and compares the answers.
+role test, and answers there too (an app mounted under a prefix, say). Everything after
+parsing is shared with it (``check_key``, ``decide_and_store``, ``api.errors``,
+``Metrics.answered``); a property test sends generated requests both ways and compares
+the answers, and another fails on a middleware of the app missing from ``STANDS_IN_FOR``
+(tests/api/test_decision_lane_equivalence.py). One difference is on purpose: a bad key
+is refused before the body is parsed, where FastAPI answers 400 for malformed JSON first.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
-from tierline.api.access_log import log_request
 from tierline.api.deps import check_key
 from tierline.api.errors import ApiError, error_response, validation_response
 from tierline.api.limits import declared_too_large, refuse_too_large, refuse_too_slow, send_json
@@ -47,12 +50,24 @@ from tierline.api.metrics import Metrics
 from tierline.api.routers.decisions import decide_and_store
 from tierline.api.schemas import DecisionRequest
 
-__all__ = ["PATH", "DecisionLane"]
+__all__ = ["PATH", "STANDS_IN_FOR", "DecisionLane"]
 
 PATH = "/v1/decisions"  # the route's template in the metrics, too
 _BOOL = TypeAdapter(bool)
 _EXPLAIN = {b"": True, b"explain=false": False, b"explain=true": True}  # what tills send
 _CLIENT_GONE = 499  # the client left before its answer (nginx's number; nothing is sent)
+
+# Every layer of the app's middleware stack (FastAPI's and the app's, by class name) and
+# what the lane does in its place (the steps above): a test fails on any layer not named.
+STANDS_IN_FOR = {
+    "ServerErrorMiddleware": "6: a logged 500 in the error shape",
+    "ExceptionTelemetryMiddleware": "nothing: it feeds FastAPI's native telemetry, left off",
+    "AppBodyLimitMiddleware": "1: the app sets no body limit of FastAPI's, BodyLimits is it",
+    "MetricsMiddleware": "7: Metrics.answered, the middleware's own ending",
+    "BodyLimits": "1: the same limits and refusals (api.limits)",
+    "ExceptionMiddleware": "6: the app's exception handlers' answers (api.errors)",
+    "AsyncExitStackMiddleware": "nothing: it closes uploaded files; the route takes none",
+}
 
 
 class _Invalid(Exception):
@@ -84,8 +99,7 @@ class DecisionLane:
         try:
             status = await self._serve(scope, receive, send)
         finally:
-            self._metrics.observe_request("POST", PATH, status, time.perf_counter() - start)
-            log_request(scope, PATH, status)
+            self._metrics.answered(scope, PATH, status, start)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> int:
         if declared_too_large(scope, self._max_bytes):
@@ -136,8 +150,15 @@ class DecisionLane:
     async def _decide(self, scope: Scope, body: bytes) -> bytes:
         state = self._state
         key = await check_key(state, _header(scope, b"x-api-key"), "pos")
-        explain = _explain(scope.get("query_string", b""))
-        request = _request(_header(scope, b"content-type"), body)
+        explain, errors = _explain(scope.get("query_string", b""))
+        try:
+            request = _request(_header(scope, b"content-type"), body)
+        except _Invalid as invalid:
+            if invalid.errors[0]["type"] == "json_invalid":
+                raise  # FastAPI refuses JSON it cannot parse before it validates anything
+            raise _Invalid([*errors, *invalid.errors]) from None  # FastAPI lists them all
+        if errors:
+            raise _Invalid(errors)
         decision = await decide_and_store(
             state,
             site=key.site,
@@ -156,24 +177,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _explain(query_string: bytes) -> bool:
+def _explain(query_string: bytes) -> tuple[bool, list[Any]]:
     """``explain`` as FastAPI reads a ``bool`` query parameter: the last one given, lax
-    ("false", "0", "no", "off", ... any case); True when absent."""
+    ("false", "0", "no", "off", ... any case); True when absent. With the errors that
+    refuse it: FastAPI reports them together with the body's."""
     known = _EXPLAIN.get(query_string)
     if known is not None:
-        return known
+        return known, []
     value = None
     for name, given in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name == "explain":
             value = given
     if value is None:
-        return True
+        return True, []
     try:
-        return bool(_BOOL.validate_python(value))
+        return bool(_BOOL.validate_python(value)), []
     except ValidationError as error:
-        raise _Invalid(
-            [{**e, "loc": ("query", "explain", *e["loc"])} for e in error.errors()]
-        ) from None
+        return True, [{**e, "loc": ("query", "explain", *e["loc"])} for e in error.errors()]
 
 
 def _request(content_type: str | None, body: bytes) -> DecisionRequest:

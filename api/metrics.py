@@ -100,6 +100,12 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def answered(self, scope: Scope, route: str, status: int, start: float) -> None:
+        """Count, time (from ``start``, a ``perf_counter``) and log one answered request:
+        how the middleware and the decision lane both end a request."""
+        self.observe_request(scope["method"], route, status, time.perf_counter() - start)
+        log_request(scope, route, status)
+
     def set_drift(self, signals: Iterable[dict[str, Any]]) -> None:
         """Replace the drift gauges with a report's signals (none: too few decisions)."""
         self.drift.clear()
@@ -135,8 +141,4 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe_request(
-                scope["method"], template, status, time.perf_counter() - start
-            )
-            log_request(scope, template, status)
+            self.metrics.answered(scope, getattr(route, "path", None) or "unmatched", status, start)
