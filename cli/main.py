@@ -28,6 +28,7 @@ from rich.table import Table
 
 from tierline.cli.console import (
     BudgetOpt,
+    DaskOpt,
     DecimalOpt,
     JsonOpt,
     ModelsOpt,
@@ -52,6 +53,7 @@ from tierline.engine.registry import Registry
 
 if TYPE_CHECKING:
     from tierline.engine.spec import Spec
+    from tierline.training.dialect import CsvDialect
 
 __all__ = ["app", "main"]
 
@@ -217,6 +219,7 @@ def train(
     budget: BudgetOpt = None,
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    dask: DaskOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -248,6 +251,7 @@ def train(
             progress=say,
             budget=budget,
             dialect=dialect,
+            dask=dask,
         )
     if as_json:
         summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
@@ -283,13 +287,29 @@ def score(
     ] = False,
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    dask: DaskOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Score every customer with a tier, confidence, cues and (optionally) reasons.
 
+    With --dask, --data may be a folder of tables and an --out without an extension is
+    written as a folder of Parquet parts.
     Example: tierline score --data customers.csv --out scored.csv
     """
+    if dask is not None:
+        return _score_on_dask(
+            dask,
+            data,
+            out_path,
+            models,
+            version,
+            reasons,
+            as_of,
+            _csv_dialect(sep, decimal),
+            as_json,
+            quiet,
+        )
     from tierline.training import data as data_io
     from tierline.training.batch import load_for_scoring
     from tierline.training.btyd import BtydFit
@@ -323,6 +343,45 @@ def score(
     elif not quiet:
         mix = ", ".join(f"{t} {n:,}" for t, n in summary["tier_mix"].items())
         err.print(f"scored {len(scored):,} customers with {model.version} -> {out_path} ({mix})")
+
+
+def _score_on_dask(
+    address: str,
+    data: Path,
+    out_path: Path,
+    models: Path | None,
+    version: str | None,
+    reasons: bool,
+    as_of: str | None,
+    dialect: CsvDialect | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    from tierline.training.distributed import score_on_cluster
+
+    if as_of is not None:
+        raise typer.BadParameter(
+            "a transaction log scores without --dask (--dask reads customer tables)",
+            param_hint="--as-of",
+        )
+    with _steps(quiet or as_json) as say:
+        summary = score_on_cluster(
+            address,
+            models=models or _default_models(),
+            version=version,
+            data=data,
+            out=out_path,
+            explain=reasons,
+            dialect=dialect,
+            say=say,
+        )
+    if as_json:
+        _emit_json(summary)
+    elif not quiet:
+        mix = ", ".join(f"{t} {n:,}" for t, n in summary["tier_mix"].items())
+        err.print(
+            f"scored {summary['rows']:,} customers with {summary['model_version']} -> {out_path} ({mix})"
+        )
 
 
 # -- evaluate ---------------------------------------------------------------------------
@@ -419,6 +478,7 @@ def retrain(
     budget: BudgetOpt = None,
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
@@ -468,6 +528,7 @@ def retrain(
                     tolerance=tolerance,
                     budget=budget,
                     dialect=dialect,
+                    dask=dask,
                 )
             else:
                 result, window = _retrain_from_store(
@@ -479,6 +540,7 @@ def retrain(
                     playbook=playbook,
                     tolerance=tolerance,
                     budget=budget,
+                    dask=dask,
                 )
     except (TierlineError, typer.BadParameter) as exc:
         message = exc.format_message() if isinstance(exc, typer.BadParameter) else str(exc)
@@ -502,6 +564,7 @@ def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
             playbook_path=options["playbook"],
             tolerance=options["tolerance"],
             budget=options["budget"],
+            dask=options["dask"],
         )
 
 

@@ -10,13 +10,14 @@ version, and let the promotion gate decide whether it becomes the champion.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
 import platform
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.calibrate import fit_calibration, reliability
 from tierline.training.dialect import CsvDialect
+from tierline.training.distributed import DASK_ROUNDS, cluster, workers
 from tierline.training.evaluate import (
     format_calibration,
     format_interval,
@@ -338,6 +340,7 @@ def train(
     backtest: dict[str, Any] | None = None,
     budget: float | None = None,
     dialect: CsvDialect | None = None,
+    dask: str | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
@@ -347,7 +350,9 @@ def train(
     every core). ``backtest`` (how the champion's logged decisions did,
     ``training.backtest``) is kept in the gate's record. ``budget``: seconds for the
     model search (``training.selection``; default about twice one fit). ``dialect``
-    forces a CSV file's delimiter or decimal mark (default: sniffed).
+    forces a CSV file's delimiter or decimal mark (default: sniffed). ``dask`` (``local``
+    or a scheduler's ``tcp://`` address) boosts the tree candidates on a Dask cluster
+    (``training.distributed``).
     """
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
@@ -385,17 +390,21 @@ def train(
             )
     names = list(builder.feature_names_out_)
     say(f"training {len(CANDIDATES)} candidate models on {len(prep.train_idx):,} rows")
-    selection = select(
-        spec=spec,
-        params=lgb_params(spec, rows=len(prep.train_idx), threads=threads),
-        X=X,
-        y={part: prep.y[idx] for part, idx in _parts(prep).items()},
-        names=names,
-        lgb_names=_lgb_names(names),
-        budget=budget,
-        threads=threads,
-        say=say,
-    )
+    with _cluster(dask) as client:
+        if client is not None:
+            say(f"boosting the trees on a Dask cluster of {workers(client)} workers")
+        selection = select(
+            spec=spec,
+            params=lgb_params(spec, rows=len(prep.train_idx), threads=threads),
+            X=X,
+            y={part: prep.y[idx] for part, idx in _parts(prep).items()},
+            names=names,
+            lgb_names=_lgb_names(names),
+            budget=budget,
+            threads=threads,
+            say=say,
+            client=client,
+        )
     winner = selection.winner
     say(f"{winner.name} won on the validation slice")
     say("calibrating the probabilities on the validation slice")
@@ -496,6 +505,7 @@ def train(
         "lightgbm": {
             "params": lgb_params(spec, rows=len(prep.train_idx)),
             "best_iteration": winner.best_iteration,
+            **({"dask": {"rounds": DASK_ROUNDS}} if dask is not None else {}),
         },
         "selection": selection.summary(),
         "calibration": calibrated,
@@ -555,6 +565,16 @@ def train(
         fairness=fairness,
         uplift=uplift_figures,
     )
+
+
+@contextlib.contextmanager
+def _cluster(address: str | None) -> Iterator[Any]:
+    """The Dask client to boost on, or None (this machine)."""
+    if address is None:
+        yield None
+        return
+    with cluster(address) as client:
+        yield client
 
 
 def _promote_action(promote: str, reason: str | None, fairness: dict[str, Any]) -> str:
