@@ -196,7 +196,7 @@ def score_on_cluster(
     files = table_files(data)
     with cluster(address) as client:
         say(f"scoring {len(files)} file(s) on {workers(client)} Dask workers")
-        tiers = _score_files(client, model, files, out, explain=explain, dialect=dialect)
+        tiers = _score_files(client, models, model, files, out, explain=explain, dialect=dialect)
     return {
         "rows": int(sum(tiers.values())),
         "out": str(out),
@@ -207,25 +207,47 @@ def score_on_cluster(
 
 
 class _Scorer:
-    """One file's rows, read by the typed loader and scored (a Dask task)."""
+    """One file's rows, read by the typed loader and scored (a Dask task). The model
+    travels as its version's files (a model holds closures that do not pickle) and is
+    loaded, verified as the registry always does, once per worker process."""
 
-    def __init__(self, model: TierModel, explain: bool, dialect: CsvDialect | None) -> None:
-        self.model, self.explain, self.dialect = model, explain, dialect
-        self.token = uuid.uuid4().hex  # a model does not hash; each run is its own task
+    def __init__(self, root: Path, version: str, explain: bool, dialect: CsvDialect | None):
+        folder = root / version
+        self.files = {
+            str(f.relative_to(folder)): f.read_bytes() for f in folder.rglob("*") if f.is_file()
+        }
+        self.version, self.explain, self.dialect = version, explain, dialect
+        self.token = uuid.uuid4().hex
 
     def __dask_tokenize__(self) -> str:
         return self.token
 
+    def model(self) -> TierModel:
+        from tierline.engine.registry import Registry
+
+        if self.token not in _LOADED:
+            root = Path(tempfile.mkdtemp(prefix="tierline-model-"))
+            for name, data in self.files.items():
+                (root / self.version / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / self.version / name).write_bytes(data)
+            _LOADED[self.token] = Registry(root).load(self.version)
+            shutil.rmtree(root, ignore_errors=True)
+        return _LOADED[self.token]
+
     def __call__(self, file: str) -> pd.DataFrame:
-        model = self.model
+        model = self.model()
         frame = data_io.load_customers(
             file, model.spec, with_target=False, dialect=self.dialect, model=model.version
         )
         return model.score_frame(frame, explain=self.explain)
 
 
+_LOADED: dict[str, TierModel] = {}  # per worker process: the models its tasks scored with
+
+
 def _score_files(
     client: Client,
+    root: Path,
     model: TierModel,
     files: list[Path],
     out: Path,
@@ -237,9 +259,8 @@ def _score_files(
     written as one file, or as a folder of Parquet parts moved into place when all are."""
     import dask.dataframe as dd
 
-    parts = dd.from_map(
-        _Scorer(model, explain, dialect), [str(f) for f in files], enforce_metadata=False
-    )
+    scorer = _Scorer(root, model.version, explain, dialect)
+    parts = dd.from_map(scorer, [str(f) for f in files], enforce_metadata=False)
     if out.suffix:
         frame = client.compute(parts).result()
         data_io.write_table(frame, out)

@@ -1,6 +1,7 @@
 """Dask: the tree candidates boosted with lightgbm.dask on a two-worker LocalCluster give
-the same artifact and the same quality as on one machine; scoring by partition gives the
-single-machine output; a bad --dask is refused."""
+the same artifact and the same quality as on one machine; scoring by partition and a
+transaction log's features bucket by bucket give the single-machine output; a bad --dask
+is refused."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
 from tests.cli.test_cli import assert_refused, run
 from tests.conftest import EXAMPLES
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
-from tierline.training.data import write_table
+from tierline.training.data import load_customers, load_transactions, write_table
 from tierline.training.demo_data import generate_customers
+from tierline.training.demo_transactions import generate_transactions
 from tierline.training.distributed import best_round
 from tierline.training.train import train
+from tierline.training.transaction_buckets import bucketed_features, bucketed_training_frame
+from tierline.training.transactions import LABEL_COLUMN, scoring_frame, training_frame
 
 ROWS = 30_000
 
@@ -95,7 +99,7 @@ def test_best_round_is_the_round_early_stopping_keeps() -> None:
         ),
     }
     for kind, (y, params) in targets.items():
-        params = {**params, "learning_rate": 0.3, "verbose": -1, "seed": 1}
+        params = {**params, "learning_rate": 0.3, "verbose": -1, "seed": 1, "num_threads": 1}
         history: dict = {}
         booster = lgb.train(
             params,
@@ -128,8 +132,6 @@ def test_score_on_dask_writes_the_single_machine_output(trained: dict, scheduler
     got = pd.read_parquet(out).sort_values("customer_id").reset_index(drop=True)
     assert summary["rows"] == len(got) == 600
     model = Registry(work / "dask").load()
-    from tierline.training.data import load_customers
-
     frames = [
         load_customers(tables / n, model.spec, with_target=False) for n in ("a.parquet", "b.csv")
     ]
@@ -166,3 +168,27 @@ def test_bad_dask_addresses_are_refused(tmp_path: Path, trained: dict) -> None:
         "--models", str(trained["work"] / "dask"), "--dask", "local",
     )  # fmt: skip
     assert_refused(proc, "is not empty")
+
+
+def test_bucketed_transaction_features_equal_the_single_machine_ones(
+    tmp_path: Path, scheduler: str
+) -> None:
+    """A log split by rows over three files (customers spanning files) gives, bucket by
+    bucket on the cluster, exactly the single-machine features: with the backtest's label
+    and at the scoring cut-off."""
+    spec = load_spec(EXAMPLES / "transactions.toml")
+    log = generate_transactions(generate_customers(1500, seed=2), seed=2)
+    folder = tmp_path / "log"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(log)), 3)):
+        write_table(log.iloc[rows], folder / f"part{i}.parquet")
+    write_table(log, tmp_path / "log.parquet")
+    whole = load_transactions(tmp_path / "log.parquet", spec)
+    with Client(scheduler) as client:
+        got = bucketed_training_frame(folder, spec, client=client)
+        pd.testing.assert_frame_equal(got, training_frame(whole, spec))
+        assert got[LABEL_COLUMN].gt(0).any() and got[LABEL_COLUMN].eq(0).any()
+        tx = spec.transactions
+        assert tx is not None
+        scored = bucketed_features(folder, spec, as_of=tx.as_of, client=client, buckets=5)
+        pd.testing.assert_frame_equal(scored, scoring_frame(whole, spec))
