@@ -53,7 +53,6 @@ from tierline.engine.registry import Registry
 
 if TYPE_CHECKING:
     from tierline.engine.spec import Spec
-    from tierline.training.dialect import CsvDialect
 
 __all__ = ["app", "main"]
 
@@ -298,7 +297,9 @@ def score(
     Example: tierline score --data customers.csv --out scored.csv
     """
     if dask is not None:
-        return _score_on_dask(
+        from tierline.cli.cluster import score_on_dask
+
+        return score_on_dask(
             dask,
             data,
             out_path,
@@ -343,45 +344,6 @@ def score(
     elif not quiet:
         mix = ", ".join(f"{t} {n:,}" for t, n in summary["tier_mix"].items())
         err.print(f"scored {len(scored):,} customers with {model.version} -> {out_path} ({mix})")
-
-
-def _score_on_dask(
-    address: str,
-    data: Path,
-    out_path: Path,
-    models: Path | None,
-    version: str | None,
-    reasons: bool,
-    as_of: str | None,
-    dialect: CsvDialect | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
-    from tierline.training.distributed import score_on_cluster
-
-    if as_of is not None:
-        raise typer.BadParameter(
-            "a transaction log scores without --dask (--dask reads customer tables)",
-            param_hint="--as-of",
-        )
-    with _steps(quiet or as_json) as say:
-        summary = score_on_cluster(
-            address,
-            models=models or _default_models(),
-            version=version,
-            data=data,
-            out=out_path,
-            explain=reasons,
-            dialect=dialect,
-            say=say,
-        )
-    if as_json:
-        _emit_json(summary)
-    elif not quiet:
-        mix = ", ".join(f"{t} {n:,}" for t, n in summary["tier_mix"].items())
-        err.print(
-            f"scored {summary['rows']:,} customers with {summary['model_version']} -> {out_path} ({mix})"
-        )
 
 
 # -- evaluate ---------------------------------------------------------------------------
