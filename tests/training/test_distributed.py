@@ -141,16 +141,20 @@ def test_score_on_dask_writes_the_single_machine_output(trained: dict, scheduler
     assert summary["tier_mix"] == {t: int(n) for t, n in want["tier"].value_counts().items()}
 
 
-def test_train_cli_on_dask_keeps_stdout_json(trained: dict, scheduler: str) -> None:
-    """train --dask --json prints one JSON line on stdout (the workers' output stays off
-    it) and writes a version."""
+def test_train_and_retrain_cli_on_dask_keep_stdout_json(trained: dict, scheduler: str) -> None:
+    """train --dask --json and retrain --dask each print one JSON line on stdout (the
+    workers' output stays off it) and write a version with the Dask rounds recorded."""
     work = trained["work"]
-    proc = run(
-        "train", "--data", str(trained["data"]), "--spec", str(EXAMPLES / "binary.toml"),
-        "--models", str(work / "cli"), "--budget", "0", "--dask", scheduler, "--json",
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["version"]
+    common = ("--data", str(trained["data"]), "--spec", str(EXAMPLES / "binary.toml"))
+    common += ("--budget", "0", "--dask", scheduler)
+    for command, extra in (("train", ("--json",)), ("retrain", ())):
+        models = work / f"cli-{command}"
+        proc = run(command, *common, "--models", str(models), *extra)
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads(proc.stdout)
+        assert not summary.get("skipped")
+        meta = json.loads((models / summary["version"] / "metadata.json").read_text())
+        assert meta["lightgbm"]["dask"]["rounds"] > 0
 
 
 def test_bad_dask_addresses_are_refused(tmp_path: Path, trained: dict) -> None:
