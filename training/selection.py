@@ -24,7 +24,9 @@ wrong sign is set to zero. LightGBM's
 
 The candidates after the first are fitted in parallel with joblib (threads: LightGBM and
 the linear solvers release the GIL), each on a share of the cores; under
-``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. The other
+``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. With
+``--dask`` the tree candidates boost one after another with ``lightgbm.dask``, each over
+every worker of the cluster (``training.distributed``). The other
 candidates start only while ``budget`` seconds have not gone (default: twice the first
 candidate's time), and a tree candidate still boosting when the budget runs out stops
 there: it is measured and may win with the rounds it has (the report marks it). The
@@ -199,7 +201,8 @@ def select(
     if rest and time.perf_counter() - started < limit:
         jobs = 1 if client is not None else min(len(rest), cores)
         if say:
-            say(f"trying {len(rest)} more candidates on {jobs} workers")
+            where = "on the Dask cluster" if client is not None else f"on {jobs} workers"
+            say(f"trying {len(rest)} more candidates {where}")
         fitted = Parallel(n_jobs=jobs, prefer="threads")(
             delayed(_start)(name, partial(fit, name, max(1, cores // jobs)), deadline)
             for name in rest
