@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BudgetOpt",
+    "DaskOpt",
     "DbOpt",
     "DecimalOpt",
     "JsonOpt",
@@ -85,6 +86,15 @@ DbOpt = Annotated[
         "--db",
         metavar="URL",
         help="The store (default: $TIERLINE_DATABASE_URL or sqlite:///var/tierline.db).",
+        show_default=False,
+    ),
+]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="local|tcp://HOST:PORT",
+        help="Run on Dask: a local cluster sized to the machine, or a running scheduler.",
         show_default=False,
     ),
 ]

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from tierline.cli.console import (
     BudgetOpt,
+    DaskOpt,
     DecimalOpt,
     JsonOpt,
     ModelsOpt,
@@ -217,6 +218,7 @@ def train(
     budget: BudgetOpt = None,
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    dask: DaskOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -248,6 +250,7 @@ def train(
             progress=say,
             budget=budget,
             dialect=dialect,
+            dask=dask,
         )
     if as_json:
         summary = {**result.summary(), "metrics": result.metrics, "baselines": result.baselines}
@@ -283,13 +286,31 @@ def score(
     ] = False,
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    dask: DaskOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Score every customer with a tier, confidence, cues and (optionally) reasons.
 
+    With --dask, --data may be a folder of tables and an --out without an extension is
+    written as a folder of Parquet parts.
     Example: tierline score --data customers.csv --out scored.csv
     """
+    if dask is not None:
+        from tierline.cli.cluster import score_on_dask
+
+        return score_on_dask(
+            dask,
+            data,
+            out_path,
+            models,
+            version,
+            reasons,
+            as_of,
+            _csv_dialect(sep, decimal),
+            as_json,
+            quiet,
+        )
     from tierline.training import data as data_io
     from tierline.training.batch import load_for_scoring
     from tierline.training.btyd import BtydFit
@@ -419,6 +440,7 @@ def retrain(
     budget: BudgetOpt = None,
     sep: SepOpt = None,
     decimal: DecimalOpt = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Train, gate and promote in one cron-safe run; prints a one-line JSON summary.
 
@@ -468,6 +490,7 @@ def retrain(
                     tolerance=tolerance,
                     budget=budget,
                     dialect=dialect,
+                    dask=dask,
                 )
             else:
                 result, window = _retrain_from_store(
@@ -479,6 +502,7 @@ def retrain(
                     playbook=playbook,
                     tolerance=tolerance,
                     budget=budget,
+                    dask=dask,
                 )
     except (TierlineError, typer.BadParameter) as exc:
         message = exc.format_message() if isinstance(exc, typer.BadParameter) else str(exc)
@@ -502,6 +526,7 @@ def _retrain_from_store(**options: Any) -> tuple[Any, dict[str, Any]]:
             playbook_path=options["playbook"],
             tolerance=options["tolerance"],
             budget=options["budget"],
+            dask=options["dask"],
         )
 
 

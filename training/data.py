@@ -281,8 +281,13 @@ def check_output_path(path: str | Path) -> str:
 
 
 def data_fingerprint(path: str | Path) -> str:
-    """The SHA-256 hex digest of the file's bytes, read in chunks (files may be large)."""
+    """The SHA-256 hex digest of the file's bytes, read in chunks (files may be large); of
+    a folder of partitions (``--dask``), the digest of its files' names and digests."""
     p = Path(path)
+    if p.is_dir():
+        parts = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        lines = "".join(f"{f.name} {data_fingerprint(f)}\n" for f in parts)
+        return hashlib.sha256(lines.encode()).hexdigest()
     _check_exists(p)
     try:
         with p.open("rb") as fh:

@@ -74,9 +74,10 @@ def retrain_from_store(
     tolerance: float = 0.01,
     progress: Callable[[str], None] | None = None,
     budget: float | None = None,
+    dask: str | None = None,
 ) -> tuple[TrainResult, dict[str, Any]]:
     """Train on the decisions of ``[since, until)`` whose target is known; returns the
-    training result and what the export held."""
+    training result and what the export held. ``dask``: as ``training.train.train``."""
     say = progress or (lambda _m: None)
     _check_spec(spec)
     days = horizon_of(spec, horizon_days)
@@ -111,6 +112,7 @@ def retrain_from_store(
             progress=say,
             backtest=checked,
             budget=budget,
+            dask=dask,
         )
     return result, window
 

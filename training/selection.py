@@ -24,7 +24,9 @@ wrong sign is set to zero. LightGBM's
 
 The candidates after the first are fitted in parallel with joblib (threads: LightGBM and
 the linear solvers release the GIL), each on a share of the cores; under
-``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. The other
+``joblib.parallel_config(backend="dask")`` they run on a Dask cluster instead. With
+``--dask`` the tree candidates boost one after another with ``lightgbm.dask``, each over
+every worker of the cluster (``training.distributed``). The other
 candidates start only while ``budget`` seconds have not gone (default: twice the first
 candidate's time), and a tree candidate still boosting when the budget runs out stops
 there: it is measured and may win with the rounds it has (the report marks it). The
@@ -164,9 +166,11 @@ def select(
     budget: float | None = None,
     threads: int | None = None,
     say: Any = None,
+    client: Any = None,
 ) -> Selection:
     """Fit the candidates, measure each on the validation and test rows, pick the best on
-    validation (ties go to the earlier candidate)."""
+    validation (ties go to the earlier candidate). With a Dask ``client`` the tree
+    candidates boost on its cluster, one after another (``training.distributed``)."""
     from tierline.training.evaluate import PRIMARY
 
     cores = threads or os.cpu_count() or 1
@@ -178,6 +182,10 @@ def select(
     def fit(name: str, threads: int) -> Candidate:
         if name == "linear":
             return _fit_linear(spec, X, y, names)
+        if client is not None:
+            return _fit_tree_dask(
+                client, name, params, settings[name], monotone, X, y, spec, lgb_names
+            )
         return _fit_tree(
             name, params, settings[name], monotone, X, y, spec, lgb_names, threads, deadline
         )
@@ -191,9 +199,10 @@ def select(
     done: list[Candidate] = [first]
     skipped: list[str] = []
     if rest and time.perf_counter() - started < limit:
-        jobs = min(len(rest), cores)
+        jobs = 1 if client is not None else min(len(rest), cores)
         if say:
-            say(f"trying {len(rest)} more candidates on {jobs} workers")
+            where = "on the Dask cluster" if client is not None else f"on {jobs} workers"
+            say(f"trying {len(rest)} more candidates {where}")
         fitted = Parallel(n_jobs=jobs, prefer="threads")(
             delayed(_start)(name, partial(fit, name, max(1, cores // jobs)), deadline)
             for name in rest
@@ -241,6 +250,47 @@ def _run(name: str, fit: Callable[[], Candidate]) -> Candidate:
     return cand
 
 
+def _tree_params(
+    base: dict[str, Any], changes: dict[str, Any], monotone: list[int] | None, threads: int
+) -> dict[str, Any]:
+    params = {**base, **changes, "num_threads": threads}
+    if monotone is not None:
+        params["monotone_constraints"] = monotone
+        params["monotone_constraints_method"] = "advanced"
+    return params
+
+
+def _shown(changes: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in changes.items() if k != "interaction_constraints"}
+    if "interaction_constraints" in changes:
+        shown["interaction_constraints"] = "one signal per tree"
+    return shown
+
+
+def _fit_tree_dask(
+    client: Any,
+    name: str,
+    base: dict[str, Any],
+    changes: dict[str, Any],
+    monotone: list[int] | None,
+    X: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    spec: Spec,
+    lgb_names: list[str],
+) -> Candidate:
+    from tierline.training.distributed import fit_tree
+
+    booster, best = fit_tree(
+        client,
+        params=_tree_params(base, changes, monotone, 1),
+        X=X,
+        y=y,
+        lgb_names=lgb_names,
+        n_cat=len(spec.categorical),
+    )
+    return Candidate(name=name, model=booster, best_iteration=best, params=_shown(changes))
+
+
 def _fit_tree(
     name: str,
     base: dict[str, Any],
@@ -253,10 +303,7 @@ def _fit_tree(
     threads: int,
     deadline: float | None = None,
 ) -> Candidate:
-    params = {**base, **changes, "num_threads": threads}
-    if monotone is not None:
-        params["monotone_constraints"] = monotone
-        params["monotone_constraints_method"] = "advanced"
+    params = _tree_params(base, changes, monotone, threads)
     dtrain = lgb.Dataset(
         X["train"],
         y["train"],
@@ -276,14 +323,11 @@ def _fit_tree(
     best = booster.best_iteration or booster.current_iteration()
     scores = watch.valid_scores(booster, best, X["valid"])
     booster.free_dataset()
-    shown = {k: v for k, v in changes.items() if k != "interaction_constraints"}
-    if "interaction_constraints" in changes:
-        shown["interaction_constraints"] = "one signal per tree"
     return Candidate(
         name=name,
         model=booster,
         best_iteration=best,
-        params=shown,
+        params=_shown(changes),
         stopped_at_budget=watch.stopped,
         scores={} if scores is None else {"valid": scores},
     )

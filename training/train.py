@@ -10,13 +10,14 @@ version, and let the promotion gate decide whether it becomes the champion.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
 import platform
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.calibrate import fit_calibration, reliability
 from tierline.training.dialect import CsvDialect
+from tierline.training.distributed import DASK_ROUNDS, cluster, workers
 from tierline.training.evaluate import (
     format_calibration,
     format_interval,
@@ -150,15 +152,20 @@ def lgb_params(
 
 
 def _load(
-    data_path: Path, spec: Spec, dialect: CsvDialect | None = None
+    data_path: Path, spec: Spec, dialect: CsvDialect | None = None, client: Any = None
 ) -> tuple[pd.DataFrame, str, dict[str, Any] | None]:
     """The labelled customer rows, the name of their target column and a log's BTYD fit."""
     if spec.transactions is not None:
         from tierline.training.btyd import fit_btyd
         from tierline.training.transactions import LABEL_COLUMN, training_frame
 
-        log = data_io.load_transactions(data_path, spec, dialect=dialect)
-        frame = training_frame(log, spec)
+        if client is not None:
+            from tierline.training.transaction_buckets import bucketed_training_frame
+
+            frame = bucketed_training_frame(data_path, spec, client=client)
+        else:
+            log = data_io.load_transactions(data_path, spec, dialect=dialect)
+            frame = training_frame(log, spec)
         if frame[LABEL_COLUMN].nunique() < 2:
             raise DataError(
                 f"Every customer in {data_path.name} has the same label in the horizon; a model needs variation"
@@ -208,9 +215,12 @@ def _split(
     return np.sort(train), np.sort(valid), np.sort(test)
 
 
-def prepare(data_path: Path, spec: Spec, dialect: CsvDialect | None = None) -> Prepared:
-    """Load, label and split: the shared first half of training and its benchmark."""
-    frame, target, btyd = _load(data_path, spec, dialect)
+def prepare(
+    data_path: Path, spec: Spec, dialect: CsvDialect | None = None, *, client: Any = None
+) -> Prepared:
+    """Load, label and split: the shared first half of training and its benchmark. With a
+    Dask ``client``, a transaction log's features are computed out of core on it."""
+    frame, target, btyd = _load(data_path, spec, dialect, client)
     raw = frame[target]
     if spec.target_kind == "class":
         labels = raw.to_numpy(dtype=object)
@@ -338,6 +348,7 @@ def train(
     backtest: dict[str, Any] | None = None,
     budget: float | None = None,
     dialect: CsvDialect | None = None,
+    dask: str | None = None,
 ) -> TrainResult:
     """Train, evaluate, write a version and (per ``promote``) make it the champion.
 
@@ -347,8 +358,45 @@ def train(
     every core). ``backtest`` (how the champion's logged decisions did,
     ``training.backtest``) is kept in the gate's record. ``budget``: seconds for the
     model search (``training.selection``; default about twice one fit). ``dialect``
-    forces a CSV file's delimiter or decimal mark (default: sniffed).
+    forces a CSV file's delimiter or decimal mark (default: sniffed). ``dask`` (``local``
+    or a scheduler's ``tcp://`` address) boosts the tree candidates on a Dask cluster
+    (``training.distributed``) and builds a transaction log's features out of core there
+    (``training.transaction_buckets``; the log may then be a folder of files).
     """
+    with _cluster(dask) as client:
+        return _train(
+            data_path=Path(data_path),
+            spec=spec,
+            models=models,
+            playbook_path=playbook_path,
+            promote=promote,
+            reason=reason,
+            tolerance=tolerance,
+            progress=progress,
+            threads=threads,
+            backtest=backtest,
+            budget=budget,
+            dialect=dialect,
+            client=client,
+        )
+
+
+def _train(
+    *,
+    data_path: Path,
+    spec: Spec,
+    models: str | Path,
+    playbook_path: str | Path | None,
+    promote: str,
+    reason: str | None,
+    tolerance: float,
+    progress: Progress | None,
+    threads: int | None,
+    backtest: dict[str, Any] | None,
+    budget: float | None,
+    dialect: CsvDialect | None,
+    client: Any,
+) -> TrainResult:
     started = dt.datetime.now(dt.UTC)
     say = progress or (lambda _msg: None)
     if promote not in PROMOTE_MODES:
@@ -361,7 +409,7 @@ def train(
     )
     say(f"reading {data_path.name}")
     fingerprint = data_io.data_fingerprint(data_path)
-    prep = prepare(data_path, spec, dialect)
+    prep = prepare(data_path, spec, dialect, client=client)
     frame = prep.frame
     say(f"building features for {len(frame):,} customers")
     builder = FeatureBuilder(
@@ -385,6 +433,8 @@ def train(
             )
     names = list(builder.feature_names_out_)
     say(f"training {len(CANDIDATES)} candidate models on {len(prep.train_idx):,} rows")
+    if client is not None:
+        say(f"boosting the trees on a Dask cluster of {workers(client)} workers")
     selection = select(
         spec=spec,
         params=lgb_params(spec, rows=len(prep.train_idx), threads=threads),
@@ -395,6 +445,7 @@ def train(
         budget=budget,
         threads=threads,
         say=say,
+        client=client,
     )
     winner = selection.winner
     say(f"{winner.name} won on the validation slice")
@@ -496,6 +547,7 @@ def train(
         "lightgbm": {
             "params": lgb_params(spec, rows=len(prep.train_idx)),
             "best_iteration": winner.best_iteration,
+            **({"dask": {"rounds": DASK_ROUNDS}} if client is not None else {}),
         },
         "selection": selection.summary(),
         "calibration": calibrated,
@@ -555,6 +607,16 @@ def train(
         fairness=fairness,
         uplift=uplift_figures,
     )
+
+
+@contextlib.contextmanager
+def _cluster(address: str | None) -> Iterator[Any]:
+    """The Dask client to boost on, or None (this machine)."""
+    if address is None:
+        yield None
+        return
+    with cluster(address) as client:
+        yield client
 
 
 def _promote_action(promote: str, reason: str | None, fairness: dict[str, Any]) -> str:

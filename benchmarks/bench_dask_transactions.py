@@ -1,0 +1,115 @@
+"""A transaction log's features out of core on a two-worker LocalCluster: time and the
+peak memory of the whole process tree (client, scheduler, workers).
+
+Usage: ``python -m benchmarks.bench_dask_transactions CUSTOMERS [FOLDER]``
+
+The log is generated once into FOLDER as one Parquet file per 200,000 customers (about
+two million purchases each: ``generate_transactions`` of ``generate_customers``, seeded
+per file, ids offset so that they never repeat), then
+``training.transaction_buckets.bucketed_training_frame`` builds the backtest's features.
+Memory: the resident set of this process and all its descendants, summed, sampled every
+0.2 s (``ru_maxrss`` would see one process only). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from benchmarks.fixtures import TRANSACTIONS_SPEC
+
+__all__ = ["main"]
+
+PER_FILE = 200_000
+
+
+def _generate(customers: int, folder: Path) -> int:
+    from tierline.training.data import write_table
+    from tierline.training.demo_data import generate_customers
+    from tierline.training.demo_transactions import generate_transactions
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    for i, start in enumerate(range(0, customers, PER_FILE)):
+        path = folder / f"part{i:04d}.parquet"
+        if path.exists():
+            rows += pd.read_parquet(path, columns=["amount"]).shape[0]
+            continue
+        n = min(PER_FILE, customers - start)
+        table = generate_customers(n, seed=100 + i)
+        table["customer_id"] = [f"{start + k + 1:09d}" for k in range(n)]
+        log = generate_transactions(table, seed=100 + i)
+        write_table(log, path)
+        rows += len(log)
+    return rows
+
+
+class _Peak(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak, self.done = 0, False
+
+    def run(self) -> None:
+        me = psutil.Process()
+        while not self.done:
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.peak = max(self.peak, total)
+            time.sleep(0.2)
+
+
+def main(argv: list[str]) -> int:
+    from distributed import Client, LocalCluster
+
+    from tierline.engine.spec import load_spec
+    from tierline.training.transaction_buckets import bucketed_training_frame
+
+    customers = int(argv[0])
+    folder = Path(argv[1] if len(argv) > 1 else f"benchmarks/out/dask_log_{customers}")
+    t0 = time.perf_counter()
+    rows = _generate(customers, folder)
+    generated = time.perf_counter() - t0
+    spec = load_spec(TRANSACTIONS_SPEC)
+    peak = _Peak()
+    peak.start()
+    t0 = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            memory_limit="2.5GiB",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        frame = bucketed_training_frame(folder, spec, client=client)
+    seconds = time.perf_counter() - t0
+    peak.done = True
+    peak.join()
+    print(
+        json.dumps(
+            {
+                "transactions": rows,
+                "customers": len(frame),
+                "seconds": round(seconds, 1),
+                "generate_seconds": round(generated, 1),
+                "peak_rss_gib": round(peak.peak / 2**30, 2),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
