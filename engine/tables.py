@@ -60,9 +60,10 @@ def refuse(message: str) -> PydanticCustomError:
     return PydanticCustomError("refused", "{message}", {"message": message})
 
 
-def refuse_value(tail: str) -> PydanticCustomError:
-    """A refusal of the value at the error's place; the place is put in front of ``tail``."""
-    return PydanticCustomError("refused_value", "{tail}", {"tail": tail})
+def refuse_value(tail: str, *, of_table: bool = False) -> PydanticCustomError:
+    """A refusal of the value at the error's place; the place is put in front of ``tail``.
+    ``of_table``: a key's check that reads as said of its whole table."""
+    return PydanticCustomError("refused_value", "{tail}", {"tail": tail, "up": int(of_table)})
 
 
 def phrased(tail: Callable[[Any], str], *, items: bool = True) -> WrapValidator:
@@ -102,7 +103,7 @@ def refusal(exc: ValidationError, *, where: Where, wording: Wording) -> str:
     if kind == "refused":
         return str(ctx["message"])
     if kind == "refused_value":
-        return f"{where(loc)} {ctx['tail']}"
+        return f"{where(loc[: len(loc) - ctx['up']])} {ctx['tail']}"
     if kind == "unknown_key":
         return f"unknown key '{ctx['key']}' in {where(loc)} (allowed: {ctx['allowed']})"
     word = wording.get(kind) or wording["*"]
