@@ -158,7 +158,7 @@ class PersonalWhen(Table):
 
     @property
     def op(self) -> str:
-        given = {self.model_fields[f].alias or f for f in self.model_fields_set}
+        given = {type(self).model_fields[f].alias or f for f in self.model_fields_set}
         return next(op for op in RULE_OPS if op in given)
 
     @property

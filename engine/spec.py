@@ -4,6 +4,8 @@ A spec is read from TOML (``load_spec``), checked for consistency on its own (un
 keys, a column in two roles, cut-points out of range), and later checked against a data
 file's columns (``Spec.check_columns``). It travels inside every model artifact as a
 plain dict (``Spec.to_dict`` / ``Spec.from_dict``), so scoring needs no spec file.
+The tables are declared in ``engine.spec_schema``, the checks across them in
+``engine.spec_consistency``.
 """
 
 from __future__ import annotations

@@ -251,7 +251,7 @@ class WhenTable(Table):
 
     @property
     def ops(self) -> list[str]:
-        given = {self.model_fields[f].alias or f for f in self.model_fields_set}
+        given = {type(self).model_fields[f].alias or f for f in self.model_fields_set}
         return [op for op in RULE_OPS if op in given]
 
     @property
@@ -343,6 +343,7 @@ class SpecFile(Table):
 
     @model_validator(mode="after")
     def _consistent(self) -> SpecFile:
+        # Imported here: the checks read this module's tables and names.
         from tierline.engine.spec_consistency import check_consistency
 
         check_consistency(self)
