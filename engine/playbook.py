@@ -343,9 +343,9 @@ def _parse(data: Mapping[str, Any], *, text: str, tiers: Sequence[str], source: 
     plays = {
         tier: TierPlay(
             tier=tier,
-            label=str(tier.title() if t.label is None else t.label),
-            color=str(COLORS[i % len(COLORS)] if t.color is None else t.color),
-            shape=str(SHAPES[i % len(SHAPES)] if t.shape is None else t.shape),
+            label=str(t.label if "label" in t.model_fields_set else tier.title()),
+            color=str(t.color if "color" in t.model_fields_set else COLORS[i % len(COLORS)]),
+            shape=str(t.shape if "shape" in t.model_fields_set else SHAPES[i % len(SHAPES)]),
             tickets=t.tickets_at(i),
             cues=tuple(Cue(code=c.code, text=c.text, perk=c.perk) for c in t.cues),
         )
