@@ -36,7 +36,6 @@ hash of the id, so the same customer is always in or always out.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import string
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -48,21 +47,14 @@ import numpy as np
 import pandas as pd
 
 from tierline.engine.errors import PlaybookError
-from tierline.engine.spec import RULE_OPS, Rule
+from tierline.engine.playbook_schema import COLORS, SHAPES, read_playbook
+from tierline.engine.spec import Rule
 from tierline.engine.tiers import rule_predicate
 from tierline.engine.values import category_text, is_missing, map_column
 
 __all__ = ["DEFAULT_PLAYBOOK", "Cue", "Perk", "Playbook", "TierPlay"]
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("default_playbook.toml")
-
-_TOP_KEYS = {"max_cues", "holdout_fraction", "tiers", "perks", "personal", "display"}
-_TIER_KEYS = {"label", "color", "shape", "tickets", "cues"}
-_CUE_KEYS = {"code", "text", "perk"}
-_PERK_KEYS = {"text", "cost", "stock", "daily_budget", "give", "uplift_model", "arm"}
-GIVE_MODES = ("always", "uplift")
-_PERSONAL_KEYS = {"code", "text", "perk", "tiers", "when"}
-_DISPLAY_KEYS = {"source_chips"}
 
 
 @dataclass(frozen=True)
@@ -116,10 +108,6 @@ class _Personal:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "test", rule_predicate(self.rule))
-
-
-_SHAPES = ("star", "circle", "square", "triangle", "diamond", "hexagon")
-_COLORS = ("#5b2a86", "#1f5f99", "#1b6e3c", "#8a4b08", "#7a1f3d", "#3d4852")
 
 
 class Playbook:
@@ -329,200 +317,55 @@ def _generic_entries(all_tiers: Sequence[str], extra: Sequence[str]) -> str:
             "",
             f'[tiers."{tier}"]',
             f'label = "{tier.title()}"',
-            f'color = "{_COLORS[i % len(_COLORS)]}"',
-            f'shape = "{_SHAPES[i % len(_SHAPES)]}"',
+            f'color = "{COLORS[i % len(COLORS)]}"',
+            f'shape = "{SHAPES[i % len(SHAPES)]}"',
             f"tickets = [{lo}, {lo + 999}]",
             f'cues = [{{ code = "serve_{tier}", text = "Serve as a {tier} guest: greet, seat, serve in order" }}]',
         ]
     return "\n".join(lines) + "\n"
 
 
-def _keys(table: Any, allowed: set[str], where: str, source: str) -> Mapping[str, Any]:
-    if not isinstance(table, Mapping):
-        raise PlaybookError(f"{source}: {where} must be a table")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise PlaybookError(
-            f"{source}: unknown key '{unknown[0]}' in {where} (allowed: {', '.join(sorted(allowed))})"
-        )
-    return table
-
-
-def _cue(raw: Any, where: str, source: str, perks: Mapping[str, Perk], allowed: set[str]) -> Cue:
-    c = _keys(raw, allowed, where, source)
-    code, text = c.get("code"), c.get("text")
-    if not isinstance(code, str) or not code or not isinstance(text, str) or not text:
-        raise PlaybookError(f"{source}: {where} needs a non-empty code and text")
-    perk = c.get("perk")
-    if perk is not None and perk not in perks:
-        raise PlaybookError(
-            f"{source}: {where} names perk '{perk}', which is not declared under [perks]"
-        )
-    return Cue(code=code, text=text, perk=perk)
-
-
-def _perk(name: str, raw: Any, source: str) -> Perk:
-    p = _keys(raw, _PERK_KEYS, f"[perks.{name}]", source)
-    cost, stock, budget = p.get("cost", 0.0), p.get("stock"), p.get("daily_budget")
-    text = p.get("text")
-    if isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
-        raise PlaybookError(f"{source}: [perks.{name}] cost must be a number >= 0")
-    if stock is not None and (isinstance(stock, bool) or not isinstance(stock, int) or stock < 0):
-        raise PlaybookError(f"{source}: [perks.{name}] stock must be a whole number >= 0")
-    if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0
-    ):
-        raise PlaybookError(f"{source}: [perks.{name}] daily_budget must be a number >= 0")
-    if text is not None and (not isinstance(text, str) or not text.strip()):
-        raise PlaybookError(f"{source}: [perks.{name}] text must be a non-empty string")
-    give, version, arm = p.get("give", "always"), p.get("uplift_model"), p.get("arm")
-    if give not in GIVE_MODES:
-        raise PlaybookError(
-            f'{source}: [perks.{name}] give must be "always" or "uplift", got {give!r}'
-        )
-    if give == "uplift" and (not isinstance(version, str) or not version.strip()):
-        raise PlaybookError(
-            f'{source}: [perks.{name}] give = "uplift" needs uplift_model, the model version '
-            f'whose uplift model decides who gets it (e.g. uplift_model = "v0007")'
-        )
-    if give != "uplift" and (version is not None or arm is not None):
-        raise PlaybookError(
-            f'{source}: [perks.{name}] uplift_model and arm apply only with give = "uplift"'
-        )
-    if arm is not None and (not isinstance(arm, str) or not arm.strip()):
-        raise PlaybookError(f"{source}: [perks.{name}] arm must be a non-empty string")
-    return Perk(
-        name=name,
-        cost=float(cost),
-        stock=stock,
-        daily_budget=None if budget is None else float(budget),
-        text=text,
-        give=give,
-        uplift_model=version,
-        arm=arm,
-    )
-
-
 def _parse(data: Mapping[str, Any], *, text: str, tiers: Sequence[str], source: str) -> Playbook:
-    _keys(data, _TOP_KEYS, "the playbook", source)
-    max_cues = data.get("max_cues", 3)
-    if isinstance(max_cues, bool) or not isinstance(max_cues, int) or not 1 <= max_cues <= 5:
-        raise PlaybookError(
-            f"{source}: max_cues must be a whole number from 1 to 5, got {max_cues!r}"
-        )
-    holdout = data.get("holdout_fraction", 0.05)
-    if (
-        isinstance(holdout, bool)
-        or not isinstance(holdout, int | float)
-        or not 0.0 <= holdout < 0.5
-    ):
-        raise PlaybookError(
-            f"{source}: holdout_fraction must be a number from 0 up to 0.5, got {holdout!r}"
-        )
-
+    file = read_playbook(data, tiers=tiers, source=source)
     perks = {
-        name: _perk(name, raw, source)
-        for name, raw in _keys(
-            data.get("perks", {}), set(data.get("perks", {})), "[perks]", source
-        ).items()
+        name: Perk(
+            name=name,
+            cost=p.cost,
+            stock=p.stock,
+            daily_budget=p.daily_budget,
+            text=p.text,
+            give=p.give,
+            uplift_model=p.uplift_model,
+            arm=p.arm,
+        )
+        for name, p in file.perks.items()
     }
-
-    raw_tiers = _keys(data.get("tiers", {}), set(data.get("tiers", {})), "[tiers]", source)
-    missing = [t for t in tiers if t not in raw_tiers]
-    if missing:
-        raise PlaybookError(
-            f"{source}: tier '{missing[0]}' has no [tiers.{missing[0]}] entry; every tier needs at least one cue"
-        )
-    plays: dict[str, TierPlay] = {}
-    codes: set[str] = set()
-    ranges: list[tuple[int, int, str]] = []
-    for i, tier in enumerate(tiers):
-        t = _keys(raw_tiers[tier], _TIER_KEYS, f"[tiers.{tier}]", source)
-        cues_raw = t.get("cues", [])
-        if not isinstance(cues_raw, list) or not cues_raw:
-            raise PlaybookError(
-                f"{source}: [tiers.{tier}] needs at least one cue (nobody is 'ignore')"
-            )
-        cues = tuple(
-            _cue(c, f"[tiers.{tier}] cue #{j + 1}", source, perks, _CUE_KEYS)
-            for j, c in enumerate(cues_raw)
-        )
-        for c in cues:
-            if c.code in codes:
-                raise PlaybookError(
-                    f"{source}: cue code '{c.code}' is used twice; codes must be unique"
-                )
-            codes.add(c.code)
-        tickets = t.get("tickets", [1000 * (i + 1), 1000 * (i + 1) + 999])
-        if (
-            not isinstance(tickets, list)
-            or len(tickets) != 2
-            or not all(isinstance(x, int) and not isinstance(x, bool) for x in tickets)
-            or not 0 < tickets[0] <= tickets[1]
-        ):
-            raise PlaybookError(
-                f"{source}: [tiers.{tier}] tickets must be [first, last] with 0 < first <= last"
-            )
-        ranges.append((tickets[0], tickets[1], tier))
-        plays[tier] = TierPlay(
+    plays = {
+        tier: TierPlay(
             tier=tier,
-            label=str(t.get("label", tier.title())),
-            color=str(t.get("color", _COLORS[i % len(_COLORS)])),
-            shape=str(t.get("shape", _SHAPES[i % len(_SHAPES)])),
-            tickets=(tickets[0], tickets[1]),
-            cues=cues,
+            label=str(t.label if "label" in t.model_fields_set else tier.title()),
+            color=str(t.color if "color" in t.model_fields_set else COLORS[i % len(COLORS)]),
+            shape=str(t.shape if "shape" in t.model_fields_set else SHAPES[i % len(SHAPES)]),
+            tickets=t.tickets_at(i),
+            cues=tuple(Cue(code=c.code, text=c.text, perk=c.perk) for c in t.cues),
         )
-    ranges.sort()
-    for (_, hi, a), (lo, _, b) in itertools.pairwise(ranges):
-        if lo <= hi:
-            raise PlaybookError(f"{source}: ticket ranges of tiers '{a}' and '{b}' overlap")
-
-    personal: list[_Personal] = []
-    raw_personal = data.get("personal", [])
-    if not isinstance(raw_personal, list):
-        raise PlaybookError(f"{source}: [[personal]] must be an array of tables")
-    for j, raw in enumerate(raw_personal):
-        where = f"[[personal]] #{j + 1}"
-        cue = _cue(raw, where, source, perks, _PERSONAL_KEYS)
-        if cue.code in codes:
-            raise PlaybookError(
-                f"{source}: cue code '{cue.code}' is used twice; codes must be unique"
-            )
-        codes.add(cue.code)
-        only = raw.get("tiers")
-        # A playbook may describe more tiers than one model uses, so names are checked
-        # against the playbook's own [tiers] tables rather than the spec's.
-        if only is not None and (
-            not isinstance(only, list) or any(x not in raw_tiers for x in only)
-        ):
-            raise PlaybookError(
-                f"{source}: {where} tiers must list tiers defined under [tiers], got {only!r}"
-            )
-        when = _keys(raw.get("when"), {"column", *RULE_OPS}, f"{where} when", source)
-        ops = [k for k in RULE_OPS if k in when]
-        if not isinstance(when.get("column"), str) or len(ops) != 1:
-            raise PlaybookError(
-                f"{source}: {where} when needs a column and exactly one of {', '.join(RULE_OPS)}"
-            )
-        fields = tuple(f for _, f, _, _ in string.Formatter().parse(cue.text) if f)
-        rule = Rule(tier="", column=when["column"], op=ops[0], value=when[ops[0]], name=cue.code)
-        personal.append(
-            _Personal(
-                cue=cue, tiers=None if only is None else frozenset(only), rule=rule, fields=fields
-            )
+        for i, (tier, t) in enumerate(file.tiers.items())
+    }
+    personal = [
+        _Personal(
+            cue=Cue(code=p.code, text=p.text, perk=p.perk),
+            tiers=None if p.tiers is None else frozenset(p.tiers),
+            rule=Rule(tier="", column=p.when.column, op=p.when.op, value=p.when.value, name=p.code),
+            fields=tuple(f for _, f, _, _ in string.Formatter().parse(p.text) if f),
         )
-    display = _keys(data.get("display", {}), _DISPLAY_KEYS, "[display]", source)
-    chips = display.get("source_chips", False)
-    if not isinstance(chips, bool):
-        raise PlaybookError(
-            f"{source}: [display] source_chips must be true or false, got {chips!r}"
-        )
+        for p in file.personal
+    ]
     return Playbook(
         text=text,
-        max_cues=max_cues,
-        holdout_fraction=float(holdout),
+        max_cues=file.max_cues,
+        holdout_fraction=file.holdout_fraction,
         tiers=plays,
         perks=perks,
         personal=personal,
-        source_chips=chips,
+        source_chips=file.display.source_chips,
     )
