@@ -44,7 +44,7 @@ _DTYPE_FLOAT64 = 1
 
 log = logging.getLogger("tierline.model")
 # Below this many rows a batch keeps ``Booster.predict`` rather than build the compiled
-# forest first (its check against LightGBM costs about what LightGBM takes for these rows).
+# forest first (building and checking it costs about what it saves on these rows).
 _COMPILED_BATCH_ROWS = 50_000
 
 

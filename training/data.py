@@ -570,7 +570,7 @@ def _read_chunks(
         pending.append(batch)
         held += batch.num_rows
         while held >= chunk_rows:
-            table = pa.Table.from_batches(pending).combine_chunks()
+            table = pa.Table.from_batches(pending)
             yield table.slice(0, chunk_rows).select(actual).rename_columns(columns)
             rest = table.slice(chunk_rows)
             pending, held = rest.to_batches(), rest.num_rows
@@ -579,7 +579,7 @@ def _read_chunks(
         if not held:
             has = "columns" if file.fmt == ".parquet" else "a header"
             raise DataError(f"Data file '{file.name}' has {has} but no rows")
-        table = pa.Table.from_batches(pending).combine_chunks()
+        table = pa.Table.from_batches(pending)
         yield table.select(actual).rename_columns(columns)
 
 
