@@ -22,6 +22,7 @@ __all__ = [
     "SEED",
     "TRANSACTIONS_SPEC",
     "customers_csv",
+    "customers_csv_copies",
     "demo_signals",
     "python_command",
     "scratch_dir",
@@ -46,6 +47,30 @@ def customers_csv(n: int, *, seed: int = SEED) -> Path:
 
         _say(f"generating {n:,} demo customers -> {path.relative_to(REPO)}")
         write_table(generate_customers(n, seed=seed), path)
+    return path
+
+
+def customers_csv_copies(copies: int, *, n: int = 1_000_000, seed: int = SEED) -> Path:
+    """``copies`` copies of ``customers_csv(n, seed)``'s rows, the ids made unique by a
+    ``-k`` suffix: a file too large to generate in memory (the 10M-row memory check),
+    written a copy at a time."""
+    path = OUT / "data" / f"customers_{copies}x{n}_seed{seed}.csv"
+    if not path.is_file():
+        import pyarrow.compute as pc
+        import pyarrow.csv as pv
+
+        from tierline.training.data import table_writer
+
+        source = customers_csv(n, seed=seed)
+        names = pv.read_csv(source, read_options=pv.ReadOptions(skip_rows_after_names=n))
+        text = pv.ConvertOptions(column_types=dict.fromkeys(names.column_names, "string"))
+        table = pv.read_csv(source, convert_options=text)
+        ids = table.column("customer_id")
+        _say(f"writing {copies} x {n:,} demo customers -> {path.relative_to(REPO)}")
+        with table_writer(path) as write:
+            for k in range(copies):
+                suffix = pc.binary_join_element_wise(ids, f"-{k}", "")
+                write(table.set_column(0, "customer_id", suffix))
     return path
 
 

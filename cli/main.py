@@ -312,8 +312,7 @@ def score(
             quiet,
         )
     from tierline.training import data as data_io
-    from tierline.training.batch import load_for_scoring
-    from tierline.training.btyd import BtydFit
+    from tierline.training.batch import score_file
 
     models = models or _default_models()
     data_io.check_output_path(out_path)
@@ -323,27 +322,20 @@ def score(
     with _steps(quiet or as_json) as say:
         say("loading the model")
         model = Registry(models).load(version)
-        say(f"reading {data.name}")
-        btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
-        frame = load_for_scoring(
-            data, model.spec, as_of=cutoff, btyd=btyd, dialect=dialect, model=model.version
-        )
-        say(f"scoring {len(frame):,} customers")
-        scored = model.score_frame(frame, explain=reasons)
-        say(f"writing {out_path}")
-        data_io.write_table(scored, out_path)
+        say(f"scoring {data.name} into {out_path}")
+        scored = score_file(model, data, out_path, as_of=cutoff, explain=reasons, dialect=dialect)
     summary: dict[str, Any] = {
-        "rows": len(scored),
+        "rows": scored.rows,
         "out": str(out_path),
         "model_version": model.version,
-        "tier_mix": {t: int(n) for t, n in scored["tier"].value_counts().items()},
+        "tier_mix": scored.tier_mix,
         "seconds": round(time.perf_counter() - t0, 2),
     }
     if as_json:
         _emit_json(summary)
     elif not quiet:
         mix = ", ".join(f"{t} {n:,}" for t, n in summary["tier_mix"].items())
-        err.print(f"scored {len(scored):,} customers with {model.version} -> {out_path} ({mix})")
+        err.print(f"scored {scored.rows:,} customers with {model.version} -> {out_path} ({mix})")
 
 
 # -- evaluate ---------------------------------------------------------------------------

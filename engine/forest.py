@@ -27,11 +27,13 @@ a compiled forest serves, ``engine.forest_probe`` checks it against LightGBM on 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from joblib import Parallel, delayed
 
 __all__ = ["Forest", "compile_forest", "parse_model"]
 
@@ -39,13 +41,90 @@ __all__ = ["Forest", "compile_forest", "parse_model"]
 _ZERO = float(np.float32(1e-35))
 _INT_LIMIT = 2147483648.0  # static_cast<int> of a double at or beyond +-2^31 is INT_MIN on x86
 _IDENTITY, _SOFTMAX, _SIGMOID, _EXP = 0, 1, 2, 3
+_BLOCK_ROWS = 256  # rows that walk one tree before the next: the tree stays in the cache
+_CHUNKS_PER_THREAD = 4  # a few pieces a thread, so a thread slowed by a neighbour waits less
 
 
 @functools.cache  # one compiled loop per process, for every model
 def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
-    """The loop that scores one row, and the loop that runs it over the rows of a matrix
-    in one call (for the load-time check: one release of the GIL instead of one a row)."""
+    """The loop that scores one row, and the loop that scores the rows of a matrix (tree
+    by tree over blocks of rows, so that a tree stays in the cache while a block walks
+    it; each row still sums its trees in LightGBM's order). Both share the walk and the
+    conversion, inlined by numba (a compiled call passing the arrays costs their reference
+    counts each time)."""
     from numba import njit  # imported when a model is loaded, not with the package
+
+    @njit(inline="always", nogil=True, cache=True)
+    def leaf(  # pragma: no cover - compiled; the leaf ``x`` reaches in tree ``t``
+        x: np.ndarray,
+        t: int,
+        node_base: np.ndarray,
+        cat_base: np.ndarray,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        decision: np.ndarray,
+        left: np.ndarray,
+        right: np.ndarray,
+        cat_bounds: np.ndarray,
+        cat_words: np.ndarray,
+    ) -> int:
+        base = node_base[t]
+        node = 0
+        while node >= 0:
+            i = base + node
+            fval = x[feature[i]]
+            if -_ZERO <= fval <= _ZERO:  # a dense row as LightGBM reads it (NaN stays)
+                fval = 0.0
+            kind = decision[i]
+            missing = (kind >> 2) & 3
+            if kind & 1:  # categorical: CategoricalDecision
+                if fval != fval or fval >= _INT_LIMIT or fval <= -_INT_LIMIT - 1.0:
+                    node = right[i]
+                    continue
+                code = int(fval)  # truncates toward zero, as static_cast<int>
+                if code < 0:
+                    node = right[i]
+                    continue
+                c = cat_base[t] + int(threshold[i])
+                first = cat_bounds[c]
+                word = code // 32
+                if (
+                    word < cat_bounds[c + 1] - first
+                    and (cat_words[first + word] >> (code % 32)) & 1
+                ):
+                    node = left[i]
+                else:
+                    node = right[i]
+                continue
+            # numerical: NumericalDecision
+            if fval != fval and missing != 2:
+                fval = 0.0
+            if (missing == 1 and -_ZERO <= fval <= _ZERO) or (missing == 2 and fval != fval):
+                node = left[i] if kind & 2 else right[i]
+            elif fval <= threshold[i]:
+                node = left[i]
+            else:
+                node = right[i]
+        return ~node
+
+    @njit(inline="always", nogil=True, cache=True)
+    def convert(  # pragma: no cover - compiled; the objective's ConvertOutput, op for op
+        out: np.ndarray, per_iteration: int, conversion: int, sigmoid: float
+    ) -> None:
+        if conversion == _SOFTMAX:  # Common::Softmax
+            top = out[0]
+            for k in range(1, per_iteration):
+                top = max(out[k], top)
+            total = 0.0
+            for k in range(per_iteration):
+                out[k] = math.exp(out[k] - top)
+                total += out[k]
+            for k in range(per_iteration):
+                out[k] /= total
+        elif conversion == _SIGMOID:  # BinaryLogloss: 1.0f / (1.0f + exp(-sigmoid_ * x))
+            out[0] = 1.0 / (1.0 + math.exp(-sigmoid * out[0]))
+        elif conversion == _EXP:  # tweedie: std::exp
+            out[0] = math.exp(out[0])
 
     @njit(cache=True, nogil=True)
     def raw_scores(  # pragma: no cover - compiled; its answers are what the tests compare
@@ -70,62 +149,14 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
         for k in range(per_iteration):
             out[k] = 0.0
         for t in range(num_leaves.shape[0]):
-            if num_leaves[t] <= 1:
-                out[t % per_iteration] += leaf_value[leaf_base[t]]
-                continue
-            base = node_base[t]
-            node = 0
-            while node >= 0:
-                i = base + node
-                fval = x[feature[i]]
-                if -_ZERO <= fval <= _ZERO:  # a dense row as LightGBM reads it (NaN stays)
-                    fval = 0.0
-                kind = decision[i]
-                missing = (kind >> 2) & 3
-                if kind & 1:  # categorical: CategoricalDecision
-                    if fval != fval or fval >= _INT_LIMIT or fval <= -_INT_LIMIT - 1.0:
-                        node = right[i]
-                        continue
-                    code = int(fval)  # truncates toward zero, as static_cast<int>
-                    if code < 0:
-                        node = right[i]
-                        continue
-                    c = cat_base[t] + int(threshold[i])
-                    first = cat_bounds[c]
-                    word = code // 32
-                    if (
-                        word < cat_bounds[c + 1] - first
-                        and (cat_words[first + word] >> (code % 32)) & 1
-                    ):
-                        node = left[i]
-                    else:
-                        node = right[i]
-                    continue
-                # numerical: NumericalDecision
-                if fval != fval and missing != 2:
-                    fval = 0.0
-                if (missing == 1 and -_ZERO <= fval <= _ZERO) or (missing == 2 and fval != fval):
-                    node = left[i] if kind & 2 else right[i]
-                elif fval <= threshold[i]:
-                    node = left[i]
-                else:
-                    node = right[i]
-            out[t % per_iteration] += leaf_value[leaf_base[t] + ~node]
-        # The objective's ConvertOutput, operation for operation.
-        if conversion == _SOFTMAX:  # Common::Softmax
-            top = out[0]
-            for k in range(1, per_iteration):
-                top = max(out[k], top)
-            total = 0.0
-            for k in range(per_iteration):
-                out[k] = math.exp(out[k] - top)
-                total += out[k]
-            for k in range(per_iteration):
-                out[k] /= total
-        elif conversion == _SIGMOID:  # BinaryLogloss: 1.0f / (1.0f + exp(-sigmoid_ * x))
-            out[0] = 1.0 / (1.0 + math.exp(-sigmoid * out[0]))
-        elif conversion == _EXP:  # tweedie: std::exp
-            out[0] = math.exp(out[0])
+            at = 0
+            if num_leaves[t] > 1:
+                at = leaf(
+                    x, t, node_base, cat_base, feature, threshold, decision, left, right,
+                    cat_bounds, cat_words,
+                )  # fmt: skip
+            out[t % per_iteration] += leaf_value[leaf_base[t] + at]
+        convert(out, per_iteration, conversion, sigmoid)
 
     @njit(cache=True, nogil=True)
     def raw_scores_many(  # pragma: no cover - compiled; ``raw_scores`` for each row
@@ -134,10 +165,37 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
         per_iteration: int,
         conversion: int,
         sigmoid: float,
-        *arrays: np.ndarray,
+        num_leaves: np.ndarray,
+        node_base: np.ndarray,
+        leaf_base: np.ndarray,
+        cat_base: np.ndarray,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        decision: np.ndarray,
+        left: np.ndarray,
+        right: np.ndarray,
+        cat_bounds: np.ndarray,
+        cat_words: np.ndarray,
+        leaf_value: np.ndarray,
     ) -> None:
-        for r in range(rows.shape[0]):
-            raw_scores(rows[r], out[r], per_iteration, conversion, sigmoid, *arrays)
+        n = rows.shape[0]
+        for start in range(0, n, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n)
+            out[start:stop, :] = 0.0
+            for t in range(num_leaves.shape[0]):
+                k = t % per_iteration
+                if num_leaves[t] <= 1:
+                    for r in range(start, stop):
+                        out[r, k] += leaf_value[leaf_base[t]]
+                    continue
+                for r in range(start, stop):
+                    at = leaf(
+                        rows[r], t, node_base, cat_base, feature, threshold, decision, left,
+                        right, cat_bounds, cat_words,
+                    )  # fmt: skip
+                    out[r, k] += leaf_value[leaf_base[t] + at]
+            for r in range(start, stop):
+                convert(out[r], per_iteration, conversion, sigmoid)
 
     return raw_scores, raw_scores_many
 
@@ -160,12 +218,21 @@ class Forest:
         self.kernel(row, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
         return out
 
-    def predict_rows(self, rows: np.ndarray) -> np.ndarray:
-        """``predict`` of each row of a C-contiguous float64 matrix, in one compiled call:
-        n x per_iteration."""
+    def predict_rows(self, rows: np.ndarray, *, threads: int = 1) -> np.ndarray:
+        """``predict`` of each row of a C-contiguous float64 matrix: n x per_iteration.
+        Rows split over ``threads`` (the compiled loop releases the GIL)."""
         out = np.empty((len(rows), self.per_iteration), dtype=np.float64)
-        self.rows_kernel(rows, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
+        if threads <= 1 or len(rows) < 2 * threads:
+            self._run(rows, out)
+            return out
+        bounds = np.linspace(0, len(rows), threads * _CHUNKS_PER_THREAD + 1).astype(np.int64)
+        Parallel(n_jobs=threads, prefer="threads")(
+            delayed(self._run)(rows[a:b], out[a:b]) for a, b in itertools.pairwise(bounds) if b > a
+        )
         return out
+
+    def _run(self, rows: np.ndarray, out: np.ndarray) -> None:
+        self.rows_kernel(rows, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
 
 
 def compile_forest(model_text: str, *, n_features: int) -> Forest | str:

@@ -43,6 +43,9 @@ _PREDICT_NORMAL = 0
 _DTYPE_FLOAT64 = 1
 
 log = logging.getLogger("tierline.model")
+# Below this many rows a batch keeps ``Booster.predict`` rather than build the compiled
+# forest first (building and checking it costs about what it saves on these rows).
+_COMPILED_BATCH_ROWS = 50_000
 
 
 class _SingleRowPredictor:
@@ -240,12 +243,28 @@ class TierModel:
             gate.model.warm()
 
     # -- raw model output ----------------------------------------------------------
-    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        """Model output for a prepared matrix: n x tiers (class) or n (binary, value)."""
+    def predict_matrix(self, X: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+        """Model output for a prepared matrix: n x tiers (class) or n (binary, value), on
+        ``threads`` cores (default: one for a few rows, every core for a batch).
+
+        A batch large enough to repay building it goes through the compiled forest (the
+        one-customer path's: ``Booster.predict``'s answer bit for bit, checked at build),
+        else, or on any error of it, through ``Booster.predict``."""
+        threads = _threads_for(len(X)) if threads is None else threads
         if self.linear is not None:
             return self.linear.predict(X)
         assert self.booster is not None
-        return np.asarray(self.booster.predict(X, num_threads=_threads_for(len(X))))
+        if len(X) >= _COMPILED_BATCH_ROWS or self._single is not None:
+            forest = self.single_row_predictor()
+            if isinstance(forest, Forest):
+                try:
+                    out = forest.predict_rows(np.ascontiguousarray(X, np.float64), threads=threads)
+                    return out if self.n_outputs > 1 else out[:, 0]
+                except Exception as exc:  # numba's run errors: LightGBM's own call serves
+                    log.warning(
+                        "model %s: the compiled forest failed on a batch: %s", self.version, exc
+                    )
+        return np.asarray(self.booster.predict(X, num_threads=threads))
 
     def _explain_target(self, tier: str) -> str:
         return tier if self.spec.target_kind == "class" else "the score"
@@ -305,14 +324,18 @@ class TierModel:
         return scored
 
     # -- many customers ----------------------------------------------------------------
-    def score_frame(self, frame: pd.DataFrame, *, explain: bool = False) -> pd.DataFrame:
-        """The scored output for a batch: one row per input row, same order (see README)."""
+    def score_frame(
+        self, frame: pd.DataFrame, *, explain: bool = False, threads: int | None = None
+    ) -> pd.DataFrame:
+        """The scored output for a batch: one row per input row, same order (see README).
+        ``threads``: cores to use (default: one for a few rows, every core for a batch)."""
+        threads = _threads_for(len(frame)) if threads is None else threads
         X = self.features.transform(frame)
-        out = self.policy.calibrate(self.predict_matrix(X))
+        out = self.policy.calibrate(self.predict_matrix(X, threads=threads))
         uplift: dict[str, Any] = {}
         if self.uplift is not None:
             # The tiers cut on the best arm's net value; ``score`` stays the response model's.
-            lift = self.uplift.predict_uplift(X, threads=_threads_for(len(X)))
+            lift = self.uplift.predict_uplift(X, threads=threads)
             net = self.uplift.net(lift)
             chosen, best_net = self.uplift.choose(net)
             uplift = uplift_columns(self.uplift, lift, net, chosen)
@@ -344,7 +367,7 @@ class TierModel:
         result["holdout"] = holdout
         result.update(uplift)
         if explain:
-            reasons = self._reasons_frame(X, frame, decided["tier"])
+            reasons = self._reasons_frame(X, frame, decided["tier"], threads=threads)
             result["reasons"] = [join_texts(r) for r in reasons]
         return pd.DataFrame(result, index=frame.index).reset_index(drop=True)
 
@@ -374,7 +397,9 @@ class TierModel:
                     self._contributions = tabled
         return tabled
 
-    def _contrib_top(self, X: np.ndarray, tiers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _contrib_top(
+        self, X: np.ndarray, tiers: np.ndarray, *, threads: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         class_index = None
         if self.n_outputs > 1:
             lookup = {t: i for i, t in enumerate(self.spec.tiers)}
@@ -382,15 +407,13 @@ class TierModel:
         tabled = self.contributions() if self.booster is not None else None
         if isinstance(tabled, Contributions):
             chosen = np.zeros(len(X), dtype=np.int64) if class_index is None else class_index
-            contrib = tabled.compute(X, chosen, threads=_threads_for(len(X)))
+            contrib = tabled.compute(X, chosen, threads=threads)
             class_index = None  # one block: the chosen class's
         elif self.linear is not None:
             contrib = self.linear.contributions(X)
         else:
             assert self.booster is not None
-            contrib = np.asarray(
-                self.booster.predict(X, pred_contrib=True, num_threads=_threads_for(len(X)))
-            )
+            contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=threads))
         return top_contributions(
             contrib=contrib,
             n_features=X.shape[1],
@@ -408,8 +431,10 @@ class TierModel:
         default = self.spec.default_tier
         return np.array([1.0 if t in cut else (-1.0 if t == default else 0.0) for t in tiers])
 
-    def _reasons(self, X: np.ndarray, getters: list[Any], tiers: np.ndarray) -> list[list[Reason]]:
-        idx, vals = self._contrib_top(X, tiers)
+    def _reasons(
+        self, X: np.ndarray, getters: list[Any], tiers: np.ndarray, *, threads: int = 1
+    ) -> list[list[Reason]]:
+        idx, vals = self._contrib_top(X, tiers, threads=threads)
         direction = self._directions(tiers)
         names = self.features.feature_names_out_
         booleans = set(self.features.boolean)
@@ -443,7 +468,7 @@ class TierModel:
         return out
 
     def _reasons_frame(
-        self, X: np.ndarray, frame: pd.DataFrame, tiers: np.ndarray
+        self, X: np.ndarray, frame: pd.DataFrame, tiers: np.ndarray, *, threads: int
     ) -> list[list[Reason]]:
         columns = {
             c: frame[c].to_numpy(dtype=object)
@@ -454,7 +479,7 @@ class TierModel:
             (lambda name, r=r: columns[name][r] if name in columns else None)
             for r in range(len(frame))
         ]
-        return self._reasons(X, getters, tiers)
+        return self._reasons(X, getters, tiers, threads=threads)
 
 
 def _threads_for(rows: int) -> int:

@@ -23,8 +23,9 @@ from tierline.training.btyd import BtydFit
 from tierline.training.dialect import CsvDialect
 from tierline.training.evaluate import measure_scored
 from tierline.training.honest import training_share
+from tierline.training.streaming import ScoredFile, score_chunks
 
-__all__ = ["evaluate_model", "load_for_scoring"]
+__all__ = ["evaluate_model", "load_for_scoring", "score_file"]
 
 
 def load_for_scoring(
@@ -51,6 +52,30 @@ def load_for_scoring(
 
     log = data_io.load_transactions(path, spec, dialect=dialect, model=model)
     return scoring_frame(log, spec, as_of=as_of, btyd=btyd)
+
+
+def score_file(
+    model: TierModel,
+    path: str | Path,
+    out: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    explain: bool = False,
+    dialect: CsvDialect | None = None,
+) -> ScoredFile:
+    """Score every row of ``path`` into ``out`` (written atomically). A customer table is
+    streamed in chunks (``training.streaming``); a transaction log is read whole, since a
+    customer's features need all of their purchases."""
+    if model.spec.transactions is None and as_of is None:
+        return score_chunks(model, path, out, explain=explain, dialect=dialect)
+    btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
+    frame = load_for_scoring(
+        path, model.spec, as_of=as_of, btyd=btyd, dialect=dialect, model=model.version
+    )
+    scored = model.score_frame(frame, explain=explain)
+    data_io.write_table(scored, out)
+    tiers = scored["tier"].value_counts()
+    return ScoredFile(rows=len(scored), tier_mix={str(t): int(n) for t, n in tiers.items()})
 
 
 def evaluate_model(

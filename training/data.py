@@ -15,12 +15,12 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -47,13 +47,17 @@ __all__ = [
     "CsvDialect",
     "boolean_columns",
     "check_output_path",
+    "check_unique_ids",
     "data_fingerprint",
     "load_customers",
     "load_transactions",
+    "read_customer_chunks",
+    "table_writer",
     "write_table",
 ]
 
 SUPPORTED = (".csv", ".csv.gz", ".parquet")
+_CSV_BLOCK_BYTES = 4 << 20  # a streamed CSV's read unit: big enough for pyarrow's threads
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,67 @@ def _load_customers(
     dialect: CsvDialect | None,
     model: str | None,
 ) -> pd.DataFrame:
+    plan = _customer_plan(path, spec, with_target=with_target, dialect=dialect, model=model)
+    table = _read(plan.file, plan.wanted, plan.header)
+    return _typed_customers(table, plan, spec, first_row=0, whole=True)
+
+
+def read_customer_chunks(
+    path: str | Path,
+    spec: Spec,
+    *,
+    chunk_rows: int,
+    dialect: CsvDialect | None = None,
+    model: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """``load_customers`` (to score: no target) in frames of ``chunk_rows`` rows, in file
+    order, read as they are asked for, so memory does not grow with the file.
+
+    Each chunk is checked as the whole file is, with the file's own line numbers, and its
+    problems are raised when it is reached. Ids are not checked for uniqueness across
+    chunks here (``check_unique_ids`` does it on request).
+    """
+    plan = _customer_plan(path, spec, with_target=False, dialect=dialect, model=model)
+    first_row = 0
+    for table in _read_chunks(plan.file, plan.wanted, plan.header, chunk_rows=chunk_rows):
+        yield _typed_customers(table, plan, spec, first_row=first_row, whole=False)
+        first_row += table.num_rows
+
+
+def check_unique_ids(
+    path: str | Path, spec: Spec, *, dialect: CsvDialect | None = None, model: str | None = None
+) -> None:
+    """Raise the ``DataError`` ``load_customers`` gives for repeated ids, reading only the
+    id column; nothing if the ids are unique."""
+    plan = _customer_plan(path, spec, with_target=False, dialect=dialect, model=model)
+    table = _read(plan.file, [spec.id], plan.header)
+    report = _problems(plan.file)
+    ids = _to_frame(
+        _run_all({spec.id: _job(table, spec.id, ID, plan.file, report)}), order=[spec.id]
+    )
+    _check_unique(ids[spec.id], column=spec.id, report=report)
+    report.raise_if_any([spec.id])
+
+
+@dataclass(frozen=True)
+class _CustomerPlan:
+    file: _DataFile
+    header: list[str]
+    kinds: dict[str, str]
+    wanted: list[str]
+    target: str | None
+    with_target: bool
+
+
+def _customer_plan(
+    path: str | Path,
+    spec: Spec,
+    *,
+    with_target: bool,
+    dialect: CsvDialect | None,
+    model: str | None,
+) -> _CustomerPlan:
+    """The file, its header and the columns to read, each with its kind (checked)."""
     file = _open(path, dialect)
     header = _header(file)
     names = _names(header)
@@ -122,9 +187,16 @@ def _load_customers(
     if with_target and spec.treatment is not None:
         wanted.append(spec.treatment.column)  # read as text: arms are names
     wanted += [c for c in spec.protected if c in names and c not in wanted]
-    table = _read(file, wanted, header)
+    return _CustomerPlan(file, header, kinds, wanted, target, with_target)
 
-    report = _problems(file)
+
+def _typed_customers(
+    table: pa.Table, plan: _CustomerPlan, spec: Spec, *, first_row: int, whole: bool
+) -> pd.DataFrame:
+    """The read text columns typed by kind; ``whole``: the table is the whole file (its
+    ids can be checked for repeats)."""
+    file, kinds, wanted, target = plan.file, plan.kinds, plan.wanted, plan.target
+    report = Problems(file.name, lines=file.fmt != ".parquet", first_row=first_row)
     jobs = {col: _job(table, col, kinds.get(col, TEXT), file, report) for col in wanted}
     if target:
         jobs[target] = partial(
@@ -135,8 +207,9 @@ def _load_customers(
             decimal=file.decimal,
         )
     frame = _to_frame(_run_all(jobs), order=wanted)
-    _check_unique(frame[spec.id], column=spec.id, report=report)
-    if with_target:
+    if whole:
+        _check_unique(frame[spec.id], column=spec.id, report=report)
+    if plan.with_target:
         # Only when training: a batch being scored may lack a value everywhere (one new
         # customer with no email_open_rate) and must score like the single-record path.
         _check_filled(frame, spec.categorical + spec.numeric + spec.boolean, report)
@@ -224,39 +297,87 @@ def write_table(frame: pd.DataFrame | pa.Table, path: str | Path) -> None:
     The data goes to a temporary file beside ``path`` that is renamed into place, so a
     failure never leaves a half-written file nor destroys an existing one.
     """
+    with table_writer(path) as write:
+        write(frame)
+
+
+@contextlib.contextmanager
+def table_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame | pa.Table], None]]:
+    """``write_table`` a piece at a time: each call of the yielded function appends rows
+    (the same columns each time), and the file appears, whole, when the block ends
+    without an error; on any error, nothing is left and an existing file is untouched.
+
+    A column the first piece holds only missing values of is written as text, so that
+    later pieces with values fit it (the file reads the same).
+    """
     target = Path(path)
     fmt = check_output_path(target)
-    try:
-        table = (
-            frame
-            if isinstance(frame, pa.Table)
-            else pa.Table.from_pandas(frame, preserve_index=False)
-        )
-    except (pa.ArrowException, ValueError, TypeError) as exc:
-        raise DataError(
-            f"Cannot write '{target.name}': a column holds values that do not fit a table "
-            f"({_first_line(exc)})"
-        ) from exc
-    if fmt != ".parquet":
-        table = _nan_as_null(table)  # so missing numbers are empty cells, not "nan"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
     except OSError as exc:
         raise DataError(f"Cannot write '{target}': {exc.strerror or exc}") from exc
+    sinks: list[tuple[_Sink, pa.Schema]] = []
+
+    def write(frame: pd.DataFrame | pa.Table) -> None:
+        table = _as_table(frame, target)
+        if fmt != ".parquet":
+            table = _nan_as_null(table)  # so missing numbers are empty cells, not "nan"
+        with _writing(target):
+            if not sinks:
+                schema = _texts_for_nulls(table.schema)
+                sinks.append((_WRITERS[fmt](tmp, schema), schema))
+            sink, schema = sinks[0]
+            if not table.schema.equals(schema, check_metadata=False):
+                table = table.select(schema.names).cast(schema)
+            sink.write_table(table)
+
     try:
-        _WRITERS[fmt](table, tmp)
-        _fsync(tmp)
-        # mkstemp makes the file 0600; give the output the mode a plain open() would have had.
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException as exc:
+        yield write
+        with _writing(target):
+            if not sinks:
+                raise ValueError("nothing was written")
+            sinks.pop()[0].close()
+            _fsync(tmp)
+            # mkstemp makes the file 0600; give the output the mode a plain open() would have had.
+            os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+            os.replace(tmp, target)
+    except BaseException:
+        for sink, _ in sinks:
+            with contextlib.suppress(Exception):
+                sink.close()
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, pa.ArrowException | OSError | ValueError | TypeError):
-            raise DataError(f"Cannot write '{target}': {_first_line(exc)}") from exc
         raise
+
+
+@contextlib.contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """Turn pyarrow's and the OS's exceptions while writing into a DataError."""
+    try:
+        yield
+    except (pa.ArrowException, OSError, ValueError, TypeError, KeyError) as exc:
+        raise DataError(f"Cannot write '{target}': {_first_line(exc)}") from exc
+
+
+def _as_table(frame: pd.DataFrame | pa.Table, target: Path) -> pa.Table:
+    try:
+        if isinstance(frame, pa.Table):
+            return frame
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise DataError(
+            f"Cannot write '{target.name}': a column holds values that do not fit a table "
+            f"({_first_line(exc)})"
+        ) from exc
+
+
+def _texts_for_nulls(schema: pa.Schema) -> pa.Schema:
+    for i, field in enumerate(schema):
+        if pa.types.is_null(field.type):
+            schema = schema.set(i, field.with_type(pa.string()))
+    return schema
 
 
 def check_output_path(path: str | Path) -> str:
@@ -433,21 +554,80 @@ def _read(file: _DataFile, columns: list[str], header: list[str]) -> pa.Table:
         if file.fmt == ".parquet":
             table = pq.read_table(str(file.path), columns=actual, use_threads=True)
         else:
-            # Every column as text, with no value turned into null: ids stay exactly as
-            # written and engine.values alone decides what counts as missing.
-            convert = pv.ConvertOptions(
-                include_columns=actual,
-                column_types=dict.fromkeys(actual, pa.string()),
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            )
             with _csv_stream(file) as stream:
-                table = pv.read_csv(stream, convert_options=convert, **_csv_options(file))
+                table = pv.read_csv(
+                    stream, convert_options=_text_columns(actual), **_csv_options(file)
+                )
     if table.num_rows == 0:
         has = "columns" if file.fmt == ".parquet" else "a header"
         raise DataError(f"Data file '{file.name}' has {has} but no rows")
     return table.select(actual).rename_columns(columns)
+
+
+def _read_chunks(
+    file: _DataFile, columns: list[str], header: list[str], *, chunk_rows: int
+) -> Iterator[pa.Table]:
+    """``_read`` in tables of ``chunk_rows`` rows (the last one shorter), read as asked for."""
+    actual = [_header_name(col, header, file) for col in columns]
+    pending: list[pa.RecordBatch] = []
+    held = seen = 0
+    for batch in _batches(file, actual, chunk_rows):
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= chunk_rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, chunk_rows).select(actual).rename_columns(columns)
+            rest = table.slice(chunk_rows)
+            pending, held = rest.to_batches(), rest.num_rows
+            seen += chunk_rows
+    if held or not seen:
+        if not held:
+            has = "columns" if file.fmt == ".parquet" else "a header"
+            raise DataError(f"Data file '{file.name}' has {has} but no rows")
+        table = pa.Table.from_batches(pending)
+        yield table.select(actual).rename_columns(columns)
+
+
+def _batches(file: _DataFile, actual: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """The file's record batches (the columns as ``_read`` types them), as pyarrow reads them."""
+    if file.fmt == ".parquet":
+        with _reading(file):
+            parquet = pq.ParquetFile(str(file.path))
+        with parquet:
+            batches = parquet.iter_batches(batch_size=chunk_rows, columns=actual, use_threads=True)
+            yield from _guarded(file, batches)
+        return
+    options = _csv_options(file)
+    options["read_options"].block_size = _CSV_BLOCK_BYTES
+    with _reading(file):
+        stream = _csv_stream(file)
+    with stream:
+        with _reading(file):
+            reader = pv.open_csv(stream, convert_options=_text_columns(actual), **options)
+        yield from _guarded(file, reader)
+
+
+def _guarded(file: _DataFile, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Each batch, a read error becoming the file's ``DataError`` (``_reading``)."""
+    it = iter(batches)
+    while True:
+        with _reading(file):
+            batch = next(it, None)
+        if batch is None:
+            return
+        yield batch
+
+
+def _text_columns(actual: list[str]) -> pv.ConvertOptions:
+    # Every column as text, with no value turned into null: ids stay exactly as written
+    # and engine.values alone decides what counts as missing.
+    return pv.ConvertOptions(
+        include_columns=actual,
+        column_types=dict.fromkeys(actual, pa.string()),
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
 
 
 def _feature_kinds(spec: Spec, *, numeric: tuple[str, ...]) -> dict[str, str]:
@@ -560,24 +740,34 @@ def _nan_as_null(table: pa.Table) -> pa.Table:
     return table
 
 
-def _write_csv(table: pa.Table, path: str) -> None:
-    pv.write_csv(table, path)
+class _Sink(Protocol):
+    def write_table(self, table: pa.Table) -> None: ...
+
+    def close(self) -> None: ...
 
 
-def _write_csv_gz(table: pa.Table, path: str) -> None:
-    with pa.CompressedOutputStream(path, "gzip") as out:
-        pv.write_csv(table, out)
+class _GzipCsv:
+    """A CSV writer into a gzip stream, closing both."""
 
+    def __init__(self, path: str, schema: pa.Schema) -> None:
+        self._stream = pa.CompressedOutputStream(path, "gzip")
+        self._csv = pv.CSVWriter(self._stream, schema)
 
-def _write_parquet(table: pa.Table, path: str) -> None:
-    pq.write_table(table, path)
+    def write_table(self, table: pa.Table) -> None:
+        self._csv.write_table(table)
+
+    def close(self) -> None:
+        try:
+            self._csv.close()
+        finally:
+            self._stream.close()
 
 
 # The one seam where bytes reach the disk (tests replace a writer to simulate a failure).
-_WRITERS: dict[str, Callable[[pa.Table, str], None]] = {
-    ".csv": _write_csv,
-    ".csv.gz": _write_csv_gz,
-    ".parquet": _write_parquet,
+_WRITERS: dict[str, Callable[[str, pa.Schema], _Sink]] = {
+    ".csv": pv.CSVWriter,
+    ".csv.gz": _GzipCsv,
+    ".parquet": pq.ParquetWriter,
 }
 
 

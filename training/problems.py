@@ -24,14 +24,17 @@ MAX_PROBLEMS = 30  # problems listed per file; the rest are counted
 class Problems:
     """The problems found in one data file, raised together as one ``DataError``."""
 
-    def __init__(self, name: str, *, lines: bool) -> None:
+    def __init__(self, name: str, *, lines: bool, first_row: int = 0) -> None:
+        """``first_row``: the file's row index of the data's first row (a chunk of the file)."""
         self.name = name
         self._lines = lines
+        self._first_row = first_row
         self._found: list[tuple[str, str]] = []
         self._lock = threading.Lock()  # columns are typed in parallel threads
 
     def where(self, index: int) -> str:
         """Where the data row at ``index`` (0-based) is, as the user sees the file."""
+        index += self._first_row
         return f"line {index + 2}" if self._lines else f"row {index + 1}"
 
     def add(self, column: str, message: str) -> None:

@@ -725,7 +725,7 @@ def test_check_output_path_refuses_bad_outputs_early(tmp_path: Path) -> None:
     assert not (tmp_path / "new").exists()
 
 
-def _fail_midway(table: pa.Table, path: str) -> None:
+def _fail_midway(path: str, schema: pa.Schema) -> None:
     Path(path).write_text("half a fi", encoding="utf-8")
     raise OSError(28, "No space left on device")
 
