@@ -102,16 +102,18 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     ]
     phases: dict[str, list[dict[str, Any]]] = {}
     try:
-        for server in replicas:
+        for server in replicas:  # one after the other: four workers loading at once crawl
             server.start()
-        for server in replicas:
-            server.wait_ready()
-        load = {"key": key, "bodies": bodies, "work": work, "seconds": size["seconds"]}
+            server.wait_ready(seconds=240)
+        load = {"key": key, "bodies": bodies, "work": work}
         _parallel(replicas, **load, seconds=1.0)  # warm-up: connections, caches
+        seconds = size["seconds"]
         for r in range(size["rounds"]):
-            phases.setdefault("one", []).append(_parallel(replicas[:1], **load))
-            promote = None if r < size["rounds"] - 1 else (models, size["seconds"] / 2)
-            phases.setdefault("two", []).append(_parallel(replicas, **load, promote=promote))
+            phases.setdefault("one", []).append(_parallel(replicas[:1], **load, seconds=seconds))
+            promote = None if r < size["rounds"] - 1 else (models, seconds / 2)
+            phases.setdefault("two", []).append(
+                _parallel(replicas, **load, seconds=seconds, promote=promote)
+            )
         promoted = Registry(models).champion()
         swapped = {s.name: _versions(s.base) for s in replicas}
         perks = asyncio.run(_perk_burst([s.base for s in replicas], key=key, admin=admin))
