@@ -188,6 +188,7 @@ class RateLimiter:
         self._store: RateLimitStore | None = None
         # Shared mode: key -> (tokens leased and unspent, lease expiry, refused until).
         self._leases: dict[str, tuple[int, float, float]] = {}
+        self._leasing: dict[str, asyncio.Lock] = {}
 
     def share(self, store: RateLimitStore) -> None:
         """Keep the buckets in ``store`` from now on, shared with every process using it."""
@@ -196,8 +197,16 @@ class RateLimiter:
     async def admit(self, key: str) -> float:
         """Take one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
         wait = self.take(key)
-        if wait is None:  # shared, and nothing leased here: ask the store (off the loop)
-            wait = await run_in_threadpool(self.lease, key)
+        if wait is not None:
+            return wait
+        # Shared, and nothing leased here: one lease per key at a time (a burst of requests
+        # would otherwise each lease a batch and drain the bucket), off the event loop.
+        if len(self._leasing) > 10_000:
+            self._leasing.clear()
+        async with self._leasing.setdefault(key, asyncio.Lock()):
+            wait = self.take(key)  # the lease just made by another request may serve this one
+            if wait is None:
+                wait = await run_in_threadpool(self.lease, key)
         return wait
 
     def take(self, key: str) -> float | None:

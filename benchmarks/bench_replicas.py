@@ -202,7 +202,8 @@ async def _perk_burst(bases: list[str], *, key: str, admin: str) -> dict[str, An
     decisions at once, alternating replicas; count the coffees promised and what is left."""
     import httpx
 
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as http:
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, pool=None), limits=limits) as http:
         put = await http.put(
             f"{bases[0]}/v1/perks/coffee",
             json={"stock": STOCK, "daily_budget": 10.0**9},

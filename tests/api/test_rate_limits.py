@@ -4,6 +4,7 @@ spend, and refill with the store's wall clock. The clocks are fakes; the store i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -92,3 +93,18 @@ def test_without_a_store_each_limiter_keeps_its_own_buckets() -> None:
     limiter = RateLimiter(PER_MINUTE, clock=local)
     assert [limiter.take("k") for _ in range(PER_MINUTE)] == [0.0] * PER_MINUTE
     assert limiter.take("k") == pytest.approx(1.5)
+
+
+def test_a_burst_on_one_process_takes_one_lease(store: Store) -> None:
+    """Many requests of one key arriving together in one process wait for one lease rather
+    than each taking a batch (which drained the bucket of a key with a huge limit)."""
+    store.wall_clock = Clock()  # type: ignore[method-assign]
+    limiter = RateLimiter(1000, clock=Clock())  # a lease of 50
+    limiter.share(store)
+
+    async def burst() -> list[float]:
+        return await asyncio.gather(*(limiter.admit("k") for _ in range(50)))
+
+    assert asyncio.run(burst()) == [0.0] * 50
+    left, _ = store.lease_tokens(bucket="k", capacity=1000, per_second=1000 / 60, want=10**6)
+    assert left == 1000 - limiter.batch
