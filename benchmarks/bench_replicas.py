@@ -216,14 +216,14 @@ async def _perk_burst(bases: list[str], *, key: str, admin: str) -> dict[str, An
             return await http.post(f"{bases[i % 2]}{_PATH}", json=body, headers={"X-API-Key": key})
 
         answers = await asyncio.gather(*(decide(i) for i in range(BURST)))
-        left = await http.get(f"{bases[1]}/v1/perks/coffee", headers={"X-API-Key": admin})
+        listed = await http.get(f"{bases[1]}/v1/perks", headers={"X-API-Key": admin})
     ok = [a.json() for a in answers if a.status_code == 200]
     promised = sum(1 for d in ok for cue in d["cues"] if cue.get("perk") == "coffee")
     return {
         "non_2xx": BURST - len(ok),
         "vip": sum(1 for d in ok if d["tier"] == "vip"),
         "coffees_promised": promised,
-        "stock_left": left.json()["stock"],
+        "stock_left": next(p for p in listed.json()["items"] if p["name"] == "coffee")["stock"],
     }
 
 
