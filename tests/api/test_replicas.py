@@ -79,7 +79,7 @@ def replicas(
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         for base, server in zip(bases, servers, strict=True):
-            wait_ready(base, seconds=90, process=server)
+            wait_ready(base, seconds=240, process=server)  # a busy shared machine
         yield Replicas(a=bases[0], b=bases[1], url=url, models=models, env=env, store=store)
     finally:
         for server in servers:
