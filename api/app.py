@@ -96,6 +96,9 @@ def create_app(settings: Settings | None = None, *, decision_lane: bool = True) 
                 )
             metrics.set_model(serving.current.version)
             app.state.store = store
+            if store.dialect == "postgresql":  # replicas share it: their rate limits too
+                app.state.limiter.share(store)
+                app.state.pairing_limiter.share(store)
             app.state.serving = serving
             app.state.decision_writer = DecisionWriter(store)
             freeze_startup_objects()

@@ -139,6 +139,8 @@ async def check_key(state: Any, x_api_key: str | None, role: str) -> ApiKey:
         cache.put(x_api_key, key)
     limiter: RateLimiter = state.limiter
     wait = limiter.take(key.id)
+    if wait is None:  # shared buckets, nothing leased here (no coroutine on the usual path)
+        wait = await limiter.admit(key.id)
     if wait > 0:
         raise ApiError(
             429,

@@ -12,9 +12,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierline.api.errors import error_body
+from tierline.engine.store.rate_limits import RateLimitStore
 
 __all__ = [
     "BodyLimits",
@@ -163,21 +165,61 @@ class BodyLimits:
 class RateLimiter:
     """A token bucket per key: ``per_minute`` tokens, refilled continuously.
 
-    In memory, so each worker process limits on its own (a chain with N workers allows up
-    to N times the rate per key); a shared limit would need the store or Redis.
+    In memory by default, so each process limits on its own. After ``share(store)`` (the
+    app does it on PostgreSQL, where replicas share the store) the bucket lives in the
+    store and every process leases up to ``batch`` tokens at a time, spending them in
+    memory for at most ``LEASE_SECONDS``; unspent ones go back with the next lease. A busy
+    key costs one short transaction per lease rather than one per request; the price is
+    that another process may be refused while this one holds up to ``batch - 1`` tokens it
+    has not spent yet. A refusal is remembered until the wait it named has passed, so a
+    refused client hammering away does not reach the store either.
     """
+
+    LEASE_SECONDS = 1.0
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
+        # A twentieth of the limit per lease: one transaction per 5% of a key's allowance.
+        self.batch = max(1, per_minute // 20)
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._store: RateLimitStore | None = None
+        # Shared mode: key -> (tokens leased and unspent, lease expiry, refused until).
+        self._leases: dict[str, tuple[int, float, float]] = {}
+        self._leasing: dict[str, asyncio.Lock] = {}
 
-    def take(self, key: str) -> float:
+    def share(self, store: RateLimitStore) -> None:
+        """Keep the buckets in ``store`` from now on, shared with every process using it."""
+        self._store = store
+
+    async def admit(self, key: str) -> float:
         """Take one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
+        wait = self.take(key)
+        if wait is not None:
+            return wait
+        # Shared, and nothing leased here: one lease per key at a time (a burst of requests
+        # would otherwise each lease a batch and drain the bucket), off the event loop.
+        if len(self._leasing) > 10_000:
+            self._leasing.clear()
+        async with self._leasing.setdefault(key, asyncio.Lock()):
+            wait = self.take(key)  # the lease just made by another request may serve this one
+            if wait is None:
+                wait = await run_in_threadpool(self.lease, key)
+        return wait
+
+    def take(self, key: str) -> float | None:
+        """Take one token for ``key`` from memory: 0.0 if allowed, else the seconds until
+        one is free; None when the buckets are shared and a lease is needed first."""
         now = self._clock()
         with self._lock:
+            if self._store is not None:
+                held, expires, refused_until = self._leases.get(key, (0, 0.0, 0.0))
+                if held >= 1 and now < expires:
+                    self._leases[key] = (held - 1, expires, 0.0)
+                    return 0.0
+                return refused_until - now if now < refused_until else None
             tokens, last = self._buckets.get(key, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             if tokens >= 1.0:
@@ -185,6 +227,29 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return max((1.0 - tokens) / self.rate, 0.001)
+
+    def lease(self, key: str) -> float:
+        """Lease tokens for ``key`` from the shared bucket and spend one: as ``take``."""
+        assert self._store is not None, "lease() needs share(store) first"
+        with self._lock:
+            unspent = self._leases.pop(key, (0, 0.0, 0.0))[0]
+        granted, wait = self._store.lease_tokens(
+            bucket=key,
+            capacity=self.capacity,
+            per_second=self.rate,
+            want=self.batch,
+            returned=float(unspent),
+        )
+        now = self._clock()
+        with self._lock:
+            if len(self._leases) > 10_000:  # a flood of distinct keys cannot grow it forever
+                self._leases.clear()
+            held = self._leases.get(key, (0, 0.0, 0.0))[0]  # leased meanwhile by another call
+            if granted:
+                self._leases[key] = (held + granted - 1, now + self.LEASE_SECONDS, 0.0)
+                return 0.0
+            self._leases[key] = (held, now + self.LEASE_SECONDS, now + wait)
+            return wait
 
     @staticmethod
     def retry_after(wait: float) -> str:

@@ -2,21 +2,36 @@
 signals, drift per signal, model.
 
 Each app has its own registry, so several apps in one process (tests) do not collide.
-With several uvicorn workers each worker reports its own numbers.
+Under ``tierline serve --workers N`` (or with ``PROMETHEUS_MULTIPROC_DIR`` set) the
+workers write their numbers to files in that folder (prometheus-client's multiprocess
+mode) and ``/metrics`` on any worker sums them: counts and histograms over all workers,
+the model per worker (``pid`` label), drift as last computed by any worker.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierline.api.access_log import log_request
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["CONTENT_TYPE_LATEST", "MULTIPROC_DIR", "Metrics", "MetricsMiddleware"]
+
+# prometheus-client reads it when imported: set it before, as ``api.server`` does.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -24,6 +39,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get(MULTIPROC_DIR))
+        self._version: str | None = None  # the model label last set
         self.requests = Counter(
             "tierline_http_requests_total",
             "HTTP requests by method, route template and status.",
@@ -64,12 +81,14 @@ class Metrics:
             "computed by GET /v1/reports/drift (>= 0.25: act).",
             ["signal"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.model = Gauge(
             "tierline_model_info",
             "The serving model version (1 for the version served; 'none' when degraded).",
             ["version"],
             registry=self.registry,
+            multiprocess_mode="liveall",
         )
 
     def count_decisions(self, decisions: Iterable[dict[str, object]]) -> None:
@@ -113,8 +132,24 @@ class Metrics:
             self.drift.labels(signal=str(s["signal"])).set(float(s["psi"]))
 
     def set_model(self, version: str | None) -> None:
-        self.model.clear()
-        self.model.labels(version=version or "none").set(1)
+        label = version or "none"
+        if self.multiprocess:
+            # clear() forgets children in memory only; the worker's file keeps their values.
+            if self._version is not None and self._version != label:
+                self.model.labels(version=self._version).set(0)
+        else:
+            self.model.clear()
+        self.model.labels(version=label).set(1)
+        self._version = label
+
+    def exposition(self) -> bytes:
+        """The Prometheus text: this registry's, or every worker's summed in multiprocess
+        mode."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)
+        return generate_latest(merged)
 
 
 class MetricsMiddleware:

@@ -9,6 +9,11 @@ worker here binds its own socket with ``SO_REUSEPORT``, and the kernel spreads n
 connections over the workers' sockets evenly. The supervisor restarts a worker that
 dies and stops them all on Ctrl-C or SIGTERM.
 
+Metrics: the supervisor gives the workers a folder for prometheus-client's multiprocess
+mode (``PROMETHEUS_MULTIPROC_DIR``: the one set in the environment, emptied of the last
+run's files, else a temporary one removed at the end), so ``/metrics`` on any worker
+reports the whole server.
+
 Logging: uvicorn's access log prints each path and query string as sent, and a path can
 name a customer, so it is off; ``api.access_log`` logs the route's template instead, and
 tierline's own loggers print at the same level as uvicorn's. No format used here prints a
@@ -20,13 +25,18 @@ from __future__ import annotations
 import copy
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from tierline.api.access_log import ACCESS_FORMAT, ACCESS_LOGGER
+from tierline.api.metrics import MULTIPROC_DIR
 from tierline.engine.errors import TierlineError
 
 __all__ = ["check_port_free", "log_config", "serve"]
@@ -96,10 +106,12 @@ class _Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._stopping = False
+        self._metrics_dir: Path | None = None  # made here, so removed here
 
     def run(self) -> None:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self._prepare_metrics()
             self._processes = [self._start() for _ in range(self._count)]
             while not self._stopping:
                 time.sleep(0.2)
@@ -110,12 +122,34 @@ class _Supervisor:
                             process.pid,
                             process.exitcode,
                         )
+                        self._forget_metrics(process.pid)
                         time.sleep(_RESTART_PAUSE)
                         self._processes[i] = self._start()
         finally:
             self._shutdown()
+            if self._metrics_dir is not None:
+                shutil.rmtree(self._metrics_dir, ignore_errors=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _prepare_metrics(self) -> None:
+        """A folder for the workers' metric files, in the environment they inherit."""
+        given = os.environ.get(MULTIPROC_DIR)
+        if given:
+            folder = Path(given)
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob("*.db"):  # the last run's counts would be added in
+                stale.unlink()
+        else:
+            self._metrics_dir = Path(tempfile.mkdtemp(prefix="tierline-metrics-"))
+            os.environ[MULTIPROC_DIR] = str(self._metrics_dir)
+
+    def _forget_metrics(self, pid: int | None) -> None:
+        """Drop a dead worker's live gauges (its counts stay in the sums)."""
+        from prometheus_client import multiprocess
+
+        if pid is not None:
+            multiprocess.mark_process_dead(pid)
 
     def _start(self) -> multiprocessing.process.BaseProcess:
         process = self._context.Process(target=_worker, args=self._args, name="tierline-worker")

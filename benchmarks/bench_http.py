@@ -281,12 +281,12 @@ class _Server:
                 self.command, cwd=REPO, env=self.env, stdout=sink, stderr=subprocess.STDOUT
             )
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, seconds: float = _START_SECONDS) -> None:
         import httpx
         import psutil
 
         assert self.process is not None
-        deadline = time.monotonic() + _START_SECONDS
+        deadline = time.monotonic() + seconds
         while True:
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:

@@ -2,7 +2,7 @@
 
 Usage: ``python -m benchmarks.run [NAME ...] [--quick] [--fresh]``
 
-* ``NAME``: any of single, decision, batch, train, transactions, generate, http, export,
+* ``NAME``: any of single, decision, batch, train, transactions, generate, http, replicas, export,
   uplift, import (default: all, in order).
 * ``--quick``: small sizes, a smoke test of the suite (about three minutes); its figures
   say nothing about the targets.
@@ -45,6 +45,7 @@ BENCHMARKS = {
     "transactions": "benchmarks.bench_transactions",
     "generate": "benchmarks.bench_generate_cli",
     "http": "benchmarks.bench_http",
+    "replicas": "benchmarks.bench_replicas",
     "export": "benchmarks.bench_export",
     "uplift": "benchmarks.bench_uplift",
     "import": "benchmarks.bench_import",

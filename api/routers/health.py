@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tierline.api.answers import ErrorBody, HealthAnswer, ReadyAnswer
 from tierline.api.deps import MetricsDep, SnapshotDep, StoreDep
 from tierline.api.errors import error_body
+from tierline.api.metrics import CONTENT_TYPE_LATEST
 
 router = APIRouter(tags=["health"])
 
@@ -38,6 +38,7 @@ def readyz(store: StoreDep, serving: SnapshotDep) -> dict[str, Any] | JSONRespon
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics_text(metrics: MetricsDep, serving: SnapshotDep) -> Response:
-    """Prometheus text format: requests, latency, decisions by tier, fallbacks, model."""
+    """Prometheus text format: requests, latency, decisions by tier, fallbacks, model (all
+    workers of this server summed)."""
     metrics.set_model(serving.version)
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

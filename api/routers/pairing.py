@@ -53,7 +53,7 @@ async def redeem_code(body: PairingRedeem, request: Request, store: StoreDep) ->
     single use); 404 for a code never issued, 410 for one spent or expired."""
     client = request.client.host if request.client else ""
     limiter: RateLimiter = request.app.state.pairing_limiter
-    wait = limiter.take(f"pairing:{client}")
+    wait = await limiter.admit(f"pairing:{client}")
     if wait > 0:
         raise ApiError(
             429,

@@ -191,3 +191,12 @@ retention_marks = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("through", sa.Text, nullable=False),
 )
+
+# Migration 0011: each API key's rate-limit bucket, shared by every process on the database.
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("tokens", sa.Double, nullable=False),
+    sa.Column("counted_at", sa.Double, nullable=False),  # seconds since the epoch
+)

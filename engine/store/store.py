@@ -21,6 +21,7 @@ from tierline.engine.store.outcomes import OutcomeStore
 from tierline.engine.store.pairing import PairingStore
 from tierline.engine.store.perks import PerkStore
 from tierline.engine.store.privacy import PrivacyStore
+from tierline.engine.store.rate_limits import RateLimitStore
 from tierline.engine.store.visits import VisitStore
 
 __all__ = ["Profiles", "Store"]
@@ -40,9 +41,10 @@ class Store(
     KeyStore,
     PairingStore,
     PrivacyStore,
+    RateLimitStore,
 ):
     """Customers, decisions and the decision log, perks, visits, outcomes, API keys and
-    tablet pairing codes, the audit log, erasure and retention.
+    tablet pairing codes, the audit log, erasure and retention, shared rate-limit buckets.
 
     Open it with ``Store.open(url)``, which also migrates the schema to the newest version.
     """
