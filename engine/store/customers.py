@@ -36,11 +36,6 @@ DECISION_FIELDS = (
     "degraded",
 )
 _PLAIN_FIELDS = ("customer_id", "site", "tier", "confidence", "score", "model_version")
-_INSERT_DECISION = (
-    "INSERT INTO decisions (id, customer_id, site, tier, confidence, score, model_version, "
-    "cues, reasons, holdout, degraded, created_at, signals) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 def new_decision_id() -> str:
@@ -60,10 +55,7 @@ class CustomerStore(StorePart):
         ``''`` for the chain: ``Store.profile_scope``), or None if unknown there."""
         # On every decision: a raw statement (engine.store.raw), one primary-key lookup.
         with self._db.raw.transaction(write=False, durable=True) as cur:
-            row = cur.execute(
-                "SELECT signals, updated_at FROM customers WHERE site = ? AND id = ?",
-                (scope, customer_id),
-            ).fetchone()
+            row = cur.run(cur.sql.get_customer, {"site": scope, "id": customer_id}).fetchone()
             if row is None:
                 return None
             return {
@@ -153,20 +145,20 @@ def insert_decisions(
     ids = [item.get("decision_id") or new_decision_id() for item in items]
     created_at = cur.time(now)
     rows = [
-        (
-            decision_id,
-            *(item[name] for name in _PLAIN_FIELDS),
-            cur.json([dict(c) for c in cues]),
-            cur.json([dict(r) for r in item["reasons"]]),
-            bool(item["holdout"]),
-            bool(item["degraded"]),
-            created_at,
-            None if item.get("signals") is None else cur.json(item["signals"]),
-        )
+        {
+            "id": decision_id,
+            **{name: item[name] for name in _PLAIN_FIELDS},
+            "cues": cur.json([dict(c) for c in cues]),
+            "reasons": cur.json([dict(r) for r in item["reasons"]]),
+            "holdout": bool(item["holdout"]),
+            "degraded": bool(item["degraded"]),
+            "created_at": created_at,
+            "signals": None if item.get("signals") is None else cur.json(item["signals"]),
+        }
         for decision_id, item, cues in zip(ids, items, pick_cues(cur, items), strict=True)
     ]
     try:
-        cur.executemany(_INSERT_DECISION, rows)
+        cur.run_many(cur.sql.insert_decision, rows)
     except Exception as error:
         kind = refused_kind(error)
         if kind == "integrity":

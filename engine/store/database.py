@@ -115,6 +115,9 @@ class Database:
         self.is_sqlite = backend == "sqlite"
         # SQLite has one writer at a time; tierline's writers wait their turn here.
         self._write_turn = _WriteTurn(f"{self.url.database}.write-lock") if self.is_sqlite else None
+        # Imported here: the statements are built from the schema, whose types live here.
+        from tierline.engine.store.statements import compiled_statements
+
         # The per-decision statements, on the driver's own connection (engine.store.raw).
         self.raw = RawConnections(
             self.engine,
@@ -123,6 +126,7 @@ class Database:
             dumps=_json_dumps,
             configure=_sqlite_connect,
             write_turn=self._write_turn,
+            statements=compiled_statements(backend),
         )
         self._checkpointer = (
             _Checkpointer(self.url.database, self._write_turn)

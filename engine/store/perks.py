@@ -66,54 +66,34 @@ class CuePick(Protocol):
         """The cues, JSON-ready; a perk cue is shown only if ``take`` issued it."""
 
 
-# NULL stock is unlimited and stays NULL.
-_TAKE_STOCK = (
-    "UPDATE perks SET stock = stock - 1 WHERE name = ? AND (stock IS NULL OR stock > 0) "
-    "RETURNING cost, daily_budget"
-)
-_PUT_BACK = "UPDATE perks SET stock = stock + 1 WHERE name = ? AND stock IS NOT NULL"
-# The day's usage; with a budget it grows only while the budget allows, and no row back
-# means the budget is spent.
-_USE = (
-    "INSERT INTO perk_usage (perk, day, issued, spent) VALUES (?, ?, 1, ?) "
-    "ON CONFLICT (perk, day) DO UPDATE SET issued = perk_usage.issued + 1, "
-    "spent = perk_usage.spent + ? "
-)
-_USE_UNLIMITED = _USE + "RETURNING issued"
-_USE_WITHIN_BUDGET = _USE + "WHERE perk_usage.spent + ? <= ? RETURNING issued"
-_UNUSE = (
-    "UPDATE perk_usage SET issued = issued - 1, spent = spent - "
-    "(SELECT cost FROM perks WHERE name = ?) WHERE perk = ? AND day = ? AND issued > 0"
-)
-
-
 def take_in(cur: RawCursor, name: str, day: date) -> bool:
     """Issue one unit of perk ``name`` in the caller's write transaction, if it is in stock
     and within ``day``'s budget; False (and nothing changed) otherwise."""
-    taken = cur.execute(_TAKE_STOCK, (name,)).fetchone()
+    taken = cur.run(cur.sql.take_stock, {"name": name}).fetchone()
     if taken is None:
-        if cur.execute("SELECT 1 FROM perks WHERE name = ?", (name,)).fetchone() is None:
+        if cur.run(cur.sql.perk_exists, {"name": name}).fetchone() is None:
             raise NotFound(f"Perk '{name}' is not in the store; sync the playbook first")
         return False  # out of stock
     cost, budget = taken
     if budget is None:
-        cur.execute(_USE_UNLIMITED, (name, cur.day(day), cost, cost)).fetchone()
+        cur.run(cur.sql.use_unlimited, {"name": name, "day": cur.day(day), "cost": cost}).fetchone()
         return True
     used = cost <= budget + _MONEY_EPSILON and (
-        cur.execute(
-            _USE_WITHIN_BUDGET, (name, cur.day(day), cost, cost, cost, budget + _MONEY_EPSILON)
+        cur.run(
+            cur.sql.use_within_budget,
+            {"name": name, "day": cur.day(day), "cost": cost, "budget": budget + _MONEY_EPSILON},
         ).fetchone()
         is not None
     )
     if not used:  # over budget: the unit goes back (this transaction holds the row)
-        cur.execute(_PUT_BACK, (name,))
+        cur.run(cur.sql.put_back, {"name": name})
     return used
 
 
 def put_back(cur: RawCursor, name: str, day: date) -> None:
     """Return one issued unit of ``name`` to its stock and to ``day``'s budget."""
-    cur.execute(_PUT_BACK, (name,))
-    cur.execute(_UNUSE, (name, name, cur.day(day)))
+    cur.run(cur.sql.put_back, {"name": name})
+    cur.run(cur.sql.unuse, {"name": name, "day": cur.day(day)})
 
 
 def lock_perks(cur: RawCursor, names: Iterable[str]) -> None:
@@ -121,12 +101,9 @@ def lock_perks(cur: RawCursor, names: Iterable[str]) -> None:
     transactions taking the same perks in different cue orders queue instead of
     deadlocking (PostgreSQL; SQLite's write lock already admits one writer)."""
     ordered = sorted(set(names))
-    if cur.is_sqlite or not ordered:
+    if cur.sql.lock_perks is None or not ordered:
         return
-    marks = ", ".join("?" * len(ordered))
-    cur.execute(
-        f"SELECT name FROM perks WHERE name IN ({marks}) ORDER BY name FOR UPDATE", ordered
-    ).fetchall()
+    cur.run(cur.sql.lock_perks, {"names": ordered}).fetchall()
 
 
 def pick_cues(cur: RawCursor, items: Sequence[Mapping[str, Any]]) -> list[Any]:

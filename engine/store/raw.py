@@ -8,8 +8,9 @@ statements are plain SQL run on the driver's connection, for both databases, wit
 few conversions SQLAlchemy's column types would do (JSON, UTC times, dates) done here.
 Everything else in the store stays on SQLAlchemy Core.
 
-SQL is written with ``?`` placeholders (``sqlite3``'s style) and turned into ``%s`` for
-psycopg. SQLite connections are one per thread and made the way the engine makes its own
+The SQL is compiled from the schema's tables when the store opens
+(``engine.store.statements``) and run with ``run``; ``execute`` takes SQL text with ``?``
+placeholders (``sqlite3``'s style), turned into ``%s`` for psycopg. SQLite connections are one per thread and made the way the engine makes its own
 (WAL, ``synchronous=FULL``, foreign keys); PostgreSQL ones come from the engine's pool.
 """
 
@@ -18,14 +19,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from tierline.engine.errors import StoreError
+
+if TYPE_CHECKING:  # statements imports the schema, which imports this module's importer
+    from tierline.engine.store.statements import Statement, Statements
 
 __all__ = [
     "RawConnections",
@@ -70,11 +74,19 @@ def unavailable_error(name: str, error: BaseException) -> StoreError | None:
 class RawCursor:
     """A cursor in one transaction, with the value conversions of the store's columns."""
 
-    def __init__(self, cursor: Any, *, is_sqlite: bool, dumps: Callable[[Any], str]) -> None:
+    def __init__(
+        self,
+        cursor: Any,
+        *,
+        is_sqlite: bool,
+        dumps: Callable[[Any], str],
+        statements: Statements,
+    ) -> None:
         self._cursor = cursor
         self._is_sqlite = is_sqlite
         self.is_sqlite = is_sqlite
         self._dumps = dumps
+        self.sql = statements
         if not is_sqlite:
             from psycopg.types.json import Jsonb
 
@@ -86,6 +98,14 @@ class RawCursor:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._cursor.executemany(sql if self._is_sqlite else _pg_sql(sql), rows)
+
+    def run(self, statement: Statement, values: Mapping[str, Any]) -> Any:
+        """Run one of ``self.sql``'s statements with its parameters by name; returns the
+        cursor to fetch from."""
+        return self._cursor.execute(statement.sql, statement.params(values))
+
+    def run_many(self, statement: Statement, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._cursor.executemany(statement.sql, [statement.params(row) for row in rows])
 
     def json(self, value: Any) -> Any:
         """A parameter for a JSON column."""
@@ -143,8 +163,10 @@ class RawConnections:
         dumps: Callable[[Any], str],
         configure: Callable[[Any, Any], None],
         write_turn: AbstractContextManager[Any] | None,
+        statements: Statements,
     ) -> None:
         self._engine = engine
+        self._statements = statements
         self._name = name
         self._is_sqlite = is_sqlite
         self._dumps = dumps
@@ -179,7 +201,12 @@ class RawConnections:
         so raw statements and Core ones commit or roll back together."""
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None  # an open connection in a transaction
-        return RawCursor(dbapi.cursor(), is_sqlite=self._is_sqlite, dumps=self._dumps)
+        return RawCursor(
+            dbapi.cursor(),
+            is_sqlite=self._is_sqlite,
+            dumps=self._dumps,
+            statements=self._statements,
+        )
 
     @contextmanager
     def _sqlite(self, *, write: bool, durable: bool) -> Iterator[RawCursor]:
@@ -196,11 +223,15 @@ class RawConnections:
                 conn.execute(f"PRAGMA synchronous={level}")
                 self._local.synchronous = level
             if not write:  # one statement: autocommit mode reads a consistent snapshot
-                yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
+                yield RawCursor(
+                    conn, is_sqlite=True, dumps=self._dumps, statements=self._statements
+                )
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield RawCursor(conn, is_sqlite=True, dumps=self._dumps)
+                yield RawCursor(
+                    conn, is_sqlite=True, dumps=self._dumps, statements=self._statements
+                )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -228,7 +259,9 @@ class RawConnections:
         try:
             cursor = conn.cursor()
             try:
-                yield RawCursor(cursor, is_sqlite=False, dumps=self._dumps)
+                yield RawCursor(
+                    cursor, is_sqlite=False, dumps=self._dumps, statements=self._statements
+                )
             except BaseException:
                 conn.rollback()
                 raise
