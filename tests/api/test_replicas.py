@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import PLAIN
-from tests.api.test_serve import _tierline
 from tests.api.test_swap_under_load import _second_version
+from tests.command import run
 from tests.conftest import PG_URL, Trained
 from tests.servers import free_port, start_serve, stop_server, wait_ready
 from tierline.engine.store import Store
@@ -128,7 +128,7 @@ def test_a_revoked_key_is_refused_by_both_within_the_key_cache_lifetime(
     key = replicas.key()
     key_id = key["X-API-Key"].split("_")[1]
     assert _status(replicas.a, key) == _status(replicas.b, key) == 200
-    revoked = _tierline("keys", "revoke", key_id, env=replicas.env)
+    revoked = run("keys", "revoke", key_id, env=replicas.env)
     assert revoked.returncode == 0, revoked.stderr
     start = time.monotonic()
     refused_at: dict[str, float] = {}
@@ -216,9 +216,7 @@ def test_a_promotion_reaches_every_replica(replicas: Replicas) -> None:
     """`tierline models promote` once: every worker of both replicas serves the new version
     within a few reload intervals."""
     _, second = _second_version(replicas.models)
-    promoted = _tierline(
-        "models", "promote", second, "--models", str(replicas.models), env=replicas.env
-    )
+    promoted = run("models", "promote", second, "--models", str(replicas.models), env=replicas.env)
     assert promoted.returncode == 0, promoted.stderr
     deadline = time.monotonic() + 10
     for base in (replicas.a, replicas.b):

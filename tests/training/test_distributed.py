@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 
-from tests.cli.test_cli import assert_refused, run
+from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
