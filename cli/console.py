@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ __all__ = [
     "QuietOpt",
     "SepOpt",
     "Steps",
+    "actor",
     "csv_dialect",
     "database_url",
     "default_models",
@@ -180,3 +182,11 @@ def csv_dialect(sep: str | None, decimal: str | None) -> CsvDialect | None:
 
 def database_url() -> str:
     return os.environ.get("TIERLINE_DATABASE_URL", "sqlite:///var/tierline.db")
+
+
+def actor() -> str:
+    """Who a CLI change is audited as: the operating-system user, where there is one."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in the environment or the password file
+        return "cli"

@@ -316,3 +316,16 @@ def api_signals(row: pd.Series) -> dict[str, Any]:
             continue
         out[name] = value.item() if hasattr(value, "item") else value
     return out
+
+
+# Fixtures that train a model for the tests using them: those tests are `slow`, like the
+# modules that start real processes (their own `pytestmark`), and `make test-fast` skips both.
+_TRAINING_FIXTURES = frozenset(
+    {"trained", "gated", "gate_data", "gate_champion", "fairness_data", "models_dir"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -27,6 +27,8 @@ from tests.conftest import PG_URL, Trained
 from tests.servers import free_port, start_serve, stop_server, wait_ready
 from tierline.engine.store import Store
 
+pytestmark = pytest.mark.slow  # real processes: two servers on PostgreSQL
+
 RATE = 20  # per minute: a lease of one token (RateLimiter.batch), refilled every 3 s
 KEY_CACHE = 1.0
 

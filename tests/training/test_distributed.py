@@ -28,6 +28,8 @@ from tierline.training.train import train
 from tierline.training.transaction_buckets import bucketed_features, bucketed_training_frame
 from tierline.training.transactions import LABEL_COLUMN, scoring_frame, training_frame
 
+pytestmark = pytest.mark.slow  # a Dask LocalCluster of two worker processes
+
 ROWS = 30_000
 
 
