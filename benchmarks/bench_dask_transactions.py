@@ -32,9 +32,9 @@ PER_FILE = 200_000
 
 
 def _generate(customers: int, folder: Path) -> int:
-    from tierline.training.data import write_table
     from tierline.training.demo_data import generate_customers
     from tierline.training.demo_transactions import generate_transactions
+    from tierline.training.writing import write_table
 
     folder.mkdir(parents=True, exist_ok=True)
     rows = 0

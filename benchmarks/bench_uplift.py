@@ -122,8 +122,8 @@ def _experiment_csv(n: int) -> Path:
     """``generate_experiment(n, seed=SEED)`` as CSV, generated on first use."""
     path = OUT / "data" / f"experiment_{n}_seed{SEED}.csv"
     if not path.is_file():
-        from tierline.training.data import write_table
         from tierline.training.demo_uplift import generate_experiment
+        from tierline.training.writing import write_table
 
         write_table(generate_experiment(n, seed=SEED), path)
     return path

@@ -42,8 +42,8 @@ def customers_csv(n: int, *, seed: int = SEED) -> Path:
     """``generate_customers(n, seed=seed)`` written as CSV, generated on first use."""
     path = OUT / "data" / f"customers_{n}_seed{seed}.csv"
     if not path.is_file():
-        from tierline.training.data import write_table
         from tierline.training.demo_data import generate_customers
+        from tierline.training.writing import write_table
 
         _say(f"generating {n:,} demo customers -> {path.relative_to(REPO)}")
         write_table(generate_customers(n, seed=seed), path)
@@ -59,7 +59,7 @@ def customers_csv_copies(copies: int, *, n: int = 1_000_000, seed: int = SEED) -
         import pyarrow.compute as pc
         import pyarrow.csv as pv
 
-        from tierline.training.data import table_writer
+        from tierline.training.writing import table_writer
 
         source = customers_csv(n, seed=seed)
         names = pv.read_csv(source, read_options=pv.ReadOptions(skip_rows_after_names=n))
@@ -78,9 +78,9 @@ def transactions_parquet(n_customers: int, *, seed: int = SEED) -> Path:
     """The transaction log of ``n_customers`` demo customers as Parquet, generated once."""
     path = OUT / "data" / f"transactions_{n_customers}_seed{seed}.parquet"
     if not path.is_file():
-        from tierline.training.data import write_table
         from tierline.training.demo_data import generate_customers
         from tierline.training.demo_transactions import generate_transactions
+        from tierline.training.writing import write_table
 
         _say(f"generating the transaction log of {n_customers:,} customers")
         log = generate_transactions(generate_customers(n_customers, seed=seed), seed=seed)

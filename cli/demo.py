@@ -49,6 +49,7 @@ def demo(
     """
     from tierline.api.server import check_port_free
     from tierline.training import data as data_io
+    from tierline.training import writing
     from tierline.training.demo_data import generate_customers
     from tierline.training.train import train as run_train
 
@@ -60,7 +61,7 @@ def demo(
     kept = Registry(models).versions() if models.is_dir() else []
     with _steps(quiet) as say:
         say(f"generating {customers:,} demo customers")
-        data_io.write_table(generate_customers(customers, seed=7), data_path)
+        writing.write_table(generate_customers(customers, seed=7), data_path)
         result = run_train(
             data_path=data_path,
             spec=_example_spec("demo.toml"),
@@ -72,7 +73,7 @@ def demo(
         model = Registry(models).load()
         frame = data_io.load_customers(data_path, model.spec, with_target=False)
         scored = model.score_frame(frame)
-        data_io.write_table(scored, scored_path)
+        writing.write_table(scored, scored_path)
     out.print(result.report, markup=False)
     out.print(
         f"\nmodel {result.version} is the champion in {models} (made now; kept "

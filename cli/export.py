@@ -57,8 +57,8 @@ def export(
     Example: tierline export --out decisions.parquet --since 2026-01-01 --horizon-days 90
     """
     from tierline.engine.store import Store
-    from tierline.training.data import check_output_path
     from tierline.training.export import export as run_export
+    from tierline.training.writing import check_output_path
 
     start = parse_moment(since, "--since")
     end = parse_moment(until, "--until", end_of_day=True)

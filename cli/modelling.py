@@ -66,7 +66,7 @@ def generate(
 
     Example: tierline generate --customers 50000 --out data/customers.csv --transactions data/tx.parquet
     """
-    from tierline.training import data as data_io
+    from tierline.training import writing
     from tierline.training.demo_data import generate_customers
     from tierline.training.demo_transactions import generate_transactions
     from tierline.training.demo_uplift import generate_experiment
@@ -81,7 +81,7 @@ def generate(
         )
     for path in (out_path, transactions):
         if path is not None:
-            data_io.check_output_path(path)
+            writing.check_output_path(path)
     if btyd:
         _generate_btyd(customers, out_path=out_path, seed=seed, quiet=quiet)
         return
@@ -89,25 +89,25 @@ def generate(
         say(f"generating {customers:,} customers")
         frame = (generate_experiment if experiment else generate_customers)(customers, seed=seed)
         say(f"writing {out_path}")
-        data_io.write_table(frame, out_path)
+        writing.write_table(frame, out_path)
         if transactions is not None:
             say("generating the transaction log")
             log = generate_transactions(frame, seed=seed)
             say(f"writing {len(log):,} transactions to {transactions}")
-            data_io.write_table(log, transactions)
+            writing.write_table(log, transactions)
     if not quiet:
         err.print(f"wrote {len(frame):,} customers to {out_path}")
 
 
 def _generate_btyd(customers: int, *, out_path: Path, seed: int, quiet: bool) -> None:
-    from tierline.training import data as data_io
+    from tierline.training import writing
     from tierline.training.demo_btyd import generate_btyd_log
 
     with _steps(quiet) as say:
         say(f"drawing the purchases of {customers:,} customers from BG/NBD and Gamma-Gamma")
         log = generate_btyd_log(customers, seed=seed)
         say(f"writing {out_path}")
-        data_io.write_table(log, out_path)
+        writing.write_table(log, out_path)
     if not quiet:
         err.print(f"wrote {len(log):,} transactions of {customers:,} customers to {out_path}")
 
@@ -233,11 +233,11 @@ def score(
             as_json,
             quiet,
         )
-    from tierline.training import data as data_io
+    from tierline.training import writing
     from tierline.training.batch import score_file
 
     models = models or _default_models()
-    data_io.check_output_path(out_path)
+    writing.check_output_path(out_path)
     cutoff = _parse_date(as_of, "--as-of") if as_of else None
     dialect = _csv_dialect(sep, decimal)
     t0 = time.perf_counter()

@@ -20,9 +20,9 @@ from tests.uplift_perk_data import Gated, build_gated
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec, load_spec
 from tierline.engine.store import Store
-from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
 from tierline.training.train import TrainResult, train
+from tierline.training.writing import write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TIERLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

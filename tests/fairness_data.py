@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import EXAMPLES
-from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
+from tierline.training.writing import write_table
 
 CUSTOMERS = 3000
 SEED = 5

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from tierline.engine.registry import Registry
-from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
+from tierline.training.writing import write_table
 
 CUSTOMERS = 1500
 SEED = 11

@@ -11,9 +11,9 @@ from tierline.engine.model import TierModel
 from tierline.engine.playbook import DEFAULT_PLAYBOOK
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
-from tierline.training.data import write_table
 from tierline.training.demo_uplift import generate_experiment
 from tierline.training.train import train
+from tierline.training.writing import write_table
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

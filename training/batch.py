@@ -19,6 +19,7 @@ from tierline.engine.errors import DataError, SpecError
 from tierline.engine.model import TierModel
 from tierline.engine.spec import Spec
 from tierline.training import data as data_io
+from tierline.training import writing
 from tierline.training.btyd import BtydFit
 from tierline.training.dialect import CsvDialect
 from tierline.training.evaluate import measure_scored
@@ -73,7 +74,7 @@ def score_file(
         path, model.spec, as_of=as_of, btyd=btyd, dialect=dialect, model=model.version
     )
     scored = model.score_frame(frame, explain=explain)
-    data_io.write_table(scored, out)
+    writing.write_table(scored, out)
     tiers = scored["tier"].value_counts()
     return ScoredFile(rows=len(scored), tier_mix={str(t): int(n) for t, n in tiers.items()})
 

@@ -1,4 +1,4 @@
-"""Reading users' data files into typed frames, and writing tables atomically.
+"""Reading users' data files into typed frames (writing them: ``training.writing``).
 
 A data file is CSV, gzip-compressed CSV or Parquet. A CSV file's delimiter, decimal mark
 and encoding are sniffed (``training.dialect``) unless forced. Only the columns the spec
@@ -11,68 +11,47 @@ that lists them all, by column, with their lines.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pv
-import pyarrow.parquet as pq
 
 from tierline.engine.errors import DataError, SpecError
 from tierline.engine.spec import TRANSACTION_FEATURES, Rule, Spec, missing_column
 from tierline.training import columns as typed_columns
 from tierline.training.columns import BOOLEAN, ID, NUMBER, TEXT, TIME
 from tierline.training.dialect import (
-    SEPARATORS,
     CsvDialect,
-    Sniffed,
-    bad_utf8_line,
-    read_sample,
-    sniff,
 )
+from tierline.training.files import (
+    DataFile,
+    check_exists,
+    check_is_header,
+    header_names,
+    header_of,
+    open_data,
+    read_chunks,
+    read_columns,
+)
+from tierline.training.formats import SUPPORTED
 from tierline.training.problems import Problems
 
 __all__ = [
     "SUPPORTED",
     "CsvDialect",
     "boolean_columns",
-    "check_output_path",
     "check_unique_ids",
     "data_fingerprint",
     "load_customers",
     "load_transactions",
     "read_customer_chunks",
-    "table_writer",
-    "write_table",
 ]
-
-SUPPORTED = (".csv", ".csv.gz", ".parquet")
-_CSV_BLOCK_BYTES = 4 << 20  # a streamed CSV's read unit: big enough for pyarrow's threads
-
-
-@dataclass(frozen=True)
-class _DataFile:
-    path: Path
-    fmt: str  # one of SUPPORTED
-    dialect: Sniffed | None = None  # CSV only
-
-    @property
-    def decimal(self) -> str:
-        return self.dialect.decimal if self.dialect else "."
-
-    @property
-    def name(self) -> str:
-        return self.path.name
 
 
 # -- public API ----------------------------------------------------------------------------
@@ -114,7 +93,7 @@ def _load_customers(
     model: str | None,
 ) -> pd.DataFrame:
     plan = _customer_plan(path, spec, with_target=with_target, dialect=dialect, model=model)
-    table = _read(plan.file, plan.wanted, plan.header)
+    table = read_columns(plan.file, plan.wanted, plan.header)
     return _typed_customers(table, plan, spec, first_row=0, whole=True)
 
 
@@ -135,7 +114,7 @@ def read_customer_chunks(
     """
     plan = _customer_plan(path, spec, with_target=False, dialect=dialect, model=model)
     first_row = 0
-    for table in _read_chunks(plan.file, plan.wanted, plan.header, chunk_rows=chunk_rows):
+    for table in read_chunks(plan.file, plan.wanted, plan.header, chunk_rows=chunk_rows):
         yield _typed_customers(table, plan, spec, first_row=first_row, whole=False)
         first_row += table.num_rows
 
@@ -146,7 +125,7 @@ def check_unique_ids(
     """Raise the ``DataError`` ``load_customers`` gives for repeated ids, reading only the
     id column; nothing if the ids are unique."""
     plan = _customer_plan(path, spec, with_target=False, dialect=dialect, model=model)
-    table = _read(plan.file, [spec.id], plan.header)
+    table = read_columns(plan.file, [spec.id], plan.header)
     report = _problems(plan.file)
     ids = _to_frame(
         _run_all({spec.id: _job(table, spec.id, ID, plan.file, report)}), order=[spec.id]
@@ -157,7 +136,7 @@ def check_unique_ids(
 
 @dataclass(frozen=True)
 class _CustomerPlan:
-    file: _DataFile
+    file: DataFile
     header: list[str]
     kinds: dict[str, str]
     wanted: list[str]
@@ -174,10 +153,10 @@ def _customer_plan(
     model: str | None,
 ) -> _CustomerPlan:
     """The file, its header and the columns to read, each with its kind (checked)."""
-    file = _open(path, dialect)
-    header = _header(file)
-    names = _names(header)
-    _check_is_header(header, spec.input_columns(with_target=with_target), file)
+    file = open_data(path, dialect)
+    header = header_of(file)
+    names = header_names(header)
+    check_is_header(header, spec.input_columns(with_target=with_target), file)
     spec.check_columns(names, source=file.name, with_target=with_target, model=model)
     kinds = {spec.id: ID} | ({spec.time: TIME} if spec.time else {})
     for col, kind in _feature_kinds(spec, numeric=spec.numeric).items():
@@ -217,12 +196,12 @@ def _typed_customers(
     return frame
 
 
-def _problems(file: _DataFile) -> Problems:
+def _problems(file: DataFile) -> Problems:
     return Problems(file.name, lines=file.fmt != ".parquet")
 
 
 def _job(
-    table: pa.Table, col: str, kind: str, file: _DataFile, report: Problems
+    table: pa.Table, col: str, kind: str, file: DataFile, report: Problems
 ) -> Callable[[], pa.ChunkedArray]:
     return partial(
         typed_columns.typed,
@@ -257,17 +236,17 @@ def _load_transactions(
             f"The spec has no [transactions] section, so '{Path(path).name}' cannot be read as "
             f"a transaction log; add [transactions] customer, time and amount"
         )
-    file = _open(path, dialect)
-    header = _header(file)
+    file = open_data(path, dialect)
+    header = header_of(file)
     numeric = tuple(c for c in spec.numeric if c not in TRANSACTION_FEATURES)
     kinds = {tx.customer: ID, tx.time: TIME, tx.amount: NUMBER}
     kinds |= {c: k for c, k in _feature_kinds(spec, numeric=numeric).items() if c not in kinds}
     if spec.time and spec.time not in kinds:
         kinds[spec.time] = TIME
-    _check_is_header(header, tuple(kinds), file)
+    check_is_header(header, tuple(kinds), file)
     _check_transaction_columns(header, spec=spec, numeric=numeric, file=file, model=model)
-    wanted = [*kinds, *(c for c in spec.protected if c in _names(header) and c not in kinds)]
-    table = _read(file, wanted, header)
+    wanted = [*kinds, *(c for c in spec.protected if c in header_names(header) and c not in kinds)]
+    table = read_columns(file, wanted, header)
 
     report = _problems(file)
     jobs = {col: _job(table, col, kinds.get(col, TEXT), file, report) for col in wanted}
@@ -291,116 +270,6 @@ def _load_transactions(
     return frame
 
 
-def write_table(frame: pd.DataFrame | pa.Table, path: str | Path) -> None:
-    """Write ``frame`` as CSV, gzip CSV or Parquet (by extension), atomically.
-
-    The data goes to a temporary file beside ``path`` that is renamed into place, so a
-    failure never leaves a half-written file nor destroys an existing one.
-    """
-    with table_writer(path) as write:
-        write(frame)
-
-
-@contextlib.contextmanager
-def table_writer(path: str | Path) -> Iterator[Callable[[pd.DataFrame | pa.Table], None]]:
-    """``write_table`` a piece at a time: each call of the yielded function appends rows
-    (the same columns each time), and the file appears, whole, when the block ends
-    without an error; on any error, nothing is left and an existing file is untouched.
-
-    A column the first piece holds only missing values of is written as text, so that
-    later pieces with values fit it (the file reads the same).
-    """
-    target = Path(path)
-    fmt = check_output_path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-    except OSError as exc:
-        raise DataError(f"Cannot write '{target}': {exc.strerror or exc}") from exc
-    sinks: list[tuple[_Sink, pa.Schema]] = []
-
-    def write(frame: pd.DataFrame | pa.Table) -> None:
-        table = _as_table(frame, target)
-        if fmt != ".parquet":
-            table = _nan_as_null(table)  # so missing numbers are empty cells, not "nan"
-        with _writing(target):
-            if not sinks:
-                schema = _texts_for_nulls(table.schema)
-                sinks.append((_WRITERS[fmt](tmp, schema), schema))
-            sink, schema = sinks[0]
-            if not table.schema.equals(schema, check_metadata=False):
-                table = table.select(schema.names).cast(schema)
-            sink.write_table(table)
-
-    try:
-        yield write
-        with _writing(target):
-            if not sinks:
-                raise ValueError("nothing was written")
-            sinks.pop()[0].close()
-            _fsync(tmp)
-            # mkstemp makes the file 0600; give the output the mode a plain open() would have had.
-            os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-            os.replace(tmp, target)
-    except BaseException:
-        for sink, _ in sinks:
-            with contextlib.suppress(Exception):
-                sink.close()
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def _writing(target: Path) -> Iterator[None]:
-    """Turn pyarrow's and the OS's exceptions while writing into a DataError."""
-    try:
-        yield
-    except (pa.ArrowException, OSError, ValueError, TypeError, KeyError) as exc:
-        raise DataError(f"Cannot write '{target}': {_first_line(exc)}") from exc
-
-
-def _as_table(frame: pd.DataFrame | pa.Table, target: Path) -> pa.Table:
-    try:
-        if isinstance(frame, pa.Table):
-            return frame
-        return pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowException, ValueError, TypeError) as exc:
-        raise DataError(
-            f"Cannot write '{target.name}': a column holds values that do not fit a table "
-            f"({_first_line(exc)})"
-        ) from exc
-
-
-def _texts_for_nulls(schema: pa.Schema) -> pa.Schema:
-    for i, field in enumerate(schema):
-        if pa.types.is_null(field.type):
-            schema = schema.set(i, field.with_type(pa.string()))
-    return schema
-
-
-def check_output_path(path: str | Path) -> str:
-    """Raise ``DataError`` now if ``write_table`` could not write ``path``; return its format.
-
-    Lets a command refuse a bad ``--out`` before minutes of work rather than after.
-    """
-    target = Path(path)
-    fmt = _format_of(target, what="Output file", verb="writes")
-    if target.is_dir():
-        raise DataError(
-            f"Output file '{target}' is a directory; give a file name such as scored.csv"
-        )
-    # The parent may not exist yet (write_table creates it); its nearest existing ancestor
-    # must be a directory we can write in.
-    ancestor = target.absolute().parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise DataError(f"Cannot write '{target}': '{ancestor}' is not a writable directory")
-    return fmt
-
-
 def data_fingerprint(path: str | Path) -> str:
     """The SHA-256 hex digest of the file's bytes, read in chunks (files may be large); of
     a folder of partitions (``--dask``), the digest of its files' names and digests."""
@@ -409,7 +278,7 @@ def data_fingerprint(path: str | Path) -> str:
         parts = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
         lines = "".join(f"{f.name} {data_fingerprint(f)}\n" for f in parts)
         return hashlib.sha256(lines.encode()).hexdigest()
-    _check_exists(p)
+    check_exists(p)
     try:
         with p.open("rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
@@ -422,211 +291,6 @@ def boolean_columns(spec: Spec) -> frozenset[str]:
     boolean features and the columns a rule compares with true or false."""
     return frozenset(
         c for c, k in _feature_kinds(spec, numeric=spec.numeric).items() if k == BOOLEAN
-    )
-
-
-# -- files, headers and reading ---------------------------------------------------------------
-
-
-def _format_of(path: Path, *, what: str = "Data file", verb: str = "reads") -> str:
-    name = path.name.lower()
-    for fmt in sorted(SUPPORTED, key=len, reverse=True):  # ".csv.gz" before ".csv"
-        if name.endswith(fmt):
-            return fmt
-    ext = f"extension '{path.suffix}'" if path.suffix else "no extension"
-    raise DataError(f"{what} '{path.name}' has {ext}; tierline {verb} .csv, .csv.gz and .parquet")
-
-
-def _check_exists(path: Path) -> None:
-    if not path.exists():
-        raise DataError(f"Data file '{path}' does not exist")
-    if path.is_dir():
-        raise DataError(
-            f"Data file '{path}' is a directory; give the path of a .csv, .csv.gz or .parquet file"
-        )
-
-
-def _open(path: str | Path, dialect: CsvDialect | None = None) -> _DataFile:
-    p = Path(path)
-    _check_exists(p)
-    file = _DataFile(p, _format_of(p))
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise DataError(f"Data file '{p.name}' cannot be read: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise DataError(f"Data file '{p.name}' is empty (0 bytes)")
-    if file.fmt == ".parquet":
-        return file
-    with _reading(file), _csv_stream(file) as stream:
-        sample = read_sample(stream)
-    return replace(file, dialect=sniff(sample, name=file.name, forced=dialect or CsvDialect()))
-
-
-@contextlib.contextmanager
-def _reading(file: _DataFile) -> Iterator[None]:
-    """Turn pyarrow's and the OS's exceptions into a DataError that names the file."""
-    try:
-        yield
-    except (pa.ArrowException, OSError, ValueError, EOFError) as exc:
-        detail = _first_line(exc)
-        if "Empty CSV file" in detail:
-            raise DataError(f"Data file '{file.name}' is empty (it has no header row)") from exc
-        kind = {".csv": "CSV", ".csv.gz": "gzip-compressed CSV", ".parquet": "Parquet"}[file.fmt]
-        hint = ""
-        if "utf8" in detail.lower().replace("-", ""):
-            # The sniffed sample was UTF-8 but a later line is not: the file mixes encodings.
-            line = bad_utf8_line(file.path, gzip=file.fmt == ".csv.gz")
-            where = f" (line {line} is not)" if line else ""
-            hint = f"; save the whole file as UTF-8 text{where}"
-        raise DataError(
-            f"Data file '{file.name}' cannot be read as {kind}: {detail}{hint}"
-        ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "..."
-
-
-def _csv_stream(file: _DataFile) -> pa.NativeFile:
-    # Compression is chosen here rather than left to pyarrow's guess from the name, so that
-    # upper-case names such as DATA.CSV.GZ work too.
-    return pa.input_stream(str(file.path), compression="gzip" if file.fmt == ".csv.gz" else None)
-
-
-def _csv_options(file: _DataFile) -> dict[str, Any]:
-    assert file.dialect is not None
-    return {
-        # Quoted notes may span lines (costs ~20 %).
-        "parse_options": pv.ParseOptions(delimiter=file.dialect.sep, newlines_in_values=True),
-        # pyarrow skips a UTF-8 byte-order mark itself; other encodings are transcoded.
-        "read_options": pv.ReadOptions(encoding=file.dialect.encoding),
-    }
-
-
-def _header(file: _DataFile) -> list[str]:
-    with _reading(file):
-        if file.fmt == ".parquet":
-            return list(pq.read_schema(str(file.path)).names)
-        with _csv_stream(file) as stream, pv.open_csv(stream, **_csv_options(file)) as reader:
-            return list(reader.schema.names)
-
-
-def _check_is_header(header: list[str], declared: tuple[str, ...], file: _DataFile) -> None:
-    """A first line that names none of the declared columns is data or garbage, not a header."""
-    if _names(header) & set(declared):
-        return
-    seen = ", ".join(repr(h) for h in header[:4]) + (", ..." if len(header) > 4 else "")
-    expected = ", ".join(repr(c) for c in declared[:4])
-    hint = "add a header row"
-    if len(header) == 1 and file.fmt != ".parquet":
-        sep = next((s for s in SEPARATORS if s in header[0]), None)
-        if sep:
-            hint = f"it looks separated by {sep!r}; pass --sep {sep!r}, or leave --sep out"
-    raise DataError(
-        f"Data file '{file.name}' does not start with a header row naming the spec's columns "
-        f"(its first line reads {seen}; expected names such as {expected}); {hint}"
-    )
-
-
-def _names(header: list[str]) -> set[str]:
-    """The column names a header offers: as written, and without stray surrounding spaces."""
-    return set(header) | {h.strip() for h in header}
-
-
-def _header_name(col: str, header: list[str], file: _DataFile) -> str:
-    """The header entry holding ``col``: the exact name, else the one that differs by spaces."""
-    matches = [h for h in header if h == col] or [h for h in header if h.strip() == col]
-    if len(matches) > 1:
-        raise DataError(
-            f"Column '{col}' appears {len(matches)} times in the header of {file.name}; "
-            f"rename the copies"
-        )
-    return matches[0]
-
-
-def _read(file: _DataFile, columns: list[str], header: list[str]) -> pa.Table:
-    """The named columns, in that order and under those names, typed as text (CSV)."""
-    actual = [_header_name(col, header, file) for col in columns]
-    with _reading(file):
-        if file.fmt == ".parquet":
-            table = pq.read_table(str(file.path), columns=actual, use_threads=True)
-        else:
-            with _csv_stream(file) as stream:
-                table = pv.read_csv(
-                    stream, convert_options=_text_columns(actual), **_csv_options(file)
-                )
-    if table.num_rows == 0:
-        has = "columns" if file.fmt == ".parquet" else "a header"
-        raise DataError(f"Data file '{file.name}' has {has} but no rows")
-    return table.select(actual).rename_columns(columns)
-
-
-def _read_chunks(
-    file: _DataFile, columns: list[str], header: list[str], *, chunk_rows: int
-) -> Iterator[pa.Table]:
-    """``_read`` in tables of ``chunk_rows`` rows (the last one shorter), read as asked for."""
-    actual = [_header_name(col, header, file) for col in columns]
-    pending: list[pa.RecordBatch] = []
-    held = seen = 0
-    for batch in _batches(file, actual, chunk_rows):
-        pending.append(batch)
-        held += batch.num_rows
-        while held >= chunk_rows:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, chunk_rows).select(actual).rename_columns(columns)
-            rest = table.slice(chunk_rows)
-            pending, held = rest.to_batches(), rest.num_rows
-            seen += chunk_rows
-    if held or not seen:
-        if not held:
-            has = "columns" if file.fmt == ".parquet" else "a header"
-            raise DataError(f"Data file '{file.name}' has {has} but no rows")
-        table = pa.Table.from_batches(pending)
-        yield table.select(actual).rename_columns(columns)
-
-
-def _batches(file: _DataFile, actual: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    """The file's record batches (the columns as ``_read`` types them), as pyarrow reads them."""
-    if file.fmt == ".parquet":
-        with _reading(file):
-            parquet = pq.ParquetFile(str(file.path))
-        with parquet:
-            batches = parquet.iter_batches(batch_size=chunk_rows, columns=actual, use_threads=True)
-            yield from _guarded(file, batches)
-        return
-    options = _csv_options(file)
-    options["read_options"].block_size = _CSV_BLOCK_BYTES
-    with _reading(file):
-        stream = _csv_stream(file)
-    with stream:
-        with _reading(file):
-            reader = pv.open_csv(stream, convert_options=_text_columns(actual), **options)
-        yield from _guarded(file, reader)
-
-
-def _guarded(file: _DataFile, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Each batch, a read error becoming the file's ``DataError`` (``_reading``)."""
-    it = iter(batches)
-    while True:
-        with _reading(file):
-            batch = next(it, None)
-        if batch is None:
-            return
-        yield batch
-
-
-def _text_columns(actual: list[str]) -> pv.ConvertOptions:
-    # Every column as text, with no value turned into null: ids stay exactly as written
-    # and engine.values alone decides what counts as missing.
-    return pv.ConvertOptions(
-        include_columns=actual,
-        column_types=dict.fromkeys(actual, pa.string()),
-        null_values=[],
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
     )
 
 
@@ -652,7 +316,7 @@ def _check_transaction_columns(
     *,
     spec: Spec,
     numeric: tuple[str, ...],
-    file: _DataFile,
+    file: DataFile,
     model: str | None,
 ) -> None:
     assert spec.transactions is not None
@@ -672,7 +336,7 @@ def _check_transaction_columns(
     ):
         roles |= {c: f"a {key} feature ([features] {key})" for c in cols if c not in roles}
     roles |= {r.column: "in a [[tiers.rules]] rule" for r in spec.rules if r.column not in roles}
-    present = _names(header)
+    present = header_names(header)
     signals = {*spec.categorical, *numeric, *spec.boolean, *spec.rule_columns} - set(roles_tx)
     for col, role in roles.items():
         if col not in present:
@@ -725,56 +389,3 @@ def _check_filled(frame: pd.DataFrame, features: tuple[str, ...], report: Proble
                 f"Column '{col}' is empty in {report.name} (every value is missing); "
                 f"fill it or remove it from the spec",
             )
-
-
-# -- writing ------------------------------------------------------------------------------------
-
-
-def _nan_as_null(table: pa.Table) -> pa.Table:
-    for i, field in enumerate(table.schema):
-        if pa.types.is_floating(field.type):
-            col = table.column(i)
-            table = table.set_column(
-                i, field, pc.if_else(pc.is_nan(col), pa.scalar(None, field.type), col)
-            )
-    return table
-
-
-class _Sink(Protocol):
-    def write_table(self, table: pa.Table) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class _GzipCsv:
-    """A CSV writer into a gzip stream, closing both."""
-
-    def __init__(self, path: str, schema: pa.Schema) -> None:
-        self._stream = pa.CompressedOutputStream(path, "gzip")
-        self._csv = pv.CSVWriter(self._stream, schema)
-
-    def write_table(self, table: pa.Table) -> None:
-        self._csv.write_table(table)
-
-    def close(self) -> None:
-        try:
-            self._csv.close()
-        finally:
-            self._stream.close()
-
-
-# The one seam where bytes reach the disk (tests replace a writer to simulate a failure).
-_WRITERS: dict[str, Callable[[str, pa.Schema], _Sink]] = {
-    ".csv": pv.CSVWriter,
-    ".csv.gz": _GzipCsv,
-    ".parquet": pq.ParquetWriter,
-}
-
-
-def _fsync(path: str) -> None:
-    # Flush to disk before the rename, so a crash cannot leave a renamed but empty file.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

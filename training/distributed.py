@@ -34,6 +34,7 @@ import pandas as pd
 
 from tierline.engine.errors import DataError
 from tierline.training import data as data_io
+from tierline.training import writing
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -186,7 +187,7 @@ def score_on_cluster(
     if folder and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"Output folder '{out}' exists and is not empty; name a new folder")
     if not folder:
-        data_io.check_output_path(out)
+        writing.check_output_path(out)
     say("loading the model")
     model = Registry(models).load(version)
     if model.spec.transactions is not None:
@@ -263,7 +264,7 @@ def _score_files(
     parts = dd.from_map(scorer, [str(f) for f in files], enforce_metadata=False)
     if out.suffix:
         frame = client.compute(parts).result()
-        data_io.write_table(frame, out)
+        writing.write_table(frame, out)
         counts = frame["tier"].value_counts()
     else:
         out.parent.mkdir(parents=True, exist_ok=True)

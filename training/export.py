@@ -41,7 +41,7 @@ from tierline.engine.decision_results import (
 )
 from tierline.engine.errors import DataError
 from tierline.engine.store import Store
-from tierline.training import data as data_io
+from tierline.training import writing
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -78,12 +78,12 @@ def export(
 ) -> dict[str, Any]:
     """Write the decisions made in ``[since, until)`` to ``out`` (CSV or Parquet by
     extension, atomically); returns counts for the summary."""
-    data_io.check_output_path(out)
+    writing.check_output_path(out)
     frame = export_frame(
         store, since=since, until=until, horizon_days=horizon_days, now=now, progress=progress
     )
     (progress or (lambda _m: None))(f"writing {len(frame):,} decisions")
-    data_io.write_table(frame, out)
+    writing.write_table(frame, out)
     visits_col, _ = horizon_columns(horizon_days)
     return {
         "rows": len(frame),

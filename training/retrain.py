@@ -24,6 +24,7 @@ from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec
 from tierline.engine.store import Store
 from tierline.training import data as data_io
+from tierline.training import writing
 from tierline.training.backtest import backtest
 from tierline.training.export import DECISION_COLUMNS, export_frame
 from tierline.training.train import TrainResult, train
@@ -101,7 +102,7 @@ def retrain_from_store(
     checked = backtest(labelled, spec, champion)
     with tempfile.TemporaryDirectory(prefix="tierline-retrain-") as tmp:
         data_path = Path(tmp) / "decision-log.parquet"
-        data_io.write_table(labelled, data_path)
+        writing.write_table(labelled, data_path)
         result = train(
             data_path=data_path,
             spec=spec,

@@ -4,7 +4,7 @@
 chunks on joblib threads (``TierModel.score_frame``: the compiled forest and the feature
 code release the GIL for much of their work) while the next chunk is read and the last
 one written, and appends the scored chunks, in file order, to a temporary file that
-becomes the output only once every chunk has scored (``data.table_writer``). A bad value
+becomes the output only once every chunk has scored (``writing.table_writer``). A bad value
 in any chunk stops the run with the file's line numbers and leaves no output. Scoring a
 row depends on that row alone, so the output is the whole file's, byte for byte.
 
@@ -27,6 +27,7 @@ from joblib import Parallel, delayed
 
 from tierline.engine.model import TierModel
 from tierline.training import data as data_io
+from tierline.training import writing
 from tierline.training.dialect import CsvDialect
 
 __all__ = ["CHUNK_ROWS", "ScoredFile", "score_chunks"]
@@ -72,7 +73,7 @@ def score_chunks(
     hashes: list[np.ndarray] = []
     tiers: Counter[str] = Counter()
     rows = 0
-    with data_io.table_writer(out) as write:
+    with writing.table_writer(out) as write:
         for chunk in _scored(model, chunks, explain=explain, workers=workers, full=chunk_rows):
             write(chunk.scored)
             hashes.append(chunk.id_hashes)

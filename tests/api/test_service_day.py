@@ -24,9 +24,9 @@ from tierline.api.settings import Settings
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
 from tierline.engine.store.schema import decisions
-from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
 from tierline.training.train import train
+from tierline.training.writing import write_table
 
 pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import tierline.training.data as data
 from tierline.engine.errors import DataError, SpecError
 from tierline.engine.spec import Spec, load_spec, parse_spec
 from tierline.engine.values import (
@@ -26,15 +25,10 @@ from tierline.engine.values import (
     parse_bool,
     parse_number,
 )
-from tierline.training.data import (
-    SUPPORTED,
-    CsvDialect,
-    check_output_path,
-    data_fingerprint,
-    load_customers,
-    load_transactions,
-    write_table,
-)
+from tierline.training import writing
+from tierline.training.data import CsvDialect, data_fingerprint, load_customers, load_transactions
+from tierline.training.formats import SUPPORTED
+from tierline.training.writing import check_output_path, write_table
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MESSY = FIXTURES / "messy_customers.csv"
@@ -738,7 +732,7 @@ def test_write_table_failure_keeps_the_old_file(
     path = tmp_path / f"scored{fmt}"
     write_table(pd.DataFrame({"id": ["a"], "tier": ["vip"]}), path)
     before = path.read_bytes()
-    monkeypatch.setitem(data._WRITERS, fmt, _fail_midway)
+    monkeypatch.setitem(writing._WRITERS, fmt, _fail_midway)
     with pytest.raises(DataError, match="No space left on device"):
         write_table(pd.DataFrame({"id": ["b"], "tier": ["student"]}), path)
     assert path.read_bytes() == before

@@ -17,9 +17,9 @@ from threadpoolctl import threadpool_limits
 from tierline.engine.spec import Spec, load_spec
 from tierline.training import demo_data
 from tierline.training import train as train_module
-from tierline.training.data import write_table
 from tierline.training.demo_data import DEMO_AS_OF, generate_customers
 from tierline.training.demo_transactions import generate_transactions
+from tierline.training.writing import write_table
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -20,13 +20,14 @@ from tests.command import assert_refused, run
 from tests.conftest import EXAMPLES
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
-from tierline.training.data import load_customers, load_transactions, write_table
+from tierline.training.data import load_customers, load_transactions
 from tierline.training.demo_data import generate_customers
 from tierline.training.demo_transactions import generate_transactions
 from tierline.training.distributed import best_round
 from tierline.training.train import train
 from tierline.training.transaction_buckets import bucketed_features, bucketed_training_frame
 from tierline.training.transactions import LABEL_COLUMN, scoring_frame, training_frame
+from tierline.training.writing import write_table
 
 pytestmark = pytest.mark.slow  # a Dask LocalCluster of two worker processes
 

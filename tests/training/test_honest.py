@@ -14,9 +14,9 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from tests.command import run
 from tests.conftest import EXAMPLES, Trained
-from tierline.training.data import write_table
 from tierline.training.demo_data import generate_customers
 from tierline.training.honest import MIN_HELD_OUT, interval, training_ids, training_share
+from tierline.training.writing import write_table
 
 pytestmark = pytest.mark.slow  # real processes: the CLI, servers or a browser
 

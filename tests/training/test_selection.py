@@ -13,9 +13,9 @@ import pytest
 from tests.drift_data import SPEC, drifting_customers
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
-from tierline.training.data import write_table
 from tierline.training.selection import CANDIDATES
 from tierline.training.train import TrainResult, train
+from tierline.training.writing import write_table
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ from tierline.engine.errors import DataError
 from tierline.engine.forest import Forest
 from tierline.engine.model import TierModel
 from tierline.engine.registry import Registry
-from tierline.training.data import load_customers, write_table
+from tierline.training.data import load_customers
 from tierline.training.streaming import score_chunks
+from tierline.training.writing import write_table
 
 
 def _model(trained: Trained) -> TierModel:

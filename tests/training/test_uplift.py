@@ -19,9 +19,9 @@ from tierline.engine.errors import ArtifactError, DataError
 from tierline.engine.model import TierModel
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec, load_spec, parse_spec
-from tierline.training.data import write_table
 from tierline.training.demo_uplift import ARMS, CONTROL, generate_experiment, true_uplift
 from tierline.training.train import TrainResult, prepare, train
+from tierline.training.writing import write_table
 
 
 @dataclass(frozen=True)
