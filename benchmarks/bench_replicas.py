@@ -1,8 +1,8 @@
 """Replicas: two ``tierline serve`` processes (2 workers each) on one PostgreSQL, clients
 spread over both, against the same load on one of them alone.
 
-The server harness (``_Server``), the load generator (``python -m benchmarks.bench_http
---load``) and the pooled figures are ``bench_http``'s; here two load generators run at
+The server harness and the pooled figures are ``benchmarks.http_harness``'s, the load
+generator ``python -m benchmarks.load_generator``; here two load generators run at
 once, one per replica, each with half the connections. Phases alternate (one replica, two
 replicas, ...). During the last two-replica phase a new version is written and promoted:
 every request of that phase must still be 2xx, and afterwards every worker of both
@@ -22,14 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_http import (
-    _SINGLE_THREADED,
-    CONNECTIONS,
-    _combined,
-    _pos_key,
-    _promoted_copy,
-    _Server,
-)
 from benchmarks.fixtures import (
     REPO,
     demo_signals,
@@ -37,6 +29,14 @@ from benchmarks.fixtures import (
     scratch_dir,
     tierline_command,
     trained_models,
+)
+from benchmarks.http_harness import (
+    CONNECTIONS,
+    SINGLE_THREADED,
+    Server,
+    combined,
+    pos_key,
+    promoted_copy,
 )
 from benchmarks.measure import check, report
 
@@ -73,7 +73,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
     size = _QUICK if quick else _FULL
     work = scratch_dir("replicas")
-    models = _promoted_copy(trained_models(size["model_customers"]), work / "models")
+    models = promoted_copy(trained_models(size["model_customers"]), work / "models")
     admin_engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     schema = f"bench_replicas_{secrets.token_hex(4)}"
     with admin_engine.connect() as conn:
@@ -85,20 +85,20 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     )
     env = {
         **os.environ,
-        **_SINGLE_THREADED,
+        **SINGLE_THREADED,
         "TIERLINE_DATABASE_URL": url,
         "TIERLINE_MODELS": str(models),
         "TIERLINE_RATE_LIMIT_PER_MINUTE": str(10**9),  # one lease lasts the whole run
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each replica's supervisor makes its own
-    key = _pos_key(env)
+    key = pos_key(env)
     with Store.open(url) as store:
         admin, _ = store.create_key(role="admin", site="bench", name="bench admin")
     requests = [{"customer_id": cid, "signals": s} for cid, s in demo_signals(size["requests"])]
     bodies = work / "bodies.json"
     bodies.write_text(json.dumps([json.dumps(r, separators=(",", ":")) for r in requests]))
     replicas = [
-        _Server(name, [*tierline_command(), "serve"], env=env, log=work / f"{name}.log")
+        Server(name, [*tierline_command(), "serve"], env=env, log=work / f"{name}.log")
         for name in ("replica-a", "replica-b")
     ]
     phases: dict[str, list[dict[str, Any]]] = {}
@@ -128,7 +128,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
 
 def _parallel(
-    servers: list[_Server],
+    servers: list[Server],
     *,
     key: str,
     bodies: Path,
@@ -145,8 +145,8 @@ def _parallel(
         job, out = work / f"job-{s.name}.json", work / f"out-{s.name}.json"
         spec = {"port": s.port, "path": _PATH, "key": key, "seconds": seconds}
         job.write_text(json.dumps({**spec, "connections": share, "bodies": str(bodies)}))
-        command = [*python_command(), "-m", "benchmarks.bench_http", "--load", str(job), str(out)]
-        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **_SINGLE_THREADED})
+        command = [*python_command(), "-m", "benchmarks.load_generator", str(job), str(out)]
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **SINGLE_THREADED})
         running.append((process, out))
     if promote is not None:
         time.sleep(promote[1])
@@ -191,7 +191,7 @@ def _promote_copy(models: Path) -> str:
     return version
 
 
-def _swapped(servers: list[_Server], version: str | None) -> dict[str, float | None]:
+def _swapped(servers: list[Server], version: str | None) -> dict[str, float | None]:
     """Seconds (after the load stopped) until 10 new connections to each replica in a row
     all name ``version``, whichever worker answers; None if not within ``_SWAP_SECONDS``."""
     import httpx
@@ -250,7 +250,7 @@ def _report(
     perks: dict[str, Any],
     size: dict[str, Any],
 ) -> dict[str, Any]:
-    figures = {name: _combined(runs) for name, runs in phases.items()}
+    figures = {name: combined(runs) for name, runs in phases.items()}
     for f in figures.values():
         f.pop("wal_peak_mb")
     one, two = figures["one"], figures["two"]
