@@ -22,8 +22,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The quick subset while working: no real processes, browsers or large training runs.
+# Bytecode (and pytest's rewritten test modules) is cached even where the environment
+# turns that off: collecting every test module is most of a quick run otherwise.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not slow" --dist load
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -16,6 +17,7 @@ from tests.conftest import VIP as VIP  # re-exported for the API tests
 from tests.conftest import Trained
 from tierline.api.app import create_app
 from tierline.api.settings import Settings
+from tierline.engine.registry import Registry
 
 SITE = "lyon"
 OTHER_SITE = "paris"
@@ -26,6 +28,22 @@ PLAIN = {"visits_90d": 1, "spend_365d": 40.0, "campaign": "spring_menu", "channe
 def clone_version(models: Path, source: str, target: str) -> None:
     """Copy an immutable version folder under a new name (it verifies: digests are per file)."""
     shutil.copytree(models / source, models / target)
+
+
+def write_second_version(models: Path) -> tuple[str, str]:
+    """Write a copy of the champion as a new version: two versions to swap between."""
+    registry = Registry(models)
+    first = registry.champion()
+    assert first is not None
+    folder = models / first
+    second = registry.write(
+        booster_text=(folder / "model.txt").read_text(),
+        features=json.loads((folder / "features.json").read_text()),
+        policy=json.loads((folder / "policy.json").read_text()),
+        playbook_text=(folder / "playbook.toml").read_text(),
+        metadata=registry.metadata(first),
+    )
+    return first, second
 
 
 def make_writable(folder: Path) -> None:

@@ -20,8 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.api.conftest import PLAIN
-from tests.api.test_swap_under_load import _second_version
+from tests.api.conftest import PLAIN, write_second_version
 from tests.command import run
 from tests.conftest import PG_URL, Trained
 from tests.servers import free_port, start_serve, stop_server, wait_ready
@@ -217,7 +216,7 @@ def test_one_idempotency_key_sent_to_both_replicas_records_one_outcome(
 def test_a_promotion_reaches_every_replica(replicas: Replicas) -> None:
     """`tierline models promote` once: every worker of both replicas serves the new version
     within a few reload intervals."""
-    _, second = _second_version(replicas.models)
+    _, second = write_second_version(replicas.models)
     promoted = run("models", "promote", second, "--models", str(replicas.models), env=replicas.env)
     assert promoted.returncode == 0, promoted.stderr
     deadline = time.monotonic() + 10

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import VIP
+from tests.api.conftest import VIP, write_second_version
 from tests.command import run
 from tests.servers import free_port, start_serve, stop_server, wait_ready, worker_serving
 from tierline.engine.registry import Registry
@@ -32,22 +32,6 @@ WORKERS = 2
 SWAPS = 6
 SWAP_GAP = 4.0  # seconds between swaps: the limit below plus room to see the next one
 LIMIT = 2.0  # every worker must answer with the new version within this, after every swap
-
-
-def _second_version(models: Path) -> tuple[str, str]:
-    """Write a copy of the champion as a new version: two versions to swap between."""
-    registry = Registry(models)
-    first = registry.champion()
-    assert first is not None
-    folder = models / first
-    second = registry.write(
-        booster_text=(folder / "model.txt").read_text(),
-        features=json.loads((folder / "features.json").read_text()),
-        policy=json.loads((folder / "policy.json").read_text()),
-        playbook_text=(folder / "playbook.toml").read_text(),
-        metadata=registry.metadata(first),
-    )
-    return first, second
 
 
 @dataclass
@@ -139,7 +123,7 @@ def test_every_worker_serves_each_swap_within_two_seconds_under_load(
         for t in threads:
             t.start()
         time.sleep(1.0)
-        first, second = _second_version(models_dir)  # as training writes one, under load
+        first, second = write_second_version(models_dir)  # as training writes one, under load
         time.sleep(SWAP_GAP)
         for i in range(SWAPS):
             swaps.append((time.monotonic(), second if i % 2 == 0 else first))

@@ -185,6 +185,7 @@ def test_value_ignores_protected_columns(customers: pd.DataFrame) -> None:
     np.testing.assert_array_equal(full, blind)
 
 
+@pytest.mark.slow  # trains on the demo data end to end
 def test_model_beats_both_baselines_in_the_real_pipeline(
     customers: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -17,6 +17,8 @@ from tierline.training.selection import CANDIDATES
 from tierline.training.train import TrainResult, train
 from tierline.training.writing import write_table
 
+pytestmark = pytest.mark.slow  # fits every candidate model
+
 
 @pytest.fixture(scope="module")
 def drifted(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path, pd.DataFrame]:

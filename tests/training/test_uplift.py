@@ -23,6 +23,8 @@ from tierline.training.demo_uplift import ARMS, CONTROL, generate_experiment, tr
 from tierline.training.train import TrainResult, prepare, train
 from tierline.training.writing import write_table
 
+pytestmark = pytest.mark.slow  # trains uplift models on thousands of customers
+
 
 @dataclass(frozen=True)
 class Experiment:
