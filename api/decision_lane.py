@@ -1,11 +1,10 @@
 """``POST /v1/decisions`` served straight from the ASGI scope: the decision route's lane.
 
-Why: it is the route every till calls for every arriving customer. Measured on the
-2-core machine this project runs on, a plain ASGI handler that reads and validates the
-same body on uvicorn cost about 125 µs of CPU per request and the same handler in
-FastAPI about 340 µs: the seven middleware layers, routing, dependency solving, JSON
-parsing then validation, and response serialisation each take their share, and a
-decision (the model, the profile look-up, the write) has to fit next to them. So
+Why: it is the route every till calls for every arriving customer, and FastAPI's
+machinery (the middleware layers, routing, dependency solving, JSON parsing then
+validation, response serialisation) costs more CPU per request than a plain ASGI
+handler of the same body (benchmarks/README.md, "Figures behind design choices"), which
+a decision (the model, the profile look-up, the write) has to fit next to. So
 ``TierlineApp`` hands this one path and method to ``DecisionLane`` before its middleware
 stack, and the lane does, in this order, what that machinery does for the route:
 

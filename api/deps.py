@@ -1,7 +1,7 @@
 """Dependencies as ``Annotated`` aliases: settings, store, model, and the API key's role.
 
-They are ``async``: each sync dependency costs a hop to the thread pool (about 0.2 ms of
-CPU here), and these only read app state. The key check reads the store only when the key
+They are ``async``: each sync dependency costs a hop to the thread pool, and these only
+read app state. The key check reads the store only when the key
 is not in the short-lived ``KeyCache``.
 
 Roles nest: ``staff`` < ``pos`` < ``admin``; a route names the least role it needs with
@@ -85,11 +85,11 @@ async def get_metrics(request: Request) -> Metrics:
 async def on_store(store: Store, fn: Callable[..., T], /, **kwargs: Any) -> T:
     """Run ``fn(**kwargs)``, a short piece of work on the store, where it is cheapest.
 
-    On SQLite it runs right here on the event loop: the work is local, a fraction of a
-    millisecond, and its writers queue on a kernel lock, while a hop to the thread pool
-    costs about 0.2 ms and threads of one process then fight over the GIL (p99 of 200 ms
-    at 32 connections, against 40 ms inline). On PostgreSQL the work waits on the network,
-    so it goes to the thread pool and the loop keeps serving.
+    On SQLite it runs right here on the event loop: the work is local and short and its
+    writers queue on a kernel lock, while a hop to the thread pool costs more than the
+    work and the pool's threads then fight over the GIL (benchmarks/README.md, "Figures
+    behind design choices"). On PostgreSQL the work waits on the network, so it goes to
+    the thread pool and the loop keeps serving.
     """
     if store.dialect == "sqlite":
         return fn(**kwargs)
@@ -161,8 +161,8 @@ async def check_key(state: Any, x_api_key: str | None, role: str) -> ApiKey:
 def require(role: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that lets through keys of ``role`` or a higher one (403 otherwise).
 
-    One dependency with no sub-dependencies: FastAPI spends about 20 µs of CPU on each
-    dependency it resolves, and this one runs on every request.
+    One dependency with no sub-dependencies: FastAPI pays for each dependency it
+    resolves, and this one runs on every request.
     """
     if role not in _RANK:  # fails when the routes are declared, not on a request
         raise ValueError(f"unknown role {role!r}; one of {sorted(_RANK)}")

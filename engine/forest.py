@@ -2,8 +2,8 @@
 loop: the single-row path of ``engine.model``.
 
 Why: on the decision route LightGBM's own cheapest one-row call
-(``PredictForMatSingleRowFast``) was the largest single cost, about a third of the
-server's CPU per request with the demo model (1,026 trees of 31 leaves). Its trees are
+(``PredictForMatSingleRowFast``) was the largest single cost of the server's CPU per
+request (figures: benchmarks/README.md, "Figures behind design choices"). Its trees are
 objects scattered over the heap, and each call converts the row and walks them one by
 one. Here every tree's nodes sit in a few contiguous arrays, and a loop compiled once
 by numba (generic: the arrays are its data, so its compilation does not grow with the

@@ -179,8 +179,7 @@ class TierModel:
 
     def single_row_predictor(self) -> Forest | _SingleRowPredictor | _LinearRow:
         """What scores one customer: the model's trees compiled flat (``engine.forest``: the
-        same answers, and measured about a fifth less CPU per decision on the served route)
-        where they apply and agree with LightGBM on probe rows, else LightGBM's own cheapest
+        same answers for less CPU per decision) where they apply and agree with LightGBM on probe rows, else LightGBM's own cheapest
         one-row call (logged once, with why). Built on first use, so batch scoring never
         pays for it; ``warm`` builds it ahead."""
         single = self._single
@@ -486,8 +485,7 @@ def _threads_for(rows: int) -> int:
     """One thread for a handful of rows (a request), every core for a batch.
 
     The model file stores training's thread count; for a few rows, starting and joining
-    OpenMP threads costs more than the trees, and on a busy machine far more (measured:
-    one-row predictions went from ~50 us to ~10 ms with 2 threads while a core was taken).
+    OpenMP threads costs more than the trees, and on a busy machine far more.
     """
     return 1 if rows < 2048 else (os.cpu_count() or 1)
 

@@ -234,16 +234,16 @@ class _Checkpointer:
     the WAL over.
 
     SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages,
-    while that writer holds the write lock, and with an fsync: measured here, one commit
-    in a few hundred took 8-19 ms instead of 0.03 ms, and every other writer of every
-    worker waited behind it. Worse, under a steady stream of decisions from two workers
-    the WAL never started over (a checkpoint must catch up with the last writer while no
-    reader uses the WAL, and one always did): it grew by 50 MB a second, and reads, which
-    search the WAL's index, slowed down with it.
+    while that writer holds the write lock, and with an fsync, so every other writer of
+    every worker waits behind that commit. Worse, under a steady stream of decisions from
+    two workers the WAL never started over (a checkpoint must catch up with the last
+    writer while no reader uses the WAL, and one always did): it kept growing, and reads,
+    which search the WAL's index, slowed down with it (figures: benchmarks/README.md,
+    "Figures behind design choices").
 
     So every ``interval`` this thread runs a PASSIVE checkpoint, which copies the bulk
     without blocking anyone (``sqlite3`` lets go of the GIL meanwhile), then takes the
-    store's write turn for a moment (1-7 ms measured) and, once the WAL holds more than
+    store's write turn for a moment and, once the WAL holds more than
     ``_RESTART_FRAMES`` pages, finishes with RESTART, which copies the few pages written
     since and makes the next writer start the WAL from the beginning. Each process with
     an open store runs one.

@@ -1,9 +1,9 @@
 """Statements on the DBAPI connection itself, for the few that run on every decision.
 
 A decision reads a profile, may take a perk and writes one row. Through SQLAlchemy Core
-those three cost about 0.5 ms of CPU per decision here (statement cache keys, execution
-contexts, the begin and commit events), about ten times what ``sqlite3`` itself spends,
-and the decision route was spending more time there than in the model. So these
+those three cost many times what the driver itself spends (statement cache keys,
+execution contexts, the begin and commit events), more than the model (figures:
+benchmarks/README.md, "Figures behind design choices"). So these
 statements are plain SQL run on the driver's connection, for both databases, with the
 few conversions SQLAlchemy's column types would do (JSON, UTC times, dates) done here.
 Everything else in the store stays on SQLAlchemy Core.
