@@ -2,6 +2,8 @@
 body. Closed (``extra="forbid"``): a field the document does not name is a server fault,
 not a silent addition to the contract.
 
+Kept whole (over 400 lines): the answers of every route read best side by side, as the OpenAPI document shows them.
+
 The routes declare these as ``response_model`` and FastAPI validates what they return,
 except ``POST /v1/decisions``: the decision lane serialises its answer itself, so the
 model there documents it only (a test checks the answers against it).

@@ -1,5 +1,7 @@
 """Per-feature contributions (TreeSHAP) of one output of a LightGBM model, for the reasons.
 
+Kept whole (over 400 lines): building the leaf tables and walking them are one algorithm.
+
 Why: ``Booster.predict(pred_contrib=True)`` computes TreeSHAP for every output of a
 multiclass model (every class's trees) while a reason needs only the tier given, and its
 cost per tree and row (it re-derives the weights of every leaf's path for each row) is

@@ -1,5 +1,7 @@
 """The model bundle: one trained version's booster, feature builder, policy and playbook.
 
+Over 400 lines: loading the bundle and scoring with it are still to be split apart.
+
 ``TierModel.score_record`` is the single-customer path (signals dict -> row -> LightGBM's
 fast single-row C API -> policy -> cues); ``TierModel.score_frame`` is the batch path
 (vectorised over a DataFrame). Both use the same feature, policy and playbook code, so a

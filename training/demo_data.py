@@ -1,5 +1,7 @@
 """Seeded demo data: the demo restaurant's customer table.
 
+Kept whole (over 400 lines): the demo columns are drawn from each other, in one order.
+
 ``generate_customers(n, seed=...)`` returns one row per customer as a CRM export would
 hold it on ``DEMO_AS_OF`` (2026-06-30); ``examples/demo.toml``, ``binary.toml`` and
 ``value.toml`` describe it. Everything is vectorised numpy (a million customers take a

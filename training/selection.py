@@ -1,6 +1,8 @@
 """Model selection: a few candidates fitted on the training rows, the best on the validation
 slice serves.
 
+Over 400 lines: the candidates' fits and the search are still to be split apart.
+
 With a ``time`` column the validation slice is the newest part of the training period
 (``training.train._split``), so a candidate wins by doing well on the customers closest to
 those it will serve, which is where a shifted market shows. The candidates:

@@ -1,5 +1,7 @@
 """Training: data + spec -> a verified model version, measured against baselines, gated.
 
+Over 400 lines: the split, the fit and the evaluation's assembly are still to be split apart.
+
 The one path of a model: load and validate the data (``training.data``; for a transaction
 log, per-customer features at the backtest cut-off), split off a held-out test set
 (time-ordered when the spec has a time column, stratified otherwise), fit the feature

@@ -1,5 +1,7 @@
 """A transaction log turned into one row of features per customer, as of a cut-off date.
 
+Kept whole (over 400 lines): one pass over the sorted log gives every feature and the label.
+
 The cut-off of a date ``as_of`` is midnight at the start of the next day, so every
 transaction on ``as_of`` itself counts. Features use only transactions strictly before the
 cut-off; the optional label sums what each customer spent in the ``horizon`` days from the

@@ -1,5 +1,7 @@
 """The connection to the database: one engine per URL, two kinds of transaction, UTC times.
 
+Kept whole (over 400 lines): the engine, its two kinds of transaction and the WAL checkpoint thread share one connection's life.
+
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``, so a commit is
 on disk before the call returns. Decisions and the perks they issue are the exception
 (``engine.store.raw``, ``durable=False``): they are written at ``synchronous=NORMAL``,

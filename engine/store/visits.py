@@ -1,5 +1,7 @@
 """Visits: the coat-check ticket, unique among a site's open visits, reused once closed.
 
+Kept whole (over 400 lines): a ticket's allocation, its reuse and the visit's life share one locking discipline.
+
 The database enforces uniqueness with a partial unique index on ``(site, ticket) WHERE
 closed_at IS NULL``. ``open_visit`` picks the lowest free number in the tier's range; on
 PostgreSQL two check-ins may pick the same number at once, the index refuses the second,

@@ -1,5 +1,7 @@
 """The store, run against SQLite (a temp file) and PostgreSQL (a fresh schema per test).
 
+Over 400 lines: still to be split by what the store holds.
+
 PostgreSQL comes from ``TIERLINE_TEST_PG_URL`` (default: the local server's ``test``
 database). Each test gets its own randomly named schema through ``search_path`` and drops
 it afterwards, so runs never see each other. If PostgreSQL cannot be reached, its tests
