@@ -41,6 +41,7 @@ from tierline.engine.tiers import TierPolicy
 from tierline.training import data as data_io
 from tierline.training.baselines import fit_baselines
 from tierline.training.calibrate import fit_calibration, reliability
+from tierline.training.candidates import CANDIDATES, Candidate
 from tierline.training.dialect import CsvDialect
 from tierline.training.distributed import DASK_ROUNDS, cluster, workers
 from tierline.training.evaluate import (
@@ -56,7 +57,7 @@ from tierline.training.fairness import verdict as fairness_verdict
 from tierline.training.figures import feature_importance, linear_importance, report_figures
 from tierline.training.gate import gate as run_gate
 from tierline.training.honest import MIN_HELD_OUT, interval, training_ids
-from tierline.training.selection import CANDIDATES, Candidate, select
+from tierline.training.selection import select
 
 __all__ = ["PROMOTE_MODES", "TrainResult", "lgb_params", "prepare", "train"]
 

@@ -15,11 +15,11 @@ from tierline.engine.errors import ArtifactError
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
 from tierline.training.btyd import BgNbd, BtydFit, fit_btyd
+from tierline.training.candidates import BTYD_CANDIDATE
 from tierline.training.data import load_transactions
 from tierline.training.demo_btyd import generate_btyd_log
 from tierline.training.evaluate import measure_scored
 from tierline.training.gate import gate
-from tierline.training.selection import BTYD_CANDIDATE
 from tierline.training.train import TrainResult, train
 from tierline.training.transactions import LABEL_COLUMN, scoring_frame, training_frame
 from tierline.training.writing import write_table

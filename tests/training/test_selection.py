@@ -13,7 +13,7 @@ import pytest
 from tests.drift_data import SPEC, drifting_customers
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
-from tierline.training.selection import CANDIDATES
+from tierline.training.candidates import CANDIDATES
 from tierline.training.train import TrainResult, train
 from tierline.training.writing import write_table
 
@@ -130,8 +130,9 @@ def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_b
     booster keeps its best round so far, and the report says it was cut."""
     import lightgbm as lgb
 
+    from tierline.training.candidates import BestRound, Candidate
     from tierline.training.evaluate import format_selection
-    from tierline.training.selection import Candidate, _BestRound, _start
+    from tierline.training.selection import _start
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(2_000, 4))
@@ -140,14 +141,14 @@ def test_a_tree_candidate_still_boosting_when_the_budget_runs_out_stops_at_its_b
     dvalid = lgb.Dataset(X[1_500:], y[1_500:], reference=dtrain)
     params = {"objective": "binary", "verbose": -1, "num_threads": 1}
 
-    def boosted(deadline: _BestRound) -> lgb.Booster:
+    def boosted(deadline: BestRound) -> lgb.Booster:
         return lgb.train(
             params, dtrain, num_boost_round=500, valid_sets=[dvalid], callbacks=[deadline]
         )
 
-    free = _BestRound(None)
+    free = BestRound(None)
     assert boosted(free).current_iteration() == 500 and not free.stopped
-    passed = _BestRound(0.0)  # the deadline has gone before the first round ends
+    passed = BestRound(0.0)  # the deadline has gone before the first round ends
     cut = boosted(passed)
     assert passed.stopped and cut.best_iteration == 1
     summary = Candidate(name="regularized", model=cut, stopped_at_budget=True).summary()
@@ -177,7 +178,7 @@ def test_the_validation_predictions_kept_from_boosting_are_those_predict_gives(
     saw and missing values, they equal ``Booster.predict`` at the best round."""
     import lightgbm as lgb
 
-    from tierline.training.selection import _BestRound
+    from tierline.training.candidates import BestRound
 
     rng = np.random.default_rng(11)
     n = 3_000
@@ -197,7 +198,7 @@ def test_the_validation_predictions_kept_from_boosting_are_those_predict_gives(
     dtrain = lgb.Dataset(X[:2_400], y[:2_400], categorical_feature=[3], free_raw_data=False)
     dvalid = lgb.Dataset(X[2_400:], y[2_400:], reference=dtrain)
     params = {"objective": objective, "verbose": -1, "num_threads": 1, **extra}
-    watch = _BestRound(None)
+    watch = BestRound(None)
     booster = lgb.train(
         params,
         dtrain,
