@@ -59,7 +59,7 @@ class Board:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`tierline serve` on a private copy of the trained registry (as `models_dir` makes,
     but once for the test process) and a SQLite file, with keys from `tierline keys create`."""
@@ -93,7 +93,9 @@ def live(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: Playwright's sync API keeps an event loop running
+# while it is open, and a later test module on the same worker may start its own.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with chromium() as b:
         yield b
