@@ -59,10 +59,10 @@ class Board:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def live(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`tierline serve` on a private copy of the trained registry (as `models_dir` makes,
-    but once for the test process) and a SQLite file, with keys from `tierline keys create`."""
+    but once per test module) and a SQLite file, with keys from `tierline keys create`."""
     tmp = tmp_path_factory.mktemp("display")
     models = tmp / "models"
     shutil.copytree(trained.models, models)
@@ -93,9 +93,9 @@ def live(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         server.stop()
 
 
-# Package-scoped, not session-scoped: Playwright's sync API keeps an event loop running
+# Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running
 # while it is open, and a later test module on the same worker may start its own.
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as b:
         yield b
