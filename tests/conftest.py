@@ -3,6 +3,7 @@ empty PostgreSQL schemas for the tests that run on both databases."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -266,7 +267,14 @@ def pg_admin() -> Iterator[sa.Engine]:
 @pytest.fixture
 def pg_url(pg_admin: sa.Engine) -> Iterator[str]:
     """A URL to an empty PostgreSQL schema of its own, dropped after the test."""
-    schema = f"tierline_test_{secrets.token_hex(6)}"
+    with fresh_schema(pg_admin) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_schema(pg_admin: sa.Engine, prefix: str = "tierline_test") -> Iterator[str]:
+    """A URL to an empty PostgreSQL schema of its own, dropped on leaving the block."""
+    schema = f"{prefix}_{secrets.token_hex(6)}"
     with pg_admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:

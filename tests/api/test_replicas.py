@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import sqlalchemy as sa
 
 from tests.api.conftest import PLAIN, write_second_version
 from tests.command import run
-from tests.conftest import PG_URL, Trained
+from tests.conftest import Trained, fresh_schema
 from tests.servers import free_port, start_serve, stop_server, wait_ready
 from tierline.engine.store import Store
 
@@ -54,42 +53,33 @@ def replicas(
     tmp = tmp_path_factory.mktemp("replicas")
     models = tmp / "models"
     shutil.copytree(trained.models, models)
-    schema = f"tierline_replicas_{secrets.token_hex(6)}"
-    with pg_admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = (
-        sa.make_url(PG_URL)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-    env = {
-        **os.environ,
-        "TIERLINE_DATABASE_URL": url,
-        "TIERLINE_MODELS": str(models),
-        "TIERLINE_RATE_LIMIT_PER_MINUTE": str(RATE),
-        "TIERLINE_KEY_CACHE_SECONDS": str(KEY_CACHE),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    store = Store.open(url)  # migrates once, before the servers race to
-    ports = free_port(), free_port()
-    logs = [open(tmp / f"replica-{i}.log", "wb") for i in range(2)]  # noqa: SIM115
-    servers = [
-        start_serve(env, port=ports[0], output=logs[0], args=("--workers", "2")),
-        start_serve(env, port=ports[1], output=logs[1]),
-    ]
-    try:
-        bases = [f"http://127.0.0.1:{port}" for port in ports]
-        for base, server in zip(bases, servers, strict=True):
-            wait_ready(base, seconds=240, process=server)  # a busy shared machine
-        yield Replicas(a=bases[0], b=bases[1], url=url, models=models, env=env, store=store)
-    finally:
-        for server in servers:
-            stop_server(server)
-        for log in logs:
-            log.close()
-        store.close()
-        with pg_admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with fresh_schema(pg_admin, "tierline_replicas") as url:
+        env = {
+            **os.environ,
+            "TIERLINE_DATABASE_URL": url,
+            "TIERLINE_MODELS": str(models),
+            "TIERLINE_RATE_LIMIT_PER_MINUTE": str(RATE),
+            "TIERLINE_KEY_CACHE_SECONDS": str(KEY_CACHE),
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        store = Store.open(url)  # migrates once, before the servers race to
+        ports = free_port(), free_port()
+        logs = [open(tmp / f"replica-{i}.log", "wb") for i in range(2)]  # noqa: SIM115
+        servers = [
+            start_serve(env, port=ports[0], output=logs[0], args=("--workers", "2")),
+            start_serve(env, port=ports[1], output=logs[1]),
+        ]
+        try:
+            bases = [f"http://127.0.0.1:{port}" for port in ports]
+            for base, server in zip(bases, servers, strict=True):
+                wait_ready(base, seconds=240, process=server)  # a busy shared machine
+            yield Replicas(a=bases[0], b=bases[1], url=url, models=models, env=env, store=store)
+        finally:
+            for server in servers:
+                stop_server(server)
+            for log in logs:
+                log.close()
+            store.close()
 
 
 def _status(base: str, key: dict[str, str]) -> int:
