@@ -59,6 +59,8 @@ def bucketed_features(
     scheduler = {"scheduler": client} if client is not None else {}
     work = Path(tempfile.mkdtemp(prefix="tierline-buckets-", dir=scratch))
     # Dask would turn text columns into Arrow strings; the features keep the loader's types.
+    # Each bucket's features go to a file, not back through the scheduler: the client then
+    # holds the finished frame once, never every bucket's copy beside it.
     try:
         with dask.config.set({"dataframe.convert-string": False}):
             parts = dd.from_map(_Bucketed(spec, buckets), files, enforce_metadata=False)
@@ -67,21 +69,22 @@ def bucketed_features(
             )
             empty = parts._meta.drop(columns=[_BUCKET])  # the typed columns, no rows
             types = dict(empty.dtypes)
+            done = work / "features"
+            done.mkdir()
             features = [
-                dask.delayed(_bucket_features)(str(f), spec, types, as_of, label_horizon_days, btyd)
-                for f in sorted(work.glob(f"{_BUCKET}=*"))
+                dask.delayed(_bucket_features)(
+                    str(f), str(done / f"{i}.pkl"), spec, types, as_of, label_horizon_days, btyd
+                )
+                for i, f in enumerate(sorted(work.glob(f"{_BUCKET}=*")))
             ]
-            frames = [f for f in dask.compute(*features, **scheduler) if f is not None]
+            written = [w for w in dask.compute(*features, **scheduler) if w is not None]
+            if not written:
+                # No bucket had history: the whole log has none; the single-machine message.
+                customer_features(empty, spec, as_of=as_of)
+            numeric = pd.api.types.is_numeric_dtype(empty[tx.customer])
+            return _gathered(written, spec.id, numeric)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not frames:
-        # No bucket had history: the whole log has none; the single-machine message.
-        customer_features(empty, spec, as_of=as_of)
-    frame = pd.concat(frames, ignore_index=True)
-    # The single-machine order: ids sorted as their column's type sorts them.
-    numeric = pd.api.types.is_numeric_dtype(empty[tx.customer])
-    order = pd.to_numeric if numeric else None
-    return frame.sort_values(spec.id, key=order, kind="stable").reset_index(drop=True)
 
 
 def bucketed_training_frame(path: Path, spec: Spec, *, client: Any = None) -> pd.DataFrame:
@@ -117,7 +120,27 @@ class _Bucketed:
         return log
 
 
+_Written = tuple[str, pd.Series, dict[str, Any]]
+
+
 def _bucket_features(
+    folder: str,
+    out: str,
+    spec: Spec,
+    types: dict[str, Any],
+    as_of: dt.date,
+    label_horizon_days: int | None,
+    btyd: BtydFit | None,
+) -> _Written | None:
+    """A bucket's features written to ``out``; its ids and column types for the gather."""
+    frame = _features_of(folder, spec, types, as_of, label_horizon_days, btyd)
+    if frame is None:
+        return None
+    frame.to_pickle(out)  # a scratch file read back by this run only: exact pandas types
+    return out, frame[spec.id], dict(frame.dtypes)
+
+
+def _features_of(
     folder: str,
     spec: Spec,
     types: dict[str, Any],
@@ -149,3 +172,36 @@ def _bucket_features(
             return None
     frame[LABEL_COLUMN] = 0.0  # history but nothing in the window: no spend
     return frame
+
+
+def _gathered(written: list[_Written], id_column: str, numeric: bool) -> pd.DataFrame:
+    """The buckets' features as one frame in the single-machine order (ids sorted as their
+    column's type sorts them), built column by column in place: one bucket is read at a
+    time and each of its rows goes straight to its final position."""
+    ids = pd.concat([w[1] for w in written], ignore_index=True)
+    order = ids.sort_values(key=pd.to_numeric if numeric else None, kind="stable").index
+    position = np.empty(len(ids), dtype=np.intp)
+    position[order.to_numpy()] = np.arange(len(ids))
+    columns = list(written[0][2])
+    # A column whose type is one NumPy type in every bucket is filled in place; any other
+    # (an extension type, or types that differ between buckets) is concatenated as before.
+    placed = {
+        c: np.empty(len(ids), dtype=written[0][2][c])
+        for c in columns
+        if isinstance(written[0][2][c], np.dtype)
+        and all(w[2].get(c) == written[0][2][c] for w in written)
+    }
+    rest: dict[str, list[pd.Series]] = {c: [] for c in columns if c not in placed}
+    start = 0
+    for path, bucket_ids, _ in written:
+        at = position[start : start + len(bucket_ids)]
+        start += len(bucket_ids)
+        bucket = pd.read_pickle(path)
+        for c in columns:
+            if c in placed:
+                placed[c][at] = bucket[c].to_numpy()
+            else:
+                rest[c].append(bucket[c].set_axis(at))
+        del bucket
+    merged = {c: pd.concat(rest[c]).sort_index().reset_index(drop=True) for c in rest}
+    return pd.DataFrame({c: placed[c] if c in placed else merged[c] for c in columns}, copy=False)
