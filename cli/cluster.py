@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import typer
 
 from tierline.cli.console import default_models, emit_json, err, steps
 
@@ -22,7 +21,7 @@ def score_on_dask(
     models: Path | None,
     version: str | None,
     reasons: bool,
-    as_of: str | None,
+    as_of: dt.date | None,
     dialect: CsvDialect | None,
     as_json: bool,
     quiet: bool,
@@ -30,11 +29,6 @@ def score_on_dask(
     """``tierline score --dask``: score on the cluster, then say what was written."""
     from tierline.training.distributed import score_on_cluster
 
-    if as_of is not None:
-        raise typer.BadParameter(
-            "a transaction log scores without --dask (--dask reads customer tables)",
-            param_hint="--as-of",
-        )
     with steps(quiet or as_json) as say:
         summary = score_on_cluster(
             address,
@@ -42,6 +36,7 @@ def score_on_dask(
             version=version,
             data=data,
             out=out_path,
+            as_of=as_of,
             explain=reasons,
             dialect=dialect,
             say=say,

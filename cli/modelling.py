@@ -228,7 +228,7 @@ def score(
             models,
             version,
             reasons,
-            as_of,
+            _parse_date(as_of, "--as-of") if as_of else None,
             _csv_dialect(sep, decimal),
             as_json,
             quiet,

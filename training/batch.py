@@ -29,6 +29,14 @@ from tierline.training.streaming import ScoredFile, score_chunks
 __all__ = ["evaluate_model", "load_for_scoring", "score_file"]
 
 
+def check_as_of(spec: Spec, as_of: dt.date | None) -> None:
+    """A feature cut-off is a transaction log's: refuse it for a customer table's model."""
+    if spec.transactions is None and as_of is not None:
+        raise SpecError(
+            "--as-of applies to models trained on a transaction log; this model reads a customer table"
+        )
+
+
 def load_for_scoring(
     path: str | Path,
     spec: Spec,
@@ -43,11 +51,8 @@ def load_for_scoring(
     ``btyd`` is the model's fitted BG/NBD pair (``BtydFit.of_model``), reused as it is;
     ``model`` is the version whose spec this is, named when a column is missing.
     """
+    check_as_of(spec, as_of)
     if spec.transactions is None:
-        if as_of is not None:
-            raise SpecError(
-                "--as-of applies to models trained on a transaction log; this model reads a customer table"
-            )
         return data_io.load_customers(path, spec, with_target=False, dialect=dialect, model=model)
     from tierline.training.transactions import scoring_frame
 

@@ -10,12 +10,14 @@ have kept; the model text is cut there.
 
 Scoring reads a customer table file, or a folder of them, as a ``dask.dataframe`` with one
 partition per file (each read by the same typed loader as single-machine scoring) and
-scores each partition with ``TierModel.score_frame``.
+scores each partition with ``TierModel.score_frame``. A transaction log's customers are
+scored from its features, built out of core (``training.transaction_buckets``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import math
 import os
@@ -35,6 +37,7 @@ import pandas as pd
 from tierline.engine.errors import DataError
 from tierline.training import data as data_io
 from tierline.training import writing
+from tierline.training.batch import check_as_of
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -175,11 +178,17 @@ def score_on_cluster(
     version: str | None,
     data: Path,
     out: Path,
+    as_of: dt.date | None = None,
     explain: bool = False,
     dialect: CsvDialect | None = None,
     say: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
-    """``tierline score --dask``: the summary the command prints."""
+    """``tierline score --dask``: the summary the command prints. A customer table is scored
+    file by file on the workers; a transaction log's features are built out of core
+    (``training.transaction_buckets``) and its customers, one row each, scored on the client.
+    """
+    import dask.dataframe as dd
+
     from tierline.engine.registry import Registry
 
     started = time.perf_counter()
@@ -190,14 +199,24 @@ def score_on_cluster(
         writing.check_output_path(out)
     say("loading the model")
     model = Registry(models).load(version)
-    if model.spec.transactions is not None:
-        raise DataError(
-            "score --dask reads customer tables; score a transaction log model without --dask"
-        )
+    check_as_of(model.spec, as_of)
     files = table_files(data)
     with cluster(address) as client:
-        say(f"scoring {len(files)} file(s) on {workers(client)} Dask workers")
-        tiers = _score_files(client, models, model, files, out, explain=explain, dialect=dialect)
+        if model.spec.transactions is not None:
+            say(
+                f"building features from {len(files)} log file(s) on {workers(client)} Dask workers"
+            )
+            tiers = _score_log(
+                client, model, data, out, as_of=as_of, explain=explain, dialect=dialect
+            )
+        else:
+            say(f"scoring {len(files)} file(s) on {workers(client)} Dask workers")
+            parts = dd.from_map(
+                _Scorer(models, model.version, explain, dialect),
+                [str(f) for f in files],
+                enforce_metadata=False,
+            )
+            tiers = _written(client, parts, out)
     return {
         "rows": int(sum(tiers.values())),
         "out": str(out),
@@ -246,22 +265,42 @@ class _Scorer:
 _LOADED: dict[str, TierModel] = {}  # per worker process: the models its tasks scored with
 
 
-def _score_files(
+def _score_log(
     client: Client,
-    root: Path,
     model: TierModel,
-    files: list[Path],
+    data: Path,
     out: Path,
     *,
+    as_of: dt.date | None,
     explain: bool,
     dialect: CsvDialect | None,
 ) -> dict[str, int]:
-    """One partition per file, read by the typed loader and scored by ``score_frame``;
-    written as one file, or as a folder of Parquet parts moved into place when all are."""
+    """A transaction log model's scores: the features as of ``as_of`` (default the spec's)
+    built bucket by bucket on the cluster with the model's own BG/NBD fit, then scored."""
     import dask.dataframe as dd
 
-    scorer = _Scorer(root, model.version, explain, dialect)
-    parts = dd.from_map(scorer, [str(f) for f in files], enforce_metadata=False)
+    from tierline.training.btyd import BtydFit
+    from tierline.training.transaction_buckets import bucketed_features
+
+    tx = model.spec.transactions
+    assert tx is not None
+    btyd = BtydFit.of_model(model.metadata, list(model.features.feature_names_out_))
+    frame = bucketed_features(
+        data,
+        model.spec,
+        as_of=tx.as_of if as_of is None else as_of,
+        btyd=btyd,
+        client=client,
+        dialect=dialect,
+        model=model.version,
+    )
+    scored = model.score_frame(frame, explain=explain)
+    return _written(client, dd.from_pandas(scored, npartitions=max(1, workers(client))), out)
+
+
+def _written(client: Client, parts: Any, out: Path) -> dict[str, int]:
+    """``parts`` (a dask frame of scored rows) written as one file, or as a folder of
+    Parquet parts moved into place when all are; the tier mix."""
     if out.suffix:
         frame = client.compute(parts).result()
         writing.write_table(frame, out)

@@ -165,7 +165,7 @@ def _load(
         if client is not None:
             from tierline.training.transaction_buckets import bucketed_training_frame
 
-            frame = bucketed_training_frame(data_path, spec, client=client)
+            frame = bucketed_training_frame(data_path, spec, client=client, dialect=dialect)
         else:
             log = data_io.load_transactions(data_path, spec, dialect=dialect)
             frame = training_frame(log, spec)

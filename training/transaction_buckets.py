@@ -28,6 +28,7 @@ from tierline.engine.errors import DataError
 from tierline.engine.spec import Spec
 from tierline.training import data as data_io
 from tierline.training.btyd import BtydFit
+from tierline.training.dialect import CsvDialect
 from tierline.training.distributed import table_files
 from tierline.training.transactions import LABEL_COLUMN, customer_features
 
@@ -47,9 +48,12 @@ def bucketed_features(
     client: Any = None,
     buckets: int = BUCKETS,
     scratch: Path | None = None,
+    dialect: CsvDialect | None = None,
+    model: str | None = None,
 ) -> pd.DataFrame:
     """``customer_features`` of the log at ``path`` (a file or a folder of files), computed
-    bucket by bucket on ``client``'s cluster (default: Dask's local scheduler)."""
+    bucket by bucket on ``client``'s cluster (default: Dask's local scheduler). ``dialect``
+    and ``model`` as for ``training.data.load_transactions``."""
     import dask
     import dask.dataframe as dd
 
@@ -63,7 +67,9 @@ def bucketed_features(
     # holds the finished frame once, never every bucket's copy beside it.
     try:
         with dask.config.set({"dataframe.convert-string": False}):
-            parts = dd.from_map(_Bucketed(spec, buckets), files, enforce_metadata=False)
+            parts = dd.from_map(
+                _Bucketed(spec, buckets, dialect, model), files, enforce_metadata=False
+            )
             parts.to_parquet(
                 str(work), partition_on=[_BUCKET], write_index=False, compute_kwargs=scheduler
             )
@@ -87,7 +93,9 @@ def bucketed_features(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bucketed_training_frame(path: Path, spec: Spec, *, client: Any = None) -> pd.DataFrame:
+def bucketed_training_frame(
+    path: Path, spec: Spec, *, client: Any = None, dialect: CsvDialect | None = None
+) -> pd.DataFrame:
     """``training.transactions.training_frame`` out of core: the backtest's features one
     horizon before ``[transactions] as_of`` and the label up to it."""
     tx = spec.transactions
@@ -98,20 +106,23 @@ def bucketed_training_frame(path: Path, spec: Spec, *, client: Any = None) -> pd
         as_of=tx.as_of - dt.timedelta(days=tx.horizon_days),
         label_horizon_days=tx.horizon_days,
         client=client,
+        dialect=dialect,
     )
 
 
 class _Bucketed:
     """One input file, typed as on one machine, with each row's bucket (a Dask task)."""
 
-    def __init__(self, spec: Spec, buckets: int) -> None:
-        self.spec, self.buckets = spec, buckets
+    def __init__(
+        self, spec: Spec, buckets: int, dialect: CsvDialect | None, model: str | None
+    ) -> None:
+        self.spec, self.buckets, self.dialect, self.model = spec, buckets, dialect, model
 
-    def __dask_tokenize__(self) -> tuple[str, int]:
-        return (repr(self.spec.to_dict()), self.buckets)
+    def __dask_tokenize__(self) -> tuple[str, ...]:
+        return (repr(self.spec.to_dict()), str(self.buckets), repr(self.dialect), str(self.model))
 
     def __call__(self, file: str) -> pd.DataFrame:
-        log = data_io.load_transactions(file, self.spec)
+        log = data_io.load_transactions(file, self.spec, dialect=self.dialect, model=self.model)
         tx = self.spec.transactions
         assert tx is not None
         ids = log[tx.customer].astype(str)

@@ -5,6 +5,7 @@ is refused."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 
-from tests.command import assert_refused, run
+from tests.command import assert_refused, run, run_ok
 from tests.conftest import EXAMPLES
 from tierline.engine.registry import Registry
 from tierline.engine.spec import load_spec
@@ -199,3 +200,47 @@ def test_bucketed_transaction_features_equal_the_single_machine_ones(
         assert tx is not None
         scored = bucketed_features(folder, spec, as_of=tx.as_of, client=client, buckets=5)
         pd.testing.assert_frame_equal(scored, scoring_frame(whole, spec))
+
+
+def test_score_on_dask_scores_a_transaction_log_as_one_machine_does(
+    tmp_path: Path, scheduler: str
+) -> None:
+    """A transaction log model scores a folder of semicolon CSVs with decimal commas on
+    Dask, at a given --as-of, exactly as one machine scores the whole log; a customer
+    table's model refuses --as-of there as it does on one machine."""
+    spec_path = EXAMPLES / "transactions.toml"
+    log = generate_transactions(generate_customers(1500, seed=4), seed=4)
+    whole = tmp_path / "log.parquet"
+    write_table(log, whole)
+    models = tmp_path / "models"
+    run_ok("train", "--data", str(whole), "--spec", str(spec_path), "--models", str(models),
+           "--budget", "0")  # fmt: skip
+    folder = tmp_path / "log"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(log)), 3)):
+        log.iloc[rows].to_csv(folder / f"part{i}.csv", sep=";", decimal=",", index=False)
+    tx = load_spec(spec_path).transactions
+    assert tx is not None
+    as_of = str(tx.as_of - dt.timedelta(days=30))
+    one = tmp_path / "one.csv"
+    run_ok("score", "--data", str(whole), "--out", str(one), "--models", str(models),
+           "--as-of", as_of)  # fmt: skip
+    many = tmp_path / "many.parquet"
+    proc = run("score", "--data", str(folder), "--out", str(many), "--models", str(models),
+               "--as-of", as_of, "--sep", ";", "--decimal", ",", "--dask", scheduler, "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    want = pd.read_csv(one, dtype={"customer_id": str}).sort_values("customer_id")
+    want = want.reset_index(drop=True)
+    got = pd.read_parquet(many).sort_values("customer_id").reset_index(drop=True)
+    assert json.loads(proc.stdout)["rows"] == len(want) > 500
+    pd.testing.assert_frame_equal(
+        got[want.columns.tolist()], want, check_dtype=False, check_exact=False
+    )
+
+
+def test_score_on_dask_refuses_as_of_for_a_customer_table_model(trained: dict) -> None:
+    proc = run(
+        "score", "--data", str(trained["data"]), "--out", str(trained["work"] / "x.parquet"),
+        "--models", str(trained["work"] / "dask"), "--dask", "local", "--as-of", "2024-01-01",
+    )  # fmt: skip
+    assert_refused(proc, "--as-of applies to models trained on a transaction log")
