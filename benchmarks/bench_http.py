@@ -9,28 +9,18 @@ described in benchmarks/README.md (``http``); the server harness is
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
-from benchmarks.fixtures import (
-    demo_signals,
-    python_command,
-    scratch_dir,
-    tierline_command,
-    trained_models,
-)
+from benchmarks.fixtures import python_command, tierline_command
 from benchmarks.http_harness import (
     CONNECTIONS,
     PATH,
-    SINGLE_THREADED,
     WORKERS,
     Server,
     combined,
-    pos_key,
-    promoted_copy,
     run_phase,
     sanity,
+    set_up,
 )
 from benchmarks.measure import check, report
 
@@ -63,21 +53,9 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     from tierline.engine.registry import Registry
 
     size = _QUICK if quick else _FULL
-    work = scratch_dir("http")
-    models = promoted_copy(trained_models(size["model_customers"]), work / "models")
-    version = Registry(models).champion()
-    env = {
-        **os.environ,
-        **SINGLE_THREADED,
-        "TIERLINE_DATABASE_URL": f"sqlite:///{work / 'tierline.db'}",
-        "TIERLINE_MODELS": str(models),
-        # Per key and per worker; far above what 2 workers can answer in a minute.
-        "TIERLINE_RATE_LIMIT_PER_MINUTE": str(10**9),
-    }
-    key = pos_key(env)
-    requests = [{"customer_id": cid, "signals": s} for cid, s in demo_signals(size["requests"])]
-    bodies = work / "bodies.json"
-    bodies.write_text(json.dumps([json.dumps(r, separators=(",", ":")) for r in requests]))
+    setup = set_up("http", model_customers=size["model_customers"], requests=size["requests"])
+    work, env, key, requests = setup.work, setup.env, setup.key, setup.requests
+    version = Registry(setup.models).champion()
 
     tierline = Server("tierline", [*tierline_command(), "serve"], env=env, log=work / "tl.log")
     bare = Server(
@@ -97,7 +75,9 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
         def load(name: str, server: Server, path: str, seconds: float) -> None:
             job = {"port": server.port, "path": path, "key": key, "seconds": seconds}
-            phases.setdefault(name, []).append(run_phase(server, job, bodies=bodies, work=work))
+            phases.setdefault(name, []).append(
+                run_phase(server, job, bodies=setup.bodies, work=work)
+            )
 
         plain = f"{PATH}?explain=false"
         for name, server in servers.items():

@@ -12,15 +12,20 @@ reported beside it, with peak memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from benchmarks.fixtures import customers_csv, scratch_dir, tierline_command, trained_models
+from benchmarks.fixtures import (
+    customers_csv,
+    postgres_schema,
+    scratch_dir,
+    tierline_command,
+    trained_models,
+)
 from benchmarks.measure import Measured, check, report, run_measured
 
 __all__ = ["run"]
@@ -28,9 +33,6 @@ __all__ = ["run"]
 _FULL = {"customers": 1_000_000, "model_customers": 100_000}
 _QUICK = {"customers": 20_000, "model_customers": 10_000}
 _LIMIT_SECONDS = 60.0
-PG_URL = os.environ.get(
-    "TIERLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
@@ -88,27 +90,11 @@ def _import(url: str, data: Path, models: Path, log: Path) -> tuple[Measured, di
     return measured, summary
 
 
-class _database:
+@contextlib.contextmanager
+def _database(backend: str, work: Path) -> Iterator[str]:
     """An empty store: a SQLite file in ``work``, or a PostgreSQL schema dropped after."""
-
-    def __init__(self, backend: str, work: Path) -> None:
-        self.backend = backend
-        self.work = work
-        self.schema = f"tierline_bench_import_{secrets.token_hex(4)}"
-        self.admin: sa.Engine | None = None
-
-    def __enter__(self) -> str:
-        if self.backend == "sqlite":
-            return f"sqlite:///{self.work / 'var' / 'tierline.db'}"
-        self.admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
-        url = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={self.schema}"})
-        return url.render_as_string(hide_password=False)
-
-    def __exit__(self, *_: object) -> None:
-        if self.admin is None:
-            return
-        with self.admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-        self.admin.dispose()
+    if backend == "sqlite":
+        yield f"sqlite:///{work / 'var' / 'tierline.db'}"
+        return
+    with postgres_schema("tierline_bench_import") as url:
+        yield url

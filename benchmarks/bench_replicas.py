@@ -1,9 +1,9 @@
 """Replicas: two ``tierline serve`` processes (2 workers each) on one PostgreSQL, clients
 spread over both, against the same load on one of them alone.
 
-The server harness and the pooled figures are ``benchmarks.http_harness``'s, the load
-generator ``python -m benchmarks.load_generator``; here two load generators run at
-once, one per replica, each with half the connections. Phases alternate (one replica, two
+The set-up, the server harness and the pooled figures are ``benchmarks.http_harness``'s,
+the load generator ``python -m benchmarks.load_generator``; here two load generators run
+at once, one per replica, each with half the connections. Phases alternate (one replica, two
 replicas, ...). During the last two-replica phase a new version is written and promoted:
 every request of that phase must still be 2xx, and afterwards every worker of both
 replicas must serve the new version. Then a perk stock of 100 meets 1,000 concurrent
@@ -16,114 +16,68 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fixtures import (
-    REPO,
-    demo_signals,
-    python_command,
-    scratch_dir,
-    tierline_command,
-    trained_models,
-)
-from benchmarks.http_harness import (
-    CONNECTIONS,
-    SINGLE_THREADED,
-    Server,
-    combined,
-    pos_key,
-    promoted_copy,
-)
+from benchmarks.fixtures import REPO, postgres_schema, python_command, tierline_command
+from benchmarks.http_harness import CONNECTIONS, SINGLE_THREADED, Server, combined, set_up
 from benchmarks.measure import check, report
 
 __all__ = ["run"]
 
-PG_URL = os.environ.get(
-    "TIERLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 _FULL = {"model_customers": 100_000, "requests": 5_000, "seconds": 6.0, "rounds": 2}
 _QUICK = {"model_customers": 10_000, "requests": 500, "seconds": 3.0, "rounds": 1}
 STOCK = 100
 BURST = 1_000
 _PATH = "/v1/decisions?explain=false"
 _SWAP_SECONDS = 10.0  # after the phase with the promotion (each worker reloads within 0.25 s)
-# A regular the demo model places in vip, whose tier cues include the coffee perk.
-_VIP = {
-    "visits_90d": 9,
-    "visits_365d": 30,
-    "spend_365d": 4200.0,
-    "avg_ticket": 140.0,
-    "loyalty_member": True,
-    "days_since_last_visit": 3,
-    "party_size": 5,
-    "booking_lead_days": 15,
-}
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     """Start two replicas on a fresh PostgreSQL schema, load them, return the result."""
-    import sqlalchemy as sa
-
     from tierline.engine.registry import Registry
     from tierline.engine.store import Store
 
     size = _QUICK if quick else _FULL
-    work = scratch_dir("replicas")
-    models = promoted_copy(trained_models(size["model_customers"]), work / "models")
-    admin_engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    schema = f"bench_replicas_{secrets.token_hex(4)}"
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = (
-        sa.make_url(PG_URL)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-    env = {
-        **os.environ,
-        **SINGLE_THREADED,
-        "TIERLINE_DATABASE_URL": url,
-        "TIERLINE_MODELS": str(models),
-        "TIERLINE_RATE_LIMIT_PER_MINUTE": str(10**9),  # one lease lasts the whole run
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each replica's supervisor makes its own
-    key = pos_key(env)
-    with Store.open(url) as store:
-        admin, _ = store.create_key(role="admin", site="bench", name="bench admin")
-    requests = [{"customer_id": cid, "signals": s} for cid, s in demo_signals(size["requests"])]
-    bodies = work / "bodies.json"
-    bodies.write_text(json.dumps([json.dumps(r, separators=(",", ":")) for r in requests]))
-    replicas = [
-        Server(name, [*tierline_command(), "serve"], env=env, log=work / f"{name}.log")
-        for name in ("replica-a", "replica-b")
-    ]
-    phases: dict[str, list[dict[str, Any]]] = {}
-    try:
-        for server in replicas:  # one after the other: four workers loading at once crawl
-            server.start()
-            server.wait_ready(seconds=240)
-        load = {"key": key, "bodies": bodies, "work": work}
-        _parallel(replicas, **load, seconds=1.0)  # warm-up: connections, caches
-        seconds = size["seconds"]
-        for r in range(size["rounds"]):
-            phases.setdefault("one", []).append(_parallel(replicas[:1], **load, seconds=seconds))
-            promote = None if r < size["rounds"] - 1 else (models, seconds / 2)
-            phases.setdefault("two", []).append(
-                _parallel(replicas, **load, seconds=seconds, promote=promote)
+    with postgres_schema("bench_replicas") as url:
+        setup = set_up(
+            "replicas",
+            model_customers=size["model_customers"],
+            requests=size["requests"],
+            database_url=url,
+        )
+        with Store.open(url) as store:
+            admin, _ = store.create_key(role="admin", site="bench", name="bench admin")
+        replicas = [
+            Server(
+                name, [*tierline_command(), "serve"], env=setup.env, log=setup.work / f"{name}.log"
             )
-        promoted = Registry(models).champion()
-        swapped = _swapped(replicas, promoted)
-        perks = asyncio.run(_perk_burst([s.base for s in replicas], key=key, admin=admin))
-    finally:
-        for server in replicas:
-            server.stop()
-        with admin_engine.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin_engine.dispose()
+            for name in ("replica-a", "replica-b")
+        ]
+        phases: dict[str, list[dict[str, Any]]] = {}
+        try:
+            for server in replicas:  # one after the other: four workers loading at once crawl
+                server.start()
+                server.wait_ready(seconds=240)
+            load = {"key": setup.key, "bodies": setup.bodies, "work": setup.work}
+            _parallel(replicas, **load, seconds=1.0)  # warm-up: connections, caches
+            seconds = size["seconds"]
+            for r in range(size["rounds"]):
+                one = _parallel(replicas[:1], **load, seconds=seconds)
+                phases.setdefault("one", []).append(one)
+                promote = None if r < size["rounds"] - 1 else (setup.models, seconds / 2)
+                phases.setdefault("two", []).append(
+                    _parallel(replicas, **load, seconds=seconds, promote=promote)
+                )
+            promoted = Registry(setup.models).champion()
+            swapped = _swapped(replicas, promoted)
+            bases = [s.base for s in replicas]
+            perks = asyncio.run(_perk_burst(bases, key=setup.key, admin=admin))
+        finally:
+            for server in replicas:
+                server.stop()
     return _report(phases, promoted=promoted, swapped=swapped, perks=perks, size=size)
 
 
@@ -217,6 +171,8 @@ async def _perk_burst(bases: list[str], *, key: str, admin: str) -> dict[str, An
     decisions at once, alternating replicas; count the coffees promised and what is left."""
     import httpx
 
+    from tierline.training.demo_data import VIP_REGULAR
+
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(timeout=httpx.Timeout(60, pool=None), limits=limits) as http:
         put = await http.put(
@@ -227,7 +183,7 @@ async def _perk_burst(bases: list[str], *, key: str, admin: str) -> dict[str, An
         put.raise_for_status()
 
         async def decide(i: int) -> httpx.Response:
-            body = {"customer_id": f"burst-{i}", "signals": _VIP}
+            body = {"customer_id": f"burst-{i}", "signals": VIP_REGULAR}
             return await http.post(f"{bases[i % 2]}{_PATH}", json=body, headers={"X-API-Key": key})
 
         answers = await asyncio.gather(*(decide(i) for i in range(BURST)))

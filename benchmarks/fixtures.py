@@ -10,20 +10,25 @@ generator or the training code, since the cache key does not cover code.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "DEMO_SPEC",
     "OUT",
+    "PG_URL",
     "REPO",
     "SEED",
     "TRANSACTIONS_SPEC",
     "customers_csv",
     "customers_csv_copies",
     "demo_signals",
+    "postgres_schema",
     "python_command",
     "scratch_dir",
     "tierline_command",
@@ -36,6 +41,9 @@ OUT = REPO / "benchmarks" / "out"
 DEMO_SPEC = REPO / "examples" / "demo.toml"
 TRANSACTIONS_SPEC = REPO / "examples" / "transactions.toml"
 SEED = 7  # the demo generator's default: the figures in the README come from this data
+PG_URL = os.environ.get(
+    "TIERLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def customers_csv(n: int, *, seed: int = SEED) -> Path:
@@ -136,6 +144,21 @@ def demo_signals(n: int, *, seed: int = SEED + 1) -> list[tuple[str, dict[str, A
             signals[column] = value
         out.append((str(record["customer_id"]), signals))
     return out
+
+
+@contextlib.contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A URL to an empty schema of the PostgreSQL database at ``PG_URL``, dropped after."""
+    import sqlalchemy as sa
+
+    from tierline.engine.store.scratch_schema import fresh_schema
+
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with fresh_schema(admin, prefix=prefix) as url:
+            yield url
+    finally:
+        admin.dispose()
 
 
 def scratch_dir(name: str) -> Path:

@@ -1,6 +1,7 @@
-"""The HTTP benchmarks' server harness: a real ``tierline serve`` (or the bare app) started
-as a user starts it, a promoted model and a pos key for it, one phase of closed-loop load
-from ``benchmarks.load_generator`` and the figures pooled over phases.
+"""The HTTP benchmarks' server harness: their shared set-up (a promoted model, the servers'
+environment, a pos key, the request bodies), a real ``tierline serve`` (or the bare app)
+started as a user starts it, one phase of closed-loop load from
+``benchmarks.load_generator`` and the figures pooled over phases.
 
 How the benchmarks using it measure is in benchmarks/README.md (``http``, ``replicas``)."""
 
@@ -16,13 +17,17 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.fixtures import (
     REPO,
+    demo_signals,
     python_command,
+    scratch_dir,
     tierline_command,
+    trained_models,
 )
 from benchmarks.measure import percentile
 
@@ -35,12 +40,14 @@ __all__ = [
     "START_SECONDS",
     "WORKERS",
     "Server",
+    "SetUp",
     "combined",
     "free_port",
     "pos_key",
     "promoted_copy",
     "run_phase",
     "sanity",
+    "set_up",
 ]
 
 HOST = "127.0.0.1"
@@ -57,6 +64,43 @@ SINGLE_THREADED = {
 
 
 # -- set-up ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetUp:
+    """What a benchmark's servers and load generators share."""
+
+    work: Path  # the benchmark's scratch folder
+    models: Path  # a models folder of its own, its champion promoted
+    env: dict[str, str]  # the servers' environment
+    key: str  # a pos key
+    requests: list[dict[str, Any]]  # distinct decision requests
+    bodies: Path  # the same, as the load generator reads them
+
+
+def set_up(
+    name: str, *, model_customers: int, requests: int, database_url: str | None = None
+) -> SetUp:
+    """A scratch folder, a copy of the cached demo model trained on ``model_customers``,
+    the servers' environment (a SQLite store in the folder unless ``database_url``), a
+    pos key, and ``requests`` decision requests for new customers."""
+    work = scratch_dir(name)
+    models = promoted_copy(trained_models(model_customers), work / "models")
+    env = {
+        **os.environ,
+        **SINGLE_THREADED,
+        "TIERLINE_DATABASE_URL": database_url or f"sqlite:///{work / 'tierline.db'}",
+        "TIERLINE_MODELS": str(models),
+        # Per key and per worker; far above what the servers can answer in a minute, so
+        # one lease lasts the whole run.
+        "TIERLINE_RATE_LIMIT_PER_MINUTE": str(10**9),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each server's supervisor makes its own
+    key = pos_key(env)
+    bodies = [{"customer_id": cid, "signals": s} for cid, s in demo_signals(requests)]
+    path = work / "bodies.json"
+    path.write_text(json.dumps([json.dumps(b, separators=(",", ":")) for b in bodies]))
+    return SetUp(work=work, models=models, env=env, key=key, requests=bodies, bodies=path)
 
 
 def promoted_copy(source: Path, target: Path) -> Path:

@@ -34,12 +34,25 @@ class PromoteMode(StrEnum):
     never = "never"
 
 
+def _out_option(what: str) -> Any:
+    """The --out of a command that writes one table (generate, score): ``what`` it holds,
+    in a format ``training.writing`` writes."""
+    return typer.Option("--out", help=f"{what} (.csv, .csv.gz, .parquet).")
+
+
+def _check_outputs(*paths: Path | None) -> None:
+    """Refuse an output path that could not be written now, before minutes of work."""
+    from tierline.training import writing
+
+    for path in paths:
+        if path is not None:
+            writing.check_output_path(path)
+
+
 # -- generate ---------------------------------------------------------------------------
 def generate(
     customers: Annotated[int, typer.Option("--customers", "-n", min=1, help="How many customers.")],
-    out_path: Annotated[
-        Path, typer.Option("--out", help="Customer table to write (.csv, .csv.gz, .parquet).")
-    ],
+    out_path: Annotated[Path, _out_option("Customer table to write")],
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
     transactions: Annotated[
         Path | None,
@@ -79,9 +92,7 @@ def generate(
             "--btyd writes a transaction log to --out; drop --transactions and --experiment",
             param_hint="--btyd",
         )
-    for path in (out_path, transactions):
-        if path is not None:
-            writing.check_output_path(path)
+    _check_outputs(out_path, transactions)
     if btyd:
         _generate_btyd(customers, out_path=out_path, seed=seed, quiet=quiet)
         return
@@ -192,9 +203,7 @@ def score(
     data: Annotated[
         Path, typer.Option("--data", help="Customers (or a transaction log) to score.")
     ],
-    out_path: Annotated[
-        Path, typer.Option("--out", help="Scored output (.csv, .csv.gz, .parquet).")
-    ],
+    out_path: Annotated[Path, _out_option("Scored output")],
     models: ModelsOpt = None,
     version: Annotated[
         str | None, typer.Option(help="Model version (default: the champion).")
@@ -214,32 +223,22 @@ def score(
 ) -> None:
     """Score every customer with a tier, confidence, cues and (optionally) reasons.
 
-    With --dask, --data may be a folder of tables and an --out without an extension is
-    written as a folder of Parquet parts.
+    With --dask, --data may be a folder of tables (or of transaction log files) and an
+    --out without an extension is written as a folder of Parquet parts.
     Example: tierline score --data customers.csv --out scored.csv
     """
+    dialect = _csv_dialect(sep, decimal)
+    cutoff = _parse_date(as_of, "--as-of") if as_of else None
     if dask is not None:
         from tierline.cli.cluster import score_on_dask
 
         return score_on_dask(
-            dask,
-            data,
-            out_path,
-            models,
-            version,
-            reasons,
-            _parse_date(as_of, "--as-of") if as_of else None,
-            _csv_dialect(sep, decimal),
-            as_json,
-            quiet,
+            dask, data, out_path, models, version, reasons, cutoff, dialect, as_json, quiet
         )
-    from tierline.training import writing
     from tierline.training.batch import score_file
 
     models = models or _default_models()
-    writing.check_output_path(out_path)
-    cutoff = _parse_date(as_of, "--as-of") if as_of else None
-    dialect = _csv_dialect(sep, decimal)
+    _check_outputs(out_path)
     t0 = time.perf_counter()
     with _steps(quiet or as_json) as say:
         say("loading the model")

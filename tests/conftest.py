@@ -3,11 +3,9 @@ empty PostgreSQL schemas for the tests that run on both databases."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,8 @@ from tests.uplift_perk_data import Gated, build_gated
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec, load_spec
 from tierline.engine.store import Store
-from tierline.training.demo_data import generate_customers
+from tierline.engine.store.scratch_schema import fresh_schema
+from tierline.training.demo_data import VIP_REGULAR, generate_customers
 from tierline.training.train import TrainResult, train
 from tierline.training.writing import write_table
 
@@ -29,16 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TIERLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXAMPLES = ROOT / "examples"
 
-# A guest the demo model places in vip, with a car brand the valet saw (the brand dessert).
+# The demo regular the demo model places in vip, with a car brand the valet saw (the brand
+# dessert) and where they came from.
 VIP = {
-    "visits_90d": 9,
-    "visits_365d": 30,
-    "spend_365d": 4200.0,
-    "avg_ticket": 140.0,
-    "loyalty_member": True,
-    "days_since_last_visit": 3,
-    "party_size": 5,
-    "booking_lead_days": 15,
+    **VIP_REGULAR,
     "car_brand": "Porsche",
     "campaign": "brand_search",
     "landing_page": "/book",
@@ -267,22 +260,8 @@ def pg_admin() -> Iterator[sa.Engine]:
 @pytest.fixture
 def pg_url(pg_admin: sa.Engine) -> Iterator[str]:
     """A URL to an empty PostgreSQL schema of its own, dropped after the test."""
-    with fresh_schema(pg_admin) as url:
+    with fresh_schema(pg_admin, prefix="tierline_test") as url:
         yield url
-
-
-@contextlib.contextmanager
-def fresh_schema(pg_admin: sa.Engine, prefix: str = "tierline_test") -> Iterator[str]:
-    """A URL to an empty PostgreSQL schema of its own, dropped on leaving the block."""
-    schema = f"{prefix}_{secrets.token_hex(6)}"
-    with pg_admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with pg_admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -80,9 +80,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["DEMO_AS_OF", "generate_customers"]
+__all__ = ["DEMO_AS_OF", "VIP_REGULAR", "generate_customers"]
 
 DEMO_AS_OF: date = date(2026, 6, 30)
+# A regular's signals, as a till sends them, that a model trained on these customers places
+# in vip (whose cues include the coffee perk): the tests' and benchmarks' vip guest.
+VIP_REGULAR: dict[str, Any] = {
+    "visits_90d": 9,
+    "visits_365d": 30,
+    "spend_365d": 4200.0,
+    "avg_ticket": 140.0,
+    "loyalty_member": True,
+    "days_since_last_visit": 3,
+    "party_size": 5,
+    "booking_lead_days": 15,
+}
 
 # The generated frame, or the column dict it is built from.
 _Columns: TypeAlias = pd.DataFrame | Mapping[str, Any]

@@ -21,9 +21,10 @@ import sqlalchemy as sa
 
 from tests.api.conftest import PLAIN, write_second_version
 from tests.command import run
-from tests.conftest import Trained, fresh_schema
+from tests.conftest import Trained
 from tests.servers import free_port, start_serve, stop_server, wait_ready
 from tierline.engine.store import Store
+from tierline.engine.store.scratch_schema import fresh_schema
 
 pytestmark = pytest.mark.slow  # real processes: two servers on PostgreSQL
 
@@ -53,7 +54,7 @@ def replicas(
     tmp = tmp_path_factory.mktemp("replicas")
     models = tmp / "models"
     shutil.copytree(trained.models, models)
-    with fresh_schema(pg_admin, "tierline_replicas") as url:
+    with fresh_schema(pg_admin, prefix="tierline_replicas") as url:
         env = {
             **os.environ,
             "TIERLINE_DATABASE_URL": url,

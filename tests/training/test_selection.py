@@ -215,3 +215,66 @@ def test_the_validation_predictions_kept_from_boosting_are_those_predict_gives(
     assert watch.valid_scores(booster, best + 1, X[2_400:]) is None
     watch.kept = kept + 1e-6
     assert watch.valid_scores(booster, best, X[2_400:]) is None
+
+
+def _small_tree() -> tuple[Any, dict[str, np.ndarray]]:
+    """A tree candidate fitted by ``fit_tree`` on a small binary problem with one
+    categorical signal, and its validation rows."""
+    from types import SimpleNamespace
+
+    from tierline.training.candidates import fit_tree
+
+    rng = np.random.default_rng(5)
+    n = 3_000
+    X = rng.normal(size=(n, 3))
+    X[:, 0] = rng.integers(0, 5, size=n)  # category codes, first as the spec orders them
+    y = (X[:, 1] + 0.3 * X[:, 0] + rng.normal(scale=0.5, size=n) > 0).astype(float)
+    parts = {"train": slice(0, 2_000), "valid": slice(2_000, 2_500), "test": slice(2_500, n)}
+    Xs, ys = {k: X[p] for k, p in parts.items()}, {k: y[p] for k, p in parts.items()}
+    spec: Any = SimpleNamespace(categorical=("code",))
+    params = {"objective": "binary", "verbose": -1, "seed": 1}
+    cand = fit_tree("lightgbm", params, {}, None, Xs, ys, spec, ["code", "a", "b"], threads=1)
+    return cand, Xs
+
+
+_INNER = "_Booster__inner_predict"  # LightGBM's private name for Booster.__inner_predict
+
+
+def test_without_lightgbm_s_private_predictions_a_tree_candidate_predicts_its_validation_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A LightGBM without the private call still trains the same candidate, keeps no
+    validation scores of its own, and the predictions selection then makes are those the
+    private call gave."""
+    import lightgbm as lgb
+
+    from tierline.training.selection import predict
+
+    kept, _ = _small_tree()
+    assert "valid" in kept.scores  # this LightGBM has the call: the fast path is taken
+    monkeypatch.delattr(lgb.Booster, _INNER, raising=False)
+    fallback, X = _small_tree()
+    assert fallback.scores == {} and fallback.best_iteration == kept.best_iteration
+    np.testing.assert_allclose(predict(fallback, X["valid"]), kept.scores["valid"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("wrong", ["shifted", "short", "raises"])
+def test_private_predictions_that_disagree_with_predict_are_not_kept(
+    monkeypatch: pytest.MonkeyPatch, wrong: str
+) -> None:
+    """When LightGBM's private call answers values ``Booster.predict`` does not give (or too
+    few rows, or an error), the candidate keeps none and selection predicts them instead."""
+    import lightgbm as lgb
+
+    real = getattr(lgb.Booster, _INNER)
+
+    def inner(self: lgb.Booster, data_idx: int) -> np.ndarray:
+        if wrong == "raises":
+            raise lgb.basic.LightGBMError("no such data")
+        answer = np.asarray(real(self, data_idx))
+        return answer + 1e-3 if wrong == "shifted" else answer[: len(answer) // 2]
+
+    monkeypatch.setattr(lgb.Booster, _INNER, inner)
+    cand, _ = _small_tree()
+    assert cand.best_iteration is not None and cand.best_iteration >= 1
+    assert cand.scores == {}
