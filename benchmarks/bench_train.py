@@ -8,7 +8,7 @@ stopping, calibration, evaluation, both baselines, the gates and writing the ver
 
 Limit: the same two figures for ``python -m benchmarks.minimal_train`` on the same file:
 ``pd.read_csv``, a simple 22-column matrix, the same time-ordered split, and
-``lightgbm.train`` with ``training.train.lgb_params(spec)``, 2000 rounds and early
+``lightgbm.train`` with ``training.booster.lgb_params(spec)``, 2000 rounds and early
 stopping after 50. LightGBM's fit dominates both, so what tierline adds around it (its
 checks, evaluation and baselines) may cost at most 1.3x the time and 1.5x the memory.
 
@@ -60,7 +60,7 @@ SEARCH_TARGET = 3.0
 MEMORY_TARGET = 1.5
 # Best iterations further apart than this share make the time ratio compare unlike fits.
 _ITERATION_TOLERANCE = 0.2
-_PATIENCE = 50  # early stopping's rounds past the best one (training.train.fit_booster)
+_PATIENCE = 50  # early stopping's rounds past the best one (training.booster.fit_booster)
 _FULL = {"customers": 1_000_000, "rounds": 2}
 _QUICK = {"customers": 10_000, "rounds": 1}
 # The progress step that holds LightGBM's fit (Dataset construction included) on each side.

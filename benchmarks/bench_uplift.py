@@ -8,7 +8,7 @@ and a control, 200,000 customers, seed 7), with ``examples/uplift.toml``:
   ``training.uplift_report.uplift_figures`` (the held-out report, 200 bootstrap
   resamples): what a ``[treatment]`` spec adds to ``tierline train``.
 
-Limit: one plain LightGBM fit on the same rows and matrix (``training.train.fit_booster``,
+Limit: one plain LightGBM fit on the same rows and matrix (``training.booster.fit_booster``,
 the same parameters, early stopping on the same validation rows), which is what a
 ``tierline train`` without ``[treatment]`` spends on LightGBM. Target: at most 2.5x. The
 learners together see about twice the rows of one fit (the S-learner all of them, the
@@ -91,7 +91,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
                 limit=theirs,
                 unit="s",
                 target=TARGET,
-                limit_is="one plain LightGBM fit (training.train.fit_booster) on the same rows",
+                limit_is="one plain LightGBM fit (training.booster.fit_booster) on the same rows",
             ),
             _reported(
                 f"scoring {len(frame):,} rows with uplift columns",
@@ -132,7 +132,7 @@ def _experiment_csv(n: int) -> Path:
 def _prepared(data: Path, spec: Any) -> tuple[Any, Any, dict[str, np.ndarray], list[str]]:
     """The split rows and their feature matrix, built as ``training.train.train`` does."""
     from tierline.engine.features import FeatureBuilder
-    from tierline.training.train import prepare
+    from tierline.training.prepare import prepare
 
     prep = prepare(data, spec)
     builder = FeatureBuilder(
@@ -170,7 +170,7 @@ def _fit_uplift(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str]
 
 def _fit_plain(spec: Any, prep: Any, X: dict[str, np.ndarray], names: list[str]) -> int:
     """One fit as ``tierline train`` makes it; returns its best boosting round."""
-    from tierline.training.train import fit_booster
+    from tierline.training.booster import fit_booster
 
     booster = fit_booster(
         spec=spec,

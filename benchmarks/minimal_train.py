@@ -7,9 +7,9 @@ engine), the spec's feature columns to a float64 matrix in the simplest way (cat
 codes, numbers as floats, booleans to 1/0), the same time-ordered split (sorted by the
 spec's time column; the newest ``TEST_FRACTION`` held out, the next-newest
 ``VALID_FRACTION`` of the rest for validation), and ``lightgbm.train`` with
-``training.train.lgb_params(spec)``, 2000 rounds and early stopping after 50 on the
-validation set. The split fractions and parameters are imported from ``training.train``
-so both sides fit the same model by construction. The model text is saved, as any
+``training.booster.lgb_params(spec)``, 2000 rounds and early stopping after 50 on the
+validation set. The split fractions and parameters are imported from ``training.prepare``
+and ``training.booster`` so both sides fit the same model by construction. The model text is saved, as any
 training program would; no baselines, no evaluation, no registry.
 
 The report (JSON) holds ``best_iteration`` and the split sizes.
@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from tierline.engine.spec import Spec, load_spec
-from tierline.training.train import TEST_FRACTION, VALID_FRACTION, lgb_params
+from tierline.training.booster import lgb_params
+from tierline.training.prepare import TEST_FRACTION, VALID_FRACTION
 
 __all__ = ["EARLY_STOPPING_ROUNDS", "NUM_BOOST_ROUND", "main"]
 
-# The values training.train.fit_booster passes (it keeps them inline, not as names).
+# The values training.booster.fit_booster passes (it keeps them inline, not as names).
 NUM_BOOST_ROUND = 2000
 EARLY_STOPPING_ROUNDS = 50
 

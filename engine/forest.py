@@ -1,5 +1,5 @@
 """The model's trees as flat arrays, and one customer's prediction from them by a compiled
-loop: the single-row path of ``engine.model``.
+loop: the single-row path (``engine.predictors``).
 
 Why: on the decision route LightGBM's own cheapest one-row call
 (``PredictForMatSingleRowFast``) was the largest single cost of the server's CPU per

@@ -1,19 +1,15 @@
 """The model bundle: one trained version's booster, feature builder, policy and playbook.
 
-Over 400 lines: loading the bundle and scoring with it are still to be split apart.
-
-``TierModel.score_record`` is the single-customer path (signals dict -> row -> LightGBM's
-fast single-row C API -> policy -> cues); ``TierModel.score_frame`` is the batch path
+``TierModel.score_record`` is the single-customer path (signals dict -> row -> the one-row
+predictor of ``engine.predictors`` -> policy -> cues); ``TierModel.score_frame`` is the batch path
 (vectorised over a DataFrame). Both use the same feature, policy and playbook code, so a
 customer scored alone and in a batch gets the same answer.
 """
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,91 +18,26 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from lightgbm.basic import _LIB, _safe_call
 
 from tierline.engine.contributions import Contributions, checked_contributions
 from tierline.engine.features import FeatureBuilder
 from tierline.engine.forest import Forest
-from tierline.engine.forest_probe import checked_forest
 from tierline.engine.linear import LinearModel
 from tierline.engine.perk_offer import PerkGate, PerkOffer, offered_and
 from tierline.engine.playbook import Cue, Playbook
-from tierline.engine.reasons import Reason, describe, join_texts, top_contributions
+from tierline.engine.predictors import LinearRow, SingleRowPredictor, one_row_predictor, threads_for
+from tierline.engine.reasons import Reason, join_texts, supporting_reasons, top_contributions
 from tierline.engine.signals import known_signals
 from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
 from tierline.engine.uplift_model import UpliftModel, uplift_columns
-from tierline.engine.values import category_text, is_missing, parse_bool, parse_number
 
 __all__ = ["Scored", "TierModel"]
-
-# LightGBM C API constants (c_api.h).
-_PREDICT_NORMAL = 0
-_DTYPE_FLOAT64 = 1
 
 log = logging.getLogger("tierline.model")
 # Below this many rows a batch keeps ``Booster.predict`` rather than build the compiled
 # forest first (building and checking it costs about what it saves on these rows).
 _COMPILED_BATCH_ROWS = 50_000
-
-
-class _SingleRowPredictor:
-    """LightGBM's ``PredictForMatSingleRowFast``: the C API's cheapest one-row prediction.
-
-    ``Booster.predict`` re-validates its input and parameters on every call, which costs
-    more than the trees themselves for one row; the fast path prepares that once.
-    The output buffer is per thread because the API writes into caller memory.
-    """
-
-    def __init__(self, booster: lgb.Booster, n_features: int, n_outputs: int) -> None:
-        self._booster = booster  # keeps the handle alive as long as the fast config
-        self._n_outputs = n_outputs
-        self._handle = ctypes.c_void_p()
-        _safe_call(
-            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-                booster._handle,
-                ctypes.c_int(_PREDICT_NORMAL),
-                ctypes.c_int(0),
-                ctypes.c_int(-1),
-                ctypes.c_int(_DTYPE_FLOAT64),
-                ctypes.c_int32(n_features),
-                ctypes.c_char_p(b"num_threads=1"),
-                ctypes.byref(self._handle),
-            )
-        )
-        self._local = threading.local()
-        self._call = _LIB.LGBM_BoosterPredictForMatSingleRowFast
-
-    def predict(self, row: np.ndarray) -> np.ndarray:
-        local = self._local
-        out = getattr(local, "out", None)
-        if out is None:
-            out = local.out = np.empty(self._n_outputs, dtype=np.float64)
-            local.out_ptr = out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-            local.out_len = ctypes.c_int64()
-        if self._call(
-            self._handle,
-            row.ctypes.data_as(ctypes.c_void_p),
-            ctypes.byref(local.out_len),
-            local.out_ptr,
-        ):
-            _safe_call(-1)  # raises LightGBMError with the library's message
-        return out.copy()
-
-    def __del__(self) -> None:
-        handle = getattr(self, "_handle", None)
-        if handle is not None and handle.value:
-            _LIB.LGBM_FastConfigFree(handle)
-
-
-class _LinearRow:
-    """A linear model behind the one-customer interface (``predict(row)``)."""
-
-    def __init__(self, linear: LinearModel) -> None:
-        self.linear = linear
-
-    def predict(self, row: np.ndarray) -> np.ndarray:
-        return np.ravel(self.linear.predict(row[None, :]))
 
 
 @dataclass
@@ -173,13 +104,13 @@ class TierModel:
         self.n_outputs = len(spec.tiers) if spec.target_kind == "class" else 1
         # Built once here: a decision's ignored signals are its names missing from it.
         self.known_signals = known_signals(spec=spec, playbook=playbook)
-        self._single: Forest | _SingleRowPredictor | _LinearRow | None = None  # on first use
+        self._single: Forest | SingleRowPredictor | LinearRow | None = None  # on first use
         self._uplift_single: list[Callable[[np.ndarray], np.ndarray]] | None = None
         self._contributions: Contributions | str | None = None  # on first use
         self._model_text = model_text
         self._single_lock = threading.Lock()
 
-    def single_row_predictor(self) -> Forest | _SingleRowPredictor | _LinearRow:
+    def single_row_predictor(self) -> Forest | SingleRowPredictor | LinearRow:
         """What scores one customer: the model's trees compiled flat (``engine.forest``: the
         same answers for less CPU per decision) where they apply and agree with LightGBM on probe rows, else LightGBM's own cheapest
         one-row call (logged once, with why). Built on first use, so batch scoring never
@@ -193,26 +124,23 @@ class TierModel:
                     self._single = single
         return single
 
-    def _build_single(self) -> Forest | _SingleRowPredictor | _LinearRow:
+    def _build_single(self) -> Forest | SingleRowPredictor | LinearRow:
         if self.linear is not None:
-            return _LinearRow(self.linear)
+            return LinearRow(self.linear)
         assert self.booster is not None
         model_text, self._model_text = self._model_text, None
         return self._one_row(self.booster, self.features.n_features_out_, model_text, "model")
 
     def _one_row(
         self, booster: lgb.Booster, n: int, model_text: str | None, what: str
-    ) -> Forest | _SingleRowPredictor:
-        forest = checked_forest(booster, n_features=n, model_text=model_text)
-        if isinstance(forest, Forest):
-            return forest  # its check already ran (and so loaded) the compiled loop
-        log.warning(
-            "%s %s scores one customer with LightGBM's own call, not the compiled forest: %s",
-            what,
-            self.version,
-            forest,
+    ) -> Forest | SingleRowPredictor:
+        return one_row_predictor(
+            booster,
+            n_features=n,
+            n_outputs=self.n_outputs if what == "model" else 1,
+            model_text=model_text,
+            what=f"{what} {self.version}",
         )
-        return _SingleRowPredictor(booster, n, self.n_outputs if what == "model" else 1)
 
     def uplift_row_predictors(self) -> list[Callable[[np.ndarray], np.ndarray]]:
         """One-row predictors of the uplift model's boosters, built as the tier model's
@@ -251,7 +179,7 @@ class TierModel:
         A batch large enough to repay building it goes through the compiled forest (the
         one-customer path's: ``Booster.predict``'s answer bit for bit, checked at build),
         else, or on any error of it, through ``Booster.predict``."""
-        threads = _threads_for(len(X)) if threads is None else threads
+        threads = threads_for(len(X)) if threads is None else threads
         if self.linear is not None:
             return self.linear.predict(X)
         assert self.booster is not None
@@ -330,7 +258,7 @@ class TierModel:
     ) -> pd.DataFrame:
         """The scored output for a batch: one row per input row, same order (see README).
         ``threads``: cores to use (default: one for a few rows, every core for a batch)."""
-        threads = _threads_for(len(frame)) if threads is None else threads
+        threads = threads_for(len(frame)) if threads is None else threads
         X = self.features.transform(frame)
         out = self.policy.calibrate(self.predict_matrix(X, threads=threads))
         uplift: dict[str, Any] = {}
@@ -438,35 +366,20 @@ class TierModel:
         idx, vals = self._contrib_top(X, tiers, threads=threads)
         direction = self._directions(tiers)
         names = self.features.feature_names_out_
-        booleans = set(self.features.boolean)
+        boolean = set(self.features.boolean)
         numeric = set(self.spec.numeric)
-        out: list[list[Reason]] = []
-        for r in range(len(X)):
-            target = self._explain_target(str(tiers[r]))
-            row: list[Reason] = []
-            for j, effect in zip(idx[r], vals[r], strict=True):
-                # A signal the model does not read moves nothing; one that pushed the other
-                # way argues against the tier given: neither is a reason for it.
-                if effect == 0.0 or effect * direction[r] < 0:
-                    continue
-                name = names[int(j)]
-                raw = getters[r](name)
-                row.append(
-                    describe(
-                        feature=name,
-                        value=_display(raw, boolean=name in booleans),
-                        effect=effect,
-                        target=target,
-                        label=_labelled(
-                            self.spec.labels.get(name),
-                            raw,
-                            numeric=name in numeric,
-                            boolean=name in booleans,
-                        ),
-                    )
-                )
-            out.append(row)
-        return out
+        return [
+            supporting_reasons(
+                top=[(names[int(j)], e) for j, e in zip(idx[r], vals[r], strict=True)],
+                direction=direction[r],
+                value_of=getters[r],
+                target=self._explain_target(str(tiers[r])),
+                labels=self.spec.labels,
+                numeric=numeric,
+                boolean=boolean,
+            )
+            for r in range(len(X))
+        ]
 
     def _reasons_frame(
         self, X: np.ndarray, frame: pd.DataFrame, tiers: np.ndarray, *, threads: int
@@ -481,41 +394,3 @@ class TierModel:
             for r in range(len(frame))
         ]
         return self._reasons(X, getters, tiers, threads=threads)
-
-
-def _threads_for(rows: int) -> int:
-    """One thread for a handful of rows (a request), every core for a batch.
-
-    The model file stores training's thread count; for a few rows, starting and joining
-    OpenMP threads costs more than the trees, and on a busy machine far more.
-    """
-    return 1 if rows < 2048 else (os.cpu_count() or 1)
-
-
-def _labelled(label: str | None, raw: Any, *, numeric: bool, boolean: bool) -> str | None:
-    """The spec's label for a known value ("spent 1,234 € in the last year"), or None (the
-    reason then reads "name = value"): a missing value or one the label cannot show."""
-    if label is None or is_missing(raw):
-        return None
-    try:
-        if boolean:
-            return label.format(value=_display(raw, boolean=True))
-        return label.format(value=parse_number(raw) if numeric else category_text(raw))
-    except (ValueError, TypeError):
-        return None
-
-
-def _display(value: Any, *, boolean: bool = False) -> str:
-    """How a raw signal reads in a reason: yes/no, the category text, a tidy number, or 'unknown'."""
-    if boolean:
-        try:
-            flag = parse_bool(value)
-        except ValueError:
-            return str(value)
-        return "unknown" if flag != flag else ("yes" if flag else "no")
-    if is_missing(value):
-        return "unknown"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.4g}"
-    text = category_text(value)
-    return "unknown" if text is None else text

@@ -7,12 +7,15 @@ tier given, never one that argues against it, as ``{"feature", "value", "effect"
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Reason", "describe", "join_texts", "top_contributions"]
+from tierline.engine.values import category_text, is_missing, parse_bool, parse_number
+
+__all__ = ["Reason", "describe", "join_texts", "supporting_reasons", "top_contributions"]
 
 TOP_N = 3
 
@@ -67,6 +70,68 @@ def describe(
     return Reason(
         feature=feature, value=value, effect=float(effect), text=f"{said}, {verb} {target}"
     )
+
+
+def supporting_reasons(
+    *,
+    top: Iterable[tuple[str, float]],
+    direction: float,
+    value_of: Callable[[str], Any],
+    target: str,
+    labels: Mapping[str, str],
+    numeric: Container[str],
+    boolean: Container[str],
+) -> list[Reason]:
+    """One customer's reasons from its ``top`` (feature, effect) pairs: the raw value of
+    each (``value_of``) shown as the spec's label says, or as ``name = value``."""
+    out: list[Reason] = []
+    for name, effect in top:
+        # A signal the model does not read moves nothing; one that pushed the other way
+        # argues against the tier given: neither is a reason for it.
+        if effect == 0.0 or effect * direction < 0:
+            continue
+        raw = value_of(name)
+        out.append(
+            describe(
+                feature=name,
+                value=_display(raw, boolean=name in boolean),
+                effect=effect,
+                target=target,
+                label=_labelled(
+                    labels.get(name), raw, numeric=name in numeric, boolean=name in boolean
+                ),
+            )
+        )
+    return out
+
+
+def _labelled(label: str | None, raw: Any, *, numeric: bool, boolean: bool) -> str | None:
+    """The spec's label for a known value ("spent 1,234 € in the last year"), or None (the
+    reason then reads "name = value"): a missing value or one the label cannot show."""
+    if label is None or is_missing(raw):
+        return None
+    try:
+        if boolean:
+            return label.format(value=_display(raw, boolean=True))
+        return label.format(value=parse_number(raw) if numeric else category_text(raw))
+    except (ValueError, TypeError):
+        return None
+
+
+def _display(value: Any, *, boolean: bool = False) -> str:
+    """How a raw signal reads in a reason: yes/no, the category text, a tidy number, or 'unknown'."""
+    if boolean:
+        try:
+            flag = parse_bool(value)
+        except ValueError:
+            return str(value)
+        return "unknown" if flag != flag else ("yes" if flag else "no")
+    if is_missing(value):
+        return "unknown"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    text = category_text(value)
+    return "unknown" if text is None else text
 
 
 def join_texts(reasons: Sequence[Reason]) -> str:

@@ -14,7 +14,7 @@ from tierline.training.writing import write_table
 
 CUSTOMERS = 1500
 SEED = 11
-TEST_FRACTION = 0.2  # training.train's held-out share, the newest customers by signup_date
+TEST_FRACTION = 0.2  # training.prepare's held-out share, the newest customers by signup_date
 
 
 def write_customers(path: Path) -> Path:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,7 @@ from threadpoolctl import threadpool_limits
 from tierline.engine.spec import Spec
 from tierline.engine.tiers import TierPolicy
 from tierline.training.evaluate import measure
-
-if TYPE_CHECKING:
-    from tierline.training.train import Prepared
+from tierline.training.prepare import Prepared
 
 __all__ = ["BASELINE_MAX_ROWS", "fit_baselines"]
 

@@ -45,7 +45,15 @@ if TYPE_CHECKING:
     from tierline.engine.model import TierModel
     from tierline.training.dialect import CsvDialect
 
-__all__ = ["DASK_ROUNDS", "best_round", "cluster", "fit_tree", "score_on_cluster", "workers"]
+__all__ = [
+    "DASK_ROUNDS",
+    "best_round",
+    "cluster",
+    "fit_tree",
+    "optional_cluster",
+    "score_on_cluster",
+    "workers",
+]
 
 # Rounds boosted on the cluster: early stopping single-machine ends well before this at
 # the shared learning rate (see benchmarks/README.md).
@@ -82,6 +90,16 @@ def cluster(address: str) -> Iterator[Client]:
     except (OSError, TimeoutError) as exc:
         raise DataError(f"no Dask scheduler answered at {address}: {exc}") from None
     with client:
+        yield client
+
+
+@contextlib.contextmanager
+def optional_cluster(address: str | None) -> Iterator[Client | None]:
+    """``cluster(address)``'s client, or None (this machine) without an address."""
+    if address is None:
+        yield None
+        return
+    with cluster(address) as client:
         yield client
 
 

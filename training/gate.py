@@ -11,6 +11,10 @@ a ``why`` for a person:
 * the champion predicts another target kind, gives other tiers or reads columns the new
   data does not hold: refused, naming the difference (``--promote always`` overrides);
 * otherwise ``compare`` decides.
+
+Whatever the champion, fewer than ``training.honest.MIN_HELD_OUT`` held-out customers refuse
+auto-promotion (``held_out_floor``). ``promote_action`` words the registry history's line
+for a promotion.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec
 from tierline.training.btyd import BtydFit
 from tierline.training.evaluate import PRIMARY, measure_scored
+from tierline.training.honest import MIN_HELD_OUT
 
-__all__ = ["compare", "gate"]
+__all__ = ["compare", "gate", "held_out_floor", "promote_action"]
 
 # Float subtraction can land a hair past an exact tie (0.8 - 0.1 > 0.7); no real metric
 # difference is this small.
@@ -150,3 +155,23 @@ def gate(
     )
     result.update(passed=passed, why=why)
     return result
+
+
+def held_out_floor(gate: dict[str, Any], rows: int) -> None:
+    """Too few held-out customers to trust any figure: auto-promotion is refused."""
+    gate["held_out"] = {"rows": rows, "min": MIN_HELD_OUT}
+    if rows < MIN_HELD_OUT and gate.get("passed"):
+        gate["passed"] = False
+        gate["why"] = (
+            f"only {rows} held-out customers (fewer than {MIN_HELD_OUT}): too few to trust "
+            f"its figures; add labelled customers or use --promote always"
+        )
+
+
+def promote_action(promote: str, reason: str | None, fairness: dict[str, Any]) -> str:
+    """The registry history's action: how the version came to be promoted, and why."""
+    if promote == "auto":
+        return "auto-promote"
+    if "override" in fairness:
+        return f"promote over the fairness gate: {fairness['override']['reason']}"
+    return f"promote: {reason}" if reason else "promote"

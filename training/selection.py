@@ -2,7 +2,7 @@
 slice serves (the candidates and their fits: ``training.candidates``).
 
 With a ``time`` column the validation slice is the newest part of the training period
-(``training.train._split``), so a candidate wins by doing well on the customers closest to
+(``training.prepare``), so a candidate wins by doing well on the customers closest to
 those it will serve, which is where a shifted market shows.
 
 The candidates after the first are fitted in parallel with joblib (threads: LightGBM and

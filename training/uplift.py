@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -24,10 +24,9 @@ from tierline.engine.errors import DataError
 from tierline.engine.spec import Spec
 from tierline.engine.treatment import TreatmentSpec
 from tierline.engine.uplift_model import LEARNERS, UpliftModel, arm_codes
+from tierline.training.booster import lgb_names, lgb_params
+from tierline.training.prepare import Prepared
 from tierline.training.uplift_metrics import Ranked, normalized_qini, perfect_score
-
-if TYPE_CHECKING:
-    from tierline.training.train import Prepared
 
 __all__ = [
     "MIN_ARM_ROWS",
@@ -179,12 +178,10 @@ def _fit(
     names: list[str],
     threads: int,
 ) -> lgb.Booster:
-    from tierline.training.train import _lgb_names, lgb_params
-
     X_train, y_train, X_valid, y_valid, with_arm = job
     params = lgb_params(spec, rows=len(X_train), threads=threads)
     cats = list(range(len(spec.categorical)))
-    feature_names = _lgb_names([*names, "arm"] if with_arm else names)
+    feature_names = lgb_names([*names, "arm"] if with_arm else names)
     if with_arm:
         cats.append(len(names))  # the arm is a category, not an amount
     dtrain = lgb.Dataset(

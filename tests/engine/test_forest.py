@@ -26,7 +26,8 @@ from tests.boosters import small_booster, synthetic_rows
 from tests.conftest import Trained
 from tierline.engine.forest import Forest, compile_forest
 from tierline.engine.forest_probe import checked_forest, probe_rows
-from tierline.engine.model import TierModel, _SingleRowPredictor
+from tierline.engine.model import TierModel
+from tierline.engine.predictors import SingleRowPredictor
 from tierline.engine.registry import Registry
 
 # Values that take every branch of LightGBM's decisions: missing, zero and values within
@@ -310,7 +311,7 @@ def test_a_threshold_one_ulp_off_is_caught_and_lightgbm_serves(
     model = _fresh(demo_model)
     lines = _warm_twice(model, caplog)
     assert len(lines) == 1 and "differs from LightGBM" in lines[0], lines
-    assert isinstance(model.single_row_predictor(), _SingleRowPredictor)
+    assert isinstance(model.single_row_predictor(), SingleRowPredictor)
 
 
 def test_a_loop_whose_answer_is_off_in_the_last_bit_is_not_trusted(
@@ -356,7 +357,7 @@ def test_a_numba_error_leaves_the_model_to_lightgbm(
     model = _fresh(demo_model)
     lines = _warm_twice(model, caplog)
     assert len(lines) == 1 and "Error" in lines[0], lines
-    assert isinstance(model.single_row_predictor(), _SingleRowPredictor)
+    assert isinstance(model.single_row_predictor(), SingleRowPredictor)
 
 
 def _custom_l2(preds: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -411,4 +412,4 @@ def test_objectives_not_computed_exactly_are_left_to_lightgbm(
     model = _fresh(demo_model, booster)
     lines = _warm_twice(model, caplog)
     assert len(lines) == 1 and "objective" in lines[0], lines
-    assert isinstance(model.single_row_predictor(), _SingleRowPredictor)
+    assert isinstance(model.single_row_predictor(), SingleRowPredictor)

@@ -20,7 +20,8 @@ from tierline.engine.model import TierModel
 from tierline.engine.registry import Registry
 from tierline.engine.spec import Spec, load_spec, parse_spec
 from tierline.training.demo_uplift import ARMS, CONTROL, generate_experiment, true_uplift
-from tierline.training.train import TrainResult, prepare, train
+from tierline.training.prepare import prepare
+from tierline.training.train import TrainResult, train
 from tierline.training.writing import write_table
 
 pytestmark = pytest.mark.slow  # trains uplift models on thousands of customers
