@@ -14,8 +14,8 @@ where ``z_k`` is the share of training rows (the nodes' counts) that followed th
 through ``k``'s splits, and ``o_k`` is 1 when the row takes every one of ``k``'s splits the
 path's way. The leaf's Shapley values depend on the row only through the bits ``o``, its
 pattern; so each leaf's values are computed once per pattern (``2^d x d`` numbers) when the
-model loads. For a row, one pass over a tree's nodes decides each split once (by
-LightGBM's rules, as ``engine.forest``'s loop does) and carries every leaf's pattern
+model loads. For a row, one pass over a tree's nodes decides each split once
+(LightGBM's rules: ``engine.forest.compiled_walk``) and carries every leaf's pattern
 down; each leaf then adds its table row. Summed over the chosen class's trees, it
 is ``pred_contrib``'s block for that class up to rounding (the sums run in another
 order); ``checked_contributions`` compares the two on probe rows before it is trusted.
@@ -36,14 +36,11 @@ import lightgbm as lgb
 import numpy as np
 from joblib import Parallel, delayed
 
-from tierline.engine.forest import Forest, compile_forest, parse_model
+from tierline.engine.forest import Forest, compile_forest, compiled_walk, parse_model
 from tierline.engine.forest_probe import probe_rows
 
 __all__ = ["Contributions", "checked_contributions", "compile_contributions"]
 
-# LightGBM's kZeroThreshold and int's range, as engine.forest reads them.
-_ZERO = float(np.float32(1e-35))
-_INT_LIMIT = 2147483648.0
 # A leaf's table has 2^d rows; these bound one leaf's and the model's tables (float64s).
 _MAX_PATH_FEATURES = 12
 _MAX_TABLE = 1 << 25
@@ -57,6 +54,8 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
     """The loop that fills the leaves' tables, and the loop that sums a matrix's rows'
     contributions."""
     from numba import njit
+
+    goes_left, _ = compiled_walk()
 
     @njit(cache=True, nogil=True)
     def subset_sum(  # pragma: no cover - compiled; tested against LightGBM
@@ -116,13 +115,15 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
                     else:
                         table[cell + j] = against
 
-    @njit(cache=True, nogil=True)
+    # No reference counting (``_nrt=False``: see ``engine.forest._compiled``), so the
+    # scratch ``masks`` (2 x a tree's most leaves) comes from the caller.
+    @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
     def contributions_rows(  # pragma: no cover - compiled; tested against LightGBM
         rows: np.ndarray,
         classes: np.ndarray,
         out: np.ndarray,
         per_iteration: int,
-        widest: int,
+        masks: np.ndarray,
         bias: np.ndarray,
         set_bit: np.ndarray,
         clear_bit: np.ndarray,
@@ -133,20 +134,10 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
         path_feature: np.ndarray,
         leaf_table: np.ndarray,
         table: np.ndarray,
-        num_leaves: np.ndarray,
-        node_base: np.ndarray,
-        leaf_base: np.ndarray,
-        cat_base: np.ndarray,
-        feature: np.ndarray,
-        threshold: np.ndarray,
-        decision: np.ndarray,
-        left: np.ndarray,
-        right: np.ndarray,
-        cat_bounds: np.ndarray,
-        cat_words: np.ndarray,
-        leaf_value: np.ndarray,
+        *forest: np.ndarray,
     ) -> None:
-        masks = np.empty(2 * widest, dtype=np.int64)
+        num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
+        decision, _, _, cat_bounds, cat_words, _ = forest[6:]
         n_features = out.shape[1] - 1
         for r in range(rows.shape[0]):
             for f in range(n_features):
@@ -162,6 +153,7 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
                     continue  # a constant tree moves only the bias
                 k = t % per_iteration
                 base = node_base[t]
+                cats = cat_base[t]
                 for r in range(start, stop):
                     if classes[r] != k:
                         continue
@@ -173,37 +165,11 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
                     masks[0] = 0
                     for n in range(leaves - 1):
                         i = base + n
-                        # LightGBM's decision, as engine.forest's loop makes it. Written
-                        # out in both loops: as one compiled function, its calls (numba
-                        # passes the bitset arrays with their reference counts) made each
-                        # loop half as slow again. The load-time checks hold both to LightGBM.
-                        fval = x[feature[i]]
-                        if -_ZERO <= fval <= _ZERO:  # a dense row as LightGBM reads it
-                            fval = 0.0
-                        kind = decision[i]
-                        missing = (kind >> 2) & 3
                         went = 0
-                        if kind & 1:  # categorical: CategoricalDecision
-                            if fval == fval and -_INT_LIMIT - 1.0 < fval < _INT_LIMIT:
-                                code = int(fval)  # truncates toward zero, as static_cast<int>
-                                c = cat_base[t] + int(threshold[i])
-                                first = cat_bounds[c]
-                                word = code // 32
-                                if (
-                                    code >= 0
-                                    and word < cat_bounds[c + 1] - first
-                                    and (cat_words[first + word] >> (code % 32)) & 1
-                                ):
-                                    went = 1
-                        else:  # numerical: NumericalDecision
-                            if fval != fval and missing != 2:
-                                fval = 0.0
-                            if (missing == 1 and -_ZERO <= fval <= _ZERO) or (
-                                missing == 2 and fval != fval
-                            ):
-                                went = 1 if kind & 2 else 0
-                            elif fval <= threshold[i]:
-                                went = 1
+                        if goes_left(
+                            x, i, cats, feature, threshold, decision, cat_bounds, cat_words
+                        ):
+                            went = 1
                         mask = masks[n]
                         masks[left_slot[i]] = (mask | (set_bit[i] * went)) & ~(
                             clear_bit[i] * (1 - went)
@@ -255,7 +221,8 @@ class Contributions:
         return out
 
     def _run(self, X: np.ndarray, classes: np.ndarray, out: np.ndarray) -> None:
-        self.kernel(X, classes, out, self.per_iteration, self.widest, *self.arrays)
+        masks = np.empty(2 * self.widest, dtype=np.int64)
+        self.kernel(X, classes, out, self.per_iteration, masks, *self.arrays)
 
 
 def compile_contributions(model_text: str, *, n_features: int) -> Contributions | str:

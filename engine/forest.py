@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from joblib import Parallel, delayed
 
-__all__ = ["Forest", "compile_forest", "parse_model"]
+__all__ = ["Forest", "compile_forest", "compiled_walk", "parse_model"]
 
 # LightGBM's kZeroThreshold is written 1e-35f: a float32 constant stored in a double.
 _ZERO = float(np.float32(1e-35))
@@ -45,17 +45,54 @@ _BLOCK_ROWS = 256  # rows that walk one tree before the next: the tree stays in 
 _CHUNKS_PER_THREAD = 4  # a few pieces a thread, so a thread slowed by a neighbour waits less
 
 
-@functools.cache  # one compiled loop per process, for every model
-def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
-    """The loop that scores one row, and the loop that scores the rows of a matrix (tree
-    by tree over blocks of rows, so that a tree stays in the cache while a block walks
-    it; each row still sums its trees in LightGBM's order). Both share the walk and the
-    conversion, inlined by numba (a compiled call passing the arrays costs their reference
-    counts each time)."""
+@functools.cache  # compiled once per process, for every model
+def compiled_walk() -> tuple[Callable[..., bool], Callable[..., int]]:
+    """How a row goes through a tree, the one copy every compiled loop over the trees
+    uses (``_compiled``'s, ``engine.contributions``'): ``goes_left``, LightGBM's decision
+    at node ``i`` (``cats``: its tree's first bitset), and ``leaf``, the leaf ``x``
+    reaches in tree ``t``, over ``Forest.arrays``. Both inline where called, into loops
+    compiled without reference counting: numba counts the arrays' references at every
+    call, inlined or not. numba's disk cache keys a loop on its own file: after a change
+    here, clear ``engine.contributions``'."""
     from numba import njit  # imported when a model is loaded, not with the package
 
     @njit(inline="always", nogil=True, cache=True)
-    def leaf(  # pragma: no cover - compiled; the leaf ``x`` reaches in tree ``t``
+    def goes_left(  # pragma: no cover - compiled; tested bit for bit against LightGBM
+        x: np.ndarray,
+        i: int,
+        cats: int,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        decision: np.ndarray,
+        cat_bounds: np.ndarray,
+        cat_words: np.ndarray,
+    ) -> bool:
+        fval = x[feature[i]]
+        if -_ZERO <= fval <= _ZERO:  # a dense row as LightGBM reads it (NaN stays)
+            fval = 0.0
+        kind = decision[i]
+        if kind & 1:  # categorical: CategoricalDecision
+            if fval != fval or fval >= _INT_LIMIT or fval <= -_INT_LIMIT - 1.0:
+                return False
+            code = int(fval)  # truncates toward zero, as static_cast<int>
+            if code < 0:
+                return False
+            c = cats + int(threshold[i])
+            first = cat_bounds[c]
+            word = code // 32
+            return word < cat_bounds[c + 1] - first and (
+                (cat_words[first + word] >> (code % 32)) & 1 == 1
+            )
+        # numerical: NumericalDecision
+        missing = (kind >> 2) & 3
+        if fval != fval and missing != 2:
+            fval = 0.0
+        if (missing == 1 and -_ZERO <= fval <= _ZERO) or (missing == 2 and fval != fval):
+            return (kind & 2) != 0  # the default direction
+        return fval <= threshold[i]
+
+    @njit(inline="always", nogil=True, cache=True)
+    def leaf(  # pragma: no cover - compiled; tested bit for bit against LightGBM
         x: np.ndarray,
         t: int,
         node_base: np.ndarray,
@@ -69,43 +106,28 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
         cat_words: np.ndarray,
     ) -> int:
         base = node_base[t]
+        cats = cat_base[t]
         node = 0
         while node >= 0:
             i = base + node
-            fval = x[feature[i]]
-            if -_ZERO <= fval <= _ZERO:  # a dense row as LightGBM reads it (NaN stays)
-                fval = 0.0
-            kind = decision[i]
-            missing = (kind >> 2) & 3
-            if kind & 1:  # categorical: CategoricalDecision
-                if fval != fval or fval >= _INT_LIMIT or fval <= -_INT_LIMIT - 1.0:
-                    node = right[i]
-                    continue
-                code = int(fval)  # truncates toward zero, as static_cast<int>
-                if code < 0:
-                    node = right[i]
-                    continue
-                c = cat_base[t] + int(threshold[i])
-                first = cat_bounds[c]
-                word = code // 32
-                if (
-                    word < cat_bounds[c + 1] - first
-                    and (cat_words[first + word] >> (code % 32)) & 1
-                ):
-                    node = left[i]
-                else:
-                    node = right[i]
-                continue
-            # numerical: NumericalDecision
-            if fval != fval and missing != 2:
-                fval = 0.0
-            if (missing == 1 and -_ZERO <= fval <= _ZERO) or (missing == 2 and fval != fval):
-                node = left[i] if kind & 2 else right[i]
-            elif fval <= threshold[i]:
+            if goes_left(x, i, cats, feature, threshold, decision, cat_bounds, cat_words):
                 node = left[i]
             else:
                 node = right[i]
         return ~node
+
+    return goes_left, leaf
+
+
+@functools.cache  # one compiled loop per process, for every model
+def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
+    """The loop that scores one row, and the loop that scores the rows of a matrix (tree
+    by tree over blocks of rows, so that a tree stays in the cache while a block walks
+    it; each row still sums its trees in LightGBM's order). Both share the walk and the
+    conversion, inlined by numba. ``*forest``: ``Forest.arrays``."""
+    from numba import njit
+
+    _, leaf = compiled_walk()
 
     @njit(inline="always", nogil=True, cache=True)
     def convert(  # pragma: no cover - compiled; the objective's ConvertOutput, op for op
@@ -126,26 +148,19 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
         elif conversion == _EXP:  # tweedie: std::exp
             out[0] = math.exp(out[0])
 
-    @njit(cache=True, nogil=True)
+    # Without numba's reference counting (``_nrt=False``, a private option; these loops
+    # allocate nothing): it would count the arrays' at each node's inlined ``goes_left``.
+    @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
     def raw_scores(  # pragma: no cover - compiled; its answers are what the tests compare
         x: np.ndarray,
         out: np.ndarray,
         per_iteration: int,
         conversion: int,
         sigmoid: float,
-        num_leaves: np.ndarray,
-        node_base: np.ndarray,
-        leaf_base: np.ndarray,
-        cat_base: np.ndarray,
-        feature: np.ndarray,
-        threshold: np.ndarray,
-        decision: np.ndarray,
-        left: np.ndarray,
-        right: np.ndarray,
-        cat_bounds: np.ndarray,
-        cat_words: np.ndarray,
-        leaf_value: np.ndarray,
+        *forest: np.ndarray,
     ) -> None:
+        num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
+        decision, left, right, cat_bounds, cat_words, leaf_value = forest[6:]
         for k in range(per_iteration):
             out[k] = 0.0
         for t in range(num_leaves.shape[0]):
@@ -158,26 +173,17 @@ def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
             out[t % per_iteration] += leaf_value[leaf_base[t] + at]
         convert(out, per_iteration, conversion, sigmoid)
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
     def raw_scores_many(  # pragma: no cover - compiled; ``raw_scores`` for each row
         rows: np.ndarray,
         out: np.ndarray,
         per_iteration: int,
         conversion: int,
         sigmoid: float,
-        num_leaves: np.ndarray,
-        node_base: np.ndarray,
-        leaf_base: np.ndarray,
-        cat_base: np.ndarray,
-        feature: np.ndarray,
-        threshold: np.ndarray,
-        decision: np.ndarray,
-        left: np.ndarray,
-        right: np.ndarray,
-        cat_bounds: np.ndarray,
-        cat_words: np.ndarray,
-        leaf_value: np.ndarray,
+        *forest: np.ndarray,
     ) -> None:
+        num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
+        decision, left, right, cat_bounds, cat_words, leaf_value = forest[6:]
         n = rows.shape[0]
         for start in range(0, n, _BLOCK_ROWS):
             stop = min(start + _BLOCK_ROWS, n)
@@ -332,7 +338,7 @@ def _flatten(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
         cat_words.extend(_ints(tree, "cat_threshold"))
         if not len(feature) == len(threshold) == len(decision) == len(left) == len(right):
             raise ValueError("a tree's node arrays differ in length")
-    return (
+    return (  # the compiled loops (``_compiled``, ``engine.contributions``) unpack by position
         np.asarray(num_leaves, dtype=np.int32),
         np.asarray(node_base, dtype=np.int64),
         np.asarray(leaf_base, dtype=np.int64),
