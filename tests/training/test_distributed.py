@@ -244,3 +244,25 @@ def test_score_on_dask_refuses_as_of_for_a_customer_table_model(trained: dict) -
         "--models", str(trained["work"] / "dask"), "--dask", "local", "--as-of", "2024-01-01",
     )  # fmt: skip
     assert_refused(proc, "--as-of applies to models trained on a transaction log")
+
+
+def test_the_whole_search_on_dask_says_why_the_additive_candidate_is_not_tried(
+    tmp_path: Path, scheduler: str
+) -> None:
+    """LightGBM's distributed learner fails on interaction constraints, so the additive
+    candidate is reported as not tried on Dask, with the reason, and the others compete."""
+    data = tmp_path / "customers.parquet"
+    write_table(generate_customers(3000, seed=12), data)
+    result = train(
+        data_path=data,
+        spec=load_spec(EXAMPLES / "binary.toml"),
+        models=tmp_path / "models",
+        promote="always",
+        budget=3600,
+        threads=1,
+        dask=scheduler,
+    )
+    tried = {c["name"]: c for c in result.selection["candidates"]}
+    assert "interaction constraints" in tried["additive"]["error"]
+    assert "error" not in tried["regularized"] and "error" not in tried["shallow"]
+    assert "not tried on Dask" in result.report
