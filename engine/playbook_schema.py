@@ -10,6 +10,7 @@ it is read, so a cue naming an undeclared perk is refused where it stands.
 from __future__ import annotations
 
 import itertools
+import string
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -171,6 +172,19 @@ class PersonalTable(CueTable):
 
     tiers: Any = None
     when: PersonalWhen = Field(None, validate_default=True)
+
+    @field_validator("text")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        # The text is filled with the customer's signals: a broken {field} would fail there.
+        try:
+            list(string.Formatter().parse(value))
+        except ValueError as exc:
+            raise refuse_value(
+                f"{value!r} is not a valid template ({exc}); name a signal as "
+                "{column} and write {{ or }} for a brace"
+            ) from None
+        return value
 
     @field_validator("tiers")
     @classmethod

@@ -35,6 +35,11 @@ OK = "[tiers.vip]\ncues = [{ code = 'a', text = 'A' }]\n[tiers.standard]\ncues =
             "pb.toml: [[personal]] #1 when needs a column and exactly one of equals, in, min",
         ),
         (
+            OK
+            + "[[personal]]\ncode = 'p'\ntext = 'With {brand'\nwhen = { column = 'x', present = true }\n",
+            "pb.toml: [[personal]] #1 text 'With {brand' is not a valid template",
+        ),
+        (
             OK.replace("[tiers.vip]\n", "[tiers.vip]\ntickets = [5, 1]\n"),
             "pb.toml: [tiers.vip] tickets must be [first, last] with 0 < first <= last",
         ),
