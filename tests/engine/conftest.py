@@ -10,9 +10,12 @@ fail: the store must be proven on both databases.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,9 +54,25 @@ def in_threads(fn: Callable[[int], Any], n: int, threads: int = 16) -> list[Any]
         return list(pool.map(fn, range(n)))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database that Store.open migrated to the newest revision, once per process."""
+    path = tmp_path_factory.mktemp("migrated") / "tierline.db"
+    with Store.open(f"sqlite:///{path}"):
+        pass
+    return path
+
+
 @pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    """An open, migrated store."""
+def store(url: str, backend: str, migrated_sqlite: Path) -> Iterator[Store]:
+    """An open, migrated store. On SQLite it opens a copy of a database migrated once: the
+    migrations themselves run on the empty databases of the tests that take ``url``."""
+    if backend == "sqlite":
+        copy = Path(str(sa.make_url(url).database))
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        source, target = sqlite3.connect(migrated_sqlite), sqlite3.connect(copy)
+        with contextlib.closing(source), contextlib.closing(target):
+            source.backup(target)
     with Store.open(url) as opened:
         yield opened
 
