@@ -23,9 +23,11 @@ test: $(STAMP)
 
 # The quick subset while working: no real processes, browsers or large training runs.
 # Bytecode (and pytest's rewritten test modules) is cached even where the environment
-# turns that off: collecting every test module is most of a quick run otherwise.
+# turns that off: collecting every test module is most of a quick run otherwise. Modules
+# marked slow as a whole are not even imported (tests/conftest.py), and schemathesis's
+# pytest plugin, which only the slow API attack test needs, is not loaded.
 test-fast: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not slow" --dist load
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not slow" --dist load -p no:schemathesis
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import os
 import shutil
@@ -21,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("engine", "training", "api", "cli")
 
 
-def _modules(path: Path) -> set[str]:
+# Several tests read the imports of every file in the tree: each file is parsed once.
+@functools.cache
+def _modules(path: Path) -> frozenset[str]:
     """Every module a file imports, by its full dotted name."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
@@ -32,7 +35,7 @@ def _modules(path: Path) -> set[str]:
             names.add(node.module)
             if node.module == "tierline":  # from tierline import engine
                 names |= {f"tierline.{a.name}" for a in node.names}
-    return names
+    return frozenset(names)
 
 
 def _imports(path: Path) -> set[str]:
@@ -135,6 +138,12 @@ def test_layers_are_imported_through_the_tierline_namespace() -> None:
     assert not offenders, offenders
 
 
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    """The installed distributions that provide each top-level module (a slow scan: once)."""
+    return dict(importlib.metadata.packages_distributions())
+
+
 def _declared(*groups: str) -> set[str]:
     """The distributions pyproject.toml declares: the runtime dependencies and the named
     optional groups, normalized as pip compares them."""
@@ -156,7 +165,7 @@ def test_every_imported_package_is_declared(
     """A package the code imports is a declared dependency (tests and benchmarks may use
     the dev group too), so a fresh install never meets a missing import that happened to
     be in the developer's environment."""
-    provides = importlib.metadata.packages_distributions()
+    provides = _providers()
     declared = _declared(*groups)
     missing = []
     for folder in folders:

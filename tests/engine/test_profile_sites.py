@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
+from tests.engine.conftest import migrate_to
 from tierline.engine.errors import StoreError
 from tierline.engine.store import Store
-from tierline.engine.store.database import Database
-from tierline.engine.store.migrate import alembic_config
 
 _OLD_PROFILE = (
     "INSERT INTO customers (id, signals, updated_at) "
     """VALUES ('c1', '{"visits_90d": 4}', :t)"""
 )
-
-
-def _move(url: str, revision: str, *statements: str, down: bool = False) -> None:
-    """Move the database at ``url`` to ``revision``, then run ``statements`` there."""
-    database = Database(url)
-    try:
-        with database.write() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(config, revision)
-            for sql in statements:
-                conn.execute(sa.text(sql), {"t": datetime(2025, 11, 26, tzinfo=UTC)})
-    finally:
-        database.dispose()
 
 
 def _primary_key(url: str) -> list[str]:
@@ -69,7 +51,7 @@ def test_erasure_deletes_the_profile_in_every_scope(url: str) -> None:
 def test_a_database_at_0007_keeps_its_profiles_chain_wide_and_goes_back(url: str) -> None:
     """Upgrading from 0007 keys profiles by (site, id) and keeps each as the chain's; going
     back is refused while a site has a profile of its own, and keeps the rest otherwise."""
-    _move(url, "0007", _OLD_PROFILE)
+    migrate_to(url, "0007", _OLD_PROFILE)
     with Store.open(url, profiles="site") as store:
         kept = store.get_customer("c1", scope="")
         assert kept is not None and kept["signals"] == {"visits_90d": 4}
@@ -77,9 +59,9 @@ def test_a_database_at_0007_keeps_its_profiles_chain_wide_and_goes_back(url: str
         store.upsert_customer("c1", {"visits_90d": 5}, scope="lyon")
     assert _primary_key(url) == ["site", "id"]
     with pytest.raises(StoreError, match="1 profiles belong to one site"):
-        _move(url, "0007", down=True)
-    _move(url, "0008", "DELETE FROM customers WHERE site = 'lyon'")
-    _move(url, "0007", down=True)
+        migrate_to(url, "0007", down=True)
+    migrate_to(url, "0008", "DELETE FROM customers WHERE site = 'lyon'")
+    migrate_to(url, "0007", down=True)
     assert _primary_key(url) == ["id"]
     with Store.open(url) as store:  # and forward again
         assert store.get_customer("c1", scope="") == kept
