@@ -1,7 +1,8 @@
 """A transaction log's features out of core on a two-worker LocalCluster: time and the
 peak memory of the whole process tree (client, scheduler, workers).
 
-Usage: ``python -m benchmarks.bench_dask_transactions CUSTOMERS [FOLDER]``
+In ``make bench`` as ``dask`` (10,000,000 customers: about 100M transactions; ``--quick``
+20,000), or alone: ``python -m benchmarks.bench_dask_transactions CUSTOMERS [FOLDER]``.
 
 The log is generated once into FOLDER as one Parquet file per 200,000 customers (about
 two million purchases each: ``generate_transactions`` of ``generate_customers``, seeded
@@ -20,11 +21,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psutil
 
-from benchmarks.fixtures import TRANSACTIONS_SPEC
+from benchmarks.fixtures import OUT, TRANSACTIONS_SPEC
+from benchmarks.measure import check, report
 
 __all__ = ["main"]
 
@@ -68,14 +71,39 @@ class _Peak(threading.Thread):
             time.sleep(0.2)
 
 
-def main(argv: list[str]) -> int:
+_FULL, _QUICK = 10_000_000, 20_000  # customers: about 100M and 200,000 transactions
+MEMORY_TARGET_GIB = 6.0
+
+
+def run(*, quick: bool = False) -> dict[str, Any]:
+    """``make bench``'s ``dask``: the features of about 100M transactions (``--quick``:
+    200,000), peak memory of the whole process tree at most 6 GiB (issue 17)."""
+    customers = _QUICK if quick else _FULL
+    figures = measure(customers, OUT / f"dask_log_{customers}")
+    return report(
+        "dask",
+        [
+            check(
+                f"peak memory, features of {figures['transactions']:,} transactions on Dask",
+                value=figures["peak_rss_gib"],
+                limit=1.0,
+                unit="GiB",
+                target=MEMORY_TARGET_GIB,
+                limit_is="1 GiB (the target is absolute: at most 6 GiB)",
+            )
+        ],
+        **figures,
+    )
+
+
+def measure(customers: int, folder: Path) -> dict[str, Any]:
+    """Generate the log into ``folder`` (kept for the next run), then build its features on
+    a LocalCluster of two one-thread workers while the process tree's memory is sampled."""
     from distributed import Client, LocalCluster
 
     from tierline.engine.spec import load_spec
     from tierline.training.transaction_buckets import bucketed_training_frame
 
-    customers = int(argv[0])
-    folder = Path(argv[1] if len(argv) > 1 else f"benchmarks/out/dask_log_{customers}")
     t0 = time.perf_counter()
     rows = _generate(customers, folder)
     generated = time.perf_counter() - t0
@@ -97,17 +125,19 @@ def main(argv: list[str]) -> int:
     seconds = time.perf_counter() - t0
     peak.done = True
     peak.join()
-    print(
-        json.dumps(
-            {
-                "transactions": rows,
-                "customers": len(frame),
-                "seconds": round(seconds, 1),
-                "generate_seconds": round(generated, 1),
-                "peak_rss_gib": round(peak.peak / 2**30, 2),
-            }
-        )
-    )
+    return {
+        "transactions": rows,
+        "customers": len(frame),
+        "seconds": round(seconds, 1),
+        "generate_seconds": round(generated, 1),
+        "peak_rss_gib": round(peak.peak / 2**30, 2),
+    }
+
+
+def main(argv: list[str]) -> int:
+    customers = int(argv[0])
+    folder = Path(argv[1] if len(argv) > 1 else f"benchmarks/out/dask_log_{customers}")
+    print(json.dumps(measure(customers, folder)))
     return 0
 
 

@@ -3,7 +3,7 @@
 Usage: ``python -m benchmarks.run [NAME ...] [--quick] [--fresh]``
 
 * ``NAME``: any of single, decision, batch, train, transactions, generate, http, replicas, export,
-  uplift, import (default: all, in order).
+  uplift, import, dask (default: all, in order).
 * ``--quick``: small sizes, a smoke test of the suite (about three minutes); its figures
   say nothing about the targets.
 * ``--fresh``: delete the cached data and models under ``benchmarks/out`` first.
@@ -49,6 +49,7 @@ BENCHMARKS = {
     "export": "benchmarks.bench_export",
     "uplift": "benchmarks.bench_uplift",
     "import": "benchmarks.bench_import",
+    "dask": "benchmarks.bench_dask_transactions",
 }
 _UNITS = {"us": "µs", "s": "s", "GiB": "GiB"}
 _DIGITS = {"us": 1, "s": 1, "ms": 2, "req/s": 0, "requests": 0}
