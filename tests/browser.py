@@ -108,6 +108,7 @@ class LiveServer:
         try:
             wait_ready(self.base, seconds=seconds, process=self.process, path=path)
         except AssertionError as error:
+            self.stop()  # a server that never got ready must not outlive the test run
             raise AssertionError(f"{error}:\n{self.log.read_text()[-3000:]}") from None
 
     def stop(self) -> None:
