@@ -170,6 +170,9 @@ class TierModel:
             self.uplift_row_predictors()
         for gate in self.perk_gates.values():
             gate.model.warm()
+        # One customer with no signals, reasons included: what is still prepared on first
+        # use down that path (numba's one-row specialisations) is prepared now.
+        self.score_record({}, explain=True)
 
     # -- raw model output ----------------------------------------------------------
     def predict_matrix(self, X: np.ndarray, *, threads: int | None = None) -> np.ndarray:
