@@ -144,6 +144,12 @@ def fit_tree_dask(
 ) -> Candidate:
     from tierline.training.distributed import fit_tree
 
+    if "interaction_constraints" in changes:
+        # LightGBM's distributed learner fails on interaction constraints
+        # (lightgbm-org/LightGBM#5680): say so at once rather than after a failed fit.
+        raise ValueError(
+            "not tried on Dask: LightGBM's distributed learner cannot keep interaction constraints"
+        )
     booster, best = fit_tree(
         client,
         params=_tree_params(base, changes, monotone, 1),

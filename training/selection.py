@@ -108,12 +108,6 @@ def select(
     def fit(name: str, threads: int) -> Candidate:
         if name == "linear":
             return fit_linear(spec, X, y, names)
-        if client is not None and "interaction_constraints" in settings[name]:
-            # LightGBM's distributed learner fails on interaction constraints
-            # (lightgbm-org/LightGBM#5680): say so at once rather than after a failed fit.
-            raise ValueError(
-                "not tried on Dask: LightGBM's distributed learner cannot keep interaction constraints"
-            )
         if client is not None:
             return fit_tree_dask(
                 client, name, params, settings[name], monotone, X, y, spec, lgb_names
