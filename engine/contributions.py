@@ -15,7 +15,7 @@ through ``k``'s splits, and ``o_k`` is 1 when the row takes every one of ``k``'s
 path's way. The leaf's Shapley values depend on the row only through the bits ``o``, its
 pattern; so each leaf's values are computed once per pattern (``2^d x d`` numbers) when the
 model loads. For a row, one pass over a tree's nodes decides each split once
-(LightGBM's rules: ``engine.forest.compiled_walk``) and carries every leaf's pattern
+(LightGBM's rules: ``engine.tree_kernels.goes_left``) and carries every leaf's pattern
 down; each leaf then adds its table row. Summed over the chosen class's trees, it
 is ``pred_contrib``'s block for that class up to rounding (the sums run in another
 order); ``checked_contributions`` compares the two on probe rows before it is trusted.
@@ -36,7 +36,7 @@ import lightgbm as lgb
 import numpy as np
 from joblib import Parallel, delayed
 
-from tierline.engine.forest import Forest, compile_forest, compiled_walk, parse_model
+from tierline.engine.forest import Forest, compile_forest, parse_model
 from tierline.engine.forest_probe import probe_rows
 
 __all__ = ["Contributions", "checked_contributions", "compile_contributions"]
@@ -45,147 +45,16 @@ __all__ = ["Contributions", "checked_contributions", "compile_contributions"]
 _MAX_PATH_FEATURES = 12
 _MAX_TABLE = 1 << 25
 _PROBE_ROWS = 128
-_BLOCK = 256  # rows a tree's tables serve while they are in the cache
 _CHUNKS_PER_THREAD = 4  # a few chunks a thread, so a thread slowed by a neighbour waits less
 
 
-@functools.cache  # compiled once per process (numba caches it on disk)
+@functools.cache  # one lookup per process; numba caches the loops on disk
 def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
     """The loop that fills the leaves' tables, and the loop that sums a matrix's rows'
-    contributions."""
-    from numba import njit
+    contributions: ``engine.tree_kernels``."""
+    from tierline.engine import tree_kernels  # imports numba: when a model is loaded
 
-    goes_left, _ = compiled_walk()
-
-    @njit(cache=True, nogil=True)
-    def subset_sum(  # pragma: no cover - compiled; tested against LightGBM
-        mask: int, skip: int, z: np.ndarray, weight: np.ndarray, coef: np.ndarray
-    ) -> float:
-        """``sum_{S within T} weight[|S|] prod_{k in T, not in S} z_k`` for T the bits of
-        ``mask`` but ``skip``: the polynomial ``prod_{k in T} (z_k + t)``'s coefficients
-        (the coefficient of ``t^s`` sums over the subsets of size s), weighted."""
-        coef[0] = 1.0
-        m = 0
-        for k in range(z.shape[0]):
-            if k == skip or not (mask >> k) & 1:
-                continue
-            coef[m + 1] = coef[m]
-            for s in range(m, 0, -1):
-                coef[s] = coef[s] * z[k] + coef[s - 1]
-            coef[0] *= z[k]
-            m += 1
-        total = 0.0
-        for s in range(m + 1):
-            total += weight[s] * coef[s]
-        return total
-
-    @njit(cache=True, nogil=True)
-    def fill_tables(  # pragma: no cover - compiled; tested against LightGBM
-        leaf_d: np.ndarray,
-        leaf_path: np.ndarray,
-        path_z: np.ndarray,
-        leaf_value: np.ndarray,
-        leaf_table: np.ndarray,
-        table: np.ndarray,
-    ) -> None:
-        for leaf in range(leaf_d.shape[0]):
-            d = leaf_d[leaf]
-            if d == 0:
-                continue
-            z = path_z[leaf_path[leaf] : leaf_path[leaf] + d]
-            v = leaf_value[leaf]
-            weight = np.empty(d)  # Shapley's s! (d - 1 - s)! / d!, as 1 / (d C(d-1, s))
-            choose = 1.0
-            for s in range(d):
-                weight[s] = 1.0 / (d * choose)
-                choose = choose * (d - 1 - s) / (s + 1)
-            coef = np.empty(d + 1)
-            for mask in range(1 << d):
-                outside = 1.0  # the z of the features the row does not follow
-                for k in range(d):
-                    if not (mask >> k) & 1:
-                        outside *= z[k]
-                against = -v * outside * subset_sum(mask, -1, z, weight, coef)
-                cell = leaf_table[leaf] + mask * d
-                for j in range(d):
-                    if (mask >> j) & 1:
-                        table[cell + j] = (
-                            v * (1.0 - z[j]) * outside * subset_sum(mask, j, z, weight, coef)
-                        )
-                    else:
-                        table[cell + j] = against
-
-    # No reference counting (``_nrt=False``: see ``engine.forest._compiled``), so the
-    # scratch ``masks`` (2 x a tree's most leaves) comes from the caller.
-    @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
-    def contributions_rows(  # pragma: no cover - compiled; tested against LightGBM
-        rows: np.ndarray,
-        classes: np.ndarray,
-        out: np.ndarray,
-        per_iteration: int,
-        masks: np.ndarray,
-        bias: np.ndarray,
-        set_bit: np.ndarray,
-        clear_bit: np.ndarray,
-        left_slot: np.ndarray,
-        right_slot: np.ndarray,
-        leaf_d: np.ndarray,
-        leaf_path: np.ndarray,
-        path_feature: np.ndarray,
-        leaf_table: np.ndarray,
-        table: np.ndarray,
-        *forest: np.ndarray,
-    ) -> None:
-        num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
-        decision, _, _, cat_bounds, cat_words, _ = forest[6:]
-        n_features = out.shape[1] - 1
-        for r in range(rows.shape[0]):
-            for f in range(n_features):
-                out[r, f] = 0.0
-            out[r, n_features] = bias[classes[r]]
-        # Tree by tree over a block of rows, so that a tree's tables stay in the cache
-        # while its rows use them (row by row, nearly every leaf's table row is a miss).
-        for start in range(0, rows.shape[0], _BLOCK):
-            stop = min(start + _BLOCK, rows.shape[0])
-            for t in range(num_leaves.shape[0]):
-                leaves = num_leaves[t]
-                if leaves <= 1:
-                    continue  # a constant tree moves only the bias
-                k = t % per_iteration
-                base = node_base[t]
-                cats = cat_base[t]
-                for r in range(start, stop):
-                    if classes[r] != k:
-                        continue
-                    x = rows[r]
-                    # Each node's pattern from its parent's, in node order (LightGBM numbers
-                    # a split after its parent): a feature new on the path counts as
-                    # followed on the row's side only, one seen before stays followed on
-                    # the row's side only. Masks: nodes first, then leaves.
-                    masks[0] = 0
-                    for n in range(leaves - 1):
-                        i = base + n
-                        went = 0
-                        if goes_left(
-                            x, i, cats, feature, threshold, decision, cat_bounds, cat_words
-                        ):
-                            went = 1
-                        mask = masks[n]
-                        masks[left_slot[i]] = (mask | (set_bit[i] * went)) & ~(
-                            clear_bit[i] * (1 - went)
-                        )
-                        masks[right_slot[i]] = (mask | (set_bit[i] * (1 - went))) & ~(
-                            clear_bit[i] * went
-                        )
-                    for n in range(leaves):
-                        leaf = leaf_base[t] + n
-                        d = leaf_d[leaf]
-                        cell = leaf_table[leaf] + masks[leaves - 1 + n] * d
-                        first = leaf_path[leaf]
-                        for s in range(d):
-                            out[r, path_feature[first + s]] += table[cell + s]
-
-    return fill_tables, contributions_rows
+    return tree_kernels.fill_tables, tree_kernels.contributions_rows
 
 
 @dataclass(frozen=True)

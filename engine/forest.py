@@ -6,9 +6,9 @@ Why: on the decision route LightGBM's own cheapest one-row call
 request (figures: benchmarks/README.md, "Figures behind design choices"). Its trees are
 objects scattered over the heap, and each call converts the row and walks them one by
 one. Here every tree's nodes sit in a few contiguous arrays, and a loop compiled once
-by numba (generic: the arrays are its data, so its compilation does not grow with the
-model, and numba caches it on disk) walks them; measured, several times faster on the
-same model.
+by numba (``engine.tree_kernels``; generic: the arrays are its data, so its compilation
+does not grow with the model, and numba caches it on disk) walks them; measured,
+several times faster on the same model.
 
 Exactness: the answer must be LightGBM's, to the last bit, because a customer scored
 alone and in a batch (``Booster.predict``) must get the same answer. The loop follows
@@ -28,182 +28,40 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
 
-__all__ = ["Forest", "compile_forest", "compiled_walk", "parse_model"]
+__all__ = [
+    "EXP",
+    "IDENTITY",
+    "INT_LIMIT",
+    "SIGMOID",
+    "SOFTMAX",
+    "ZERO",
+    "Forest",
+    "compile_forest",
+    "parse_model",
+]
 
 # LightGBM's kZeroThreshold is written 1e-35f: a float32 constant stored in a double.
-_ZERO = float(np.float32(1e-35))
-_INT_LIMIT = 2147483648.0  # static_cast<int> of a double at or beyond +-2^31 is INT_MIN on x86
-_IDENTITY, _SOFTMAX, _SIGMOID, _EXP = 0, 1, 2, 3
-_BLOCK_ROWS = 256  # rows that walk one tree before the next: the tree stays in the cache
+ZERO = float(np.float32(1e-35))
+INT_LIMIT = 2147483648.0  # static_cast<int> of a double at or beyond +-2^31 is INT_MIN on x86
+# The objectives' output conversions, as the compiled loops (``engine.tree_kernels``) know them.
+IDENTITY, SOFTMAX, SIGMOID, EXP = 0, 1, 2, 3
 _CHUNKS_PER_THREAD = 4  # a few pieces a thread, so a thread slowed by a neighbour waits less
 
 
-@functools.cache  # compiled once per process, for every model
-def compiled_walk() -> tuple[Callable[..., bool], Callable[..., int]]:
-    """How a row goes through a tree, the one copy every compiled loop over the trees
-    uses (``_compiled``'s, ``engine.contributions``'): ``goes_left``, LightGBM's decision
-    at node ``i`` (``cats``: its tree's first bitset), and ``leaf``, the leaf ``x``
-    reaches in tree ``t``, over ``Forest.arrays``. Both inline where called, into loops
-    compiled without reference counting: numba counts the arrays' references at every
-    call, inlined or not. numba's disk cache keys a loop on its own file: after a change
-    here, clear ``engine.contributions``'."""
-    from numba import njit  # imported when a model is loaded, not with the package
-
-    @njit(inline="always", nogil=True, cache=True)
-    def goes_left(  # pragma: no cover - compiled; tested bit for bit against LightGBM
-        x: np.ndarray,
-        i: int,
-        cats: int,
-        feature: np.ndarray,
-        threshold: np.ndarray,
-        decision: np.ndarray,
-        cat_bounds: np.ndarray,
-        cat_words: np.ndarray,
-    ) -> bool:
-        fval = x[feature[i]]
-        if -_ZERO <= fval <= _ZERO:  # a dense row as LightGBM reads it (NaN stays)
-            fval = 0.0
-        kind = decision[i]
-        if kind & 1:  # categorical: CategoricalDecision
-            if fval != fval or fval >= _INT_LIMIT or fval <= -_INT_LIMIT - 1.0:
-                return False
-            code = int(fval)  # truncates toward zero, as static_cast<int>
-            if code < 0:
-                return False
-            c = cats + int(threshold[i])
-            first = cat_bounds[c]
-            word = code // 32
-            return word < cat_bounds[c + 1] - first and (
-                (cat_words[first + word] >> (code % 32)) & 1 == 1
-            )
-        # numerical: NumericalDecision
-        missing = (kind >> 2) & 3
-        if fval != fval and missing != 2:
-            fval = 0.0
-        if (missing == 1 and -_ZERO <= fval <= _ZERO) or (missing == 2 and fval != fval):
-            return (kind & 2) != 0  # the default direction
-        return fval <= threshold[i]
-
-    @njit(inline="always", nogil=True, cache=True)
-    def leaf(  # pragma: no cover - compiled; tested bit for bit against LightGBM
-        x: np.ndarray,
-        t: int,
-        node_base: np.ndarray,
-        cat_base: np.ndarray,
-        feature: np.ndarray,
-        threshold: np.ndarray,
-        decision: np.ndarray,
-        left: np.ndarray,
-        right: np.ndarray,
-        cat_bounds: np.ndarray,
-        cat_words: np.ndarray,
-    ) -> int:
-        base = node_base[t]
-        cats = cat_base[t]
-        node = 0
-        while node >= 0:
-            i = base + node
-            if goes_left(x, i, cats, feature, threshold, decision, cat_bounds, cat_words):
-                node = left[i]
-            else:
-                node = right[i]
-        return ~node
-
-    return goes_left, leaf
-
-
-@functools.cache  # one compiled loop per process, for every model
+@functools.cache  # one lookup per process; numba caches the loops on disk
 def _compiled() -> tuple[Callable[..., None], Callable[..., None]]:
     """The loop that scores one row, and the loop that scores the rows of a matrix (tree
     by tree over blocks of rows, so that a tree stays in the cache while a block walks
-    it; each row still sums its trees in LightGBM's order). Both share the walk and the
-    conversion, inlined by numba. ``*forest``: ``Forest.arrays``."""
-    from numba import njit
+    it; each row still sums its trees in LightGBM's order): ``engine.tree_kernels``."""
+    from tierline.engine import tree_kernels  # imports numba: when a model is loaded
 
-    _, leaf = compiled_walk()
-
-    @njit(inline="always", nogil=True, cache=True)
-    def convert(  # pragma: no cover - compiled; the objective's ConvertOutput, op for op
-        out: np.ndarray, per_iteration: int, conversion: int, sigmoid: float
-    ) -> None:
-        if conversion == _SOFTMAX:  # Common::Softmax
-            top = out[0]
-            for k in range(1, per_iteration):
-                top = max(out[k], top)
-            total = 0.0
-            for k in range(per_iteration):
-                out[k] = math.exp(out[k] - top)
-                total += out[k]
-            for k in range(per_iteration):
-                out[k] /= total
-        elif conversion == _SIGMOID:  # BinaryLogloss: 1.0f / (1.0f + exp(-sigmoid_ * x))
-            out[0] = 1.0 / (1.0 + math.exp(-sigmoid * out[0]))
-        elif conversion == _EXP:  # tweedie: std::exp
-            out[0] = math.exp(out[0])
-
-    # Without numba's reference counting (``_nrt=False``, a private option; these loops
-    # allocate nothing): it would count the arrays' at each node's inlined ``goes_left``.
-    @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
-    def raw_scores(  # pragma: no cover - compiled; its answers are what the tests compare
-        x: np.ndarray,
-        out: np.ndarray,
-        per_iteration: int,
-        conversion: int,
-        sigmoid: float,
-        *forest: np.ndarray,
-    ) -> None:
-        num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
-        decision, left, right, cat_bounds, cat_words, leaf_value = forest[6:]
-        for k in range(per_iteration):
-            out[k] = 0.0
-        for t in range(num_leaves.shape[0]):
-            at = 0
-            if num_leaves[t] > 1:
-                at = leaf(
-                    x, t, node_base, cat_base, feature, threshold, decision, left, right,
-                    cat_bounds, cat_words,
-                )  # fmt: skip
-            out[t % per_iteration] += leaf_value[leaf_base[t] + at]
-        convert(out, per_iteration, conversion, sigmoid)
-
-    @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
-    def raw_scores_many(  # pragma: no cover - compiled; ``raw_scores`` for each row
-        rows: np.ndarray,
-        out: np.ndarray,
-        per_iteration: int,
-        conversion: int,
-        sigmoid: float,
-        *forest: np.ndarray,
-    ) -> None:
-        num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
-        decision, left, right, cat_bounds, cat_words, leaf_value = forest[6:]
-        n = rows.shape[0]
-        for start in range(0, n, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, n)
-            out[start:stop, :] = 0.0
-            for t in range(num_leaves.shape[0]):
-                k = t % per_iteration
-                if num_leaves[t] <= 1:
-                    for r in range(start, stop):
-                        out[r, k] += leaf_value[leaf_base[t]]
-                    continue
-                for r in range(start, stop):
-                    at = leaf(
-                        rows[r], t, node_base, cat_base, feature, threshold, decision, left,
-                        right, cat_bounds, cat_words,
-                    )  # fmt: skip
-                    out[r, k] += leaf_value[leaf_base[t] + at]
-            for r in range(start, stop):
-                convert(out[r], per_iteration, conversion, sigmoid)
-
-    return raw_scores, raw_scores_many
+    return tree_kernels.raw_scores, tree_kernels.raw_scores_many
 
 
 @dataclass(frozen=True)
@@ -212,7 +70,7 @@ class Forest:
 
     n_features: int
     per_iteration: int  # trees per boosting round: the number of classes, or 1
-    conversion: int  # the objective's output conversion (_IDENTITY, _SOFTMAX, ...)
+    conversion: int  # the objective's output conversion (IDENTITY, SOFTMAX, ...)
     sigmoid: float
     arrays: tuple[np.ndarray, ...]
     kernel: Callable[..., None]  # the compiled loop (``_compiled``)
@@ -358,15 +216,15 @@ def _flatten(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
 # options their model-file line may carry. A whitelist: anything else (``sqrt``, poisson,
 # gamma, cross-entropy, one-vs-all, ranking, custom) is left to LightGBM.
 _EXACT: dict[str, tuple[int, frozenset[str]]] = {
-    "multiclass": (_SOFTMAX, frozenset({"num_class"})),
-    "binary": (_SIGMOID, frozenset({"sigmoid"})),
-    "tweedie": (_EXP, frozenset()),  # what tierline trains for value targets
-    "regression": (_IDENTITY, frozenset()),
-    "regression_l1": (_IDENTITY, frozenset()),
-    "huber": (_IDENTITY, frozenset()),
-    "fair": (_IDENTITY, frozenset()),
-    "quantile": (_IDENTITY, frozenset()),
-    "mape": (_IDENTITY, frozenset()),
+    "multiclass": (SOFTMAX, frozenset({"num_class"})),
+    "binary": (SIGMOID, frozenset({"sigmoid"})),
+    "tweedie": (EXP, frozenset()),  # what tierline trains for value targets
+    "regression": (IDENTITY, frozenset()),
+    "regression_l1": (IDENTITY, frozenset()),
+    "huber": (IDENTITY, frozenset()),
+    "fair": (IDENTITY, frozenset()),
+    "quantile": (IDENTITY, frozenset()),
+    "mape": (IDENTITY, frozenset()),
 }
 
 
@@ -381,6 +239,6 @@ def _conversion(objective: str, *, per_iteration: int) -> tuple[int, float] | No
     if any(":" not in o for o in options) or not set(params) <= allowed:
         return None  # e.g. ``regression sqrt``: its output is squared back
     classes = int(params.get("num_class", "1"))
-    if per_iteration != (classes if conversion == _SOFTMAX else 1):
+    if per_iteration != (classes if conversion == SOFTMAX else 1):
         return None
     return conversion, float(params.get("sigmoid", "1"))

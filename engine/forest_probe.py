@@ -23,19 +23,18 @@ import math
 import lightgbm as lgb
 import numpy as np
 
-from tierline.engine.forest import Forest, compile_forest
+from tierline.engine.forest import ZERO, Forest, compile_forest
 
 __all__ = ["checked_forest", "probe_rows"]
 
-_ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold, as engine.forest reads it
 _EDGES = (
     0.0,
     1e-36,
     -1e-36,
-    _ZERO,
-    -_ZERO,
-    math.nextafter(_ZERO, math.inf),
-    -math.nextafter(_ZERO, math.inf),
+    ZERO,
+    -ZERO,
+    math.nextafter(ZERO, math.inf),
+    -math.nextafter(ZERO, math.inf),
     0.5,
     -0.5,
     1.0,

@@ -74,7 +74,7 @@ def score_chunks(
     tiers: Counter[str] = Counter()
     rows = 0
     with writing.table_writer(out) as write:
-        for chunk in _scored(model, chunks, explain=explain, workers=workers, full=chunk_rows):
+        for chunk in _scored(model, chunks, explain=explain, workers=workers):
             write(chunk.scored)
             hashes.append(chunk.id_hashes)
             tiers.update(chunk.tiers)
@@ -85,27 +85,36 @@ def score_chunks(
 
 
 def _scored(
-    model: TierModel, chunks: Iterator[pd.DataFrame], *, explain: bool, workers: int, full: int
+    model: TierModel, chunks: Iterator[pd.DataFrame], *, explain: bool, workers: int
 ) -> Iterator[_Chunk]:
     """The chunks scored, in order, ``workers`` at a time; reading stays at most
     ``workers`` chunks ahead of the caller."""
 
-    def one(frame: pd.DataFrame) -> _Chunk:
-        # Chunks run side by side, one thread each; a short one (the file's last or only
-        # chunk) may have the cores to itself.
-        scored = model.score_frame(
-            frame, explain=explain, threads=1 if len(frame) == full else workers
-        )
+    def one(frame: pd.DataFrame, last: bool) -> _Chunk:
+        # Chunks run side by side, one thread each; the file's last chunk splits its rows
+        # over every core, or the cores the others have finished with would stand idle.
+        scored = model.score_frame(frame, explain=explain, threads=workers if last else 1)
         ids = frame[model.spec.id] if model.spec.id in frame.columns else pd.Series([], dtype=str)
         hashed = pd.util.hash_pandas_object(ids, index=False).to_numpy()
         return _Chunk(scored, hashed, Counter(scored["tier"].tolist()))
 
     if workers <= 1:
-        yield from map(one, chunks)
+        yield from (one(frame, last) for frame, last in _marking_last(chunks))
         return
     yield from Parallel(
         n_jobs=workers, prefer="threads", return_as="generator", pre_dispatch="n_jobs"
-    )(delayed(one)(frame) for frame in chunks)
+    )(delayed(one)(frame, last) for frame, last in _marking_last(chunks))
+
+
+def _marking_last(chunks: Iterator[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, bool]]:
+    """Each chunk, and whether it is the last (known by reading one chunk ahead)."""
+    held = next(chunks, None)
+    for following in chunks:
+        assert held is not None
+        yield held, False
+        held = following
+    if held is not None:
+        yield held, True
 
 
 def _repeats(hashes: list[np.ndarray]) -> bool:
