@@ -36,7 +36,7 @@ import lightgbm as lgb
 import numpy as np
 from joblib import Parallel, delayed
 
-from tierline.engine.forest import Forest, compile_forest, parse_model
+from tierline.engine.forest import Forest, as_read, compile_forest, parse_model
 from tierline.engine.forest_probe import probe_rows
 
 __all__ = ["Contributions", "checked_contributions", "compile_contributions"]
@@ -70,7 +70,7 @@ class Contributions:
     def compute(self, X: np.ndarray, classes: np.ndarray, *, threads: int = 1) -> np.ndarray:
         """``pred_contrib``'s columns for each row's class (``classes[r]``; zeros for one
         output): n x (F + 1), the last column the bias. Rows split over ``threads``."""
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = as_read(np.ascontiguousarray(X, dtype=np.float64))
         classes = np.ascontiguousarray(classes, dtype=np.int64)
         if len(classes) != len(X) or (
             len(classes) and not 0 <= classes.min() <= classes.max() < self.per_iteration

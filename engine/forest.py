@@ -35,13 +35,19 @@ import numpy as np
 from joblib import Parallel, delayed
 
 __all__ = [
+    "CATEGORICAL",
+    "DEFAULT_LEFT",
     "EXP",
     "IDENTITY",
     "INT_LIMIT",
+    "NAN_LEFT",
+    "NODE_SHIFT",
     "SIGMOID",
     "SOFTMAX",
     "ZERO",
+    "ZERO_MISSING",
     "Forest",
+    "as_read",
     "compile_forest",
     "parse_model",
 ]
@@ -51,6 +57,9 @@ ZERO = float(np.float32(1e-35))
 INT_LIMIT = 2147483648.0  # static_cast<int> of a double at or beyond +-2^31 is INT_MIN on x86
 # The objectives' output conversions, as the compiled loops (``engine.tree_kernels``) know them.
 IDENTITY, SOFTMAX, SIGMOID, EXP = 0, 1, 2, 3
+# A node's code: its feature shifted left, then what its decision needs (``_node_codes``).
+NODE_SHIFT = 4
+CATEGORICAL, DEFAULT_LEFT, NAN_LEFT, ZERO_MISSING = 1, 2, 4, 8
 _CHUNKS_PER_THREAD = 4  # a few pieces a thread, so a thread slowed by a neighbour waits less
 
 
@@ -79,6 +88,7 @@ class Forest:
     def predict(self, row: np.ndarray) -> np.ndarray:
         """The model's output for one prepared feature row (float64, length n_features)."""
         out = np.empty(self.per_iteration, dtype=np.float64)
+        row = as_read(row)
         self.kernel(row, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
         return out
 
@@ -86,6 +96,7 @@ class Forest:
         """``predict`` of each row of a C-contiguous float64 matrix: n x per_iteration.
         Rows split over ``threads`` (the compiled loop releases the GIL)."""
         out = np.empty((len(rows), self.per_iteration), dtype=np.float64)
+        rows = as_read(rows)
         if threads <= 1 or len(rows) < 2 * threads:
             self._run(rows, out)
             return out
@@ -97,6 +108,13 @@ class Forest:
 
     def _run(self, rows: np.ndarray, out: np.ndarray) -> None:
         self.rows_kernel(rows, out, self.per_iteration, self.conversion, self.sigmoid, *self.arrays)
+
+
+def as_read(rows: np.ndarray) -> np.ndarray:
+    """Rows as LightGBM reads a dense row: a value within kZeroThreshold of zero is zero
+    (NaN stays NaN). The compiled loops take rows so read; done once for the matrix
+    rather than at every node (the loops' decisions then test for zero with one compare)."""
+    return np.where(np.abs(rows) <= ZERO, 0.0, rows)
 
 
 def compile_forest(model_text: str, *, n_features: int) -> Forest | str:
@@ -168,8 +186,7 @@ def _flatten(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
     feature: list[int] = []
     threshold: list[float] = []
     decision: list[int] = []
-    left: list[int] = []
-    right: list[int] = []
+    children: list[int] = []
     cat_bounds: list[int] = []
     cat_words: list[int] = []
     leaf_value: list[float] = []
@@ -188,28 +205,52 @@ def _flatten(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
         feature.extend(_ints(tree, "split_feature"))
         threshold.extend(_floats(tree, "threshold"))
         decision.extend(_ints(tree, "decision_type"))
-        left.extend(_ints(tree, "left_child"))
-        right.extend(_ints(tree, "right_child"))
+        left, right = _ints(tree, "left_child"), _ints(tree, "right_child")
+        if not len(left) == len(right) == leaves - 1:
+            raise ValueError("a tree's child lists do not fit its leaves")
+        children.extend(itertools.chain.from_iterable(zip(right, left, strict=True)))
         # A tree's bounds index its own words; shift them to the concatenated array.
         words = len(cat_words)
         cat_bounds.extend(words + b for b in _ints(tree, "cat_boundaries"))
         cat_words.extend(_ints(tree, "cat_threshold"))
-        if not len(feature) == len(threshold) == len(decision) == len(left) == len(right):
+        if not len(feature) == len(threshold) == len(decision) == len(children) // 2:
             raise ValueError("a tree's node arrays differ in length")
     return (  # the compiled loops (``_compiled``, ``engine.contributions``) unpack by position
         np.asarray(num_leaves, dtype=np.int32),
         np.asarray(node_base, dtype=np.int64),
         np.asarray(leaf_base, dtype=np.int64),
         np.asarray(cat_base, dtype=np.int64),
-        np.asarray(feature, dtype=np.int32),
+        _node_codes(np.asarray(feature), np.asarray(decision), np.asarray(threshold)),
         np.asarray(threshold, dtype=np.float64),
-        np.asarray(decision, dtype=np.int8),
-        np.asarray(left, dtype=np.int32),
-        np.asarray(right, dtype=np.int32),
+        np.asarray(children, dtype=np.int32),
         np.asarray(cat_bounds, dtype=np.int64),
         np.asarray(cat_words, dtype=np.uint32),
         np.asarray(leaf_value, dtype=np.float64),
     )
+
+
+def _node_codes(feature: np.ndarray, decision: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """Each node's feature and decision in one int32 (``NODE_SHIFT`` and the flags).
+
+    LightGBM's ``decision_type``: bit 0 categorical, bit 1 default left, bits 2-3 the
+    missing type (0 none, 1 zero, 2 NaN). In ``NumericalDecision`` a NaN becomes 0.0
+    unless the missing type is NaN, then a zero (or that NaN) under missing type zero,
+    or a NaN under missing type NaN, goes the default way; every other value compares
+    with the threshold. So a NaN goes left (``NAN_LEFT``) by the default under missing
+    types zero and NaN and as 0.0 would otherwise, and only missing type zero sends a
+    zero the default way (``ZERO_MISSING``)."""
+    decision = decision.astype(np.int64)
+    categorical = (decision & 1) == 1
+    default_left = (decision & 2) != 0
+    missing = (decision >> 2) & 3
+    nan_left = np.where((missing == 1) | (missing == 2), default_left, threshold >= 0.0)
+    code = (
+        categorical * CATEGORICAL
+        + default_left * DEFAULT_LEFT
+        + (~categorical & nan_left) * NAN_LEFT
+        + (~categorical & (missing == 1)) * ZERO_MISSING
+    )
+    return ((feature.astype(np.int64) << NODE_SHIFT) | code).astype(np.int32)
 
 
 # The objectives whose ConvertOutput the loop reproduces operation for operation, and the

@@ -18,10 +18,21 @@ import math
 import numpy as np
 from numba import njit
 
-from tierline.engine.forest import EXP, INT_LIMIT, SIGMOID, SOFTMAX, ZERO
+from tierline.engine.forest import (
+    CATEGORICAL,
+    DEFAULT_LEFT,
+    EXP,
+    INT_LIMIT,
+    NAN_LEFT,
+    NODE_SHIFT,
+    SIGMOID,
+    SOFTMAX,
+    ZERO_MISSING,
+)
 
 __all__ = [
-    "BLOCK_ROWS",
+    "FOREST_BLOCK_ROWS",
+    "TABLE_BLOCK_ROWS",
     "contributions_rows",
     "fill_tables",
     "goes_left",
@@ -30,7 +41,10 @@ __all__ = [
     "raw_scores_many",
 ]
 
-BLOCK_ROWS = 256  # rows that walk one tree before the next: the tree stays in the cache
+# Rows that walk one tree before the next, so that the tree stays in the cache: for the
+# forest's nodes alone, and for the contributions' leaf tables (larger).
+FOREST_BLOCK_ROWS = 1024
+TABLE_BLOCK_ROWS = 256
 
 
 @njit(inline="always", nogil=True, cache=True)
@@ -38,37 +52,35 @@ def goes_left(  # pragma: no cover - compiled; tested bit for bit against LightG
     x: np.ndarray,
     i: int,
     cats: int,
-    feature: np.ndarray,
+    node: np.ndarray,
     threshold: np.ndarray,
-    decision: np.ndarray,
     cat_bounds: np.ndarray,
     cat_words: np.ndarray,
-) -> bool:
-    """LightGBM's decision at node ``i`` (``cats``: its tree's first bitset): does ``x``
-    go left? Inlined into every loop over the trees, the one copy of the rule."""
-    fval = x[feature[i]]
-    if -ZERO <= fval <= ZERO:  # a dense row as LightGBM reads it (NaN stays)
-        fval = 0.0
-    kind = decision[i]
-    if kind & 1:  # categorical: CategoricalDecision
+) -> int:
+    """LightGBM's decision at node ``i`` (``cats``: its tree's first bitset): 1 if the
+    row ``x`` goes left, else 0. Inlined into every loop over the trees, the one copy
+    of the rule. ``x`` is read as LightGBM reads a dense row, its values within
+    kZeroThreshold of zero already zero (``engine.forest.as_read``)."""
+    code = node[i]
+    fval = x[code >> NODE_SHIFT]
+    if code & CATEGORICAL:  # CategoricalDecision
         if fval != fval or fval >= INT_LIMIT or fval <= -INT_LIMIT - 1.0:
-            return False
-        code = int(fval)  # truncates toward zero, as static_cast<int>
-        if code < 0:
-            return False
+            return 0
+        value = int(fval)  # truncates toward zero, as static_cast<int>
+        if value < 0:
+            return 0
         c = cats + int(threshold[i])
         first = cat_bounds[c]
-        word = code // 32
-        return word < cat_bounds[c + 1] - first and (
-            (cat_words[first + word] >> (code % 32)) & 1 == 1
-        )
-    # numerical: NumericalDecision
-    missing = (kind >> 2) & 3
-    if fval != fval and missing != 2:
-        fval = 0.0
-    if (missing == 1 and -ZERO <= fval <= ZERO) or (missing == 2 and fval != fval):
-        return (kind & 2) != 0  # the default direction
-    return fval <= threshold[i]
+        word = value // 32
+        if word < cat_bounds[c + 1] - first and (cat_words[first + word] >> (value % 32)) & 1:
+            return 1
+        return 0
+    # NumericalDecision, with where a missing value and a zero go worked out at build
+    if fval != fval:
+        return 1 if code & NAN_LEFT else 0
+    if code & ZERO_MISSING and fval == 0.0:
+        return 1 if code & DEFAULT_LEFT else 0
+    return 1 if fval <= threshold[i] else 0
 
 
 @njit(inline="always", nogil=True, cache=True)
@@ -77,25 +89,22 @@ def leaf(  # pragma: no cover - compiled; tested bit for bit against LightGBM
     t: int,
     node_base: np.ndarray,
     cat_base: np.ndarray,
-    feature: np.ndarray,
+    node: np.ndarray,
     threshold: np.ndarray,
-    decision: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
+    children: np.ndarray,
     cat_bounds: np.ndarray,
     cat_words: np.ndarray,
 ) -> int:
-    """The leaf ``x`` reaches in tree ``t``, over ``Forest.arrays``."""
+    """The leaf ``x`` reaches in tree ``t``, over ``Forest.arrays``: node ``i``'s
+    children sit at ``children[2 i]`` (right) and ``children[2 i + 1]`` (left), so the
+    decision indexes the next node instead of branching on it."""
     base = node_base[t]
     cats = cat_base[t]
-    node = 0
-    while node >= 0:
-        i = base + node
-        if goes_left(x, i, cats, feature, threshold, decision, cat_bounds, cat_words):
-            node = left[i]
-        else:
-            node = right[i]
-    return ~node
+    at = 0
+    while at >= 0:
+        i = base + at
+        at = children[2 * i + goes_left(x, i, cats, node, threshold, cat_bounds, cat_words)]
+    return ~at
 
 
 @njit(inline="always", nogil=True, cache=True)
@@ -129,17 +138,14 @@ def raw_scores(  # pragma: no cover - compiled; its answers are what the tests c
     sigmoid: float,
     *forest: np.ndarray,
 ) -> None:
-    num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
-    decision, left, right, cat_bounds, cat_words, leaf_value = forest[6:]
+    num_leaves, node_base, leaf_base, cat_base, node, threshold = forest[:6]
+    children, cat_bounds, cat_words, leaf_value = forest[6:]
     for k in range(per_iteration):
         out[k] = 0.0
     for t in range(num_leaves.shape[0]):
         at = 0
         if num_leaves[t] > 1:
-            at = leaf(
-                x, t, node_base, cat_base, feature, threshold, decision, left, right,
-                cat_bounds, cat_words,
-            )  # fmt: skip
+            at = leaf(x, t, node_base, cat_base, node, threshold, children, cat_bounds, cat_words)
         out[t % per_iteration] += leaf_value[leaf_base[t] + at]
     convert(out, per_iteration, conversion, sigmoid)
 
@@ -153,11 +159,11 @@ def raw_scores_many(  # pragma: no cover - compiled; ``raw_scores`` for each row
     sigmoid: float,
     *forest: np.ndarray,
 ) -> None:
-    num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
-    decision, left, right, cat_bounds, cat_words, leaf_value = forest[6:]
+    num_leaves, node_base, leaf_base, cat_base, node, threshold = forest[:6]
+    children, cat_bounds, cat_words, leaf_value = forest[6:]
     n = rows.shape[0]
-    for start in range(0, n, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, n)
+    for start in range(0, n, FOREST_BLOCK_ROWS):
+        stop = min(start + FOREST_BLOCK_ROWS, n)
         out[start:stop, :] = 0.0
         for t in range(num_leaves.shape[0]):
             k = t % per_iteration
@@ -167,8 +173,8 @@ def raw_scores_many(  # pragma: no cover - compiled; ``raw_scores`` for each row
                 continue
             for r in range(start, stop):
                 at = leaf(
-                    rows[r], t, node_base, cat_base, feature, threshold, decision, left,
-                    right, cat_bounds, cat_words,
+                    rows[r], t, node_base, cat_base, node, threshold, children, cat_bounds,
+                    cat_words,
                 )  # fmt: skip
                 out[r, k] += leaf_value[leaf_base[t] + at]
         for r in range(start, stop):
@@ -256,8 +262,8 @@ def contributions_rows(  # pragma: no cover - compiled; tested against LightGBM
     table: np.ndarray,
     *forest: np.ndarray,
 ) -> None:
-    num_leaves, node_base, leaf_base, cat_base, feature, threshold = forest[:6]
-    decision, _, _, cat_bounds, cat_words, _ = forest[6:]
+    num_leaves, node_base, leaf_base, cat_base, node, threshold = forest[:6]
+    cat_bounds, cat_words = forest[7:9]
     n_features = out.shape[1] - 1
     for r in range(rows.shape[0]):
         for f in range(n_features):
@@ -265,8 +271,8 @@ def contributions_rows(  # pragma: no cover - compiled; tested against LightGBM
         out[r, n_features] = bias[classes[r]]
     # Tree by tree over a block of rows, so that a tree's tables stay in the cache
     # while its rows use them (row by row, nearly every leaf's table row is a miss).
-    for start in range(0, rows.shape[0], BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, rows.shape[0])
+    for start in range(0, rows.shape[0], TABLE_BLOCK_ROWS):
+        stop = min(start + TABLE_BLOCK_ROWS, rows.shape[0])
         for t in range(num_leaves.shape[0]):
             leaves = num_leaves[t]
             if leaves <= 1:
@@ -285,9 +291,7 @@ def contributions_rows(  # pragma: no cover - compiled; tested against LightGBM
                 masks[0] = 0
                 for n in range(leaves - 1):
                     i = base + n
-                    went = 0
-                    if goes_left(x, i, cats, feature, threshold, decision, cat_bounds, cat_words):
-                        went = 1
+                    went = goes_left(x, i, cats, node, threshold, cat_bounds, cat_words)
                     mask = masks[n]
                     masks[left_slot[i]] = (mask | (set_bit[i] * went)) & ~(
                         clear_bit[i] * (1 - went)

@@ -141,8 +141,8 @@ def test_a_forest_that_fails_its_check_leaves_the_chunks_to_lightgbm(
 
     def corrupted(trees: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
         arrays = flatten(trees)
-        num_leaves, node_base, decision, threshold = arrays[0], arrays[1], arrays[6], arrays[5]
-        roots = node_base[(num_leaves > 1) & (decision[node_base] & 1 == 0)]
+        num_leaves, node_base, node, threshold = arrays[0], arrays[1], arrays[4], arrays[5]
+        roots = node_base[(num_leaves > 1) & (node[node_base] & 1 == 0)]
         threshold[roots[0]] = np.nextafter(threshold[roots[0]], np.inf)
         return arrays
 
