@@ -280,9 +280,7 @@ class TierModel:
             if self.spec.id in frame.columns
             else [None] * len(frame)
         )
-        holdout = np.fromiter(
-            (self.playbook.is_holdout(i) for i in ids), dtype=bool, count=len(ids)
-        )
+        holdout = self.playbook.holdout_many(ids)
         cues = self.playbook.cue_codes_many(
             tiers=decided["tier"], holdout=holdout, frame=frame, default_tier=self.spec.default_tier
         )

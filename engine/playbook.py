@@ -36,6 +36,7 @@ hash of the id, so the same customer is always in or always out.
 from __future__ import annotations
 
 import hashlib
+import math
 import string
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,9 @@ from tierline.engine.playbook_schema import COLORS, SHAPES, read_playbook
 from tierline.engine.spec import Rule
 from tierline.engine.tiers import rule_predicate
 from tierline.engine.values import category_text, is_missing, map_column
+
+_HOLDOUT_KEY = hashlib.blake2b(digest_size=8, person=b"tierline-hold")
+_NO_ID = bytes(8)  # a placeholder for a missing id, never held out
 
 __all__ = ["DEFAULT_PLAYBOOK", "Cue", "Perk", "Playbook", "TierPlay"]
 
@@ -182,12 +186,28 @@ class Playbook:
     # -- use -------------------------------------------------------------------------------
     def is_holdout(self, customer_id: str | None) -> bool:
         """Stable per customer: the same id is always in or always out of the holdout."""
-        if customer_id is None or self.holdout_fraction <= 0.0:
-            return False
-        digest = hashlib.blake2b(
-            customer_id.encode("utf-8"), digest_size=8, person=b"tierline-hold"
-        ).digest()
-        return int.from_bytes(digest, "big") < self.holdout_fraction * 2.0**64
+        return bool(self.holdout_many([customer_id])[0])
+
+    def holdout_many(self, customer_ids: Sequence[str | None]) -> np.ndarray:
+        """``is_holdout`` of each id, as booleans: an id's 64-bit keyed hash below the
+        fraction of 2^64 (the bound rounded up, so the integer comparison is exact)."""
+        if self.holdout_fraction <= 0.0:
+            return np.zeros(len(customer_ids), dtype=bool)
+        keyed = _HOLDOUT_KEY.copy  # a copy of the keyed state, cheaper than a new one
+        digests = bytearray()
+        for customer_id in customer_ids:
+            if customer_id is None:
+                digests += _NO_ID
+                continue
+            hashed = keyed()
+            hashed.update(customer_id.encode("utf-8"))
+            digests += hashed.digest()
+        bound = math.ceil(self.holdout_fraction * 2.0**64)
+        held = np.frombuffer(bytes(digests), dtype=">u8") < np.uint64(min(bound, 2**64 - 1))
+        if bound >= 2**64:  # every id (the largest hash too)
+            held[:] = True
+        held[[i for i, c in enumerate(customer_ids) if c is None]] = False
+        return held
 
     def personal_matches(self, signals: Mapping[str, Any]) -> tuple[bool, ...]:
         """For each personal cue: do these signals satisfy its condition and fill its text?"""

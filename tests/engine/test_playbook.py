@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -58,6 +59,26 @@ def test_holdout_is_stable_and_near_its_fraction() -> None:
     assert first == [PLAYBOOK.is_holdout(i) for i in ids]
     assert abs(np.mean(first) - PLAYBOOK.holdout_fraction) < 0.01
     assert PLAYBOOK.is_holdout(None) is False
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1e-12, 0.05, 0.5, 1 - 1e-16, 1.0])
+def test_holdout_many_keeps_the_published_hash_rule(fraction: float) -> None:
+    """Every id lands where it always has: its 8-byte BLAKE2b hash (person
+    ``tierline-hold``), read big-endian, below ``fraction * 2**64``; a missing id never
+    (a change here would move customers in or out of a running experiment)."""
+    playbook = Playbook.default(tiers=TIERS)
+    playbook.holdout_fraction = fraction
+    ids: list[str | None] = [f"C{i:07d}" for i in range(5000)] + ["", "ü-7", None]
+
+    def rule(customer_id: str | None) -> bool:
+        if customer_id is None:
+            return False
+        digest = hashlib.blake2b(
+            customer_id.encode("utf-8"), digest_size=8, person=b"tierline-hold"
+        ).digest()
+        return int.from_bytes(digest, "big") < fraction * 2.0**64
+
+    assert playbook.holdout_many(ids).tolist() == [rule(i) for i in ids]
 
 
 def test_batch_cue_codes_match_single_customer_cues() -> None:
