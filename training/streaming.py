@@ -34,7 +34,7 @@ __all__ = ["CHUNK_ROWS", "ScoredFile", "score_chunks"]
 
 # Rows per chunk: enough to keep the per-chunk costs small next to the rows' own, few
 # enough that a chunk in each stage of the pipeline stays far below the memory target.
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
