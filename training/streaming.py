@@ -88,7 +88,9 @@ def _scored(
     model: TierModel, chunks: Iterator[pd.DataFrame], *, explain: bool, workers: int
 ) -> Iterator[_Chunk]:
     """The chunks scored, in order, ``workers`` at a time; reading stays at most
-    ``workers`` chunks ahead of the caller."""
+    ``2 * workers`` chunks ahead of the caller (plus the one read to know the last), so
+    a core that finishes a chunk starts the next at once instead of waiting while it
+    is read."""
 
     def one(frame: pd.DataFrame, last: bool) -> _Chunk:
         # Chunks run side by side, one thread each; the file's last chunk splits its rows
@@ -102,7 +104,7 @@ def _scored(
         yield from (one(frame, last) for frame, last in _marking_last(chunks))
         return
     yield from Parallel(
-        n_jobs=workers, prefer="threads", return_as="generator", pre_dispatch="n_jobs"
+        n_jobs=workers, prefer="threads", return_as="generator", pre_dispatch="2 * n_jobs"
     )(delayed(one)(frame, last) for frame, last in _marking_last(chunks))
 
 
